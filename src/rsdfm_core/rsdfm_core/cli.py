@@ -1,6 +1,8 @@
-"""The `rsdfm` command: one entry point, one module per subcommand under rsdfm_core.commands.
+"""The `rsdfm` command: one entry point, one module per subcommand.
 
-Each subcommand module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
+ROS-free subcommands live in rsdfm_core.commands; those that need rclpy (replay, record, run,
+demo, bench) live in the rsdfm_bringup package, imported only when used, so the core never
+depends on ROS. Each subcommand module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
 Modules are imported only when their subcommand runs, so `rsdfm simulate` does not pay for torch.
 """
 from __future__ import annotations
@@ -9,7 +11,16 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ('simulate', 'train', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')
+SUBCOMMANDS = {
+    'simulate': 'rsdfm_core.commands.simulate',
+    'train': 'rsdfm_core.commands.train',
+    'evaluate': 'rsdfm_core.commands.evaluate',
+    'replay': 'rsdfm_bringup.commands.replay',
+    'record': 'rsdfm_bringup.commands.record',
+    'run': 'rsdfm_bringup.commands.run',
+    'demo': 'rsdfm_bringup.commands.demo',
+    'bench': 'rsdfm_bringup.commands.bench',
+}
 
 
 class UserError(Exception):
@@ -17,7 +28,7 @@ class UserError(Exception):
 
 
 def _load(name: str):
-    return importlib.import_module(f'rsdfm_core.commands.{name}')
+    return importlib.import_module(SUBCOMMANDS[name])
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
@@ -31,7 +42,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         try:
             module = _load(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f'rsdfm_core.commands.{name}':
+            if not SUBCOMMANDS[name].startswith(str(exc.name)):
                 raise
             continue
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
