@@ -1,0 +1,47 @@
+"""Bring up the whole rsdfm graph for a drone fleet (run by path: ros2 launch launch/fleet.launch.py).
+
+    ros2 launch launch/fleet.launch.py drones:=4
+    ros2 launch launch/fleet.launch.py namespaces:=[uav1,uav3] weights:=model.pt rviz:=true
+
+The node list comes from rsdfm_core.graph (config/fleet.yaml), the same description that
+`rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout.
+"""
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from rsdfm_core.graph import config_dir, fleet_graph
+
+
+def _nodes(context, *args, **kwargs):
+    """Expand the fleet description with the launch arguments into launch_ros Node actions."""
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+
+    graph = fleet_graph(drones=int(arg('drones')), namespaces=arg('namespaces') or None,
+                        weights=arg('weights') or None, params_file=arg('params_file') or None)
+    actions = []
+    for spec in graph.nodes:
+        actions.append(Node(
+            package=spec.package, executable=spec.executable, name=spec.name,
+            namespace=spec.namespace or None, output='screen',
+            parameters=[*spec.params_files, spec.parameters] if spec.parameters else list(spec.params_files),
+            remappings=list(spec.remappings)))
+    actions.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
+                        arguments=['-d', graph.rviz_config], condition=IfCondition(arg('rviz'))))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription([
+        DeclareLaunchArgument('drones', default_value='4', description='number of drones: namespaces uav1..uavN'),
+        DeclareLaunchArgument('namespaces', default_value='',
+                              description='explicit drone namespaces, e.g. [uav1,uav3] (overrides drones)'),
+        DeclareLaunchArgument('weights', default_value='', description='model checkpoint (empty = shipped weights)'),
+        DeclareLaunchArgument('params_file', default_value=str(config_dir() / 'rsdfm.yaml'),
+                              description='node parameters file'),
+        DeclareLaunchArgument('rviz', default_value='false', description='start rviz2 with config/rsdfm.rviz'),
+        OpaqueFunction(function=_nodes),
+    ])

@@ -1,0 +1,1 @@
+"""ROS-side tools of rsdfm: graph runner, bag replay and recorder, demo (subcommands of `rsdfm`)."""

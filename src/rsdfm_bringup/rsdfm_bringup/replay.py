@@ -1,0 +1,151 @@
+"""Play a rosbag2 bag into the ROS graph (ros2 bag play for machines without rosbag2).
+
+Messages are read with rosbags and published as the serialized bytes they are stored as
+(rclpy publishes raw CDR), paced by their recording times divided by `rate`. With `restamp`
+every header stamp is moved so the bag starts now (so end-to-end latency from the image
+stamp means something); `skew` moves one namespace's stamps further, as a drone whose clock
+is off would. Camera topics use the camera QoS, everything else reliable keep-last.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from pathlib import Path
+
+from rosbags.highlevel import AnyReader
+
+from rsdfm_bringup.cdr_stamp import shift_stamp
+from rsdfm_fusion.qos import camera_qos, result_qos
+
+CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/camera_info', '/camera/pose')
+
+
+def message_class(msgtype: str):
+    """The rclpy message class of a type name such as 'sensor_msgs/msg/Image'."""
+    pkg, _, name = msgtype.split('/')
+    try:
+        return getattr(importlib.import_module(f'{pkg}.msg'), name)
+    except (ImportError, AttributeError) as exc:
+        raise LookupError(f'message type {msgtype} is not available to rclpy ({exc})') from None
+
+
+def has_header(reader: AnyReader, msgtype: str) -> bool:
+    """Whether the type's first field is a std_msgs/Header (its stamp can be shifted)."""
+    fields = reader.typestore.fielddefs[msgtype][1]
+    return bool(fields) and fields[0][0] == 'header' and fields[0][1][1] == 'std_msgs/msg/Header'
+
+
+def open_bag(path: str | Path) -> AnyReader:
+    """An opened AnyReader, with a clear error for a missing or unreadable bag."""
+    path = Path(path)
+    if not (path / 'metadata.yaml').is_file() and not path.is_file():
+        raise FileNotFoundError(f'no rosbag2 bag at {path} (expected a directory with metadata.yaml)')
+    reader = AnyReader([path])
+    reader.open()
+    return reader
+
+
+class BagReplay:
+    """Publishes one bag's messages on their topics with the bag's timing."""
+
+    def __init__(self, node, bag: str | Path, rate: float = 1.0, loop: bool = False,
+                 topics: list[str] | None = None, restamp: bool = False,
+                 skew: dict[str, float] | None = None, camera_qos_kind: str = 'sensor_data') -> None:
+        if rate <= 0:
+            raise ValueError(f'rate must be > 0, got {rate}')
+        self.node, self.bag, self.rate, self.loop = node, Path(bag), rate, loop
+        self.restamp = restamp
+        self.skew_ns = {('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()}
+        self.published = 0
+        self.offset_ns = 0          # stamp shift of the current pass (restamp)
+        reader = open_bag(self.bag)
+        try:
+            wanted = set(topics) if topics else None
+            self.connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+            if wanted and not self.connections:
+                raise ValueError(f'none of the topics {sorted(wanted)} is in {self.bag}; it has '
+                                 f'{sorted({c.topic for c in reader.connections})}')
+            self.start_ns, self.end_ns = reader.start_time, reader.end_time
+            self.stampable = {c.msgtype: has_header(reader, c.msgtype) for c in self.connections}
+        finally:
+            reader.close()
+        self.publishers = {}
+        for conn in self.connections:
+            if conn.topic in self.publishers:
+                continue
+            qos = camera_qos(camera_qos_kind) if conn.topic.endswith(CAMERA_SUFFIXES) else result_qos()
+            self.publishers[conn.topic] = node.create_publisher(message_class(conn.msgtype), conn.topic, qos)
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.publishers)
+
+    def play(self, stop: threading.Event | None = None, progress: bool = True) -> int:
+        """Publish the bag (again and again with loop) until done or `stop` is set; returns messages sent."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            self._play_once(stop, progress)
+            if not self.loop:
+                break
+        return self.published
+
+    def _play_once(self, stop: threading.Event, progress: bool) -> None:
+        wall0 = time.time_ns()
+        self.offset_ns = wall0 - self.start_ns if self.restamp else 0
+        span = max(1, self.end_ns - self.start_ns)
+        last_report = 0.0
+        reader = open_bag(self.bag)
+        try:
+            for conn, t_ns, raw in reader.messages(connections=self.connections):
+                due = wall0 + (t_ns - self.start_ns) / self.rate
+                while not stop.is_set():
+                    wait = (due - time.time_ns()) / 1e9
+                    if wait <= 0:
+                        break
+                    stop.wait(min(wait, 0.1))
+                if stop.is_set():
+                    return
+                self.publishers[conn.topic].publish(bytes(self._stamped(conn, raw)))
+                self.published += 1
+                now = time.monotonic()
+                if progress and now - last_report > 2.0:
+                    last_report = now
+                    print(f'replay: {100 * (t_ns - self.start_ns) / span:5.1f}% of {self.bag.name}, '
+                          f'{self.published} messages', file=sys.stderr)
+        finally:
+            reader.close()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until reliable subscribers acknowledged everything sent (before the node goes away)."""
+        from rclpy.duration import Duration
+        ok = True
+        for pub in self.publishers.values():
+            try:
+                ok &= bool(pub.wait_for_all_acked(Duration(seconds=timeout)))
+            except Exception:  # noqa: BLE001 - best-effort publishers cannot be acked
+                pass
+        return ok
+
+    def _stamped(self, conn, raw: bytes) -> bytes | bytearray:
+        offset = self.offset_ns
+        for prefix, skew in self.skew_ns.items():
+            if conn.topic.startswith(prefix):
+                offset += skew
+        if offset and self.stampable[conn.msgtype]:
+            return shift_stamp(raw, offset)
+        return raw
+
+
+def wait_for_subscribers(node, topics: list[str], timeout: float, executor=None) -> list[str]:
+    """Wait until every topic has a subscriber (graph ready to receive); returns those still without one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = [t for t in topics if node.count_subscribers(t) == 0]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        if executor is not None:
+            executor.spin_once(timeout_sec=0.1)
+        else:
+            time.sleep(0.1)

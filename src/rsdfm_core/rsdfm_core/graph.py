@@ -1,0 +1,165 @@
+"""The one description of the rsdfm fleet graph, shared by the launch file and the runner.
+
+config/fleet.yaml says which nodes run (one perception node per drone namespace, one copy of
+each central node); this module expands it for a given fleet into `NodeSpec`s. Both
+launch/fleet.launch.py (launch_ros, on a real ROS 2 install) and `rsdfm run` (plain
+processes, where launch is not installable) read the same specs, so the fleet layout is
+written down once. ROS-free: nothing here imports rclpy or launch.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+_NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
+
+
+class GraphError(ValueError):
+    """A fleet description or argument that cannot describe a graph (bad namespace, count, file)."""
+
+
+def config_dir() -> Path:
+    """Directory holding fleet.yaml, rsdfm.yaml and rsdfm.rviz ($RSDFM_CONFIG_DIR overrides)."""
+    env = os.environ.get('RSDFM_CONFIG_DIR')
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        if (parent / 'config' / 'fleet.yaml').is_file():
+            return parent / 'config'
+    raise GraphError('cannot find config/fleet.yaml above rsdfm_core; set RSDFM_CONFIG_DIR')
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node process of the graph: what to run, in which namespace, with which parameters."""
+
+    package: str
+    executable: str
+    name: str
+    namespace: str = ''                       # '' = root; drones use '/uav1'
+    parameters: dict = field(default_factory=dict)          # overrides, after the files
+    params_files: tuple[str, ...] = ()
+    remappings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def module(self) -> str:
+        """Python module whose main() runs the node (the console script of the same name)."""
+        return f'{self.package}.{self.executable}'
+
+    @property
+    def full_name(self) -> str:
+        """Fully qualified node name, e.g. /uav1/perception_node."""
+        return f'{self.namespace}/{self.name}' if self.namespace else f'/{self.name}'
+
+    def ros_arguments(self) -> list[str]:
+        """Command-line arguments (`--ros-args ...`) that give this node its name, namespace and parameters."""
+        args = ['--ros-args', '-r', f'__node:={self.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:={self.namespace}']
+        for path in self.params_files:
+            args += ['--params-file', str(path)]
+        for key, value in self.parameters.items():
+            args += ['-p', f'{key}:={_param_text(value)}']
+        for src, dst in self.remappings:
+            args += ['-r', f'{src}:={dst}']
+        return args
+
+
+@dataclass(frozen=True)
+class FleetGraph:
+    """Every node of one fleet, plus the shared files the launch file needs."""
+
+    namespaces: tuple[str, ...]
+    nodes: tuple[NodeSpec, ...]
+    params_file: str
+    rviz_config: str
+
+    def node(self, full_name: str) -> NodeSpec:
+        """The node called e.g. '/uav2/perception_node' or '/fusion_node'."""
+        for spec in self.nodes:
+            if spec.full_name == full_name:
+                return spec
+        raise GraphError(f'no node {full_name!r} in the graph; have {[n.full_name for n in self.nodes]}')
+
+
+def _param_text(value) -> str:
+    """A parameter value as `-p` expects it (YAML scalar)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    text = yaml.safe_dump(value, width=1 << 30).strip()
+    return text.removesuffix('...').strip()
+
+
+def load_layout(path: str | Path | None = None) -> dict:
+    """config/fleet.yaml as a dict, checked for the keys the graph needs."""
+    path = Path(path) if path else config_dir() / 'fleet.yaml'
+    try:
+        layout = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise GraphError(f'cannot read fleet layout {path}: {exc}') from exc
+    for key in ('drones', 'namespace_prefix', 'params_file', 'per_drone', 'central'):
+        if key not in (layout or {}):
+            raise GraphError(f'fleet layout {path} lacks the key {key!r}')
+    layout['_dir'] = str(path.parent)
+    return layout
+
+
+def drone_namespaces(drones: int | None = None, namespaces: str | Sequence[str] | None = None,
+                     prefix: str = 'uav') -> list[str]:
+    """Absolute drone namespaces: an explicit list ('uav1,uav3' or ['/a', 'b']) or uav1..uavN."""
+    if namespaces:
+        if isinstance(namespaces, str):
+            namespaces = [n for n in re.split(r'[\s,\[\]\'"]+', namespaces) if n]
+        out = []
+        for ns in namespaces:
+            if not _NAMESPACE.match(ns):
+                raise GraphError(f'bad drone namespace {ns!r}: use letters, digits and _ (e.g. uav1)')
+            out.append('/' + ns.strip('/'))
+        if len(set(out)) != len(out):
+            raise GraphError(f'drone namespaces repeat: {out}')
+        return out
+    if drones is None or int(drones) < 1:
+        raise GraphError(f'the fleet needs at least one drone, got drones={drones}')
+    return [f'/{prefix}{i}' for i in range(1, int(drones) + 1)]
+
+
+def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | None = None,
+                weights: str | None = None, params_file: str | Path | None = None,
+                parameters: dict | None = None, layout: dict | None = None) -> FleetGraph:
+    """Expand the fleet layout for one fleet.
+
+    drones / namespaces: fleet size or explicit namespaces (defaults from fleet.yaml).
+    weights: checkpoint given to every node (None = the nodes' default).
+    params_file: parameters file for every node (None = config/rsdfm.yaml).
+    parameters: extra overrides for every node, e.g. {'threads': 1}.
+    """
+    layout = layout or load_layout()
+    base = Path(layout['_dir'])
+    if drones is None and not namespaces:
+        drones = layout['drones']
+    spaces = drone_namespaces(drones, namespaces, layout['namespace_prefix'])
+    pfile = Path(params_file) if params_file else base / layout['params_file']
+    if not pfile.is_file():
+        raise GraphError(f'parameters file not found: {pfile}')
+    overrides = dict(parameters or {})
+    if weights:
+        overrides['weights'] = str(weights)
+    nodes: list[NodeSpec] = []
+
+    def spec(entry: dict, namespace: str) -> NodeSpec:
+        missing = {'package', 'executable'} - set(entry)
+        if missing:
+            raise GraphError(f'fleet layout node {entry} lacks {sorted(missing)}')
+        return NodeSpec(entry['package'], entry['executable'], entry.get('name', entry['executable']),
+                        namespace, {**entry.get('parameters', {}), **overrides}, (str(pfile),),
+                        tuple(tuple(r) for r in entry.get('remappings', [])))
+
+    for ns in spaces:
+        nodes += [spec(e, ns) for e in layout['per_drone']]
+    nodes += [spec(e, '') for e in layout['central']]
+    return FleetGraph(tuple(spaces), tuple(nodes), str(pfile), str(base / layout.get('rviz_config', 'rsdfm.rviz')))

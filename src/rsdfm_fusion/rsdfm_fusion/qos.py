@@ -1,0 +1,29 @@
+"""The QoS profiles of the rsdfm graph, in one place so publishers and subscribers agree.
+
+Camera input uses the sensor-data profile (best effort, as image_pipeline does) unless told
+'reliable'; features and results are reliable with a small keep-last depth (DESIGN.md).
+A best-effort subscriber matches both kinds of publisher; a reliable one does not match a
+best-effort publisher, and that mismatch is silent, hence one definition here.
+"""
+from __future__ import annotations
+
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+
+CAMERA_QOS_CHOICES = ('sensor_data', 'reliable')
+
+
+def camera_qos(kind: str = 'sensor_data', depth: int = 10) -> QoSProfile:
+    """QoS for camera/image_raw, camera/camera_info and camera/pose: 'sensor_data' or 'reliable'."""
+    if kind not in CAMERA_QOS_CHOICES:
+        raise ValueError(f'camera QoS must be one of {CAMERA_QOS_CHOICES}, got {kind!r}')
+    reliability = (qos_profile_sensor_data.reliability if kind == 'sensor_data'
+                   else ReliabilityPolicy.RELIABLE)
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def result_qos(depth: int = 10) -> QoSProfile:
+    """Reliable keep-last QoS for BEV features, fused maps and task outputs."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.VOLATILE)
