@@ -1,0 +1,36 @@
+"""Affine resampling of a BEV map from one grid of `map` into another (grid_sample)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rsdfm_core.geometry import BevGrid
+
+
+def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
+    """(1, dst.rows, dst.cols, 2) normalised source coordinates of every destination cell centre.
+
+    Destination cell centre -> map (dst.grid_to_map) -> continuous source (col, row) -> [-1, 1]
+    with align_corners=False, where -1 and +1 are the outer edges of the source grid.
+    """
+    A = np.linalg.inv(src.grid_to_map()) @ dst.grid_to_map()       # dst (col, row, 1) -> src (col, row, 1)
+    cc, rr = np.meshgrid(np.arange(dst.cols) + 0.5, np.arange(dst.rows) + 0.5)
+    sc = A[0, 0] * cc + A[0, 1] * rr + A[0, 2]
+    sr = A[1, 0] * cc + A[1, 1] * rr + A[1, 2]
+    g = np.stack([2 * sc / src.cols - 1, 2 * sr / src.rows - 1], -1)
+    return torch.as_tensor(g, dtype=torch.float32)[None]
+
+
+def resample(bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid) -> tuple[torch.Tensor, torch.Tensor]:
+    """Map (B, C, Rs, Ws) and validity (B, Rs, Ws) on `src` -> (B, C, Rd, Wd), (B, Rd, Wd) on `dst`.
+
+    Identity grids short-cut to a copy. Features are bilinear; validity is nearest, and cells
+    falling outside the source are invalid and zero.
+    """
+    if src == dst:
+        return bev, valid
+    g = sampling_grid(src, dst).to(bev.dtype).expand(bev.shape[0], -1, -1, -1)
+    out = F.grid_sample(bev, g, mode='bilinear', padding_mode='zeros', align_corners=False)
+    v = F.grid_sample(valid[:, None].to(bev.dtype), g, mode='nearest', padding_mode='zeros', align_corners=False)[:, 0] > 0.5
+    return out * v[:, None].to(bev.dtype), v

@@ -1,0 +1,300 @@
+"""Deployment API of the RS-DFM model, wrapped by the ROS nodes (and used by `rsdfm evaluate`).
+
+    rt = Runtime.load(weights=None, device='cpu', threads=1)
+    enc = DroneEncoder(rt, budget={'topk': 1024, 'bits': 8})
+    m = enc.encode(image_rgb_uint8, K, cam_to_map)          # EncodedMap (payload bytes)
+    f = FusionDecoder(rt).fuse([(m, 'uav1'), ...])          # FusedMap
+    dets = TaskHeads(rt).detect(f); semantic, instances = TaskHeads(rt).segment(f)
+    tracks = TrajectoryPredictor(rt).update(stamp_ns, f, dets)
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rsdfm_core.geometry import BevGrid
+from rsdfm_core.model.codec import quantize
+from rsdfm_core.model.config import region_grid
+from rsdfm_core.model.decode import decode_boxes, decode_instances
+from rsdfm_core.model.heads import TRAJ_SCALE
+from rsdfm_core.model.network import RsdfmNet, prepare_image
+from rsdfm_core.model.payload import (HlfContent, PayloadError, hlf_payload_size, pack_hlf, pack_raw,
+                                      raw_payload_size, unpack_hlf, unpack_raw)
+from rsdfm_core.model.resample import resample
+from rsdfm_core.model.tracker import Tracker, constant_velocity
+from rsdfm_core.model.weights import load_checkpoint, model_id
+from rsdfm_core.types import ObjectState
+
+__all__ = ['Runtime', 'DroneEncoder', 'FusionDecoder', 'TaskHeads', 'TrajectoryPredictor', 'EncodedMap',
+           'FusedMap', 'PayloadError', 'fused_to_payload', 'fused_from_payload', 'CODECS']
+
+CODECS = ('hlf-v1', 'raw-f32')
+
+
+@dataclass
+class EncodedMap:
+    """One drone's compressed BEV map: what goes into a BevFeature message."""
+
+    grid: BevGrid
+    channels: int
+    codec: str            # 'hlf-v1' or 'raw-f32'
+    payload: bytes
+    raw_bytes: int        # size of the float32 map (channels * rows * cols * 4)
+
+
+@dataclass
+class FusedMap:
+    """The fused fleet map over the fusion region: what goes into a FusedBev message."""
+
+    features: np.ndarray  # (C, R, W) float16
+    grid: BevGrid
+    agents: list[str] = field(default_factory=list)
+
+
+class Runtime:
+    """Loaded weights plus the settings shared by all the deployment pieces."""
+
+    def __init__(self, net: RsdfmNet, config: dict, extra: dict | None = None, device: str = 'cpu'):
+        self.net = net.to(device).eval()
+        self.config = config
+        self.extra = extra or {}
+        self.device = torch.device(device)
+        self.model_id = model_id(net)
+        self.region = region_grid(config['model'])
+
+    @staticmethod
+    def load(weights: str | Path | None = None, device: str = 'cpu', threads: int | None = 1) -> 'Runtime':
+        """weights None -> shipped default (rsdfm_core/data/rsdfm.pt), random init if none is shipped."""
+        if threads:
+            torch.set_num_threads(int(threads))
+        net, config, extra = load_checkpoint(weights)
+        return Runtime(net, config, extra, device)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        w, h = self.config['model']['image_size']
+        return int(w), int(h)
+
+
+def check_budget(budget: dict | None, default: dict) -> dict:
+    """Validated {'topk': int >= 0, 'bits': 1..8}; missing keys come from the config default."""
+    b = {'topk': int(default['topk']), 'bits': int(default['bits'])}
+    for k, v in (budget or {}).items():
+        if k not in b:
+            raise ValueError(f"unknown codec budget key {k!r} (expected 'topk' and 'bits')")
+        try:
+            b[k] = int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f'codec budget {k} must be an integer, got {v!r}') from None
+    if b['topk'] < 0:
+        raise ValueError(f"codec budget topk must be >= 0, got {b['topk']}")
+    if not 1 <= b['bits'] <= 8:
+        raise ValueError(f"codec budget bits must be in 1..8, got {b['bits']}")
+    return b
+
+
+class DroneEncoder:
+    """Drone side: image -> BEV map on `bev_grid` -> payload ('hlf-v1' with the budget, or 'raw-f32')."""
+
+    def __init__(self, rt: Runtime, budget: dict | None = None, bev_grid: BevGrid | None = None, codec: str = 'hlf-v1'):
+        if codec not in CODECS:
+            raise ValueError(f'codec must be one of {CODECS}, got {codec!r}')
+        self.rt, self.codec = rt, codec
+        self.budget = check_budget(budget, rt.config['model']['codec'])
+        self.grid = bev_grid or rt.region
+
+    def payload_size(self) -> int:
+        """Bytes of every payload this encoder makes (the budget formula)."""
+        C, g = self.rt.config['model']['img_channels'], self.grid
+        if self.codec == 'raw-f32':
+            return raw_payload_size(C, g.rows, g.cols)
+        cc = self.rt.config['model']['codec']
+        return hlf_payload_size(C, g.rows, g.cols, cc['pool'], cc['lf_channels'], cc['hf_channels'],
+                                self.budget['topk'], self.budget['bits'])
+
+    @torch.no_grad()
+    def bev(self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uncompressed BEV map (1, C, R, W) and validity (1, R, W) of one image."""
+        cam_to_map = np.asarray(cam_to_map, dtype=np.float64)
+        if cam_to_map.shape != (4, 4) or not np.isfinite(cam_to_map).all():
+            raise ValueError(f'cam_to_map must be a finite 4x4 matrix, got shape {cam_to_map.shape}')
+        img, Ks = prepare_image(image, K, self.rt.image_size)
+        dev = self.rt.device
+        t_img = torch.from_numpy(img).to(dev).permute(2, 0, 1)[None].float() / 255.0
+        x, valid, _ = self.rt.net.drone_bev(t_img, torch.tensor(Ks[None], dtype=torch.float32, device=dev),
+                                            torch.tensor(cam_to_map[None], dtype=torch.float32, device=dev), self.grid)
+        return x, valid
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, valid: torch.Tensor) -> bytes:
+        """Payload bytes of a BEV map (1, C, R, W) with validity (1, R, W)."""
+        if self.codec == 'raw-f32':
+            return pack_raw(x[0].cpu().numpy(), valid[0].cpu().numpy())
+        codec, bits = self.rt.net.codec, self.budget['bits']
+        ql = quantize(codec.low_latent(x), bits)
+        x_lf = codec.low_decode(ql.dequantize(), x.shape[-2:])
+        s, idx = codec.select(x, valid, self.budget['topk'])
+        qh = quantize(codec.high_latent(x, x_lf, s, idx), bits)
+        c = HlfContent(x.shape[1], x.shape[2], x.shape[3], codec.pool, bits, valid[0].cpu().numpy(),
+                       ql.lo[0].cpu().numpy(), ql.step[0].cpu().numpy(), ql.q[0].cpu().numpy().astype(np.uint8),
+                       qh.lo[0].cpu().numpy(), qh.step[0].cpu().numpy(), idx[0].cpu().numpy(),
+                       qh.q[0].cpu().numpy().astype(np.uint8))
+        return pack_hlf(c)
+
+    def encode(self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray) -> EncodedMap:
+        x, valid = self.bev(image, K, cam_to_map)
+        return EncodedMap(self.grid, int(x.shape[1]), self.codec, self.compress(x, valid),
+                          int(x.shape[1] * x.shape[2] * x.shape[3] * 4))
+
+
+@torch.no_grad()
+def decode_payload(rt: Runtime, m: EncodedMap) -> tuple[torch.Tensor, torch.Tensor]:
+    """EncodedMap -> (C, R, W) float map and (R, W) validity on m.grid; PayloadError if it does not fit."""
+    C = rt.config['model']['img_channels']
+    if m.codec == 'raw-f32':
+        bev, valid = unpack_raw(m.payload)
+    elif m.codec == 'hlf-v1':
+        c = unpack_hlf(m.payload)
+        codec = rt.net.codec
+        if (c.channels, c.pool, c.lf_codes.shape[0], c.hf_codes.shape[0]) != (C, codec.pool, codec.lf_channels, codec.hf_channels):
+            raise PayloadError(f'hlf-v1 payload shape (C={c.channels}, pool={c.pool}, lf={c.lf_codes.shape[0]}, '
+                               f'hf={c.hf_codes.shape[0]}) does not match this model')
+        dev = rt.device
+        lat = torch.from_numpy(c.lf_lo[:, None, None] + c.lf_codes.astype(np.float32) * c.lf_step[:, None, None])
+        x = codec.low_decode(lat[None].float().to(dev), (c.rows, c.cols))
+        vals = torch.from_numpy(c.hf_lo[:, None] + c.hf_codes.astype(np.float32) * c.hf_step[:, None])
+        x = x + codec.high_decode(vals[None].float().to(dev), torch.from_numpy(c.hf_index)[None].to(dev), (c.rows, c.cols))
+        valid = c.valid
+        bev = (x[0] * torch.from_numpy(valid).to(dev)[None].float()).cpu().numpy()
+    else:
+        raise PayloadError(f'unknown codec {m.codec!r} (expected one of {CODECS})')
+    if bev.shape != (C, m.grid.rows, m.grid.cols):
+        raise PayloadError(f'payload map shape {bev.shape} does not match the grid ({C}, {m.grid.rows}, {m.grid.cols})')
+    return torch.from_numpy(bev).to(rt.device), torch.from_numpy(valid).to(rt.device)
+
+
+class FusionDecoder:
+    """Fusion side: decode payloads, resample into the region, attention fusion, BEV decoder."""
+
+    def __init__(self, rt: Runtime, region: BevGrid | None = None):
+        self.rt = rt
+        self.region = region or rt.region
+
+    @torch.no_grad()
+    def fuse_maps(self, maps: list[tuple[torch.Tensor, torch.Tensor, BevGrid]], agents: list[str]) -> FusedMap:
+        """Already-decoded maps [(bev (C, R, W), valid (R, W), grid)] -> FusedMap."""
+        if not maps:
+            raise ValueError('no maps to fuse')
+        xs, vs = [], []
+        for bev, valid, grid in maps:
+            x, v = resample(bev[None].float(), valid[None], grid, self.region)
+            xs.append(x[0])
+            vs.append(v[0])
+        fused = self.rt.net.fuse(torch.stack(xs)[None], torch.stack(vs)[None])
+        return FusedMap(fused[0].cpu().numpy().astype(np.float16), self.region, list(agents))
+
+    def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
+        decoded = []
+        for m, agent in maps:
+            try:
+                bev, valid = decode_payload(self.rt, m)
+            except PayloadError as exc:
+                raise PayloadError(f'map from {agent}: {exc}') from None
+            decoded.append((bev, valid, m.grid))
+        return self.fuse_maps(decoded, [a for _, a in maps])
+
+
+class TaskHeads:
+    """Detection and segmentation from a FusedMap."""
+
+    def __init__(self, rt: Runtime, score_threshold: float = 0.3):
+        self.rt, self.score_threshold = rt, score_threshold
+
+    def _features(self, f: FusedMap) -> torch.Tensor:
+        Cf = self.rt.config['model']['fused_channels']
+        if f.features.ndim != 3 or f.features.shape[0] != Cf:
+            raise ValueError(f'fused map must be ({Cf}, rows, cols), got {f.features.shape}')
+        return torch.from_numpy(np.asarray(f.features, dtype=np.float32))[None].to(self.rt.device)
+
+    @torch.no_grad()
+    def detect(self, f: FusedMap, threshold: float | None = None) -> list[ObjectState]:
+        det = self.rt.net.det_head(self._features(f))[0].cpu()
+        return decode_boxes(det, f.grid, self.score_threshold if threshold is None else threshold)
+
+    @torch.no_grad()
+    def segment(self, f: FusedMap) -> tuple[np.ndarray, np.ndarray]:
+        return decode_instances(self.rt.net.seg_head(self._features(f))[0].cpu())
+
+
+class TrajectoryPredictor:
+    """Tracks detections over time and predicts 6 future positions (0.5 s steps) per track.
+
+    mode 'learned' reads the trajectory head over the current and past fused maps (past maps
+    picked by stamp at the configured lags); 'cv' is the constant-velocity baseline.
+    """
+
+    def __init__(self, rt: Runtime, mode: str = 'learned', tracker: Tracker | None = None):
+        if mode not in ('learned', 'cv'):
+            raise ValueError(f"trajectory mode must be 'learned' or 'cv', got {mode!r}")
+        self.rt, self.mode = rt, mode
+        self.tracker = tracker or Tracker()
+        self.lags = list(rt.config['model']['history_lags_s'])
+        self.steps, self.dt = rt.config['model']['future_steps'], rt.config['model']['future_dt']
+        self.history: deque[tuple[float, np.ndarray]] = deque(maxlen=64)
+
+    def _past(self, t: float, features: np.ndarray) -> list[np.ndarray]:
+        out = []
+        for lag in self.lags:
+            cands = [(abs(s - (t - lag)), feat) for s, feat in self.history]
+            out.append(min(cands, key=lambda c: c[0])[1] if cands else features)
+        return out
+
+    @torch.no_grad()
+    def offsets(self, t: float, f: FusedMap) -> torch.Tensor:
+        """(2 * steps, R, W) predicted future offsets (metres, grid frame) over the region."""
+        stack = np.concatenate([f.features] + self._past(t, f.features), 0).astype(np.float32)
+        return self.rt.net.traj_head(torch.from_numpy(stack)[None].to(self.rt.device))[0].cpu() * TRAJ_SCALE
+
+    def update(self, stamp_ns: int, f: FusedMap, dets: list[ObjectState]) -> list[tuple[ObjectState, np.ndarray]]:
+        t = stamp_ns * 1e-9
+        tracks = self.tracker.update(t, dets)
+        out = []
+        if self.mode == 'learned' and tracks:
+            off = self.offsets(t, f)
+            cr = f.grid.map_to_cells(np.array([[tr.state.x, tr.state.y] for tr in tracks]))
+            g = torch.tensor(np.stack([2 * cr[:, 0] / f.grid.cols - 1, 2 * cr[:, 1] / f.grid.rows - 1], 1),
+                             dtype=torch.float32)[None, None]
+            vals = F.grid_sample(off[None], g, align_corners=False)[0, :, 0].T.numpy()    # (n, 2 * steps)
+            c, s = math.cos(f.grid.yaw), math.sin(f.grid.yaw)
+            for tr, v in zip(tracks, vals):
+                d = v.reshape(self.steps, 2)
+                dx, dy = c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]
+                pts = np.stack([tr.state.x + dx, tr.state.y + dy, np.full(self.steps, tr.state.z)], 1)
+                out.append((tr.state, pts))
+        else:
+            out = [(tr.state, constant_velocity(tr.state, self.steps, self.dt)) for tr in tracks]
+        self.history.append((t, f.features))
+        while self.history and self.history[0][0] < t - max(self.lags + [0.0]) - 1.0:
+            self.history.popleft()
+        return out
+
+
+def fused_to_payload(f: FusedMap) -> bytes:
+    """FusedBev payload: the (C, R, W) features as float16 little endian."""
+    return np.ascontiguousarray(f.features, dtype='<f2').tobytes()
+
+
+def fused_from_payload(grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None) -> FusedMap:
+    """Rebuild a FusedMap from FusedBev fields; PayloadError if the size does not match the grid."""
+    n = channels * grid.rows * grid.cols * 2
+    if len(payload) != n:
+        raise PayloadError(f'fused map payload has {len(payload)} bytes, expected {n} '
+                           f'(float16 x {channels} channels x {grid.rows} x {grid.cols})')
+    feats = np.frombuffer(bytes(payload), dtype='<f2').reshape(channels, grid.rows, grid.cols).astype(np.float16)
+    return FusedMap(feats, grid, list(agents or []))

@@ -1,0 +1,1 @@
+"""Training data, targets, the training loop and the evaluation loop of the RS-DFM model."""
