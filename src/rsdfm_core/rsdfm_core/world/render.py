@@ -1,0 +1,151 @@
+"""Ray-cast camera renderer: for every pixel the nearest hit among the ground plane and all boxes.
+
+The ground hit is analytic for all pixels at once. Each box is tested only against the rays inside
+the pixel rectangle its projected corners cover (slab method in the box frame), keeping the nearest
+t, so occlusion is exact. Ray parameter t is the optical z-depth (rays have z = 1 in the optical frame).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..geometry import intrinsics
+from .appearance import albedo
+from .boxes import CAR, BoxSet
+from .ground import Ground
+from .lighting import Lighting
+
+NEAR = 0.05
+
+
+@dataclass
+class RenderResult:
+    image: np.ndarray      # (H, W, 3) uint8 RGB
+    depth: np.ndarray      # (H, W) float32 z-depth, inf for sky
+    height: np.ndarray     # (H, W) float32 height of the hit above ground, 0 for ground and sky
+    instance: np.ndarray   # (H, W) uint16 vehicle track id, 0 elsewhere
+
+
+class Renderer:
+    """Renders one pinhole camera of fixed intrinsics at any pose in a scene of boxes over a ground."""
+
+    def __init__(self, width: int, height: int, hfov_deg: float, ground: Ground, lighting: Lighting):
+        self.width, self.height = int(width), int(height)
+        self.K = intrinsics(self.width, self.height, hfov_deg)
+        fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
+        # optical-frame ray of pixel (r, c) is (ax[c], ay[r], 1)
+        self.ax = ((np.arange(self.width) + 0.5 - cx) / fx).astype(np.float32)
+        self.ay = ((np.arange(self.height) + 0.5 - cy) / fy).astype(np.float32)
+        self.ground, self.lighting = ground, lighting
+
+    def _rects(self, corners: np.ndarray, R: np.ndarray, o: np.ndarray) -> np.ndarray:
+        """(N, 4) pixel rectangles r0, r1, c0, c1 covered by each box; empty (r0 >= r1) when unseen."""
+        pc = (corners - o) @ R                              # (N, 8, 3) optical-frame corners
+        z = pc[..., 2]
+        K = self.K
+        with np.errstate(divide='ignore', invalid='ignore'):
+            u = K[0, 0] * pc[..., 0] / z + K[0, 2]
+            v = K[1, 1] * pc[..., 1] / z + K[1, 2]
+        rects = np.stack([np.floor(v.min(1)), np.ceil(v.max(1)), np.floor(u.min(1)), np.ceil(u.max(1))], 1)
+        rects = np.nan_to_num(rects, nan=0.0, posinf=1e6, neginf=-1e6)
+        partly = (z <= NEAR).any(1)
+        rects[partly] = [0, self.height, 0, self.width]      # straddles the camera plane: test all rays
+        rects[(z <= NEAR).all(1)] = [0, 0, 0, 0]
+        rects[:, 0:2] = np.clip(rects[:, 0:2], 0, self.height)
+        rects[:, 2:4] = np.clip(rects[:, 2:4], 0, self.width)
+        return rects.astype(np.int64)
+
+    def render(self, cam_to_map: np.ndarray, boxes: BoxSet, rng: np.random.Generator,
+               noise_std: float = 3.0, exposure: float = 1.0) -> RenderResult:
+        R = np.asarray(cam_to_map[:3, :3], np.float64)
+        o = np.asarray(cam_to_map[:3, 3], np.float64)
+        Rf = R.astype(np.float32)
+        ax, ay = self.ax[None, :], self.ay[:, None]
+        dx = ax * Rf[0, 0] + ay * Rf[0, 1] + Rf[0, 2]        # map-frame ray directions, (H, W) each
+        dy = ax * Rf[1, 0] + ay * Rf[1, 1] + Rf[1, 2]
+        dz = ax * Rf[2, 0] + ay * Rf[2, 1] + Rf[2, 2]
+        with np.errstate(divide='ignore'):
+            inv_dz = np.float32(1.0) / dz
+        t_best = np.where(dz < -1e-6, np.float32(-o[2]) * inv_dz, np.float32(np.inf)).astype(np.float32)
+        hit = np.full((self.height, self.width), -1, np.int32)
+
+        rects = self._rects(boxes.corners(), R, o)
+        visible = np.flatnonzero((rects[:, 1] > rects[:, 0]) & (rects[:, 3] > rects[:, 2]))
+        cyaw, syaw = np.cos(boxes.yaw), np.sin(boxes.yaw)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            for k in visible:
+                r0, r1, c0, c1 = rects[k]
+                sl = (slice(r0, r1), slice(c0, c1))
+                c, s = float(cyaw[k]), float(syaw[k])
+                px, py = float(o[0] - boxes.centre[k, 0]), float(o[1] - boxes.centre[k, 1])
+                olx, oly, olz = c * px + s * py, -s * px + c * py, float(o[2] - boxes.centre[k, 2])
+                hx, hy, hz = (float(h) for h in boxes.half[k])
+                rx, ry = dx[sl], dy[sl]
+                ix = np.float32(1.0) / (c * rx + s * ry)
+                iy = np.float32(1.0) / (c * ry - s * rx)
+                iz = inv_dz[sl]
+                a, b = (-hx - olx) * ix, (hx - olx) * ix
+                tn, tf = np.minimum(a, b), np.maximum(a, b)
+                a, b = (-hy - oly) * iy, (hy - oly) * iy
+                tn, tf = np.maximum(tn, np.minimum(a, b)), np.minimum(tf, np.maximum(a, b))
+                a, b = (-hz - olz) * iz, (hz - olz) * iz
+                tn, tf = np.maximum(tn, np.minimum(a, b)), np.minimum(tf, np.maximum(a, b))
+                tb = t_best[sl]
+                m = (tn <= tf) & (tn > NEAR) & (tn < tb)
+                if m.any():
+                    tb[m] = tn[m]
+                    hit[sl][m] = k
+        return self._shade(o, dx, dy, dz, t_best, hit, boxes, rng, noise_std, exposure)
+
+    def _shade(self, o, dx, dy, dz, t, hit, boxes: BoxSet, rng, noise_std, exposure) -> RenderResult:
+        H, W = t.shape
+        img = np.empty((H, W, 3), np.float32)
+        finite = np.isfinite(t)
+        px = (o[0] + t * dx).astype(np.float32)
+        py = (o[1] + t * dy).astype(np.float32)
+        pz = np.where(finite, o[2] + t * dz, 0.0).astype(np.float32)
+        light = self.lighting
+        # sky: blend from the horizon colour to the zenith colour
+        sky = ~finite
+        if sky.any():
+            k = np.clip(dz[sky] / np.sqrt(dx[sky] ** 2 + dy[sky] ** 2 + dz[sky] ** 2), 0, 1)[:, None] ** 0.5
+            img[sky] = (light.sky_horizon * (1 - k) + light.sky_top * k) * 255
+        gnd = finite & (hit < 0)
+        img[gnd] = self.ground.colour(px[gnd], py[gnd])
+        obj = hit >= 0
+        instance = np.zeros((H, W), np.uint16)
+        if obj.any():
+            idx = hit[obj]
+            c, s = np.cos(boxes.yaw[idx]), np.sin(boxes.yaw[idx])
+            qx, qy = px[obj] - boxes.centre[idx, 0], py[obj] - boxes.centre[idx, 1]
+            local = np.stack([c * qx + s * qy, -s * qx + c * qy, pz[obj] - boxes.centre[idx, 2]], 1)
+            half = boxes.half[idx]
+            q = np.abs(local) / half
+            axis = np.argmax(q, axis=1)
+            sign = np.sign(local[np.arange(len(idx)), axis])
+            n_local = np.zeros_like(local)
+            n_local[np.arange(len(idx)), axis] = sign
+            nx = c * n_local[:, 0] - s * n_local[:, 1]
+            ny = s * n_local[:, 0] + c * n_local[:, 1]
+            ndots = nx * light.sun[0] + ny * light.sun[1] + n_local[:, 2] * light.sun[2]
+            kind = boxes.kind[idx]
+            shadow = np.zeros(len(idx), bool)
+            veh = kind >= CAR
+            if veh.any():
+                shadow[veh] = self.ground.in_static_shadow(px[obj][veh], py[obj][veh])
+            col = albedo(kind, local, half, boxes.colour[idx], axis, sign, boxes.ident[idx])
+            img[obj] = col * (light.shade(ndots, shadow)[:, None] * light.tint.astype(np.float32) * 255)
+            instance[obj] = np.where(veh, boxes.ident[idx], 0).astype(np.uint16)
+        # aerial haze with distance
+        dist = np.where(finite, t * np.sqrt(dx * dx + dy * dy + dz * dz), 0).astype(np.float32)
+        haze = (1 - np.exp(-dist / 900.0))[..., None]
+        img = img * (1 - haze) + (light.sky_horizon.astype(np.float32) * 255) * haze
+        img *= np.float32(exposure)
+        if noise_std > 0:
+            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std)
+        image = np.clip(img, 0, 255).astype(np.uint8)
+        depth = np.where(finite, t, np.inf).astype(np.float32)
+        height = np.where(finite, np.maximum(pz, 0.0), 0.0).astype(np.float32)
+        height[gnd] = 0.0
+        return RenderResult(image, depth, height, instance)
