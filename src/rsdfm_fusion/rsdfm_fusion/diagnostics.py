@@ -1,0 +1,97 @@
+"""Per-node health figures on /diagnostics, and one log line per kind of refused input.
+
+Every rsdfm node owns one `NodeDiagnostics`: it counts what came in and went out, times the
+processing and the end-to-end latency from the source image stamp, counts refused inputs by
+reason, and publishes a diagnostic_msgs/DiagnosticArray once a second. A refused input is
+logged the first time its reason occurs (not once per message), so a drone with a bad clock
+does not flood the log.
+"""
+from __future__ import annotations
+
+import collections
+import statistics
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+
+from rsdfm_fusion.qos import result_qos
+
+
+class NodeDiagnostics:
+    """Counters, latencies and refusals of one node, published on /diagnostics."""
+
+    def __init__(self, node: Node, period: float = 1.0, window: int = 50) -> None:
+        self.node = node
+        self.name = node.get_fully_qualified_name()
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.received = 0
+        self.published = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.extra: dict[str, str] = {}
+        self._processing = collections.deque(maxlen=window)
+        self._e2e = collections.deque(maxlen=window)
+        self._pub_times = collections.deque(maxlen=window)
+        self._pub = node.create_publisher(DiagnosticArray, '/diagnostics', result_qos())
+        self._timer = node.create_timer(period, self.publish)
+
+    def received_input(self, nbytes: int = 0) -> None:
+        self.received += 1
+        self.bytes_in += int(nbytes)
+
+    def refuse(self, reason: str, detail: str) -> None:
+        """Count a refused input; log it the first time this reason occurs."""
+        if self.refused[reason] == 0:
+            self.node.get_logger().warning(f'refusing input ({reason}): {detail}; '
+                                           f'further refusals of this kind are only counted on /diagnostics')
+        self.refused[reason] += 1
+
+    def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
+        """Record one published output: its source stamp, when processing started (time.perf_counter)."""
+        self.published += 1
+        self.bytes_out += int(nbytes)
+        self._processing.append(time.perf_counter() - started)
+        self._e2e.append(time.time_ns() - int(stamp_ns))
+        self._pub_times.append(time.monotonic())
+
+    def rate(self) -> float:
+        """Outputs per second over the recent window."""
+        t = self._pub_times
+        if len(t) < 2 or time.monotonic() - t[-1] > 5.0:
+            return 0.0
+        return (len(t) - 1) / max(t[-1] - t[0], 1e-9)
+
+    def status(self) -> DiagnosticStatus:
+        """The current figures as one DiagnosticStatus."""
+        values = {
+            'rate_hz': f'{self.rate():.2f}',
+            'received': str(self.received), 'published': str(self.published),
+            'bytes_in': str(self.bytes_in), 'bytes_out': str(self.bytes_out),
+            'bytes_out_per_output': str(self.bytes_out // max(1, self.published)),
+            'processing_ms_median': _median_ms(self._processing, 1e3),
+            'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),
+            'e2e_latency_ms_last': f'{self._e2e[-1] * 1e-6:.1f}' if self._e2e else 'nan',
+            'refused_total': str(sum(self.refused.values())),
+        }
+        values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
+        values.update(self.extra)
+        level = DiagnosticStatus.WARN if self.refused else DiagnosticStatus.OK
+        message = (f'refused {dict(self.refused)}' if self.refused else 'ok')
+        return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id='rsdfm',
+                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+    def publish(self) -> None:
+        msg = DiagnosticArray()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        msg.status = [self.status()]
+        self._pub.publish(msg)
+
+
+def _median_ms(values, scale: float) -> str:
+    return f'{statistics.median(values) * scale:.1f}' if values else 'nan'
+
+
+def diagnostic_values(status: DiagnosticStatus) -> dict[str, str]:
+    """A DiagnosticStatus's key/values as a dict (for tools and tests)."""
+    return {kv.key: kv.value for kv in status.values}

@@ -1,0 +1,43 @@
+"""Shared input side of the task nodes: subscribe to /rsdfm/fused_bev, check it, rebuild a FusedMap."""
+from __future__ import annotations
+
+import time
+
+from rclpy.node import Node
+
+from rsdfm_fusion.conversions import ConversionError, fields_to_grid, stamp_to_ns
+from rsdfm_fusion.diagnostics import NodeDiagnostics
+from rsdfm_fusion.node_support import load_runtime
+from rsdfm_fusion.qos import result_qos
+from rsdfm_msgs.msg import FusedBev
+
+
+class FusedMapNode(Node):
+    """Base of detection/segmentation/trajectory nodes: calls handle() with each usable fused map."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.rt = load_runtime(self)
+        self.diag = NodeDiagnostics(self)
+
+    def start(self) -> None:
+        """Subscribe last, once the node's own parameters and publishers exist (subscribed = ready)."""
+        self.create_subscription(FusedBev, 'rsdfm/fused_bev', self.on_fused, result_qos())
+
+    def on_fused(self, msg: FusedBev) -> None:
+        from rsdfm_core.model.runtime import PayloadError, fused_from_payload
+
+        started = time.perf_counter()
+        self.diag.received_input(len(msg.payload))
+        if msg.model_id != self.rt.model_id:
+            self.diag.refuse('model_id', f'fused map of model {msg.model_id!r}, this node runs {self.rt.model_id!r}')
+            return
+        try:
+            fused = fused_from_payload(fields_to_grid(msg), int(msg.channels), bytes(msg.payload), list(msg.agents))
+        except (PayloadError, ConversionError) as exc:
+            self.diag.refuse('bad_payload', str(exc))
+            return
+        self.handle(msg, fused, stamp_to_ns(msg.header.stamp), started)
+
+    def handle(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
+        raise NotImplementedError

@@ -1,0 +1,198 @@
+"""fusion_node: fuse the BEV feature maps of every live drone into one map over the fusion region.
+
+Drones are found at run time by topic (any */rsdfm/bev_feature of type rsdfm_msgs/BevFeature):
+a drone that joins later is used, one that stays silent for `drone_timeout` is dropped (and
+used again when it comes back). For each reference stamp the newest map of each live drone
+within `window` of it is fused, once all live drones reported or `max_wait` passed. Maps from
+another model, in another frame, or with a stamp far from the fleet's clock (`max_skew`, e.g.
+a drone clock 2 s behind) are refused and counted on /diagnostics.
+"""
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.node import Node
+
+from rsdfm_core.geometry import BevGrid
+from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, fields_to_grid, grid_to_fields,
+                                      ns_to_stamp, pose_to_matrix, stamp_to_ns)
+from rsdfm_fusion.diagnostics import NodeDiagnostics
+from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
+from rsdfm_fusion.qos import result_qos
+from rsdfm_msgs.msg import BevFeature, FusedBev
+
+FEATURE_SUFFIX = '/rsdfm/bev_feature'
+FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
+
+
+@dataclass
+class Drone:
+    """What the fusion node knows about one drone."""
+
+    agent_id: str
+    last_accepted: float = 0.0          # monotonic time of the last accepted map
+    last_stamp: int = 0                 # newest stamp received (accepted or not)
+    live: bool = False
+    maps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=8))  # (stamp, msg)
+
+
+class FusionNode(Node):
+    def __init__(self) -> None:
+        super().__init__('fusion_node')
+        self.rt = load_runtime(self)
+        res0 = self.rt.region.resolution
+        self.cx = float(declare(self, 'region_center_x', 0.0, 'fusion region centre x in map (m)'))
+        self.cy = float(declare(self, 'region_center_y', 0.0, 'fusion region centre y in map (m)'))
+        self.size = float(declare(self, 'region_size', 128.0, 'side of the square fusion region (m)'))
+        self.res = float(declare(self, 'region_resolution', 0.0, 'fusion grid cell size (m); 0 = model default')) or res0
+        self.follow = declare(self, 'follow_agent', '', 'non-empty: centre the region where this drone looks')
+        self.window_ns = int(1e9 * declare(self, 'window', 0.05, 's: maps this close to the reference stamp are fused'))
+        self.max_wait = float(declare(self, 'max_wait', 1.0, 's of wall time to wait for all live drones'))
+        self.max_skew_ns = int(1e9 * declare(self, 'max_skew', 1.0, 's: maps this far from the fleet clock are refused'))
+        self.drone_timeout = float(declare(self, 'drone_timeout', 3.0, 's without a map before a drone is dropped'))
+        period = float(declare(self, 'discovery_period', 0.5, 's between scans of the graph for drones'))
+        check(self.size > 0 and self.res > 0 and self.size / self.res <= 4096,
+              f'region_size {self.size} and region_resolution {self.res} must be > 0 and give at most 4096 cells')
+        check(self.window_ns >= 0 and self.max_wait > 0 and self.max_skew_ns > 0 and self.drone_timeout > 0
+              and period > 0, 'window must be >= 0 and max_wait, max_skew, drone_timeout, discovery_period > 0')
+        self.region = BevGrid.centred(self.cx, self.cy, self.size, self.size, self.res)
+        self.drones: dict[str, Drone] = {}
+        self.topics: dict[str, object] = {}
+        self.pending: dict[int, float] = {}      # reference stamp -> monotonic time first seen
+        self.last_fused = -1
+        self.diag = NodeDiagnostics(self)
+        self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
+        self.discover()
+        self.create_timer(period, self.discover)
+        self.create_timer(0.05, self.tick)
+
+    # --- drones -------------------------------------------------------------------------
+    def discover(self) -> None:
+        """Subscribe to every BevFeature topic in the graph not subscribed yet."""
+        for topic, types in self.get_topic_names_and_types():
+            if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types and topic not in self.topics:
+                self.topics[topic] = self.create_subscription(BevFeature, topic, self.on_feature, result_qos())
+                self.get_logger().info(f'found drone topic {topic}')
+
+    def live_drones(self) -> list[Drone]:
+        """Drones that sent an accepted map within drone_timeout; logs joins and drops."""
+        now = time.monotonic()
+        out = []
+        for d in self.drones.values():
+            live = d.last_accepted > 0 and now - d.last_accepted <= self.drone_timeout
+            if live != d.live:
+                d.live = live
+                self.get_logger().info(f'drone {d.agent_id} ' + ('joined' if live else
+                                       f'dropped: silent for {self.drone_timeout:g} s'))
+            if live:
+                out.append(d)
+        self.diag.extra['live_agents'] = ','.join(sorted(d.agent_id for d in out))
+        self.diag.extra['dropped_agents'] = ','.join(sorted(d.agent_id for d in self.drones.values() if not d.live))
+        return out
+
+    def fleet_clock(self) -> int:
+        """The fleet's current stamp: upper median of the drones' newest stamps (robust to one bad clock)."""
+        now = time.monotonic()
+        stamps = sorted(d.last_stamp for d in self.drones.values()
+                        if d.last_stamp and (not d.last_accepted or now - d.last_accepted <= self.drone_timeout))
+        return stamps[len(stamps) // 2] if stamps else 0
+
+    # --- input --------------------------------------------------------------------------
+    def on_feature(self, msg: BevFeature) -> None:
+        self.diag.received_input(len(msg.payload))
+        agent = msg.agent_id or '(unnamed)'
+        stamp = stamp_to_ns(msg.header.stamp)
+        drone = self.drones.setdefault(agent, Drone(agent))
+        drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
+        if msg.model_id != self.rt.model_id:
+            self.diag.refuse('model_id', f'map from {agent} made by model {msg.model_id!r}, '
+                                         f'this node runs {self.rt.model_id!r}')
+            return
+        if msg.header.frame_id not in ('map', '/map'):
+            self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id!r}, expected 'map'")
+            return
+        clock = self.fleet_clock()
+        if clock and abs(stamp - clock) > self.max_skew_ns:
+            self.diag.refuse('stamp_skew', f'map from {agent} stamped {(stamp - clock) / 1e9:+.2f} s '
+                                           f'from the fleet clock (max_skew {self.max_skew_ns / 1e9:g} s)')
+            drone.last_stamp = stamp
+            return
+        if stamp <= self.last_fused + self.window_ns and self.last_fused >= 0:
+            self.diag.refuse('late', f'map from {agent} at {stamp / 1e9:.3f} arrived after that stamp was fused')
+            drone.last_accepted = time.monotonic()
+            return
+        drone.last_accepted = time.monotonic()
+        drone.maps.append((stamp, msg))
+        if not any(abs(stamp - ref) <= self.window_ns for ref in self.pending):
+            self.pending[stamp] = time.monotonic()
+        self.tick()
+
+    # --- fusion -------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Fuse every reference stamp, oldest first, that is complete or waited long enough."""
+        live = self.live_drones()
+        clock = self.fleet_clock()
+        for ref in sorted(self.pending):
+            if clock and clock - ref > self.max_skew_ns:
+                del self.pending[ref]          # a stale reference (e.g. from a drone whose clock jumped)
+                continue
+            members = {}
+            for d in live:
+                near = [(s, m) for s, m in d.maps if abs(s - ref) <= self.window_ns]
+                if near:
+                    members[d.agent_id] = max(near, key=lambda sm: sm[0])[1]
+            if len(members) < len(live) and time.monotonic() - self.pending[ref] < self.max_wait:
+                return
+            for old in [r for r in self.pending if r <= ref]:
+                del self.pending[old]
+            self.last_fused = ref
+            if members:
+                self.fuse_and_publish(ref, members)
+
+    def fuse_and_publish(self, ref: int, members: dict[str, BevFeature]) -> None:
+        from rsdfm_core.model.runtime import EncodedMap, FusionDecoder, PayloadError, decode_payload, fused_to_payload
+
+        started = time.perf_counter()
+        decoded, agents = [], []
+        for agent, msg in sorted(members.items()):
+            try:
+                m = EncodedMap(fields_to_grid(msg), int(msg.channels), msg.codec, bytes(msg.payload), int(msg.raw_bytes))
+                bev, valid = decode_payload(self.rt, m)
+            except (PayloadError, ConversionError) as exc:
+                self.diag.refuse('bad_payload', f'map from {agent}: {exc}')
+                continue
+            decoded.append((bev, valid, m.grid))
+            agents.append(agent)
+        if not decoded:
+            return
+        fused = FusionDecoder(self.rt, region=self.region_for(members)).fuse_maps(decoded, agents)
+        out = FusedBev()
+        out.header.stamp, out.header.frame_id = ns_to_stamp(ref), 'map'
+        out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(fused.grid)
+        out.channels = int(fused.features.shape[0])
+        out.agents, out.model_id = agents, self.rt.model_id
+        payload = fused_to_payload(fused)
+        out.payload = bytes_to_uint8_array(payload)
+        self.pub.publish(out)
+        self.diag.extra['agents_fused_last'] = ','.join(agents)
+        self.diag.output(ref, started, len(payload))
+
+    def region_for(self, members: dict[str, BevFeature]) -> BevGrid:
+        """The fusion grid: fixed, or centred where the followed drone's camera looks."""
+        if not self.follow or self.follow not in members:
+            return self.region
+        T = pose_to_matrix(members[self.follow].camera_pose)
+        c, d = T[:3, 3], T[:3, 2]
+        centre = c[:2] + d[:2] * (-c[2] / d[2]) if d[2] < -1e-6 else c[:2]
+        return BevGrid.centred(float(centre[0]), float(centre[1]), self.size, self.size, self.res)
+
+
+def main(args=None) -> int:
+    return run_node(FusionNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

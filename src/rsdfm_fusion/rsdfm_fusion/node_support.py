@@ -1,0 +1,67 @@
+"""What every rsdfm node does the same way: declare parameters with descriptions, load the
+model runtime, and run main() with a clean shutdown and a one-line error for bad settings."""
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+
+class SettingError(ValueError):
+    """A parameter value the node cannot run with; main() prints it as one line and exits 2."""
+
+
+def declare(node: Node, name: str, default, description: str):
+    """Declare one parameter with its description and return its value."""
+    node.declare_parameter(name, default, ParameterDescriptor(name=name, description=description))
+    return node.get_parameter(name).value
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise SettingError(message)
+
+
+def declare_runtime_parameters(node: Node) -> tuple[str, str, int]:
+    """weights, device, threads: the model parameters every node has."""
+    weights = declare(node, 'weights', '', 'model checkpoint; empty = the shipped weights')
+    device = declare(node, 'device', 'cpu', 'torch device, e.g. cpu')
+    threads = declare(node, 'threads', 1, 'torch threads of this node (the machine is shared by all nodes)')
+    check(isinstance(threads, int) and threads >= 1, f'threads must be an integer >= 1, got {threads!r}')
+    return weights, device, threads
+
+
+def load_runtime(node: Node):
+    """The model Runtime for this node's weights/device/threads parameters."""
+    from rsdfm_core.model.runtime import Runtime
+
+    weights, device, threads = declare_runtime_parameters(node)
+    try:
+        rt = Runtime.load(weights or None, device=device, threads=threads)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        raise SettingError(f'cannot load weights {weights or "(shipped)"}: {exc}') from None
+    node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)')
+    return rt
+
+
+def run_node(node_class, args=None) -> int:
+    """rclpy main(): build the node, spin until Ctrl-C or shutdown, and report bad settings in one line."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except SettingError as exc:
+        print(f'{node_class.__name__}: error: {exc}', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

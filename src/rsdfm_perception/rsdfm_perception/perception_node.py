@@ -1,0 +1,147 @@
+"""perception_node: one drone's camera image and pose in, its compressed BEV feature map out.
+
+Runs in the drone's namespace (/uavN). Subscribes to camera/image_raw, camera/camera_info and
+camera/pose; pairs each image with the pose interpolated at its capture stamp; runs the drone
+side of the model (rsdfm_core DroneEncoder) and publishes rsdfm/bev_feature with the image
+stamp. Images without a pose within `pose_tolerance` (or without camera info) are refused,
+counted on /diagnostics, and logged once per kind.
+"""
+from __future__ import annotations
+
+import collections
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image
+
+from rsdfm_core.geometry import BevGrid
+from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, camera_info_to_K, grid_to_fields,
+                                      image_to_rgb, matrix_to_pose, pose_to_matrix, stamp_to_ns)
+from rsdfm_fusion.diagnostics import NodeDiagnostics
+from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
+from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
+from rsdfm_msgs.msg import BevFeature
+from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
+
+POSE_WAIT_S = 0.5   # wall time an image may wait for its pose or camera info
+
+
+class PerceptionNode(Node):
+    def __init__(self) -> None:
+        super().__init__('perception_node')
+        from rsdfm_core.model.runtime import DroneEncoder
+
+        self.rt = load_runtime(self)
+        topk = declare(self, 'codec_topk', 0, 'high-frequency cells sent per map; 0 = model default')
+        bits = declare(self, 'codec_bits', 0, 'quantisation bits 1..8; 0 = model default')
+        self.bev_range = float(declare(self, 'bev_range', 0.0,
+                                       'metres of ground the drone map covers, centred where the camera looks; '
+                                       '0 = the whole fusion region of the model'))
+        self.tolerance_ns = int(1e9 * declare(self, 'pose_tolerance', 0.06,
+                                              's: an image needs a pose this close to its stamp'))
+        ns = self.get_namespace().strip('/')
+        self.agent_id = declare(self, 'agent_id', '', 'drone name in the features; empty = namespace') or ns or self.get_name()
+        qos_kind = declare(self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}')
+        check(isinstance(topk, int) and topk >= 0, f'codec_topk must be an integer >= 0, got {topk!r}')
+        check(isinstance(bits, int) and 0 <= bits <= 8, f'codec_bits must be 0 (default) or 1..8, got {bits!r}')
+        check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
+        check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
+        check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
+        budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
+        self.encoder = DroneEncoder(self.rt, budget=budget)
+        self.budget = budget
+        self.K: np.ndarray | None = None
+        self.poses = PoseBuffer()
+        self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
+        self.diag = NodeDiagnostics(self)
+        self.diag.extra['agent_id'] = self.agent_id
+        self.diag.extra['model_id'] = self.rt.model_id
+        self.pub = self.create_publisher(BevFeature, 'rsdfm/bev_feature', result_qos())
+        # Subscriptions last: a subscriber on camera/image_raw means this node is ready to work.
+        qos = camera_qos(qos_kind)
+        self.create_subscription(CameraInfo, 'camera/camera_info', self.on_info, qos)
+        self.create_subscription(PoseStamped, 'camera/pose', self.on_pose, camera_qos(qos_kind, depth=50))
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
+        self.create_timer(0.05, self.process_pending)
+        self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
+
+    def on_info(self, msg: CameraInfo) -> None:
+        try:
+            self.K = camera_info_to_K(msg)
+        except ConversionError as exc:
+            self.diag.refuse('bad_camera_info', str(exc))
+            return
+        self.process_pending()
+
+    def on_pose(self, msg: PoseStamped) -> None:
+        if msg.header.frame_id not in ('map', '/map'):
+            self.diag.refuse('pose_frame', f"pose in frame {msg.header.frame_id!r}, expected 'map'")
+            return
+        try:
+            self.poses.add(stamp_to_ns(msg.header.stamp), pose_to_matrix(msg.pose))
+        except ConversionError as exc:
+            self.diag.refuse('bad_pose', str(exc))
+            return
+        self.process_pending()
+
+    def on_image(self, msg: Image) -> None:
+        self.diag.received_input(len(msg.data))
+        self.pending.append((msg, time.monotonic()))
+        self.process_pending()
+
+    def process_pending(self) -> None:
+        """Encode every waiting image whose pose is known; refuse those that waited too long."""
+        while self.pending:
+            msg, arrived = self.pending[0]
+            final = time.monotonic() - arrived > POSE_WAIT_S
+            stamp = stamp_to_ns(msg.header.stamp)
+            pose = self.poses.lookup(stamp, self.tolerance_ns, final=final)
+            if pose is Lookup.WAIT or (self.K is None and not final):
+                return
+            self.pending.popleft()
+            if self.K is None:
+                self.diag.refuse('no_camera_info', 'no camera_info received before the image')
+            elif pose is Lookup.MISSING:
+                self.diag.refuse('no_pose', f'no pose within {self.tolerance_ns / 1e9:g} s of image stamp '
+                                            f'{stamp / 1e9:.3f} (newest pose {(self.poses.newest() or 0) / 1e9:.3f})')
+            else:
+                self.encode_and_publish(msg, stamp, pose)
+
+    def encode_and_publish(self, msg: Image, stamp: int, cam_to_map: np.ndarray) -> None:
+        started = time.perf_counter()
+        try:
+            rgb = image_to_rgb(msg)
+        except ConversionError as exc:
+            self.diag.refuse('bad_image', str(exc))
+            return
+        encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
+        m = encoder.encode(rgb, self.K, cam_to_map)
+        out = BevFeature()
+        out.header.stamp, out.header.frame_id = msg.header.stamp, 'map'
+        out.agent_id, out.camera_pose = self.agent_id, matrix_to_pose(cam_to_map)
+        out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(m.grid)
+        out.channels, out.model_id, out.codec = m.channels, self.rt.model_id, m.codec
+        out.payload = bytes_to_uint8_array(m.payload)
+        out.raw_bytes = m.raw_bytes
+        self.pub.publish(out)
+        self.diag.output(stamp, started, len(m.payload))
+
+    def _local_encoder(self, cam_to_map: np.ndarray):
+        """Encoder on a square grid of bev_range metres centred where the optical axis meets the ground."""
+        from rsdfm_core.model.runtime import DroneEncoder
+
+        c, d = cam_to_map[:3, 3], cam_to_map[:3, 2]
+        centre = c[:2] + d[:2] * (-c[2] / d[2]) if d[2] < -1e-6 else c[:2]
+        grid = BevGrid.centred(float(centre[0]), float(centre[1]), self.bev_range, self.bev_range,
+                               self.rt.region.resolution)
+        return DroneEncoder(self.rt, budget=self.budget, bev_grid=grid)
+
+
+def main(args=None) -> int:
+    return run_node(PerceptionNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
