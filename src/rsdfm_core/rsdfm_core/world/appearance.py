@@ -27,60 +27,69 @@ def albedo(kind: np.ndarray, local: np.ndarray, half: np.ndarray, base: np.ndarr
     local: hit point in the box frame (x along the heading); half: half extents; axis/sign: the face hit
     (0: front/back, 1: sides, 2: top/bottom); ident: box track id (vehicles) for per-vehicle variation.
     """
-    out = base.astype(np.float32).copy()
+    out = base.astype(np.float32)
+    for painter, kinds in ((_vehicles, (CAR, TRUCK, BUS)), (_buildings, (BUILDING,)), (_canopies, (CANOPY,))):
+        sel = np.flatnonzero(np.isin(kind, kinds))
+        if len(sel):
+            out[sel] = painter(kind[sel], local[sel], half[sel], out[sel], axis[sel], sign[sel], ident[sel])
+    return np.clip(out, 0, 1)
+
+
+def _vehicles(kind, local, half, out, axis, sign, ident):
     f = (local / (2 * half)).astype(np.float32)              # -0.5 .. 0.5 along each box axis
     fl, fy, fz = f[:, 0], f[:, 1], f[:, 2]
     top, side = (axis == 2) & (sign > 0), axis == 1
     front, back = (axis == 0) & (sign > 0), (axis == 0) & (sign < 0)
-
-    def paint(mask, colour):
-        out[mask] = colour
-
     car, truck, bus = kind == CAR, kind == TRUCK, kind == BUS
     # cars: windscreen and rear window on the roof, side windows, wheels
-    paint(car & top & (fl > 0.1) & (fl < 0.3), GLASS)
-    paint(car & top & (fl > -0.42) & (fl < -0.3), GLASS)
+    out[car & top & (fl > 0.1) & (fl < 0.3)] = GLASS
+    out[car & top & (fl > -0.42) & (fl < -0.3)] = GLASS
     out[car & top & (np.abs(fy) > 0.43)] *= 0.75
-    paint(car & side & (fz > 0.08) & (fz < 0.42) & (fl > -0.38) & (fl < 0.28), GLASS)
-    paint(car & front & (fz > 0.05), GLASS)
-    paint(car & back & (fz > 0.12), GLASS)
-    wheels = (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.28)
-    paint((car | truck | bus) & side & wheels, TYRE)
+    out[car & side & (fz > 0.08) & (fz < 0.42) & (fl > -0.38) & (fl < 0.28)] = GLASS
+    out[car & front & (fz > 0.05)] = GLASS
+    out[car & back & (fz > 0.12)] = GLASS
+    out[side & (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.28)] = TYRE
     # trucks: cab at the front in the body colour, a light cargo box behind it
     cargo = truck & (fl < 0.22)
-    cargo_tone = (0.72 + 0.25 * cell_hash(ident, ident * 3 + 1))[:, None] * np.array([1.0, 1.0, 0.97], np.float32)
-    paint(cargo, cargo_tone[cargo] * np.where(top[cargo], 1.0, 0.93)[:, None])
-    paint(truck & (fl >= 0.22) & (fl < 0.26), TYRE)
-    paint(truck & top & (fl > 0.4), GLASS)
-    paint(truck & front & (fz > 0.0), GLASS)
-    paint(truck & side & (fl > 0.3) & (fz > 0.1) & (fz < 0.42), GLASS)
+    if cargo.any():
+        tone = (0.72 + 0.25 * cell_hash(ident[cargo], ident[cargo] * 3 + 1))[:, None] * np.array([1.0, 1.0, 0.97], np.float32)
+        out[cargo] = tone * np.where(top[cargo], 1.0, 0.93)[:, None]
+    out[truck & (fl >= 0.22) & (fl < 0.26)] = TYRE
+    out[truck & top & (fl > 0.4)] = GLASS
+    out[truck & front & (fz > 0.0)] = GLASS
+    out[truck & side & (fl > 0.3) & (fz > 0.1) & (fz < 0.42)] = GLASS
     # buses: light roof with a dark air-conditioning unit, windscreen strip, long window band with pillars
     roof = bus & top
-    paint(roof, np.array([0.82, 0.82, 0.8], np.float32))
-    paint(roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3), np.array([0.42, 0.43, 0.45], np.float32))
-    paint(roof & (fl > 0.44), GLASS)
-    pillars = ((local[:, 0] % 1.3) > 0.15)
-    paint(bus & side & (fz > -0.02) & (fz < 0.38) & (np.abs(fl) < 0.46) & pillars, GLASS)
-    paint(bus & front & (fz > -0.15), GLASS)
-    paint(bus & back & (fz > 0.1), GLASS)
-    # buildings: parapet around the roof, floors of windows on the walls
-    bld = kind == BUILDING
+    out[roof] = np.array([0.82, 0.82, 0.8], np.float32)
+    out[roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3)] = np.array([0.42, 0.43, 0.45], np.float32)
+    out[roof & (fl > 0.44)] = GLASS
+    pillars = (local[:, 0] % 1.3) > 0.15
+    out[bus & side & (fz > -0.02) & (fz < 0.38) & (np.abs(fl) < 0.46) & pillars] = GLASS
+    out[bus & front & (fz > -0.15)] = GLASS
+    out[bus & back & (fz > 0.1)] = GLASS
+    return out
+
+
+def _buildings(kind, local, half, out, axis, sign, ident):
+    """Parapet around the roof, floors of windows on the walls."""
+    top = (axis == 2) & (sign > 0)
     rim = np.minimum(half[:, 0] - np.abs(local[:, 0]), half[:, 1] - np.abs(local[:, 1])) < 0.6
-    rt = bld & top
-    roof_var = 0.92 + 0.16 * cell_hash(np.floor(local[:, 0] / 4), np.floor(local[:, 1] / 4) + ident)
-    out[rt] *= roof_var[rt, None]
-    out[rt & rim] *= 0.7
-    wall = bld & (axis < 2)
+    roof_var = 0.92 + 0.16 * cell_hash(np.floor(local[:, 0] / 4), np.floor(local[:, 1] / 4))
+    out[top] *= roof_var[top, None]
+    out[top & rim] *= 0.7
+    wall = axis < 2
     out[wall] = 0.45 * out[wall] + 0.55 * np.array([0.78, 0.74, 0.66], np.float32)
     z_up = local[:, 2] + half[:, 2]
     along = np.where(axis == 0, local[:, 1], local[:, 0])
     fzf, faf = (z_up / 3.2) % 1.0, (along / 2.8) % 1.0
     win = wall & (fzf > 0.35) & (fzf < 0.8) & (faf > 0.2) & (faf < 0.8) & (z_up > 1.5)
-    shine = 0.8 + 0.5 * cell_hash(np.floor(z_up / 3.2), np.floor(along / 2.8))
-    out[win] = WINDOW * shine[win, None]
-    # tree canopies: leafy cells
-    can = kind == CANOPY
-    if np.any(can):
-        leaf = 0.7 + 0.5 * cell_hash(np.floor(local[:, 0] * 2.0) + 7 * ident, np.floor(local[:, 1] * 2.0 + local[:, 2] * 2.0))
-        out[can] *= (leaf[can] * np.where(top[can], 1.0, 0.85))[:, None]
-    return np.clip(out, 0, 1)
+    shine = 0.8 + 0.5 * cell_hash(np.floor(z_up[win] / 3.2), np.floor(along[win] / 2.8))
+    out[win] = WINDOW * shine[:, None]
+    return out
+
+
+def _canopies(kind, local, half, out, axis, sign, ident):
+    """Leafy cells, sides a little darker than the top."""
+    top = (axis == 2) & (sign > 0)
+    leaf = 0.7 + 0.5 * cell_hash(np.floor(local[:, 0] * 2.0) + 7 * ident, np.floor(local[:, 1] * 2.0 + local[:, 2] * 2.0))
+    return out * (leaf * np.where(top, 1.0, 0.85))[:, None]

@@ -164,10 +164,10 @@ class Ground:
         """(N, 3) float32 0..255 lit ground colour at map points."""
         r, c, inside = self._cells(x, y)
         out = np.empty((len(x), 3), np.float32)
-        ri, ci = r[inside], c[inside]
-        col = self.lit[ri, ci].astype(np.float32)
-        dyn = (self.dynamic_shadow[ri, ci] > 0) & (self.static_shadow[ri, ci] == 0)
-        col[dyn] *= self.shadow_ratio
+        flat = r[inside] * self.n + c[inside]
+        col = self.lit.reshape(-1, 3).take(flat, axis=0).astype(np.float32)
+        dyn = self.dynamic_shadow.reshape(-1).take(flat) > self.static_shadow.reshape(-1).take(flat)
+        col[dyn] *= np.float32(self.shadow_ratio)
         out[inside] = col
         if not inside.all():
             o = ~inside

@@ -37,7 +37,11 @@ class Renderer:
         # optical-frame ray of pixel (r, c) is (ax[c], ay[r], 1)
         self.ax = ((np.arange(self.width) + 0.5 - cx) / fx).astype(np.float32)
         self.ay = ((np.arange(self.height) + 0.5 - cy) / fy).astype(np.float32)
+        self.ray_norm = np.sqrt(self.ax[None, :] ** 2 + self.ay[:, None] ** 2 + 1.0).astype(np.float32)
         self.ground, self.lighting = ground, lighting
+        # unit-variance sensor noise; each render reads it from a random offset (cheaper than drawing anew)
+        self._noise = np.random.default_rng(12345).standard_normal(self.height * self.width * 3 + 65536,
+                                                                    dtype=np.float32)
 
     def _rects(self, corners: np.ndarray, R: np.ndarray, o: np.ndarray) -> np.ndarray:
         """(N, 4) pixel rectangles r0, r1, c0, c1 covered by each box; empty (r0 >= r1) when unseen."""
@@ -137,13 +141,15 @@ class Renderer:
             col = albedo(kind, local, half, boxes.colour[idx], axis, sign, boxes.ident[idx])
             img[obj] = col * (light.shade(ndots, shadow)[:, None] * light.tint.astype(np.float32) * 255)
             instance[obj] = np.where(veh, boxes.ident[idx], 0).astype(np.uint16)
-        # aerial haze with distance
-        dist = np.where(finite, t * np.sqrt(dx * dx + dy * dy + dz * dz), 0).astype(np.float32)
-        haze = (1 - np.exp(-dist / 900.0))[..., None]
-        img = img * (1 - haze) + (light.sky_horizon.astype(np.float32) * 255) * haze
-        img *= np.float32(exposure)
+        # aerial haze with distance, exposure, then sensor noise
+        haze = np.where(finite, np.float32(1.0) - np.exp(t * self.ray_norm * np.float32(-1 / 900.0)), 0)
+        haze = haze.astype(np.float32)[..., None]
+        e = np.float32(exposure)
+        img *= (np.float32(1.0) - haze) * e
+        img += haze * (light.sky_horizon.astype(np.float32) * 255 * e)
         if noise_std > 0:
-            img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(noise_std)
+            off = int(rng.integers(0, 65536))
+            img += self._noise[off:off + img.size].reshape(img.shape) * np.float32(noise_std)
         image = np.clip(img, 0, 255).astype(np.uint8)
         depth = np.where(finite, t, np.inf).astype(np.float32)
         height = np.where(finite, np.maximum(pz, 0.0), 0.0).astype(np.float32)
