@@ -14,24 +14,8 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rsdfm_bringup.replay import message_class
+from rsdfm_core.bag import make_typestore
 from rsdfm_fusion.qos import result_qos
-
-
-def rsdfm_typestore():
-    """A rosbags typestore knowing the ROS 2 standard messages and rsdfm_msgs."""
-    try:
-        from rsdfm_core.bag import make_typestore
-        return make_typestore()
-    except ImportError:
-        pass
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-    store = get_typestore(Stores.ROS2_KILTED)
-    msg_dir = Path(__file__).resolve().parents[2] / 'rsdfm_msgs' / 'msg'
-    types = {}
-    for path in sorted(msg_dir.glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(), f'rsdfm_msgs/msg/{path.stem}'))
-    store.register(types)
-    return store
 
 
 class BagRecorder:
@@ -43,7 +27,7 @@ class BagRecorder:
         if self.out.exists():
             raise FileExistsError(f'{self.out} exists; the recorder will not overwrite a bag')
         self.wanted = set(topics) if topics else None
-        self.typestore = typestore or rsdfm_typestore()
+        self.typestore = typestore or make_typestore()
         self.writer = Writer(self.out, version=9, storage_plugin=StoragePlugin.MCAP)
         self.writer.open()
         self.connections = {}

@@ -82,6 +82,11 @@ class BagReplay:
     def topics(self) -> list[str]:
         return sorted(self.publishers)
 
+    @property
+    def image_topics(self) -> list[str]:
+        """The camera image topics played: the ones a ready graph subscribes to."""
+        return [t for t in self.topics if t.endswith('/camera/image_raw')]
+
     def play(self, stop: threading.Event | None = None, progress: bool = True) -> int:
         """Publish the bag (again and again with loop) until done or `stop` is set; returns messages sent."""
         stop = stop or threading.Event()
@@ -98,7 +103,8 @@ class BagReplay:
         last_report = 0.0
         reader = open_bag(self.bag)
         try:
-            for conn, t_ns, raw in reader.messages(connections=self.connections):
+            conns = [c for c in reader.connections if c.topic in self.publishers]
+            for conn, t_ns, raw in reader.messages(connections=conns):
                 due = wall0 + (t_ns - self.start_ns) / self.rate
                 while not stop.is_set():
                     wait = (due - time.time_ns()) / 1e9

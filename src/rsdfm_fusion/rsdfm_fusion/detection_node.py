@@ -32,7 +32,7 @@ class DetectionNode(FusedMapNode):
         self.vision = vision_publisher(self, 'rsdfm/detections/vision')
         self.start()
 
-    def handle(self, msg, fused, stamp_ns: int, started: float) -> None:
+    def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         objects = self.heads.detect(fused)
         ids = {(t.state.x, t.state.y): t.track_id for t in self.tracker.update(stamp_ns * 1e-9, objects)}
         for o in objects:

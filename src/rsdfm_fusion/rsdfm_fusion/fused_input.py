@@ -37,7 +37,7 @@ class FusedMapNode(Node):
         except (PayloadError, ConversionError) as exc:
             self.diag.refuse('bad_payload', str(exc))
             return
-        self.handle(msg, fused, stamp_to_ns(msg.header.stamp), started)
+        self.on_map(msg, fused, stamp_to_ns(msg.header.stamp), started)
 
-    def handle(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
+    def on_map(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
         raise NotImplementedError

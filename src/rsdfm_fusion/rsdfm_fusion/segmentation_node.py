@@ -28,7 +28,7 @@ class SegmentationNode(FusedMapNode):
         self.inst_pub = self.create_publisher(Image, 'rsdfm/instances', result_qos())
         self.start()
 
-    def handle(self, msg, fused, stamp_ns: int, started: float) -> None:
+    def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         semantic, instances = self.heads.segment(fused)
         grid = OccupancyGrid(header=msg.header)
         origin, res, rows, cols = grid_to_fields(fused.grid)

@@ -32,7 +32,7 @@ class TrajectoryNode(FusedMapNode):
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/trajectories/markers', result_qos())
         self.start()
 
-    def handle(self, msg, fused, stamp_ns: int, started: float) -> None:
+    def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         tracks = self.predictor.update(stamp_ns, fused, self.heads.detect(fused))
         out = TrajectoryArray(header=msg.header,
                               trajectories=[trajectory_msg(state, pts, self.step) for state, pts in tracks])

@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--camera-qos', choices=('sensor_data', 'reliable'), default='sensor_data',
                         help='QoS of camera topics (default sensor_data, best effort)')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
-                        help='first wait up to SECONDS until every topic played has a subscriber')
+                        help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber')
+    parser.add_argument('--wait-topic', action='append', default=[], metavar='TOPIC',
+                        help='with --wait-subscribers: wait for subscribers on TOPIC instead (repeatable)')
 
 
 def parse_skew(items: list[str]) -> dict[str, float]:
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError, LookupError) as exc:
             raise UserError(str(exc)) from None
         if args.wait_subscribers > 0:
-            missing = wait_for_subscribers(node, replay.topics, args.wait_subscribers)
+            missing = wait_for_subscribers(node, args.wait_topic or replay.image_topics, args.wait_subscribers)
             if missing:
                 print(f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
                       file=sys.stderr)

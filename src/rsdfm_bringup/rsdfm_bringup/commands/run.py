@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -46,10 +47,15 @@ def build_graph(args: argparse.Namespace):
         raise UserError(str(exc)) from None
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     from rsdfm_bringup.runner import GraphRunner
 
     graph = build_graph(args)
+    signal.signal(signal.SIGTERM, _interrupt)   # stop the nodes on SIGTERM too, never orphan them
     runner = GraphRunner(graph, log_dir=args.log_dir)
     print(f'rsdfm run: starting {len(graph.nodes)} nodes for drones {", ".join(graph.namespaces)}', file=sys.stderr)
     runner.start()
