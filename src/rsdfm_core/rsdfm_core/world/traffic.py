@@ -7,7 +7,7 @@ stable for the whole run (>= 1).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ _BODY_P = np.array([0.2, 0.17, 0.17, 0.08, 0.09, 0.04, 0.05, 0.04, 0.04, 0.04, 0
 _DIRS = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])   # E N W S
 LIGHT_PERIOD, ALL_RED = 24.0, 2.0
 ACCEL, BRAKE, TURN_SPEED, MIN_GAP = 2.0, 4.0, 5.5, 2.5
+REROUTE_AFTER = 16.0     # seconds; longer than a red phase
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Path:
     node: tuple[int, int] | None   # intersection at its end (lanes only)
     turn: bool                # a connector through an intersection that changes direction
     next: list[int]
+    conflicts: set[int] = field(default_factory=set)   # connectors whose swept area meets this one
 
     @property
     def length(self) -> float:
@@ -93,13 +95,42 @@ def build_lane_graph(town: Town) -> list[Path]:
             pts, cum = _polyline(pts)
             paths[pid].next.append(len(paths))
             paths.append(Path(pts, cum, d2 % 2, None, d2 != d, [lane_id[(ni, nj, d2)]]))
+    _mark_conflicts(paths)
     return paths
+
+
+def _dense(p: Path, step: float = 0.5) -> np.ndarray:
+    s = np.arange(0.0, p.length + step, step)
+    return np.stack([np.interp(s, p.cum, p.points[:, 0]), np.interp(s, p.cum, p.points[:, 1])], 1)
+
+
+def _mark_conflicts(paths: list[Path], clearance: float = 3.0) -> None:
+    """Connectors through one intersection conflict when they pass closer than `clearance` metres,
+    unless they start from the same lane (then car following keeps them apart)."""
+    starts: dict[int, int] = {}
+    for pid, p in enumerate(paths):
+        for nxt in p.next:
+            if paths[nxt].node is None:
+                starts[nxt] = pid
+    conns = sorted(starts)
+    dense = {c: _dense(paths[c]) for c in conns}
+    for i, a in enumerate(conns):
+        for b in conns[i + 1:]:
+            if starts[a] == starts[b]:
+                continue
+            pa, pb = dense[a], dense[b]
+            if np.linalg.norm(pa.mean(0) - pb.mean(0)) > 40.0:
+                continue
+            d = np.linalg.norm(pa[:, None, :] - pb[None, :, :], axis=-1).min()
+            if d < clearance:
+                paths[a].conflicts.add(b)
+                paths[b].conflicts.add(a)
 
 
 class Traffic:
     """All vehicles of the town; `advance(dt)` moves them, `objects()` reports exact boxes."""
 
-    def __init__(self, town: Town, rng: np.random.Generator, density: float = 1 / 30.0, parked_share: float = 0.6):
+    def __init__(self, town: Town, rng: np.random.Generator, density: float = 1 / 28.0, parked_share: float = 0.25):
         self.town = town
         self.rng = rng
         self.paths = build_lane_graph(town)
@@ -123,7 +154,7 @@ class Traffic:
         for pid, p in enumerate(self.paths):
             if p.turn or p.node is None:
                 continue
-            pos = rng.uniform(2.0, 20.0)
+            pos = rng.uniform(2.0, 2.0 + 1 / density)
             while pos < p.length - 8.0:
                 label = names[rng.choice(3, p=shares)]
                 new_vehicle(label)
@@ -135,6 +166,9 @@ class Traffic:
         self.s = np.array(s, dtype=np.float64)
         self.v = np.array(vmax) * rng.uniform(0.0, 0.8, len(vmax))
         self.next_path = np.array([rng.choice(self.paths[p].next) for p in self.path], dtype=np.int64)
+        self.prev_path = np.full(self.n_moving, -1, dtype=np.int64)
+        self.has_slot = np.zeros(self.n_moving, bool)
+        self.waited = np.zeros(self.n_moving)      # seconds stopped at the line without a way through
         # parked cars (and the odd van) in a share of the parking bays
         slots = town.parking_slots
         take = slots[rng.uniform(size=len(slots)) < parked_share] if len(slots) else slots
@@ -205,6 +239,36 @@ class Traffic:
         for _ in range(steps):
             self._step(dt / steps)
 
+    def _occupied(self) -> set[int]:
+        """Connectors in use: driven on, reserved by an approaching vehicle, or still under a long tail."""
+        occ: set[int] = set()
+        for k in range(self.n_moving):
+            p = self.paths[self.path[k]]
+            if p.node is None:
+                occ.add(int(self.path[k]))
+            else:
+                if self.has_slot[k]:
+                    occ.add(int(self.next_path[k]))
+                if self.prev_path[k] >= 0 and self.s[k] < self.size[k, 0] / 2 + 1.0:
+                    occ.add(int(self.prev_path[k]))
+        return occ
+
+    def _room(self) -> dict[int, float]:
+        """Free length at the start of each lane, minus what vehicles already heading into it will take,
+        so nobody enters an intersection it cannot leave (no gridlock)."""
+        room: dict[int, float] = {}
+        for k in range(self.n_moving):
+            pid = int(self.path[k])
+            p = self.paths[pid]
+            if p.node is not None:
+                room[pid] = min(room.get(pid, np.inf), self.s[k] - self.size[k, 0] / 2)
+        for k in range(self.n_moving):
+            p = self.paths[self.path[k]]
+            target = p.next[0] if p.node is None else (self.paths[self.next_path[k]].next[0] if self.has_slot[k] else None)
+            if target is not None:
+                room[target] = room.get(target, np.inf) - self.size[k, 0] - MIN_GAP
+        return room
+
     def _step(self, dt: float) -> None:
         n = self.n_moving
         if n == 0:
@@ -217,30 +281,58 @@ class Traffic:
         fwd = np.einsum('ijk,ik->ij', rel, head)
         lat = np.abs(rel[..., 0] * head[:, None, 1] - rel[..., 1] * head[:, None, 0])
         hd_all = np.stack([np.cos(yaw_all), np.sin(yaw_all)], 1)
-        same = head @ hd_all.T > 0.3
+        same = head @ hd_all.T > -0.2               # not oncoming: also a leader that is turning away
         same[:, n:] = False                       # parked cars are off the lanes
         ahead = (fwd > 0) & (lat < 1.6) & same
         np.fill_diagonal(ahead[:, :n], False)
         gap = fwd - (self.size[:n, 0][:, None] + self.size[:, 0][None, :]) / 2
         gap = np.where(ahead, gap, np.inf).min(axis=1)
         v_des = np.minimum(self.vmax[:n], np.sqrt(2 * BRAKE * np.maximum(gap - MIN_GAP, 0.0)))
+        occupied = self._occupied()
+        room = self._room()
         for k in range(n):
             p = self.paths[self.path[k]]
             if p.node is None:
                 if p.turn:
                     v_des[k] = min(v_des[k], TURN_SPEED)
                 continue
+            nxt = self.paths[self.next_path[k]]
             to_end = p.length - self.s[k] - self.size[k, 0] / 2
-            if not self._green(p.node, p.axis) and to_end > self.v[k] ** 2 / (2 * 6.0):
+            if not self.has_slot[k] and to_end < self.v[k] ** 2 / (2 * BRAKE) + 8.0 \
+                    and self._green(p.node, p.axis) and not (nxt.conflicts & occupied) \
+                    and room.get(nxt.next[0], np.inf) > self.size[k, 0] + MIN_GAP + 1.0:
+                self.has_slot[k] = True             # reserve the way through the intersection
+                occupied.add(int(self.next_path[k]))
+                room[nxt.next[0]] = room.get(nxt.next[0], np.inf) - self.size[k, 0] - MIN_GAP
+            if not self.has_slot[k]:
                 v_des[k] = min(v_des[k], np.sqrt(2 * BRAKE * max(to_end - 0.5, 0.0)))
-            if self.paths[self.next_path[k]].turn:
+                if to_end < 1.0 and self.v[k] < 0.1:
+                    self.waited[k] += dt
+                    if self.waited[k] > REROUTE_AFTER and len(p.next) > 1:   # blocked too long: go another way
+                        others = [q for q in p.next if q != self.next_path[k]]
+                        self.next_path[k] = others[self.rng.integers(len(others))]
+                        self.waited[k] = 0.0
+            else:
+                self.waited[k] = 0.0
+            if nxt.turn:
                 v_des[k] = min(v_des[k], np.sqrt(TURN_SPEED ** 2 + 2 * BRAKE * max(to_end, 0.0)))
         self.v = np.minimum(self.v + ACCEL * dt, v_des)
-        self.s += self.v * dt
+        s_new = self.s + self.v * dt
+        for k in range(n):
+            p = self.paths[self.path[k]]
+            if p.node is not None and not self.has_slot[k]:
+                stop = p.length - self.size[k, 0] / 2     # never nose into an unreserved intersection
+                if s_new[k] > stop:
+                    s_new[k] = max(stop, self.s[k])
+                    self.v[k] = 0.0
+        self.s = s_new
         for k in range(n):
             while self.s[k] > self.paths[self.path[k]].length:
                 self.s[k] -= self.paths[self.path[k]].length
+                self.prev_path[k] = self.path[k]
                 self.path[k] = self.next_path[k]
                 self.next_path[k] = self.rng.choice(self.paths[self.path[k]].next)
+                if self.paths[self.path[k]].node is not None:
+                    self.has_slot[k] = False
         self.time += dt
         self._pose_cache = None
