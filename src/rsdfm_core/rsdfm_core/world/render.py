@@ -106,41 +106,44 @@ class Renderer:
         H, W = t.shape
         img = np.empty((H, W, 3), np.float32)
         finite = np.isfinite(t)
-        px = (o[0] + t * dx).astype(np.float32)
-        py = (o[1] + t * dy).astype(np.float32)
-        pz = np.where(finite, o[2] + t * dz, 0.0).astype(np.float32)
+        ox, oy, oz = (float(v) for v in o)
+        px, py = ox + t * dx, oy + t * dy                 # float32 (python scalars do not promote)
+        pz = np.where(finite, oz + t * dz, np.float32(0.0))
         light = self.lighting
         # sky: blend from the horizon colour to the zenith colour
         sky = ~finite
         if sky.any():
             k = np.clip(dz[sky] / np.sqrt(dx[sky] ** 2 + dy[sky] ** 2 + dz[sky] ** 2), 0, 1)[:, None] ** 0.5
             img[sky] = (light.sky_horizon * (1 - k) + light.sky_top * k) * 255
-        gnd = finite & (hit < 0)
-        img[gnd] = self.ground.colour(px[gnd], py[gnd])
         obj = hit >= 0
+        gnd = finite & ~obj
+        img[gnd] = self.ground.colour(px[gnd], py[gnd])
         instance = np.zeros((H, W), np.uint16)
         if obj.any():
             idx = hit[obj]
-            c, s = np.cos(boxes.yaw[idx]), np.sin(boxes.yaw[idx])
-            qx, qy = px[obj] - boxes.centre[idx, 0], py[obj] - boxes.centre[idx, 1]
-            local = np.stack([c * qx + s * qy, -s * qx + c * qy, pz[obj] - boxes.centre[idx, 2]], 1)
-            half = boxes.half[idx]
-            q = np.abs(local) / half
-            axis = np.argmax(q, axis=1)
-            sign = np.sign(local[np.arange(len(idx)), axis])
-            n_local = np.zeros_like(local)
-            n_local[np.arange(len(idx)), axis] = sign
-            nx = c * n_local[:, 0] - s * n_local[:, 1]
-            ny = s * n_local[:, 0] + c * n_local[:, 1]
-            ndots = nx * light.sun[0] + ny * light.sun[1] + n_local[:, 2] * light.sun[2]
+            yaw = boxes.yaw.astype(np.float32)[idx]
+            centre = boxes.centre.astype(np.float32)[idx]
+            half = boxes.half.astype(np.float32)[idx]
+            c, s = np.cos(yaw), np.sin(yaw)
+            hx, hy = px[obj] - centre[:, 0], py[obj] - centre[:, 1]
+            local = np.stack([c * hx + s * hy, c * hy - s * hx, pz[obj] - centre[:, 2]], 1)
+            axis = np.argmax(np.abs(local) / half, axis=1)
+            rows = np.arange(len(idx))
+            sign = np.sign(local[rows, axis])
+            sun = light.sun.astype(np.float32)
+            # face normal . sun: top/bottom faces use sun z, side faces the yawed horizontal axis
+            nx = np.where(axis == 0, c, np.where(axis == 1, -s, 0)) * sign
+            ny = np.where(axis == 0, s, np.where(axis == 1, c, 0)) * sign
+            ndots = nx * sun[0] + ny * sun[1] + np.where(axis == 2, sign, 0) * sun[2]
             kind = boxes.kind[idx]
+            ident = boxes.ident[idx]
             shadow = np.zeros(len(idx), bool)
             veh = kind >= CAR
             if veh.any():
                 shadow[veh] = self.ground.in_static_shadow(px[obj][veh], py[obj][veh])
-            col = albedo(kind, local, half, boxes.colour[idx], axis, sign, boxes.ident[idx])
-            img[obj] = col * (light.shade(ndots, shadow)[:, None] * light.tint.astype(np.float32) * 255)
-            instance[obj] = np.where(veh, boxes.ident[idx], 0).astype(np.uint16)
+            col = albedo(kind, local, half, boxes.colour[idx], axis, sign, ident)
+            img[obj] = col * (light.shade(ndots, shadow)[:, None] * (light.tint.astype(np.float32) * 255))
+            instance[obj] = np.where(veh, ident, 0).astype(np.uint16)
         # aerial haze with distance, exposure, then sensor noise
         haze = np.where(finite, np.float32(1.0) - np.exp(t * self.ray_norm * np.float32(-1 / 900.0)), 0)
         haze = haze.astype(np.float32)[..., None]
@@ -151,7 +154,6 @@ class Renderer:
             off = int(rng.integers(0, 65536))
             img += self._noise[off:off + img.size].reshape(img.shape) * np.float32(noise_std)
         image = np.clip(img, 0, 255).astype(np.uint8)
-        depth = np.where(finite, t, np.inf).astype(np.float32)
-        height = np.where(finite, np.maximum(pz, 0.0), 0.0).astype(np.float32)
-        height[gnd] = 0.0
+        depth = t                                      # already inf where no hit
+        height = np.where(obj, np.maximum(pz, np.float32(0.0)), np.float32(0.0))
         return RenderResult(image, depth, height, instance)
