@@ -15,6 +15,7 @@ from .town import Town
 
 RESOLUTION = 0.2
 FIELD_RES, FIELD_TILE = 0.5, 512
+MIP_LEVELS = 4
 
 
 def value_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int, octaves: int = 3) -> np.ndarray:
@@ -54,6 +55,10 @@ class Ground:
         light = lighting.shade(np.full((self.n, self.n), lighting.sun[2]), self.static_shadow.astype(bool))
         lit = albedo * light[..., None] * lighting.tint.astype(np.float32)
         self.lit = np.clip(lit * 255, 0, 255).astype(np.uint8)
+        # coarser copies (mip levels) so far-away ground is averaged rather than aliased
+        self.levels = [self.lit]
+        for _ in range(MIP_LEVELS - 1):
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
         self.fields = self._paint_fields(rng)
         self.shadow_ratio = lighting.ambient / (lighting.ambient + lighting.direct * max(lighting.sun[2], 0.0))
         self.dynamic_shadow = np.zeros_like(self.static_shadow)
@@ -160,12 +165,25 @@ class Ground:
         inside = (c >= 0) & (c < self.n) & (r >= 0) & (r < self.n)
         return r, c, inside
 
-    def colour(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """(N, 3) float32 0..255 lit ground colour at map points."""
+    def colour(self, x: np.ndarray, y: np.ndarray, footprint: np.ndarray | None = None) -> np.ndarray:
+        """(N, 3) float32 0..255 lit ground colour at map points.
+
+        footprint: size in metres of each pixel on the ground; picks the mip level that matches it.
+        """
         r, c, inside = self._cells(x, y)
         out = np.empty((len(x), 3), np.float32)
         flat = r[inside] * self.n + c[inside]
-        col = self.lit.reshape(-1, 3).take(flat, axis=0).astype(np.float32)
+        if footprint is None:
+            col = self.lit.reshape(-1, 3).take(flat, axis=0).astype(np.float32)
+        else:
+            level = np.clip(np.log2(np.maximum(footprint[inside], 1e-6) / (1.5 * RESOLUTION)),
+                            0, MIP_LEVELS - 1).astype(np.int8)
+            col = np.empty((len(flat), 3), np.float32)
+            for k, img in enumerate(self.levels):
+                sel = np.flatnonzero(level == k)
+                if len(sel):
+                    rr, cc = r[inside][sel] >> k, c[inside][sel] >> k
+                    col[sel] = img.reshape(-1, 3).take(rr * img.shape[1] + cc, axis=0)
         dyn = self.dynamic_shadow.reshape(-1).take(flat) > self.static_shadow.reshape(-1).take(flat)
         col[dyn] *= np.float32(self.shadow_ratio)
         out[inside] = col

@@ -117,7 +117,10 @@ class Renderer:
             img[sky] = (light.sky_horizon * (1 - k) + light.sky_top * k) * 255
         obj = hit >= 0
         gnd = finite & ~obj
-        img[gnd] = self.ground.colour(px[gnd], py[gnd])
+        # ground footprint of a pixel: distance / f, stretched by the grazing angle (geometric mean of the axes)
+        n2 = self.ray_norm[gnd] ** 2
+        foot = t[gnd] * n2 / (np.float32(self.K[0, 0]) * np.sqrt(np.abs(dz[gnd]) * self.ray_norm[gnd]))
+        img[gnd] = self.ground.colour(px[gnd], py[gnd], foot)
         instance = np.zeros((H, W), np.uint16)
         if obj.any():
             idx = hit[obj]
