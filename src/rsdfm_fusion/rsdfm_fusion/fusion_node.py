@@ -61,6 +61,7 @@ class FusionNode(Node):
         self.region = BevGrid.centred(self.cx, self.cy, self.size, self.size, self.res)
         self.drones: dict[str, Drone] = {}
         self.topics: dict[str, object] = {}
+        self.topic_agent: dict[str, str | None] = {}   # None: found, but no map received yet
         self.pending: dict[int, float] = {}      # reference stamp -> monotonic time first seen
         self.last_fused = -1
         self.diag = NodeDiagnostics(self)
@@ -74,7 +75,9 @@ class FusionNode(Node):
         """Subscribe to every BevFeature topic in the graph not subscribed yet."""
         for topic, types in self.get_topic_names_and_types():
             if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types and topic not in self.topics:
-                self.topics[topic] = self.create_subscription(BevFeature, topic, self.on_feature, result_qos())
+                self.topics[topic] = self.create_subscription(
+                    BevFeature, topic, lambda msg, t=topic: self.on_feature(msg, t), result_qos())
+                self.topic_agent[topic] = None
                 self.get_logger().info(f'found drone topic {topic}')
 
     def live_drones(self) -> list[Drone]:
@@ -101,9 +104,14 @@ class FusionNode(Node):
         return stamps[len(stamps) // 2] if stamps else 0
 
     # --- input --------------------------------------------------------------------------
-    def on_feature(self, msg: BevFeature) -> None:
+    def new_drones_waiting(self) -> int:
+        """Drone topics with a live publisher that have not delivered a map yet (just started)."""
+        return sum(1 for t, a in self.topic_agent.items() if a is None and self.count_publishers(t) > 0)
+
+    def on_feature(self, msg: BevFeature, topic: str = '') -> None:
         self.diag.received_input(len(msg.payload))
         agent = msg.agent_id or '(unnamed)'
+        self.topic_agent[topic] = agent
         stamp = stamp_to_ns(msg.header.stamp)
         drone = self.drones.setdefault(agent, Drone(agent))
         drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
@@ -134,6 +142,7 @@ class FusionNode(Node):
     def tick(self) -> None:
         """Fuse every reference stamp, oldest first, that is complete or waited long enough."""
         live = self.live_drones()
+        waiting_new = self.new_drones_waiting() if self.pending else 0
         clock = self.fleet_clock()
         for ref in sorted(self.pending):
             if clock and clock - ref > self.max_skew_ns:
@@ -144,7 +153,8 @@ class FusionNode(Node):
                 near = [(s, m) for s, m in d.maps if abs(s - ref) <= self.window_ns]
                 if near:
                     members[d.agent_id] = max(near, key=lambda sm: sm[0])[1]
-            if len(members) < len(live) and time.monotonic() - self.pending[ref] < self.max_wait:
+            complete = len(members) == len(live) and not waiting_new
+            if not complete and time.monotonic() - self.pending[ref] < self.max_wait:
                 return
             for old in [r for r in self.pending if r <= ref]:
                 del self.pending[old]

@@ -1,0 +1,129 @@
+"""The whole graph as separate processes over real DDS on a short simulated bag: every frame
+gives detections, they are the boxes the same model gives offline on the same bag, and the AP
+computed from the recorded ROS outputs equals the offline AP."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graph_support import Probe, isolate_this_process, make_bag, play_topics
+from helpers import wait_for
+
+isolate_this_process()
+RSDFM = str(Path(sys.executable).with_name('rsdfm'))
+FRAMES = 5
+THRESHOLD = 0.05      # low, so that even untrained weights give boxes to compare
+
+
+def offline_outputs(bag: Path) -> tuple[dict[int, list], dict[int, object]]:
+    """The model run directly (no ROS) on every frame of the bag: stamp -> boxes, stamp -> fused features."""
+    import torch
+
+    from rsdfm_core.bag import read_frames
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, Runtime, TaskHeads
+
+    torch.set_num_threads(1)
+    rt = Runtime.load(None, threads=1)
+    enc, fus, heads = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt, score_threshold=THRESHOLD)
+    boxes, fused = {}, {}
+    for frame in read_frames(bag):
+        maps = [(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in frame.views]
+        f = fus.fuse(maps)
+        boxes[frame.stamp_ns], fused[frame.stamp_ns] = heads.detect(f), f.features
+    return boxes, fused
+
+
+def same_boxes(a: list[tuple], b: list[tuple]) -> float:
+    """Fraction of boxes (label, x, y, score) of `a` that have a twin in `b` (same label, 5 cm, 1e-3 score).
+
+    A set comparison: equal scores may leave top-k in either order, and ties may fall either side of its cut.
+    """
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    if not a and not b:
+        return 1.0
+    cost = np.array([[abs(p[1] - q[1]) + abs(p[2] - q[2]) + (0 if p[0] == q[0] and abs(p[3] - q[3]) < 1e-3 else 1e3)
+                      for q in b] for p in a]).reshape(len(a), len(b))
+    rows, cols = linear_sum_assignment(cost)
+    return float((cost[rows, cols] < 0.05).sum()) / max(len(a), len(b))
+
+
+def ground_truth(bag: Path) -> dict[int, list]:
+    from rsdfm_core.bag import read_frames
+    return {f.stamp_ns: f.objects for f in read_frames(bag)}
+
+
+def ap(dets: dict[int, list], gts: dict[int, list], iou: float) -> float:
+    from rsdfm_core.metrics.detection import bev_ap
+    return bev_ap([(dets.get(s, []), gts[s]) for s in sorted(gts)], iou)['mean']
+
+
+def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
+    import numpy as np
+    from rsdfm_msgs.msg import Detection3DArray, FusedBev
+
+    from rsdfm_bringup.recorded import read_recorded, shift_stamps
+    from rsdfm_bringup.replay import BagReplay
+    from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_core.graph import fleet_graph
+
+    bag = make_bag(tmp_path / 'bag', drones=2, frames=FRAMES)
+    graph = fleet_graph(drones=2, parameters={'threads': 1, 'score_threshold': THRESHOLD, 'max_wait': 5.0,
+                                              'image_qos': 'reliable'})
+    runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
+    runner.start()
+    rec_dir = tmp_path / 'rec'
+    recorder = subprocess.Popen([RSDFM, 'record', '--out', str(rec_dir), '/rsdfm/detections', '/rsdfm/fused_bev',
+                                 '/uav1/rsdfm/bev_feature', '/uav2/rsdfm/bev_feature', '/diagnostics'],
+                                env=ros_env, stderr=subprocess.DEVNULL)
+    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev})
+    try:
+        replay = BagReplay(probe.node, bag, rate=0.25, topics=play_topics(['/uav1', '/uav2']), restamp=True,
+                           camera_qos_kind='reliable')
+        node = probe.node
+
+        def ready():
+            assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            return (all(node.count_subscribers(f'/uav{i}/camera/image_raw') >= 1 for i in (1, 2))
+                    and all(node.count_subscribers(f'/uav{i}/rsdfm/bev_feature') >= 2 for i in (1, 2))
+                    and node.count_subscribers('/rsdfm/fused_bev') >= 4
+                    and node.count_subscribers('/rsdfm/detections') >= 2)
+        wait_for(ready, timeout=90, interval=0.2, message='graph, recorder and probe connected')
+        replay.play(progress=False)
+        wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
+                 message=f'detections for all {FRAMES} frames')
+        offset = replay.offset_ns
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(20)
+        probe.close()
+        runner.stop(timeout=20)
+
+    offline, offline_fused = offline_outputs(bag)
+
+    def by_stamp(msgs):
+        return {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec - offset: m for m in msgs}
+    live = by_stamp(probe.get('/rsdfm/detections'))
+    assert sorted(live) == sorted(offline), 'one detection message per frame, stamped with its capture time'
+    for stamp, msg in by_stamp(probe.get('/rsdfm/fused_bev')).items():
+        ros = np.frombuffer(bytes(msg.payload), '<f2').reshape(offline_fused[stamp].shape).astype(np.float32)
+        assert np.abs(ros - offline_fused[stamp].astype(np.float32)).max() < 0.05, f"fused map {stamp} differs"
+    for stamp, boxes in offline.items():
+        got = live[stamp].detections
+        confident = [(o.label, o.x, o.y, o.score) for o in boxes if o.score >= 0.3]
+        assert same_boxes([(d.label, d.pose.position.x, d.pose.position.y, d.score) for d in got if d.score >= 0.3],
+                          confident) >= 0.95, f'frame {stamp}: confident boxes differ'
+
+    rec = read_recorded(rec_dir)
+    recorded = shift_stamps(rec.detections, offset)
+    assert sorted(recorded) == sorted(offline)
+    assert all(set(agents) == {'uav1', 'uav2'} for agents in rec.fused_agents.values())
+    gts = ground_truth(bag)
+    for iou in (0.5, 0.7):
+        a_ros, a_off = ap(recorded, gts, iou), ap(offline, gts, iou)
+        assert abs(a_ros - a_off) <= 0.02, (iou, a_ros, a_off)
