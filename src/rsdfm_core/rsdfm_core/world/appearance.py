@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .boxes import BUILDING, BUS, CANOPY, CAR, TRUCK
+from .boxes import BUILDING, BUS, CANOPY, CAR, CAR_CABIN, TRUCK, TRUCK_CARGO
 
 GLASS = np.array([0.07, 0.08, 0.1], np.float32)
 WINDOW = np.array([0.16, 0.19, 0.25], np.float32)
 TYRE = np.array([0.05, 0.05, 0.05], np.float32)
+TAIL = np.array([0.6, 0.05, 0.05], np.float32)
 
 
 def cell_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,7 +29,7 @@ def albedo(kind: np.ndarray, local: np.ndarray, half: np.ndarray, base: np.ndarr
     (0: front/back, 1: sides, 2: top/bottom); ident: box track id (vehicles) for per-vehicle variation.
     """
     out = base.astype(np.float32)
-    for painter, kinds in ((_vehicles, (CAR, TRUCK, BUS)), (_buildings, (BUILDING,)), (_canopies, (CANOPY,))):
+    for painter, kinds in ((_vehicles, (CAR, TRUCK, BUS, CAR_CABIN, TRUCK_CARGO)), (_buildings, (BUILDING,)), (_canopies, (CANOPY,))):
         sel = np.flatnonzero(np.isin(kind, kinds))
         if len(sel):
             out[sel] = painter(kind[sel], local[sel], half[sel], out[sel], axis[sel], sign[sel], ident[sel])
@@ -36,29 +37,32 @@ def albedo(kind: np.ndarray, local: np.ndarray, half: np.ndarray, base: np.ndarr
 
 
 def _vehicles(kind, local, half, out, axis, sign, ident):
-    f = (local / (2 * half)).astype(np.float32)              # -0.5 .. 0.5 along each box axis
+    """Per part (local coordinates of the part box): windows, lights, wheels, cargo, roof units."""
+    f = (local / (2 * half)).astype(np.float32)              # -0.5 .. 0.5 along each part axis
     fl, fy, fz = f[:, 0], f[:, 1], f[:, 2]
     top, side = (axis == 2) & (sign > 0), axis == 1
     front, back = (axis == 0) & (sign > 0), (axis == 0) & (sign < 0)
-    car, truck, bus = kind == CAR, kind == TRUCK, kind == BUS
-    # cars: windscreen and rear window on the roof, side windows, wheels
-    out[car & top & (fl > 0.1) & (fl < 0.3)] = GLASS
-    out[car & top & (fl > -0.42) & (fl < -0.3)] = GLASS
-    out[car & top & (np.abs(fy) > 0.43)] *= 0.75
-    out[car & side & (fz > 0.08) & (fz < 0.42) & (fl > -0.38) & (fl < 0.28)] = GLASS
-    out[car & front & (fz > 0.05)] = GLASS
-    out[car & back & (fz > 0.12)] = GLASS
-    out[side & (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.28)] = TYRE
-    # trucks: cab at the front in the body colour, a light cargo box behind it
-    cargo = truck & (fl < 0.22)
+    body, cabin = kind == CAR, kind == CAR_CABIN
+    cab, cargo, bus = kind == TRUCK, kind == TRUCK_CARGO, kind == BUS
+    # car body: bonnet and boot in the body colour, dark grille, red tail lights, wheels
+    out[body & front & (fz < 0.1)] *= 0.45
+    out[body & back & (fz > 0.1) & (np.abs(fy) > 0.28)] = TAIL
+    out[(body | cab | cargo | bus) & side & (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.2)] = TYRE
+    # car cabin: roof with the sloped windscreen and rear window seen from above, glass all round
+    out[cabin & top & ((fl > 0.26) | (fl < -0.32))] = GLASS
+    out[cabin & top & (np.abs(fy) > 0.44)] *= 0.8
+    glass_band = fz > 0.1
+    out[cabin & side & glass_band & (np.abs(fl) < 0.44) & (np.abs(fl - 0.02) > 0.03)] = GLASS
+    out[cabin & (front | back) & glass_band & (np.abs(fy) < 0.44)] = GLASS
+    # truck: cab with windscreen, light cargo box with roof ribs
+    out[cab & front & (fz > 0.05) & (np.abs(fy) < 0.45)] = GLASS
+    out[cab & top & (fl > 0.3)] = GLASS
+    out[cab & side & (fl > 0.05) & (fz > 0.12)] = GLASS
     if cargo.any():
         tone = (0.72 + 0.25 * cell_hash(ident[cargo], ident[cargo] * 3 + 1))[:, None] * np.array([1.0, 1.0, 0.97], np.float32)
-        out[cargo] = tone * np.where(top[cargo], 1.0, 0.93)[:, None]
-    out[truck & (fl >= 0.22) & (fl < 0.26)] = TYRE
-    out[truck & top & (fl > 0.4)] = GLASS
-    out[truck & front & (fz > 0.0)] = GLASS
-    out[truck & side & (fl > 0.3) & (fz > 0.1) & (fz < 0.42)] = GLASS
-    # buses: light roof with a dark air-conditioning unit, windscreen strip, long window band with pillars
+        ribs = np.where(top[cargo] & ((local[cargo, 0] % 0.8) < 0.12), 0.85, 1.0)
+        out[cargo] = tone * (np.where(top[cargo], 1.0, 0.93) * ribs)[:, None]
+    # bus: light roof with a dark air-conditioning unit, windscreen strip, long window band with pillars
     roof = bus & top
     out[roof] = np.array([0.82, 0.82, 0.8], np.float32)
     out[roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3)] = np.array([0.42, 0.43, 0.45], np.float32)

@@ -9,8 +9,18 @@ from dataclasses import dataclass
 import numpy as np
 
 # Kinds of solid; the renderer picks a material by kind.
-BUILDING, CANOPY, TRUNK, CAR, TRUCK, BUS = 0, 1, 2, 3, 4, 5
+BUILDING, CANOPY, TRUNK = 0, 1, 2
+CAR, TRUCK, BUS, CAR_CABIN, TRUCK_CARGO = 3, 4, 5, 6, 7      # vehicle parts: every kind >= CAR
 VEHICLE_KIND = {'car': CAR, 'truck': TRUCK, 'bus': BUS}
+
+# Parts of each vehicle class inside its ground-truth box, as fractions of (length, width, height):
+# (kind, centre offset along the heading, length, width, height). Every part stands on the ground and
+# the tallest part covers the box centre, so the box top centre is a point of the vehicle.
+VEHICLE_PARTS = {
+    'car': ((CAR, 0.0, 1.0, 1.0, 0.55), (CAR_CABIN, -0.06, 0.48, 0.86, 1.0)),
+    'truck': ((TRUCK, 0.38, 0.24, 1.0, 0.85), (TRUCK_CARGO, -0.13, 0.74, 1.0, 1.0)),
+    'bus': ((BUS, 0.0, 1.0, 1.0, 1.0),),
+}
 
 _UNIT_CORNERS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
 
@@ -45,6 +55,21 @@ class BoxSet:
         kinds = np.broadcast_to(np.asarray(kind, dtype=np.int16), (n,)).copy()
         ident = np.zeros(n, np.int32) if ident is None else np.asarray(ident, np.int32)
         return BoxSet(centre, half, a[:, 6].copy(), kinds, np.asarray(colours, np.float32).reshape(n, 3), ident)
+
+    @staticmethod
+    def vehicles(labels: list[str], xy: np.ndarray, yaw: np.ndarray, size: np.ndarray, colour: np.ndarray,
+                 track_ids: np.ndarray) -> 'BoxSet':
+        """The part boxes of vehicles given by their ground-truth boxes (centre xy, yaw, size l/w/h)."""
+        rows, kinds, cols, ids = [], [], [], []
+        for k, label in enumerate(labels):
+            L, W, H = size[k]
+            c, s = np.cos(yaw[k]), np.sin(yaw[k])
+            for kind, off, fl, fw, fh in VEHICLE_PARTS[label]:
+                rows.append((xy[k, 0] + c * off * L, xy[k, 1] + s * off * L, 0.0, fl * L, fw * W, fh * H, yaw[k]))
+                kinds.append(kind)
+                cols.append(colour[k])
+                ids.append(track_ids[k])
+        return BoxSet.from_rows(rows, kinds, np.array(cols).reshape(-1, 3), np.array(ids, np.int32))
 
     def __len__(self) -> int:
         return len(self.yaw)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import LABELS, ObjectState
-from .boxes import VEHICLE_KIND, BoxSet
+from .boxes import BoxSet
 from .town import Town
 
 # class: (length, width, height), share of moving traffic, top speed m/s
@@ -222,8 +222,7 @@ class Traffic:
 
     def boxes(self) -> BoxSet:
         xy, yaw, _ = self.poses()
-        rows = [(xy[k, 0], xy[k, 1], 0.0, *self.size[k], yaw[k]) for k in range(len(self.labels))]
-        return BoxSet.from_rows(rows, [VEHICLE_KIND[lab] for lab in self.labels], self.colour, self.track_ids)
+        return BoxSet.vehicles(self.labels, xy, yaw, self.size, self.colour, self.track_ids)
 
     # --- dynamics ----------------------------------------------------------------------------
     def _green(self, node: tuple[int, int], axis: int) -> bool:
