@@ -9,8 +9,8 @@
 #   5. a smoke check: `source env.sh` then import rclpy, rsdfm_msgs.msg and rsdfm_core
 #
 # Steps 3 and 4 are skipped when their inputs did not change: stamp files hold a hash of
-# requirements.txt (step 3) and of the package metadata and message files under src/ (step 4).
-# Python sources need no rebuild: the packages are installed as links to src/.
+# requirements.txt (step 3) and of the package folders, metadata and message files under src/
+# (step 4). Python sources need no rebuild: --symlink-install links the packages to src/.
 # Environment: PYTHON (interpreter to build the venv from, default python3.11 or python3),
 # RSDFM_FORCE=1 (ignore the stamps).
 set -euo pipefail
@@ -90,7 +90,8 @@ fi
 # --- 4. colcon build -------------------------------------------------------------------------
 STEP="colcon build"
 colcon_key=$({ cat "$PIP_STAMP"; cat colcon.meta 2>/dev/null || true
-               cd src && find . -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
+               cd src && find . -maxdepth 2 -type d -not -name '*.egg-info' -not -name __pycache__ | sort
+               find . -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
                    \( -not -name '*.py' -o -name setup.py \) -print0 | sort -z | xargs -0 -r sha256sum
              } | sha256sum | cut -d' ' -f1)
 if [ "${RSDFM_FORCE:-0}" != 1 ] && [ -f "$COLCON_STAMP" ] && [ -f install/setup.bash ] \
