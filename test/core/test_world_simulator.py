@@ -96,3 +96,13 @@ def test_bad_config_is_refused_by_name(kwargs, word):
 def test_no_dense_gt_leaves_the_images_out():
     f = Simulator(WorldConfig(seed=0, drones=1, dense_gt=False, **SMALL)).step()
     assert f.views[0].depth is None and f.views[0].instance is None and f.views[0].height is None
+
+
+def test_sky_above_the_horizon_has_no_depth_height_or_instance():
+    f = Simulator(WorldConfig(seed=4, drones=1, pitch=(8.0, 10.0), altitude=(45.0, 50.0), **SMALL)).step()
+    v = f.views[0]
+    sky = np.isinf(v.depth)
+    assert 0.05 < sky.mean() < 0.6
+    assert sky[0].all() and not sky[-1].any()                  # sky on top, ground at the bottom
+    assert not v.height[sky].any() and not v.instance[sky].any()
+    assert v.image[sky][:, 2].mean() > v.image[sky][:, 0].mean()   # bluish
