@@ -1,0 +1,133 @@
+"""The fleet keeps working when drones misbehave (graph as processes over real DDS):
+- a drone killed mid-run: fusion goes on with the others and /diagnostics reports it dropped;
+  restarted, it is fused again;
+- a drone whose clock is 2 s behind and one running another model: their maps are refused,
+  counted on /diagnostics and logged once per kind; the other drones are fused."""
+from __future__ import annotations
+
+import threading
+
+from graph_support import Probe, isolate_this_process, make_bag, play_topics
+from helpers import wait_for
+
+isolate_this_process()
+
+FAST_FAILOVER = {'threads': 1, 'drone_timeout': 1.5, 'max_wait': 0.6, 'image_qos': 'reliable'}
+
+
+def _start(tmp_path, ros_env, namespaces):
+    from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_core.graph import fleet_graph
+
+    graph = fleet_graph(namespaces=namespaces, parameters=FAST_FAILOVER)
+    runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
+    runner.start([f'/{ns}/perception_node' for ns in namespaces] + ['/fusion_node'])
+    return runner
+
+
+def _looping_replay(node, bag, namespaces):
+    """Replay the bag again and again (restamped, so stamps keep growing) in a background thread."""
+    from rsdfm_bringup.replay import BagReplay
+
+    replay = BagReplay(node, bag, rate=0.2, loop=True, topics=play_topics([f'/{n}' for n in namespaces]),
+                       restamp=True, camera_qos_kind='reliable')
+    stop = threading.Event()
+    thread = threading.Thread(target=replay.play, kwargs={'stop': stop, 'progress': False}, daemon=True)
+    return replay, stop, thread
+
+
+def _fused_agents_since(probe, count: int) -> list[set]:
+    return [set(m.agents) for m in probe.get('/rsdfm/fused_bev')[count:]]
+
+
+def test_killed_drone_is_dropped_reported_and_used_again_after_restart(tmp_path, rclpy_context, ros_env):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rsdfm_msgs.msg import FusedBev
+
+    drones = ['uav1', 'uav2', 'uav3']
+    bag = make_bag(tmp_path / 'bag', drones=3, frames=6, width=160, height=120)
+    runner = _start(tmp_path, ros_env, drones)
+    probe = Probe(rclpy_context, {'/rsdfm/fused_bev': FusedBev, '/diagnostics': DiagnosticArray})
+    replay, stop, thread = _looping_replay(probe.node, bag, drones)
+    try:
+        def alive():
+            assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            return True
+        wait_for(lambda: alive() and all(probe.node.count_subscribers(f'/{d}/rsdfm/bev_feature') >= 1 for d in drones)
+                 and all(probe.node.count_subscribers(f'/{d}/camera/image_raw') >= 1 for d in drones),
+                 timeout=90, interval=0.2, message='graph up')
+        thread.start()
+        wait_for(lambda: set(drones) in _fused_agents_since(probe, 0), timeout=60, interval=0.2,
+                 message='a map fused from all three drones')
+
+        runner.kill_node('/uav2/perception_node')
+        mark = len(probe.get('/rsdfm/fused_bev'))
+        wait_for(lambda: _fused_agents_since(probe, mark)[-3:] == [{'uav1', 'uav3'}] * 3, timeout=60, interval=0.2,
+                 message='fusion going on with uav1 and uav3')
+        wait_for(lambda: 'uav2' in probe.diagnostics('/fusion_node').get('dropped_agents', '').split(','),
+                 timeout=30, interval=0.2, message='diagnostics reporting uav2 dropped')
+        assert probe.diagnostics('/fusion_node')['live_agents'].split(',') == ['uav1', 'uav3']
+
+        runner.start_node('/uav2/perception_node')
+        mark = len(probe.get('/rsdfm/fused_bev'))
+        wait_for(lambda: set(drones) in _fused_agents_since(probe, mark), timeout=90, interval=0.2,
+                 message='uav2 fused again after its restart')
+        wait_for(lambda: probe.diagnostics('/fusion_node').get('live_agents', '').split(',') == drones,
+                 timeout=30, interval=0.2, message='diagnostics reporting uav2 live again')
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(10)
+        probe.close()
+        runner.stop(timeout=20)
+
+
+def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_path, rclpy_context, ros_env):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rsdfm_msgs.msg import BevFeature, FusedBev
+
+    from rsdfm_fusion.qos import result_qos
+
+    drones = ['uav1', 'uav2']
+    bag = make_bag(tmp_path / 'bag', drones=2, frames=6, width=160, height=120)
+    runner = _start(tmp_path, ros_env, drones)
+    probe = Probe(rclpy_context, {'/rsdfm/fused_bev': FusedBev, '/diagnostics': DiagnosticArray})
+    node = probe.node
+    # Two misbehaving drones, made from uav1's real maps: one 2 s behind, one from another model.
+    skewed = node.create_publisher(BevFeature, '/uav8/rsdfm/bev_feature', result_qos())
+    foreign = node.create_publisher(BevFeature, '/uav9/rsdfm/bev_feature', result_qos())
+
+    def forge(msg):
+        stamp = msg.header.stamp
+        msg.agent_id = 'uav8'
+        msg.header.stamp.sec = stamp.sec - 2
+        skewed.publish(msg)
+        msg.header.stamp.sec = stamp.sec + 2
+        msg.agent_id, msg.model_id = 'uav9', 'another-model'
+        foreign.publish(msg)
+    node.create_subscription(BevFeature, '/uav1/rsdfm/bev_feature', forge, result_qos())
+    replay, stop, thread = _looping_replay(node, bag, drones)
+    try:
+        wait_for(lambda: not runner.exited() and node.count_subscribers('/uav8/rsdfm/bev_feature') >= 1
+                 and node.count_subscribers('/uav9/rsdfm/bev_feature') >= 1
+                 and all(node.count_subscribers(f'/{d}/camera/image_raw') >= 1 for d in drones),
+                 timeout=90, interval=0.2, message='graph up and the forged drones discovered')
+        thread.start()
+
+        def refused():
+            diag = probe.diagnostics('/fusion_node')
+            return int(diag.get('refused.stamp_skew', 0)) >= 3 and int(diag.get('refused.model_id', 0)) >= 3
+        wait_for(refused, timeout=90, interval=0.2, message='skewed and foreign maps refused and counted')
+        recent = _fused_agents_since(probe, 0)[-3:]
+        assert recent == [{'uav1', 'uav2'}] * 3, recent
+        diag = probe.diagnostics('/fusion_node')
+        assert 'uav8' not in diag['live_agents'] and 'uav9' not in diag['live_agents']
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(10)
+        probe.close()
+        runner.stop(timeout=20)
+    log = (tmp_path / 'logs' / 'fusion_node.log').read_text()
+    assert log.count('refusing input (stamp_skew)') == 1, log
+    assert log.count('refusing input (model_id)') == 1, log
