@@ -19,7 +19,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         'feat_stride': 4,                  # image feature stride of the lifted features
         'img_channels': 32,                # channels of the lifted image features (= BEV channels)
         'lift': 'relative',                # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)
-        'height_bins': [0.0, 0.7, 1.4, 2.3, 3.3],   # metres above ground (relative lift)
+        'height_bins': [0.0, 0.7, 1.4, 2.3, 3.3, 6.0, 12.0, 20.0],   # metres above ground (relative lift)
         'depth_bins': {'min': 25.0, 'max': 450.0, 'count': 32},   # log-spaced z-depth bins (absolute lift)
         'region': {'cx': 0.0, 'cy': 0.0, 'size_x': 128.0, 'size_y': 128.0, 'resolution': 1.0},
         'codec': {'pool': 4, 'lf_channels': 16, 'hf_channels': 16, 'topk': 1024, 'bits': 8},

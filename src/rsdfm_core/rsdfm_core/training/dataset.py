@@ -1,0 +1,138 @@
+"""Training data: simulator frames rendered once, resized to the model's internal size and cached.
+
+One .npz per (seed, world settings) holds every frame of a sequence: internal-size images, scaled
+K, poses, per-feature-pixel height and depth bin targets, and the ground-truth objects of every
+frame with the ids that some drone sees. BEV targets (incl. future positions from later frames by
+track id) are computed when a sample is drawn.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rsdfm_core.geometry import BevGrid
+from rsdfm_core.model.lift import depth_bin_centres
+from rsdfm_core.model.network import prepare_image
+from rsdfm_core.training.targets import bev_targets, bin_targets, in_region, visible_ids
+from rsdfm_core.types import Frame, ObjectState, objects_to_array, LABELS
+
+
+def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
+    """Internal-size images (V, H, W, 3), scaled K (V, 3, 3), poses (V, 4, 4), bin targets (V, Hf, Wf)."""
+    size = tuple(model_cfg['image_size'])
+    heights = np.array(model_cfg['height_bins'])
+    db = model_cfg['depth_bins']
+    depths = depth_bin_centres(db['min'], db['max'], db['count']).numpy()
+    imgs, Ks, hb, dbn = [], [], [], []
+    for v in frame.views:
+        img, K = prepare_image(v.image, v.K, size)
+        imgs.append(img)
+        Ks.append(K)
+        stride = int(round(model_cfg['feat_stride'] * v.image.shape[1] / size[0]))
+        hf, wf = size[1] // model_cfg['feat_stride'], size[0] // model_cfg['feat_stride']
+        if v.height is not None:
+            hb.append(bin_targets(v.height, heights, stride, limit=heights[-1] * 1.3)[:hf, :wf])
+            dbn.append(bin_targets(v.depth, depths, stride, log=True, limit=db['max'] * 1.2)[:hf, :wf])
+        else:
+            hb.append(np.full((hf, wf), -1, np.int8))
+            dbn.append(np.full((hf, wf), -1, np.int8))
+    return {'images': np.stack(imgs), 'K': np.stack(Ks).astype(np.float32),
+            'poses': np.stack([v.cam_to_map for v in frame.views]).astype(np.float32),
+            'hbin': np.stack(hb), 'dbin': np.stack(dbn)}
+
+
+@dataclass
+class SequenceSpec:
+    """One simulated sequence of the cache."""
+
+    seed: int
+    frames: int
+    drones: int = 4
+    altitude: tuple[float, float] = (40.0, 120.0)
+    pitch: tuple[float, float] = (30.0, 70.0)
+
+    def key(self, model_cfg: dict) -> str:
+        blob = json.dumps([asdict(self), model_cfg['image_size'], model_cfg['feat_stride'],
+                           model_cfg['height_bins'], model_cfg['depth_bins']], sort_keys=True)
+        return f'seq_s{self.seed}_n{self.frames}_' + hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def build_sequence(spec: SequenceSpec, model_cfg: dict, path: Path) -> None:
+    """Simulate spec.frames frames at 640x480 and write the cache file `path`."""
+    from rsdfm_core.world import Simulator, WorldConfig
+    sim = Simulator(WorldConfig(seed=spec.seed, drones=spec.drones, altitude=tuple(spec.altitude),
+                                pitch=tuple(spec.pitch)))
+    per_frame = {k: [] for k in ('images', 'K', 'poses', 'hbin', 'dbin')}
+    objs, offsets, vis, stamps = [], [0], [], []
+    for f in sim.frames(spec.frames):
+        for k, v in frame_arrays(f, model_cfg).items():
+            per_frame[k].append(v)
+        objs.append(objects_to_array(f.objects))
+        offsets.append(offsets[-1] + len(f.objects))
+        ids = visible_ids(f.views, f.objects)
+        vis.append(np.array([o.track_id in ids for o in f.objects], bool))
+        stamps.append(f.stamp_ns)
+    tmp = path.with_name(path.name + '.tmp.npz')
+    np.savez(tmp, **{k: np.stack(v) for k, v in per_frame.items()}, objects=np.concatenate(objs),
+             offsets=np.array(offsets), visible=np.concatenate(vis), stamps=np.array(stamps))
+    tmp.replace(path)
+
+
+def array_to_objects(rows: np.ndarray) -> list[ObjectState]:
+    return [ObjectState(int(r[0]), LABELS[int(r[1])], *map(float, r[2:11])) for r in rows]
+
+
+class Sequence:
+    """A cached sequence in memory; `sample(t, grid)` gives the model inputs and BEV targets of frame t."""
+
+    def __init__(self, path: Path):
+        d = np.load(path)
+        self.images, self.K, self.poses = d['images'], d['K'], d['poses']
+        self.hbin, self.dbin = d['hbin'], d['dbin']
+        self.objects, self.offsets, self.visible, self.stamps = d['objects'], d['offsets'], d['visible'], d['stamps']
+        self.length = len(self.stamps)
+
+    def frame_objects(self, t: int, visible_only: bool = True) -> np.ndarray:
+        rows = self.objects[self.offsets[t]:self.offsets[t + 1]]
+        return rows[self.visible[self.offsets[t]:self.offsets[t + 1]]] if visible_only else rows
+
+    def futures(self, t: int, ids: np.ndarray, steps: int, dt: float) -> np.ndarray:
+        """(N, steps, 2) future map positions of track ids at t + k*dt (nan where unknown)."""
+        rate = 1e9 / max(np.median(np.diff(self.stamps)), 1) if self.length > 1 else 10.0
+        out = np.full((len(ids), steps, 2), np.nan)
+        for k in range(steps):
+            tf = t + int(round((k + 1) * dt * rate))
+            if tf >= self.length:
+                break
+            rows = self.frame_objects(tf, visible_only=False)
+            pos = {int(r[0]): r[2:4] for r in rows}
+            for i, tid in enumerate(ids):
+                if int(tid) in pos:
+                    out[i, k] = pos[int(tid)]
+        return out
+
+    def targets(self, t: int, grid: BevGrid, steps: int = 6, dt: float = 0.5) -> dict[str, np.ndarray]:
+        objs = in_region(array_to_objects(self.frame_objects(t)), grid)
+        fut = self.futures(t, np.array([o.track_id for o in objs]), steps, dt)
+        return bev_targets(objs, grid, fut, steps)
+
+
+def build_cache(cache_dir: str | Path, specs: list[SequenceSpec], model_cfg: dict) -> list[Path]:
+    """Make sure every sequence is cached (rendering the missing ones, progress on stderr)."""
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    t0 = time.time()
+    for i, spec in enumerate(specs):
+        p = cache_dir / (spec.key(model_cfg) + '.npz')
+        if not p.exists():
+            build_sequence(spec, model_cfg, p)
+        paths.append(p)
+        print(f'cache: {i + 1}/{len(specs)} sequences ready ({time.time() - t0:.0f} s)', file=sys.stderr, flush=True)
+    return paths

@@ -1,0 +1,270 @@
+"""The training loop behind `rsdfm train`: cached simulator data, end-to-end model loss, then the
+trajectory head on the frozen model; progress with ETA on stderr, resumable checkpoints."""
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rsdfm_core.model.config import region_grid
+from rsdfm_core.model.heads import DET_CHANNELS, SEG_CHANNELS, TRAJ_SCALE
+from rsdfm_core.model.network import RsdfmNet
+from rsdfm_core.model.weights import build_model, model_id, save_checkpoint
+from rsdfm_core.training.dataset import Sequence, SequenceSpec, build_cache
+from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
+
+TRAIN_DEFAULTS = {
+    'train_seeds': list(range(100, 116)), 'val_seeds': [900, 901], 'frames_per_sequence': 60,
+    'altitude': [40.0, 120.0], 'pitch': [30.0, 70.0], 'drones': 4,
+    'iterations': 3000, 'traj_iterations': 600, 'scenes_per_batch': 2, 'lr': 2e-3, 'weight_decay': 1e-4,
+    'checkpoint_every': 200, 'log_every': 20, 'val_scenes': 8, 'seed': 0,
+    'cache_dir': 'cache/train', 'budgets_topk': [256, 512, 1024, 2048, 4096], 'budgets_bits': [4, 5, 6, 8],
+    'codec_probability': 0.8, 'single_drone_probability': 0.25, 'subset_probability': 0.2,
+    'weights': {'heatmap': 1.0, 'reg': 1.0, 'vel': 0.1, 'seg': 1.0, 'centre': 1.0, 'seg_offset': 0.2,
+                'bins': 0.5, 'saliency': 0.2, 'traj': 1.0},
+}
+
+
+def log(msg: str, log_file=None) -> None:
+    print(msg, file=sys.stderr, flush=True)
+    if log_file is not None:
+        log_file.write(msg + '\n')
+        log_file.flush()
+
+
+def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict, device) -> dict:
+    """Stack the inputs and targets of scenes picks [(sequence index, frame)]."""
+    imgs, Ks, poses, bins = [], [], [], []
+    tg = {k: [] for k in ('heatmap', 'centre', 'mask', 'seg_offset', 'index', 'reg', 'traj', 'traj_mask', 'count')}
+    key = 'hbin' if mcfg['lift'] == 'relative' else 'dbin'
+    for si, t in picks:
+        s = seqs[si]
+        imgs.append(s.images[t])
+        Ks.append(s.K[t])
+        poses.append(s.poses[t])
+        bins.append(getattr(s, key)[t])
+        for k, v in s.targets(t, grid, mcfg['future_steps'], mcfg['future_dt']).items():
+            if k in tg:
+                tg[k].append(v)
+    G, N = len(picks), imgs[0].shape[0]
+    out = {k: torch.from_numpy(np.stack(v)).to(device) for k, v in tg.items()}
+    out['images'] = torch.from_numpy(np.concatenate(imgs)).to(device).permute(0, 3, 1, 2).float() / 255.0
+    out['K'] = torch.from_numpy(np.concatenate(Ks)).to(device)
+    out['poses'] = torch.from_numpy(np.concatenate(poses)).to(device)
+    out['bins'] = torch.from_numpy(np.concatenate(bins)).long().to(device)
+    out['G'], out['N'] = G, N
+    return out
+
+
+def drone_masks(G: int, N: int, cfg: dict, rng: random.Random) -> torch.Tensor:
+    """(G, N) bool: which drones take part in each scene (single drone / random subset / all)."""
+    m = torch.ones(G, N, dtype=torch.bool)
+    for g in range(G):
+        u = rng.random()
+        if u < cfg['single_drone_probability']:
+            m[g] = False
+            m[g, rng.randrange(N)] = True
+        elif u < cfg['single_drone_probability'] + cfg['subset_probability']:
+            keep = rng.sample(range(N), rng.randint(2, max(2, N - 1))) if N > 2 else range(N)
+            m[g] = False
+            m[g, list(keep)] = True
+    return m
+
+
+def model_loss(net: RsdfmNet, b: dict, cfg: dict, rng: random.Random, train: bool = True,
+               budget: tuple[int, int] | None = None) -> tuple[torch.Tensor, dict]:
+    """End-to-end loss of one batch and its parts (floats)."""
+    w = cfg['weights']
+    grid = region_grid(net.cfg)
+    G, N = b['G'], b['N']
+    x, valid, logits = net.drone_bev(b['images'], b['K'], b['poses'], grid)
+    use_codec = budget is not None or rng.random() < cfg['codec_probability']
+    if use_codec:
+        topk, bits = budget or (rng.choice(cfg['budgets_topk']), rng.choice(cfg['budgets_bits']))
+        x, sal = net.codec(x, valid, topk, bits)
+    else:
+        sal = net.codec.saliency(x)[:, 0]
+    if train:
+        keep = drone_masks(G, N, cfg, rng).to(x.device).view(G * N)
+        valid = valid & keep[:, None, None]
+        x = x * keep[:, None, None, None].to(x.dtype)
+    C, R, W = x.shape[1:]
+    fused = net.fuse(x.view(G, N, C, R, W), valid.view(G, N, R, W))
+    det, seg = net.heads(fused)
+    parts = {}
+    parts['heatmap'] = focal_heatmap_loss(det[:, DET_CHANNELS['heatmap']], b['heatmap'])
+    regp = gather_at(det[:, 3:13], b['index'])                          # (G, M, 10)
+    m = (torch.arange(b['index'].shape[1], device=x.device)[None] < b['count'][:, None]).float()[..., None]
+    parts['reg'] = masked_l1(regp[..., :8], b['reg'][..., :8], m.expand(-1, -1, 8))
+    parts['vel'] = masked_l1(regp[..., 8:], b['reg'][..., 8:], m.expand(-1, -1, 2))
+    parts['seg'] = F.binary_cross_entropy_with_logits(seg[:, 0], b['mask'], pos_weight=torch.tensor(3.0))
+    parts['centre'] = focal_heatmap_loss(seg[:, 1], b['centre'])
+    parts['seg_offset'] = masked_l1(seg[:, 2:4], b['seg_offset'], b['mask'][:, None].expand(-1, 2, -1, -1))
+    parts['bins'] = bin_cross_entropy(logits, b['bins'])
+    sal_target = F.max_pool2d(b['mask'][:, None], 3, 1, 1)[:, 0].repeat_interleave(N, 0)
+    parts['saliency'] = F.binary_cross_entropy_with_logits(sal, sal_target, pos_weight=torch.tensor(5.0))
+    total = sum(w[k] * v for k, v in parts.items())
+    return total, {k: float(v) for k, v in parts.items()}
+
+
+def _batches(seqs, cfg, rng, margin_frames):
+    """Random (sequence, frame) picks; frames keep room for the history lags."""
+    while True:
+        picks = []
+        for _ in range(cfg['scenes_per_batch']):
+            si = rng.randrange(len(seqs))
+            picks.append((si, rng.randrange(margin_frames, seqs[si].length)))
+        yield picks
+
+
+def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1, log_path: str | None = None) -> dict:
+    """Run both training stages; writes `out` (weights + config) and `out`.resume.pt (optimizer state)."""
+    torch.set_num_threads(threads)
+    cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
+    cfg['weights'] = {**TRAIN_DEFAULTS['weights'], **config.get('train', {}).get('weights', {})}
+    config = {**config, 'train': cfg}
+    mcfg = config['model']
+    out = Path(out)
+    state_path = out.with_name(out.name + '.resume.pt')
+    log_file = open(log_path, 'a') if log_path else None
+    rng = random.Random(cfg['seed'])
+    torch.manual_seed(cfg['seed'])
+
+    def specs(seeds):
+        return [SequenceSpec(s, cfg['frames_per_sequence'], cfg['drones'], tuple(cfg['altitude']), tuple(cfg['pitch']))
+                for s in seeds]
+    log(f'train: caching {len(cfg["train_seeds"])} training + {len(cfg["val_seeds"])} validation sequences '
+        f'of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}', log_file)
+    train_paths = build_cache(cfg['cache_dir'], specs(cfg['train_seeds']), mcfg)
+    val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg)
+    seqs = [Sequence(p) for p in train_paths]
+    vals = [Sequence(p) for p in val_paths]
+    grid = region_grid(mcfg)
+    net = build_model(config, seed=cfg['seed'])
+    params_main = [p for n, p in net.named_parameters() if not n.startswith('traj_head')]
+    opt = torch.optim.AdamW(params_main, lr=cfg['lr'], weight_decay=cfg['weight_decay'])
+    opt_traj = torch.optim.AdamW(net.traj_head.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
+    it0, history = 0, []
+    if resume and state_path.exists():
+        st = torch.load(state_path, map_location='cpu', weights_only=False)
+        net.load_state_dict(st['state_dict'])
+        opt.load_state_dict(st['opt'])
+        opt_traj.load_state_dict(st['opt_traj'])
+        it0, history = st['iteration'], st['history']
+        rng.setstate(st['rng'])
+        log(f'train: resumed at iteration {it0}', log_file)
+    total_its = cfg['iterations'] + cfg['traj_iterations']
+    lag_frames = [int(round(l * 10)) for l in mcfg['history_lags_s']]
+    margin = max(lag_frames + [0])
+    batches = _batches(seqs, cfg, rng, margin)
+    t_start, it_start = time.time(), it0
+    feat_cache: dict = {}
+
+    def save(it):
+        extra = {'iterations': it, 'history': history[-50:], 'train_seeds': cfg['train_seeds'],
+                 'val_seeds': cfg['val_seeds']}
+        save_checkpoint(out, net, config, extra)
+        torch.save({'state_dict': net.state_dict(), 'opt': opt.state_dict(), 'opt_traj': opt_traj.state_dict(),
+                    'iteration': it, 'history': history, 'rng': rng.getstate()}, state_path)
+
+    def lr_at(it, n, base):
+        warm = min(100, n // 10)
+        if it < warm:
+            return base * (it + 1) / warm
+        return base * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, n - warm)))
+
+    def validate():
+        net.eval()
+        vrng = random.Random(1234)
+        losses = []
+        with torch.no_grad():
+            for i in range(cfg['val_scenes']):
+                s = vals[i % len(vals)]
+                picks = [(i % len(vals), vrng.randrange(margin, s.length))]
+                b = collate(vals, picks, grid, mcfg, 'cpu')
+                total, _ = model_loss(net, b, cfg, vrng, train=False, budget=(mcfg['codec']['topk'], mcfg['codec']['bits']))
+                losses.append(float(total))
+        net.train()
+        return float(np.mean(losses))
+
+    net.train()
+    for it in range(it0, total_its):
+        stage = 'model' if it < cfg['iterations'] else 'traj'
+        picks = next(batches)
+        if stage == 'model':
+            for g in opt.param_groups:
+                g['lr'] = lr_at(it, cfg['iterations'], cfg['lr'])
+            b = collate(seqs, picks, grid, mcfg, 'cpu')
+            loss, parts = model_loss(net, b, cfg, rng)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params_main, 10.0)
+            opt.step()
+        else:
+            k = it - cfg['iterations']
+            for g in opt_traj.param_groups:
+                g['lr'] = lr_at(k, cfg['traj_iterations'], cfg['lr'])
+            loss, parts = traj_loss(net, seqs, picks, lag_frames, grid, mcfg, feat_cache)
+            opt_traj.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_traj.step()
+        history.append({'it': it + 1, 'loss': float(loss), **parts})
+        if (it + 1) % cfg['log_every'] == 0 or it + 1 == total_its:
+            rate = (time.time() - t_start) / (it + 1 - it_start)
+            recent = np.mean([h['loss'] for h in history[-cfg['log_every']:]])
+            detail = ' '.join(f'{k}={np.mean([h.get(k, np.nan) for h in history[-cfg["log_every"]:]]):.3f}' for k in parts)
+            log(f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) {rate:.2f} s/it '
+                f'ETA {rate * (total_its - it - 1) / 60:.1f} min', log_file)
+        if (it + 1) % cfg['checkpoint_every'] == 0 or it + 1 == cfg['iterations'] or it + 1 == total_its:
+            if stage == 'model':
+                vl = validate()
+                history[-1]['val_loss'] = vl
+                log(f'train: validation loss {vl:.4f} at iteration {it + 1}', log_file)
+            save(it + 1)
+    save(total_its)
+    log(f'train: done, {total_its} iterations, weights {out} (model_id {model_id(net)}), '
+        f'{(time.time() - t_start) / 60:.1f} min this run', log_file)
+    return {'iterations': total_its, 'history': history}
+
+
+def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
+    """(Cf, R, W) fused map of frame t of a cached sequence, all drones, default budget (no grad)."""
+    with torch.no_grad():
+        net.eval()
+        img = torch.from_numpy(seq.images[t]).permute(0, 3, 1, 2).float() / 255.0
+        x, valid, _ = net.drone_bev(img, torch.from_numpy(seq.K[t]), torch.from_numpy(seq.poses[t]), grid)
+        cc = net.cfg['codec']
+        x, _ = net.codec(x, valid, cc['topk'], cc['bits'])
+        f = net.fuse(x[None], valid[None])[0]
+        net.train()
+        return f.half()
+
+
+def traj_loss(net: RsdfmNet, seqs: list[Sequence], picks, lag_frames, grid, mcfg, cache: dict):
+    """L1 of the trajectory head's future offsets at object centres (backbone frozen, maps cached)."""
+    stacks, tgs = [], []
+    for si, t in picks:
+        t = t - t % 2                                  # reuse cached maps across iterations
+        maps = []
+        for tt in [t] + [t - l for l in lag_frames]:
+            key = (si, max(tt, 0))
+            if key not in cache:
+                cache[key] = fused_features(net, seqs[si], max(tt, 0), grid)
+            maps.append(cache[key].float())
+        stacks.append(torch.cat(maps, 0))
+        tgs.append(seqs[si].targets(t, grid, mcfg['future_steps'], mcfg['future_dt']))
+    pred = net.traj_head(torch.stack(stacks))
+    index = torch.from_numpy(np.stack([g['index'] for g in tgs]))
+    count = torch.from_numpy(np.stack([g['count'] for g in tgs]))
+    target = torch.from_numpy(np.stack([g['traj'] for g in tgs])) / TRAJ_SCALE
+    mask = torch.from_numpy(np.stack([g['traj_mask'] for g in tgs]))
+    mask = mask * (torch.arange(index.shape[1])[None] < count[:, None]).float()[..., None]
+    p = gather_at(pred, index)
+    loss = masked_l1(p, target, mask)
+    return loss, {'traj': float(loss)}
