@@ -84,6 +84,7 @@ def test_mcap_library_reads_the_bag_independently(written):
             assert schema.name == EXPECTED[topic] and schema.encoding == 'ros2msg'
             assert ch.message_encoding == 'cdr'
         assert dict(summary.statistics.channel_message_counts) == {c.id: N_FRAMES for c in channels.values()}
+        assert {c.compression for c in summary.chunk_indexes} == {'zstd'}
         counts = Counter()
         for schema, channel, message in reader.iter_messages():
             counts[channel.topic] += 1

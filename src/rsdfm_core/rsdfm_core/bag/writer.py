@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
 from ..types import Frame
 from . import convert
@@ -17,17 +17,23 @@ from .topics import (DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE, INFO, INS
 from .typestore import make_typestore
 
 
-def write_bag(out_dir: str | Path, frames: Iterable[Frame], progress: bool = False, total: int | None = None) -> Path:
+def write_bag(out_dir: str | Path, frames: Iterable[Frame], progress: bool = False, total: int | None = None,
+              compress: bool = True) -> Path:
     """Write every frame; returns the bag directory. out_dir must not exist yet (rosbag2 creates it).
 
     Dense ground truth topics are written for views that carry depth/height/instance images.
+    compress: zstd-compressed MCAP chunks (standard MCAP, read by rosbag2, rosbags and mcap alike);
+    about 3.5x smaller and faster to write than raw chunks.
     """
     out = Path(out_dir)
     if out.exists():
         raise FileExistsError(f'bag directory {out} already exists')
     ts = make_typestore()
     conns: dict[str, object] = {}
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
+    if compress:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
         def put(topic: str, msgtype: str, msg, ns: int) -> None:
             if topic not in conns:
                 conns[topic] = writer.add_connection(topic, msgtype, typestore=ts)
