@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..types import LABELS, ObjectState
+from ..types import ObjectState
 from .boxes import BoxSet
 from .town import Town
 
@@ -138,7 +138,6 @@ class Traffic:
         nodes = {p.node for p in self.paths if p.node is not None}
         self.light_offset = {n: rng.uniform(0, LIGHT_PERIOD) for n in sorted(nodes)}
         labels, path, s, vmax, size, colour = [], [], [], [], [], []
-        half = town.size / 2
 
         def new_vehicle(label):
             (l, w, h), _, top = VEHICLE_SPECS[label]
@@ -182,7 +181,6 @@ class Traffic:
         self.colour = np.array(colour, dtype=np.float32).reshape(-1, 3)
         self.track_ids = np.arange(1, len(labels) + 1, dtype=np.int32)
         self._pose_cache = None
-        del half
 
     # --- state -------------------------------------------------------------------------------
     def _moving_pose(self) -> tuple[np.ndarray, np.ndarray]:
