@@ -66,6 +66,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 venv_ver=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [ "$venv_ver" = 3.11 ] || die ".venv has Python $venv_ver, need 3.11: remove .venv and run again"
+py_header=$("$VENV/bin/python" -c 'import os, sysconfig; print(os.path.join(sysconfig.get_paths()["include"], "Python.h"))')
+[ -f "$py_header" ] || die "no $py_header: rsdfm_msgs needs the Python headers (apt-get install python3.11-dev)"
 
 # --- 3. Python packages ----------------------------------------------------------------------
 STEP="pip install"
