@@ -171,23 +171,30 @@ class Ground:
         footprint: size in metres of each pixel on the ground; picks the mip level that matches it.
         """
         r, c, inside = self._cells(x, y)
+        everywhere = bool(inside.all())
+        if not everywhere:
+            r, c = r[inside], c[inside]
+            if footprint is not None:
+                footprint = footprint[inside]
         out = np.empty((len(x), 3), np.float32)
-        flat = r[inside] * self.n + c[inside]
+        flat = r * self.n + c
         if footprint is None:
             col = self.lit.reshape(-1, 3).take(flat, axis=0).astype(np.float32)
         else:
-            level = np.clip(np.log2(np.maximum(footprint[inside], 1e-6) / (1.5 * RESOLUTION)),
+            level = np.clip(np.log2(np.maximum(footprint, 1e-6) / (1.5 * RESOLUTION)),
                             0, MIP_LEVELS - 1).astype(np.int8)
             col = np.empty((len(flat), 3), np.float32)
             for k, img in enumerate(self.levels):
                 sel = np.flatnonzero(level == k)
                 if len(sel):
-                    rr, cc = r[inside][sel] >> k, c[inside][sel] >> k
+                    rr, cc = r.take(sel) >> k, c.take(sel) >> k
                     col[sel] = img.reshape(-1, 3).take(rr * img.shape[1] + cc, axis=0)
         dyn = self.dynamic_shadow.reshape(-1).take(flat) > self.static_shadow.reshape(-1).take(flat)
         col[dyn] *= np.float32(self.shadow_ratio)
+        if everywhere:
+            return col
         out[inside] = col
-        if not inside.all():
+        if not everywhere:
             o = ~inside
             fc = np.floor(x[o] / FIELD_RES).astype(np.int64) % FIELD_TILE
             fr = np.floor(y[o] / FIELD_RES).astype(np.int64) % FIELD_TILE
