@@ -16,6 +16,7 @@ from rosbags.highlevel import AnyReader
 
 from rsdfm_core.bag import make_typestore
 from rsdfm_core.bag.convert import msg_to_objects, stamp_to_ns
+from rsdfm_core.geometry import BevGrid, quat_to_yaw
 from rsdfm_core.types import ObjectState
 
 
@@ -26,8 +27,12 @@ class Recorded:
     detections: dict[int, list[ObjectState]] = field(default_factory=dict)
     trajectories: dict[int, list[tuple[int, str, np.ndarray]]] = field(default_factory=dict)  # (track, label, (k,3))
     fused_agents: dict[int, list[str]] = field(default_factory=dict)
+    fused: dict[int, np.ndarray] = field(default_factory=dict)             # (C, R, W) float16 features
+    fused_grid: BevGrid | None = None
     feature_bytes: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))  # agent -> stamp -> bytes
+    feature_raw_bytes: dict[str, int] = field(default_factory=dict)          # agent -> float32 map size
     segmentation: dict[int, np.ndarray] = field(default_factory=dict)       # (rows, cols) uint8 0/1
+    instances: dict[int, np.ndarray] = field(default_factory=dict)          # (rows, cols) uint16 ids
     diagnostics: dict[str, dict[str, str]] = field(default_factory=dict)    # node -> newest key/values
     ground_truth: dict[int, list[ObjectState]] = field(default_factory=dict)
     receive_ns: dict[int, int] = field(default_factory=dict)                # detections: stamp -> bag log time
@@ -42,9 +47,10 @@ def read_recorded(path: str | Path) -> Recorded:
             if topic.endswith('/rsdfm/bev_feature'):       # sizes only: skip deserialising payloads twice
                 msg = reader.deserialize(raw, conn.msgtype)
                 out.feature_bytes[msg.agent_id][stamp_to_ns(msg.header.stamp)] = len(msg.payload)
+                out.feature_raw_bytes[msg.agent_id] = int(msg.raw_bytes)
                 continue
             if topic not in ('/rsdfm/detections', '/rsdfm/trajectories', '/rsdfm/fused_bev', '/rsdfm/segmentation',
-                             '/diagnostics', '/ground_truth/objects'):
+                             '/rsdfm/instances', '/diagnostics', '/ground_truth/objects'):
                 continue
             msg = reader.deserialize(raw, conn.msgtype)
             if topic == '/diagnostics':
@@ -63,6 +69,13 @@ def read_recorded(path: str | Path) -> Recorded:
                                            for tr in msg.trajectories]
             elif topic == '/rsdfm/fused_bev':
                 out.fused_agents[stamp] = list(msg.agents)
+                o = msg.grid_origin
+                out.fused_grid = BevGrid(o.position.x, o.position.y,
+                                         quat_to_yaw((o.orientation.x, o.orientation.y, o.orientation.z, o.orientation.w)),
+                                         float(msg.resolution), int(msg.rows), int(msg.cols))
+                out.fused[stamp] = np.frombuffer(bytes(msg.payload), '<f2').reshape(msg.channels, msg.rows, msg.cols)
+            elif topic == '/rsdfm/instances':
+                out.instances[stamp] = np.frombuffer(bytes(msg.data), '<u2').reshape(msg.height, msg.width).copy()
             elif topic == '/rsdfm/segmentation':
                 out.segmentation[stamp] = (np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
                                            > 50).astype(np.uint8)
@@ -80,7 +93,13 @@ def bytes_per_agent_frame(rec: Recorded) -> float:
     return float(np.mean(sizes)) if sizes else float('nan')
 
 
-def latency_ms(rec: Recorded) -> float:
-    """Median end-to-end latency (image stamp to detections recorded) in ms, from the recorder's clock."""
-    lat = [rec.receive_ns[s] - s for s in rec.detections if s in rec.receive_ns]
+def latency_ms(rec: Recorded, sent_at: dict[int, int] | None = None, offset_ns: int = 0) -> float:
+    """Median end-to-end latency in ms: detections recorded minus image stamp, or minus the wall time
+    the frame's images were published (sent_at: bag stamp -> wall ns; needed when replaying slower than
+    real time, where restamped stamps run ahead of the wall clock)."""
+    if sent_at:
+        lat = [rec.receive_ns[s] - sent_at[s - offset_ns] for s in rec.detections
+               if s in rec.receive_ns and s - offset_ns in sent_at]
+    else:
+        lat = [rec.receive_ns[s] - s for s in rec.detections if s in rec.receive_ns]
     return float(np.median(lat)) / 1e6 if lat else float('nan')

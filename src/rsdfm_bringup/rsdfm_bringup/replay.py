@@ -60,6 +60,7 @@ class BagReplay:
         self.skew_ns = {('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()}
         self.published = 0
         self.offset_ns = 0          # stamp shift of the current pass (restamp)
+        self.sent_at: dict[int, int] = {}   # bag time (ns) -> wall time it was published (last pass)
         reader = open_bag(self.bag)
         try:
             wanted = set(topics) if topics else None
@@ -98,6 +99,7 @@ class BagReplay:
 
     def _play_once(self, stop: threading.Event, progress: bool) -> None:
         wall0 = time.time_ns()
+        self.sent_at = {}
         self.offset_ns = wall0 - self.start_ns if self.restamp else 0
         span = max(1, self.end_ns - self.start_ns)
         last_report = 0.0
@@ -113,6 +115,7 @@ class BagReplay:
                     stop.wait(min(wait, 0.1))
                 if stop.is_set():
                     return
+                self.sent_at.setdefault(t_ns, time.time_ns())
                 self.publishers[conn.topic].publish(bytes(self._stamped(conn, raw)))
                 self.published += 1
                 now = time.monotonic()

@@ -25,8 +25,6 @@ from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
 
-POSE_WAIT_S = 0.5   # wall time an image may wait for its pose or camera info
-
 
 class PerceptionNode(Node):
     def __init__(self) -> None:
@@ -41,6 +39,9 @@ class PerceptionNode(Node):
                                        '0 = the whole fusion region of the model'))
         self.tolerance_ns = int(1e9 * declare(self, 'pose_tolerance', 0.06,
                                               's: an image needs a pose this close to its stamp'))
+        self.pose_wait = float(declare(self, 'pose_wait', 2.0,
+                                       's of wall time an image may wait for a pose after its stamp (or camera '
+                                       'info) before it is refused; generous, as a busy node reads poses late'))
         ns = self.get_namespace().strip('/')
         self.agent_id = declare(self, 'agent_id', '', 'drone name in the features; empty = namespace') or ns or self.get_name()
         qos_kind = declare(self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}')
@@ -48,6 +49,7 @@ class PerceptionNode(Node):
         check(isinstance(bits, int) and 0 <= bits <= 8, f'codec_bits must be 0 (default) or 1..8, got {bits!r}')
         check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
         check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
+        check(self.pose_wait > 0, 'pose_wait must be > 0')
         check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
         budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
         self.encoder = DroneEncoder(self.rt, budget=budget)
@@ -95,7 +97,7 @@ class PerceptionNode(Node):
         """Encode every waiting image whose pose is known; refuse those that waited too long."""
         while self.pending:
             msg, arrived = self.pending[0]
-            final = time.monotonic() - arrived > POSE_WAIT_S
+            final = time.monotonic() - arrived > self.pose_wait
             stamp = stamp_to_ns(msg.header.stamp)
             pose = self.poses.lookup(stamp, self.tolerance_ns, final=final)
             if pose is Lookup.WAIT or (self.K is None and not final):

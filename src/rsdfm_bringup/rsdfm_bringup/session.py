@@ -1,0 +1,120 @@
+"""Run a bag through the whole graph once and record what it publishes.
+
+Starts every node of the fleet graph as a process (GraphRunner) and `rsdfm record` as another,
+waits until the graph is connected (each camera topic, each drone's features and the fused
+map have their subscribers), replays the bag restamped to now (noting when each frame went out, for the latency), waits until a detection
+message came for every frame (or a timeout), then stops everything cleanly.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rsdfm_bringup.replay import BagReplay
+from rsdfm_bringup.runner import GraphRunner
+from rsdfm_core.graph import FleetGraph
+
+OUTPUT_TOPICS = ['/rsdfm/detections', '/rsdfm/fused_bev', '/rsdfm/segmentation', '/rsdfm/instances',
+                 '/rsdfm/trajectories', '/diagnostics', '/ground_truth/objects']
+
+
+class SessionError(RuntimeError):
+    """The graph did not come up or did not answer; the message names the node logs to read."""
+
+
+@dataclass
+class SessionResult:
+    record_dir: Path
+    offset_ns: int            # replay restamp offset: recorded stamp - bag stamp
+    detections: int           # detection messages seen
+    sent_at: dict             # bag stamp (ns) -> wall time (ns) its frame was published
+    seconds: float
+
+
+def _log(msg: str) -> None:
+    print(f'session: {msg}', file=sys.stderr, flush=True)
+
+
+def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: float,
+                ready_timeout: float = 180.0, idle_timeout: float = 20.0) -> SessionResult:
+    """Replay `bag` through `graph`, recording into out/record; node logs go to out/logs."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from rsdfm_fusion.qos import result_qos
+    from rsdfm_msgs.msg import Detection3DArray
+
+    rec_dir, logs = out / 'record', out / 'logs'
+    shutil.rmtree(rec_dir, ignore_errors=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    spaces = list(graph.namespaces)
+    play = [f'{ns}/camera/{leaf}' for ns in spaces for leaf in ('image_raw', 'camera_info', 'pose')]
+    play.append('/ground_truth/objects')
+    topics = OUTPUT_TOPICS + [f'{ns}/rsdfm/bev_feature' for ns in spaces]
+    started = time.monotonic()
+    runner = GraphRunner(graph, log_dir=logs)
+    rsdfm = str(Path(sys.executable).with_name('rsdfm'))
+    recorder_log = open(logs / 'recorder.log', 'wb')
+    recorder = None
+    rclpy.init()
+    node = rclpy.create_node('rsdfm_demo')
+    count = [0]
+    node.create_subscription(Detection3DArray, '/rsdfm/detections', lambda m: count.__setitem__(0, count[0] + 1),
+                             result_qos(depth=100))
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
+                               daemon=True)
+    spinner.start()
+    try:
+        runner.start()
+        recorder = subprocess.Popen([rsdfm, 'record', '--out', str(rec_dir), *topics], stdout=recorder_log,
+                                    stderr=subprocess.STDOUT)
+        replay = BagReplay(node, bag, rate=rate, topics=play, restamp=True, camera_qos_kind='reliable')
+        _log(f'waiting for {len(graph.nodes)} nodes and the recorder to connect')
+
+        def connected() -> bool:
+            if runner.exited():
+                raise SessionError(f'nodes exited early: {runner.exited()}; see {logs}')
+            return (all(node.count_subscribers(t) >= 1 for t in play)
+                    and all(node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2 for ns in spaces)
+                    and node.count_subscribers('/rsdfm/fused_bev') >= 4
+                    and node.count_subscribers('/rsdfm/detections') >= 2)
+        deadline = time.monotonic() + ready_timeout
+        while not connected():
+            if time.monotonic() > deadline:
+                raise SessionError(f'graph not connected after {ready_timeout:g} s; see the node logs in {logs}')
+            time.sleep(0.2)
+        _log(f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames at rate {rate:g}')
+        replay.play()
+        replay.flush()
+        last, last_change = count[0], time.monotonic()
+        while count[0] < frames and time.monotonic() - last_change < idle_timeout:
+            time.sleep(0.2)
+            if count[0] != last:
+                last, last_change = count[0], time.monotonic()
+        if count[0] < frames:
+            _log(f'only {count[0]} of {frames} frames gave detections (none for {idle_timeout:g} s)')
+        time.sleep(1.5)   # let /diagnostics publish its final figures once more (1 Hz) before stopping
+    finally:
+        if recorder is not None:
+            recorder.send_signal(signal.SIGINT)
+            try:
+                recorder.wait(30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+        recorder_log.close()
+        runner.stop(timeout=15)
+        stop.set()
+        spinner.join(5)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return SessionResult(rec_dir, replay.offset_ns, count[0], dict(replay.sent_at), time.monotonic() - started)
