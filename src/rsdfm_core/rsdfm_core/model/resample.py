@@ -25,12 +25,13 @@ def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
 def resample(bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid) -> tuple[torch.Tensor, torch.Tensor]:
     """Map (B, C, Rs, Ws) and validity (B, Rs, Ws) on `src` -> (B, C, Rd, Wd), (B, Rd, Wd) on `dst`.
 
-    Identity grids short-cut to a copy. Features are bilinear; validity is nearest, and cells
-    falling outside the source are invalid and zero.
+    Identity grids short-cut to a copy. Features are bilinear with border padding (so cells near
+    the source edge are not darkened by zeros); a cell is valid where the bilinear weight of valid
+    source cells is above one half; invalid cells are zero.
     """
     if src == dst:
         return bev, valid
     g = sampling_grid(src, dst).to(bev.dtype).expand(bev.shape[0], -1, -1, -1)
-    out = F.grid_sample(bev, g, mode='bilinear', padding_mode='zeros', align_corners=False)
-    v = F.grid_sample(valid[:, None].to(bev.dtype), g, mode='nearest', padding_mode='zeros', align_corners=False)[:, 0] > 0.5
+    out = F.grid_sample(bev, g, mode='bilinear', padding_mode='border', align_corners=False)
+    v = F.grid_sample(valid[:, None].to(bev.dtype), g, mode='bilinear', padding_mode='zeros', align_corners=False)[:, 0] > 0.5
     return out * v[:, None].to(bev.dtype), v
