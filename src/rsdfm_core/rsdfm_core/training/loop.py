@@ -110,7 +110,7 @@ def model_loss(net: RsdfmNet, b: dict, cfg: dict, rng: random.Random, train: boo
     sal_target = F.max_pool2d(b['mask'][:, None], 3, 1, 1)[:, 0].repeat_interleave(N, 0)
     parts['saliency'] = F.binary_cross_entropy_with_logits(sal, sal_target, pos_weight=torch.tensor(5.0))
     total = sum(w[k] * v for k, v in parts.items())
-    return total, {k: float(v) for k, v in parts.items()}
+    return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
 def _batches(seqs, cfg, rng, margin_frames):
