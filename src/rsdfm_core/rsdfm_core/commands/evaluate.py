@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -26,6 +27,17 @@ def parse_budget(text: str | None) -> dict | None:
     if topk < 0 or not 1 <= bits <= 8:
         raise UserError(f'--budget needs TOPK >= 0 and 1 <= BITS <= 8, got {text!r}')
     return {'topk': topk, 'bits': bits}
+
+
+def json_safe(value):
+    """NaN / inf -> None so the output is strict JSON (e.g. AP of a class with no ground truth)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     print(f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr)
     res = evaluate_frames(frames, rt, args.mode, budget)
     res['bag'] = str(bag)
-    text = json.dumps(res, indent=2, default=float)
+    text = json.dumps(json_safe(res), indent=2, allow_nan=False)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(text + '\n')
