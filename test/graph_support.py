@@ -94,3 +94,5 @@ def isolate_this_process() -> None:
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     os.environ.pop('ROS_LOCALHOST_ONLY', None)
     os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    from rsdfm_bringup.dds import use_rsdfm_dds_profile
+    use_rsdfm_dds_profile()

@@ -54,7 +54,7 @@ def test_killed_drone_is_dropped_reported_and_used_again_after_restart(tmp_path,
             assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
             return True
         wait_for(lambda: alive() and all(probe.node.count_subscribers(f'/{d}/rsdfm/bev_feature') >= 1 for d in drones)
-                 and all(probe.node.count_subscribers(t) >= 1 for t in replay.topics if '/camera/' in t),
+                 and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
                  timeout=90, interval=0.2, message='graph up')
         thread.start()
         wait_for(lambda: set(drones) in _fused_agents_since(probe, 0), timeout=60, interval=0.2,
@@ -110,7 +110,7 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_pat
     try:
         wait_for(lambda: not runner.exited() and node.count_subscribers('/uav8/rsdfm/bev_feature') >= 1
                  and node.count_subscribers('/uav9/rsdfm/bev_feature') >= 1
-                 and all(node.count_subscribers(t) >= 1 for t in replay.topics if '/camera/' in t),
+                 and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
                  timeout=90, interval=0.2, message='graph up and the forged drones discovered')
         thread.start()
 

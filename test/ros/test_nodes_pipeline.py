@@ -89,7 +89,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
 
         def ready():
             assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
-            return (all(node.count_subscribers(t) >= 1 for t in replay.topics if '/camera/' in t)
+            return (all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t)
                     and all(node.count_subscribers(f'/uav{i}/rsdfm/bev_feature') >= 2 for i in (1, 2))
                     and node.count_subscribers('/rsdfm/fused_bev') >= 4
                     and node.count_subscribers('/rsdfm/detections') >= 2)

@@ -126,6 +126,11 @@ class BagReplay:
         finally:
             reader.close()
 
+    def matched(self, topic: str) -> int:
+        """Subscriptions the DDS writer of `topic` is matched with (not just seen in the graph):
+        messages published before the match completes are lost for volatile subscribers."""
+        return self.publishers[topic].get_subscription_count()
+
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until reliable subscribers acknowledged everything sent (before the node goes away)."""
         from rclpy.duration import Duration
@@ -147,14 +152,13 @@ class BagReplay:
         return raw
 
 
-def wait_for_subscribers(node, topics: list[str], timeout: float, executor=None) -> list[str]:
-    """Wait until every topic has a subscriber (graph ready to receive); returns those still without one."""
+def wait_for_subscribers(node, topics: list[str], timeout: float, replay: BagReplay | None = None) -> list[str]:
+    """Wait until every topic has a subscriber (matched with the replay's writer where it plays the
+    topic); returns those still without one."""
     deadline = time.monotonic() + timeout
     while True:
-        missing = [t for t in topics if node.count_subscribers(t) == 0]
+        missing = [t for t in topics if (replay.matched(t) if replay and t in replay.publishers
+                                         else node.count_subscribers(t)) == 0]
         if not missing or time.monotonic() > deadline:
             return missing
-        if executor is not None:
-            executor.spin_once(timeout_sec=0.1)
-        else:
-            time.sleep(0.1)
+        time.sleep(0.1)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from rsdfm_bringup.dds import use_rsdfm_dds_profile
 from rsdfm_core.graph import FleetGraph, NodeSpec
 
 _REPO_SRC = Path(__file__).resolve().parents[2]   # src/ when run from a checkout
@@ -31,6 +32,7 @@ def node_environment(base: dict | None = None) -> dict:
     if extra:
         env['PYTHONPATH'] = os.pathsep.join(extra + [p for p in [env.get('PYTHONPATH')] if p])
     env.setdefault('PYTHONUNBUFFERED', '1')
+    use_rsdfm_dds_profile(env)
     return env
 
 

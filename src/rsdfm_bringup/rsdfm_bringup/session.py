@@ -83,7 +83,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         def connected() -> bool:
             if runner.exited():
                 raise SessionError(f'nodes exited early: {runner.exited()}; see {logs}')
-            return (all(node.count_subscribers(t) >= 1 for t in play)
+            return (all(replay.matched(t) >= 1 for t in play)
                     and all(node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2 for ns in spaces)
                     and node.count_subscribers('/rsdfm/fused_bev') >= 4
                     and node.count_subscribers('/rsdfm/detections') >= 2)

@@ -52,6 +52,8 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
+    from rsdfm_bringup.dds import use_rsdfm_dds_profile
+    use_rsdfm_dds_profile()      # before rclpy starts in this process (the replay runs here)
     from rsdfm_bringup.demo_figure import draw_demo_figure
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import evaluated_objects, score

@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration < 0:
         raise UserError(f'--duration must be >= 0, got {args.duration}')
+    from rsdfm_bringup.dds import use_rsdfm_dds_profile
+    use_rsdfm_dds_profile()
     rclpy.init()
     node = rclpy.create_node('rsdfm_record')
     recorder = None

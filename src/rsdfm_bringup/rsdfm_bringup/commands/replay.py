@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rate <= 0:
         raise UserError(f'--rate must be > 0, got {args.rate}')
     skew = parse_skew(args.skew)
+    from rsdfm_bringup.dds import use_rsdfm_dds_profile
+    use_rsdfm_dds_profile()
     rclpy.init()
     node = rclpy.create_node('rsdfm_replay')
     try:
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError, LookupError) as exc:
             raise UserError(str(exc)) from None
         if args.wait_subscribers > 0:
-            missing = wait_for_subscribers(node, args.wait_topic or replay.image_topics, args.wait_subscribers)
+            missing = wait_for_subscribers(node, args.wait_topic or replay.image_topics, args.wait_subscribers, replay)
             if missing:
                 print(f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
                       file=sys.stderr)

@@ -1,0 +1,34 @@
+"""DDS settings for running the graph on one machine: Fast DDS with large shared-memory segments.
+
+Camera images (about 1 MB) do not fit Fast DDS's default 512 KB shared-memory segment and fall
+back to fragmented UDP, whose reliable repairs wait for heartbeats: seconds of latency and images
+refused for late poses on a loaded machine. config/fastdds.xml fixes that; the tools use it unless
+the user chose a profile file (or another middleware) themselves.
+"""
+from __future__ import annotations
+
+import os
+from typing import MutableMapping
+
+from rsdfm_core.graph import GraphError, config_dir
+
+PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+
+
+def use_rsdfm_dds_profile(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
+    """Point Fast DDS at config/fastdds.xml in `env` (default os.environ) unless a profile is already set.
+
+    Must run before rclpy.init() in this process to affect it; child processes inherit it via env.
+    """
+    env = os.environ if env is None else env
+    if env.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp') != 'rmw_fastrtps_cpp':
+        return env
+    if any(env.get(v) for v in PROFILE_VARS):
+        return env
+    try:
+        profile = config_dir() / 'fastdds.xml'
+    except GraphError:
+        return env
+    if profile.is_file():
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+    return env
