@@ -23,10 +23,15 @@ class DetectionNode(FusedMapNode):
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
 
-        threshold = declare(self, 'score_threshold', 0.3, 'boxes below this score are not published')
+        threshold = declare(self, 'score_threshold', 0.05,
+                            'boxes below this score are not published (low, so consumers can compute AP '
+                            'and pick their own operating point)')
+        shown = declare(self, 'track_threshold', 0.3, 'boxes from this score on are tracked and drawn as markers')
         check(0.0 <= threshold <= 1.0, f'score_threshold must be in [0, 1], got {threshold}')
-        self.heads = TaskHeads(self.rt, score_threshold=float(threshold))
-        self.tracker = Tracker()
+        check(0.0 <= shown <= 1.0, f'track_threshold must be in [0, 1], got {shown}')
+        self.threshold, self.shown = float(threshold), float(shown)
+        self.heads = TaskHeads(self.rt, score_threshold=self.threshold)
+        self.tracker = Tracker(min_score=self.shown)
         self.pub = self.create_publisher(Detection3DArray, 'rsdfm/detections', result_qos())
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/detections/markers', result_qos())
         self.vision = vision_publisher(self, 'rsdfm/detections/vision')
@@ -39,7 +44,8 @@ class DetectionNode(FusedMapNode):
             o.track_id = ids.get((o.x, o.y), 0)
         out = Detection3DArray(header=msg.header, detections=[object_to_detection(o) for o in objects])
         self.pub.publish(out)
-        self.markers.publish(detection_markers(msg.header, objects))
+        confident = [o for o in objects if o.score >= self.shown]
+        self.markers.publish(detection_markers(msg.header, confident))
         if self.vision is not None:
             self.vision.publish(msg.header, objects)
         self.diag.extra['detections_last'] = str(len(objects))

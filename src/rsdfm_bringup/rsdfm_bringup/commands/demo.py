@@ -22,7 +22,8 @@ HELP = 'simulate a scene, run it through the whole ROS graph, score the outputs 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', default='out/demo', help='output directory (default out/demo)')
     parser.add_argument('--drones', type=int, default=4, help='number of drones (default 4)')
-    parser.add_argument('--frames', type=int, default=30, help='frames to simulate at 10 Hz (default 30)')
+    parser.add_argument('--frames', type=int, default=45,
+                        help='frames to simulate at 10 Hz (default 45: trajectories need 5 frames of history and 3 s of future)')
     parser.add_argument('--width', type=int, default=640, help='image width (default 640)')
     parser.add_argument('--height', type=int, default=480, help='image height (default 480)')
     parser.add_argument('--seed', type=int, default=11, help='world seed (default 11)')
