@@ -29,8 +29,11 @@ def decode_boxes(det: torch.Tensor, grid: BevGrid, threshold: float = 0.1, max_c
     scores, cls, r, c = peaks(torch.sigmoid(det[DET_CHANNELS['heatmap']]), threshold, max_count)
     at = det[:, r, c]                                             # (13, n)
     off, z, size = at[DET_CHANNELS['offset']], at[DET_CHANNELS['z']][0], torch.exp(at[DET_CHANNELS['size']].clamp(-3, 4))
-    yaw = torch.atan2(at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1]) + grid.yaw
+    yaw = 0.5 * torch.atan2(at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1])     # modulo pi, grid frame
     vel = at[DET_CHANNELS['vel']]
+    # heading direction from the velocity where the box moves: flip by pi when it points backwards
+    backwards = (vel.norm(dim=0) > 1.0) & ((torch.cos(yaw) * vel[0] + torch.sin(yaw) * vel[1]) < 0)
+    yaw = torch.where(backwards, yaw + math.pi, yaw) + grid.yaw
     A = grid.grid_to_map()
     cc, rr = (c.float() + off[0]).numpy(), (r.float() + off[1]).numpy()
     xs, ys = A[0, 0] * cc + A[0, 1] * rr + A[0, 2], A[1, 0] * cc + A[1, 1] * rr + A[1, 2]

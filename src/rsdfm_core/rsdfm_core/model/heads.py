@@ -1,7 +1,9 @@
 """Task heads on the fused BEV map: CenterPoint-style detection, instance segmentation, trajectories.
 
 Detection channels: 3 class heatmaps (logits), offset (dx, dy in cells), z, log(l, w, h),
-sin/cos yaw (relative to the grid), velocity (vx, vy in the grid frame, m/s).
+sin/cos of 2 * yaw relative to the grid (a box is the same box turned by pi, so the heading is
+regressed modulo pi and the direction is taken from the velocity), velocity (vx, vy in the grid
+frame, m/s).
 Segmentation channels: vehicle mask logit, centre heatmap logit, offset to centre (cells).
 Trajectory: 2 * steps channels, future (dx, dy) in the grid frame, metres / 10.
 """

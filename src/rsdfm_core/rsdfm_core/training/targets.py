@@ -8,7 +8,7 @@ from rsdfm_core.geometry import BevGrid
 from rsdfm_core.types import CameraView, LABELS, ObjectState
 
 MAX_OBJECTS = 256
-REG_DIM = 10     # offset (2), z, log l w h (3), sin/cos yaw (2), velocity (2)
+REG_DIM = 10     # offset (2), z, log l w h (3), sin/cos of 2*yaw (2), velocity (2)
 
 
 def visible_ids(views: list[CameraView], objects: list[ObjectState], min_pixels: int = 4) -> set[int]:
@@ -96,7 +96,7 @@ def bev_targets(objects: list[ObjectState], grid: BevGrid, futures: np.ndarray |
         index[n] = ri * W + ci
         yaw = o.yaw - grid.yaw
         reg[n] = [cc - ci, rr - ri, o.z, np.log(o.length), np.log(o.width), np.log(o.height),
-                  np.sin(yaw), np.cos(yaw), cg * o.vx + sg * o.vy, -sg * o.vx + cg * o.vy]
+                  np.sin(2 * yaw), np.cos(2 * yaw), cg * o.vx + sg * o.vy, -sg * o.vx + cg * o.vy]
         m = inst == i + 1
         rows, cols = np.nonzero(m)
         seg_off[0, rows, cols] = cc - (cols + 0.5)
