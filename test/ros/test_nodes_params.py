@@ -1,0 +1,21 @@
+"""Nodes refuse bad parameter values with one clear line and exit code 2, never a traceback."""
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    ('rsdfm_perception.perception_node', 'codec_bits:=12', 'codec_bits must be 0 (default) or 1..8'),
+    ('rsdfm_perception.perception_node', 'image_qos:=fast', "image_qos must be one of"),
+    ('rsdfm_fusion.fusion_node', 'region_size:=-5.0', 'region_size'),
+    ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
+    ('rsdfm_fusion.trajectory_node', 'weights:=/nonexistent/w.pt', 'cannot load weights'),
+]
+
+
+@pytest.mark.parametrize('module, param, words', CASES)
+def test_bad_parameter_is_one_line_and_exit_2(module, param, words, ros_env):
+    proc = subprocess.run([sys.executable, '-m', module, '--ros-args', '-p', param], env=ros_env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and 'Traceback' not in proc.stderr, proc.stderr
