@@ -53,30 +53,30 @@ def draw_demo_figure(path: str | Path, frame: Frame, grid: BevGrid, gt: list[Obj
                      agents: list[str], title: str) -> Path:
     """Write the picture; returns its path."""
     n = len(frame.views)
-    fig = plt.figure(figsize=(4.2 * max(n, 3), 9.0))
-    gs = fig.add_gridspec(2, max(n, 3), height_ratios=[1, 1.6])
+    fig = plt.figure(figsize=(max(4.2 * n, 15.0), 9.0))
+    top = fig.add_gridspec(1, n, top=0.93, bottom=0.64, wspace=0.05)
+    bottom = fig.add_gridspec(1, 3, top=0.58, bottom=0.06)
     for i, view in enumerate(frame.views):
-        ax = fig.add_subplot(gs[0, i])
+        ax = fig.add_subplot(top[0, i])
         ax.imshow(view.image)
         ax.set_title(f'{view.agent_id} camera' + ('' if view.agent_id in agents else ' (not fused)'), fontsize=10)
         ax.axis('off')
     ext = _extent(grid)
-    cols = max(n, 3)
-    spans = [(0, cols // 3), (cols // 3, 2 * cols // 3), (2 * cols // 3, cols)]
-    axes = [fig.add_subplot(gs[1, a:b]) for a, b in spans]
+    axes = [fig.add_subplot(bottom[0, i]) for i in range(3)]
     ax = axes[0]
     if fused is not None:
         ax.imshow(_feature_rgb(fused), extent=ext, origin='lower')
     for view in frame.views:
-        ax.plot(*view.cam_to_map[:2, 3], 'w^', ms=7)
-        ax.annotate(view.agent_id, view.cam_to_map[:2, 3], color='w', fontsize=8)
+        x, y = np.clip(view.cam_to_map[:2, 3], [ext[0] + 3, ext[2] + 3], [ext[1] - 12, ext[3] - 5])
+        ax.plot(x, y, 'w^', ms=7)
+        ax.annotate(view.agent_id, (x + 2, y + 2), color='w', fontsize=8)
     ax.set_title(f'fused BEV (PCA) of {", ".join(agents)}', fontsize=10)
     ax = axes[1]
     if segmentation is not None:
-        ax.imshow(segmentation, extent=ext, origin='lower', cmap='Greys', vmin=0, vmax=1.5)
+        ax.imshow(np.ma.masked_equal(segmentation, 0), extent=ext, origin='lower', cmap='autumn', alpha=0.5)
     _boxes(ax, gt, edge='#22aa22', lw=2.0)
     _boxes(ax, detections)
-    ax.set_title('detections + segmentation, truth in green', fontsize=10)
+    ax.set_title(f'{len(detections)} detections, segmentation (orange), truth (green)', fontsize=10)
     ax = axes[2]
     _boxes(ax, gt, edge='#22aa22', lw=1.0, fill=True, alpha=0.35)
     for track_id, label, points in trajectories:
@@ -91,7 +91,6 @@ def draw_demo_figure(path: str | Path, frame: Frame, grid: BevGrid, gt: list[Obj
         ax.set_xlabel('map x (m)')
         ax.set_ylabel('map y (m)')
     fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=80)
     plt.close(fig)

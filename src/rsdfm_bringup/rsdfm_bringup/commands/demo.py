@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     _step(5, 'drawing one frame')
     frame = frames[len(frames) // 2]
     s = frame.stamp_ns + result.offset_ns
-    dets = shift_stamps(rec.detections, result.offset_ns).get(frame.stamp_ns, [])
+    dets = [d for d in shift_stamps(rec.detections, result.offset_ns).get(frame.stamp_ns, []) if d.score >= 0.3]
     gt = evaluated_objects(frame, grid)
     by_stamp = {f.stamp_ns: f for f in frames}
     futures = {}
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     seg = rec.segmentation.get(s)
     png = draw_demo_figure(out / 'demo.png', frame, grid, gt, dets, rec.fused.get(s), seg,
                            rec.trajectories.get(s, []), futures, rec.fused_agents.get(s, []),
-                           f'rsdfm demo: frame {frame.index}, {len(dets)} detections, {len(gt)} ground-truth vehicles '
+                           f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), {len(gt)} ground-truth vehicles '
                            f'(AP@0.5 {_fmt(figures["ap50"], 2)} over the run)')
     total = time.monotonic() - t0
     figures['demo_seconds'] = total
