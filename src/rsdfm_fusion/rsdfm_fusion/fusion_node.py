@@ -13,7 +13,6 @@ import collections
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 from rclpy.node import Node
 
 from rsdfm_core.geometry import BevGrid
@@ -22,6 +21,7 @@ from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, fie
 from rsdfm_fusion.diagnostics import NodeDiagnostics
 from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
 from rsdfm_fusion.qos import result_qos
+from rsdfm_fusion.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature, FusedBev
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
@@ -194,10 +194,7 @@ class FusionNode(Node):
         """The fusion grid: fixed, or centred where the followed drone's camera looks."""
         if not self.follow or self.follow not in members:
             return self.region
-        T = pose_to_matrix(members[self.follow].camera_pose)
-        c, d = T[:3, 3], T[:3, 2]
-        centre = c[:2] + d[:2] * (-c[2] / d[2]) if d[2] < -1e-6 else c[:2]
-        return BevGrid.centred(float(centre[0]), float(centre[1]), self.size, self.size, self.res)
+        return grid_around_aim(pose_to_matrix(members[self.follow].camera_pose), self.size, self.res)
 
 
 def main(args=None) -> int:

@@ -16,12 +16,12 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from rsdfm_core.geometry import BevGrid
 from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, camera_info_to_K, grid_to_fields,
                                       image_to_rgb, matrix_to_pose, pose_to_matrix, stamp_to_ns)
 from rsdfm_fusion.diagnostics import NodeDiagnostics
 from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
 from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
+from rsdfm_fusion.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
 
@@ -134,10 +134,7 @@ class PerceptionNode(Node):
         """Encoder on a square grid of bev_range metres centred where the optical axis meets the ground."""
         from rsdfm_core.model.runtime import DroneEncoder
 
-        c, d = cam_to_map[:3, 3], cam_to_map[:3, 2]
-        centre = c[:2] + d[:2] * (-c[2] / d[2]) if d[2] < -1e-6 else c[:2]
-        grid = BevGrid.centred(float(centre[0]), float(centre[1]), self.bev_range, self.bev_range,
-                               self.rt.region.resolution)
+        grid = grid_around_aim(cam_to_map, self.bev_range, self.rt.region.resolution)
         return DroneEncoder(self.rt, budget=self.budget, bev_grid=grid)
 
 
