@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from rsdfm_bringup.scoring import evaluated_objects, score
     from rsdfm_bringup.session import SessionError, run_session
     from rsdfm_core.bag import read_frames, write_bag
+    from rsdfm_core.commands.evaluate import json_safe
     from rsdfm_core.graph import fleet_graph
     from rsdfm_core.world.config import WorldConfig
     from rsdfm_core.world.simulator import Simulator
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     total = time.monotonic() - t0
     figures['demo_seconds'] = total
     figures['refused'] = refused
-    (out / 'summary.json').write_text(json.dumps(figures, indent=2, default=float))
+    (out / 'summary.json').write_text(json.dumps(json_safe(figures), indent=2, allow_nan=False) + '\n')
     b = figures['bytes_per_agent_frame']
     raw = figures['raw_bytes_per_agent_frame']
     lines = [
