@@ -131,3 +131,34 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_pat
     log = (tmp_path / 'logs' / 'fusion_node.log').read_text()
     assert log.count('refusing input (stamp_skew)') == 1, log
     assert log.count('refusing input (model_id)') == 1, log
+
+
+def test_images_without_a_pose_in_tolerance_are_refused_and_counted(tmp_path, rclpy_context, ros_env):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rsdfm_msgs.msg import BevFeature
+
+    from rsdfm_bringup.replay import BagReplay
+    from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_core.graph import fleet_graph
+
+    frames = 4
+    bag = make_bag(tmp_path / 'bag', drones=1, frames=frames, width=64, height=48)
+    runner = GraphRunner(fleet_graph(drones=1, parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable'}),
+                         log_dir=tmp_path / 'logs', env=ros_env)
+    runner.start(['/uav1/perception_node'])
+    probe = Probe(rclpy_context, {'/uav1/rsdfm/bev_feature': BevFeature, '/diagnostics': DiagnosticArray})
+    try:
+        # every pose 0.5 s off its image: no pose within pose_tolerance (0.06 s) of any image
+        replay = BagReplay(probe.node, bag, rate=1.0, topics=play_topics(['/uav1']), skew={'uav1/camera/pose': 0.5},
+                           camera_qos_kind='reliable')
+        wait_for(lambda: not runner.exited() and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
+                 timeout=90, interval=0.2, message='perception node up')
+        replay.play(progress=False)
+        wait_for(lambda: probe.diagnostics('/uav1/perception_node').get('refused.no_pose') == str(frames),
+                 timeout=30, interval=0.2, message=f'all {frames} images refused for want of a pose')
+        assert probe.diagnostics('/uav1/perception_node')['published'] == '0'
+        assert probe.get('/uav1/rsdfm/bev_feature') == []
+    finally:
+        probe.close()
+        runner.stop(timeout=20)
+    assert (tmp_path / 'logs' / 'uav1.perception_node.log').read_text().count('refusing input (no_pose)') == 1

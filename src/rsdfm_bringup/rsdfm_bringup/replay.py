@@ -3,8 +3,8 @@
 Messages are read with rosbags and published as the serialized bytes they are stored as
 (rclpy publishes raw CDR), paced by their recording times divided by `rate`. With `restamp`
 every header stamp is moved so the bag starts now (so end-to-end latency from the image
-stamp means something); `skew` moves one namespace's stamps further, as a drone whose clock
-is off would. Camera topics use the camera QoS, everything else reliable keep-last.
+stamp means something); `skew` moves one namespace's (or one topic's) stamps further, as a drone
+whose clock is off would. Camera topics use the camera QoS, everything else reliable keep-last.
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ class BagReplay:
     def _stamped(self, conn, raw: bytes) -> bytes | bytearray:
         offset = self.offset_ns
         for prefix, skew in self.skew_ns.items():
-            if conn.topic.startswith(prefix):
+            if conn.topic.startswith(prefix) or conn.topic == prefix[:-1]:
                 offset += skew
         if offset and self.stampable[conn.msgtype]:
             return shift_stamp(raw, offset)

@@ -6,6 +6,7 @@ are the capture stamps of the source images.
 """
 from __future__ import annotations
 
+from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_fusion.conversions import object_to_detection
@@ -49,7 +50,7 @@ class DetectionNode(FusedMapNode):
         if self.vision is not None:
             self.vision.publish(msg.header, objects)
         self.diag.extra['detections_last'] = str(len(objects))
-        self.diag.output(stamp_ns, started, 0)
+        self.diag.output(stamp_ns, started, len(serialize_message(out)))
 
 
 def main(args=None) -> int:

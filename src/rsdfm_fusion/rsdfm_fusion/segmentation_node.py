@@ -10,6 +10,7 @@ import array
 
 import numpy as np
 from nav_msgs.msg import OccupancyGrid
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
 from rsdfm_fusion.conversions import bytes_to_uint8_array, grid_to_fields
@@ -40,7 +41,7 @@ class SegmentationNode(FusedMapNode):
         inst.data = bytes_to_uint8_array(np.ascontiguousarray(instances, dtype='<u2').tobytes())
         self.inst_pub.publish(inst)
         self.diag.extra['instances_last'] = str(int(instances.max()) if instances.size else 0)
-        self.diag.output(stamp_ns, started, 0)
+        self.diag.output(stamp_ns, started, len(serialize_message(grid)) + len(serialize_message(inst)))
 
 
 def main(args=None) -> int:

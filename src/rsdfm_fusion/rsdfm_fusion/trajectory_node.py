@@ -6,6 +6,7 @@ tracker sees the same boxes as detection_node and gives the same track ids.
 """
 from __future__ import annotations
 
+from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_fusion.conversions import trajectory_msg
@@ -39,7 +40,7 @@ class TrajectoryNode(FusedMapNode):
         self.pub.publish(out)
         self.markers.publish(trajectory_markers(msg.header, tracks))
         self.diag.extra['tracks_last'] = str(len(tracks))
-        self.diag.output(stamp_ns, started, 0)
+        self.diag.output(stamp_ns, started, len(serialize_message(out)))
 
 
 def main(args=None) -> int:

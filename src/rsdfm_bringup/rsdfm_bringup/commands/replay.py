@@ -15,9 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--loop', action='store_true', help='play again and again until Ctrl-C')
     parser.add_argument('--topics', nargs='+', default=None, help='play only these topics')
     parser.add_argument('--restamp', action='store_true',
-                        help='move header stamps so the bag starts now (end-to-end latency becomes measurable)')
+                        help='move header stamps so the bag starts now, making end-to-end latency from the image '
+                             'stamp measurable (at --rate below 1 it then also counts the replay falling behind)')
     parser.add_argument('--skew', action='append', default=[], metavar='NAMESPACE=SECONDS',
-                        help='shift the stamps of one namespace, e.g. uav3=-2 for a clock 2 s behind (repeatable)')
+                        help='shift the stamps of one namespace or topic, e.g. uav3=-2 for a clock 2 s behind '
+                             '(repeatable)')
     parser.add_argument('--camera-qos', choices=('sensor_data', 'reliable'), default='sensor_data',
                         help='QoS of camera topics (default sensor_data, best effort)')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
