@@ -6,13 +6,19 @@
 The node list comes from rsdfm_core.graph (config/fleet.yaml), the same description that
 `rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout.
 """
+import os
+from pathlib import Path
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from rsdfm_core.graph import config_dir, fleet_graph
+# The config/ beside this launch/ directory, also when rsdfm_core is installed elsewhere.
+os.environ.setdefault('RSDFM_CONFIG_DIR', str(Path(__file__).resolve().parents[1] / 'config'))
+
+from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
 
 
 def _nodes(context, *args, **kwargs):

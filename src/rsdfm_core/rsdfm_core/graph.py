@@ -24,11 +24,12 @@ class GraphError(ValueError):
 
 
 def config_dir() -> Path:
-    """Directory holding fleet.yaml, rsdfm.yaml and rsdfm.rviz ($RSDFM_CONFIG_DIR overrides)."""
+    """Directory holding fleet.yaml, rsdfm.yaml and rsdfm.rviz: $RSDFM_CONFIG_DIR, else the checkout's
+    config/ above this file, else ./config."""
     env = os.environ.get('RSDFM_CONFIG_DIR')
     if env:
         return Path(env)
-    for parent in Path(__file__).resolve().parents:
+    for parent in [*Path(__file__).resolve().parents, Path.cwd()]:
         if (parent / 'config' / 'fleet.yaml').is_file():
             return parent / 'config'
     raise GraphError('cannot find config/fleet.yaml above rsdfm_core; set RSDFM_CONFIG_DIR')
