@@ -69,4 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # Run through the imported module, so UserError raised by subcommands (which import
+    # rsdfm_core.cli) is the same class that main() catches.
+    from rsdfm_core.cli import main as _main
+    sys.exit(_main())

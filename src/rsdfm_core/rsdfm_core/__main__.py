@@ -1,0 +1,6 @@
+"""`python -m rsdfm_core` is the `rsdfm` command."""
+import sys
+
+from rsdfm_core.cli import main
+
+sys.exit(main())
