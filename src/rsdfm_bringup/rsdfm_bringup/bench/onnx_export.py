@@ -1,0 +1,112 @@
+"""The drone-side network exported to ONNX and run with onnxruntime, against PyTorch eager.
+
+Exported: image encoder + height distribution + splat into the BEV grid (the scatter-add of the
+lifting), i.e. everything on the drone that has weights or heavy tensor work. Inputs are the image
+and the per-frame geometry (ray/ground points, their validity and the camera's cell validity),
+which stay in eager PyTorch in both paths: they depend only on K and the pose and use
+torch.linalg.inv, which ONNX has no operator for. The legacy TorchScript exporter turns the
+index_add_ of the splat into a ScatterND that overwrites duplicates (wrong sums), so the dynamo
+exporter (torch.export + onnxscript) is used; it keeps the scatter's add reduction.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rsdfm_bringup.bench.timing import all_threads, progress, repeat, torch_threads
+
+RTOL, ATOL = 1e-3, 1e-4        # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
+
+
+class DroneNet(torch.nn.Module):
+    """image (1, 3, H, W), points (1, D, N, 3), ok (1, 1, N), valid (1, R, W) -> BEV map (1, C, R, W)."""
+
+    def __init__(self, net, grid):
+        super().__init__()
+        self.net, self.grid = net, grid
+
+    def forward(self, image, points, ok, valid):
+        from rsdfm_core.model.lift import splat
+        feats, logits = self.net.encoder(image)
+        probs = torch.softmax(logits, 1).flatten(2)
+        bev, _ = splat(feats.flatten(2), probs, points, ok, self.grid)
+        return bev * valid[:, None].to(bev.dtype)
+
+
+@torch.no_grad()
+def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
+    """The exported network's inputs for one camera view (geometry computed in eager)."""
+    from rsdfm_core.model.lift import camera_validity
+    from rsdfm_core.model.network import prepare_image
+
+    img, Ks = prepare_image(view.image, view.K, rt.image_size)
+    image = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
+    K = torch.tensor(Ks[None], dtype=torch.float32)
+    pose = torch.tensor(np.asarray(view.cam_to_map)[None], dtype=torch.float32)
+    stride = rt.config['model']['feat_stride']
+    hw = (image.shape[-2] // stride, image.shape[-1] // stride)
+    points, ok = rt.net.lift_points(K, pose, hw)
+    valid = camera_validity(K, pose, image.shape[-2:], rt.region)
+    return {'image': image, 'points': points.float(), 'ok': ok, 'valid': valid}
+
+
+def export(model: DroneNet, example: dict[str, torch.Tensor], path: Path) -> None:
+    """torch.onnx.export with the dynamo exporter; its chatter goes to a buffer, not the terminal."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example), output_names=['bev'],
+                          dynamo=True, opset_version=18)
+
+
+def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
+    """Export, check agreement on every view, time eager vs onnxruntime with 1 and all threads."""
+    import onnxruntime as ort
+
+    model = DroneNet(rt.net, rt.region).eval()
+    feeds = [drone_inputs(rt, v) for v in views]
+    path = out_dir / 'drone_side.onnx'
+    progress(f'onnx: exporting the drone-side network to {path}')
+    t0 = time.perf_counter()
+    try:
+        export(model, feeds[0], path)
+    except Exception as exc:    # report why, do not stop the other measurements
+        return {'ok': False, 'error': f'export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
+    export_s = time.perf_counter() - t0
+    res = {'ok': True, 'exporter': 'torch.onnx.export(dynamo=True), opset 18', 'export_s': export_s,
+           'onnx_bytes': path.stat().st_size, 'rtol': RTOL, 'atol': ATOL, 'onnxruntime': ort.__version__,
+           'part': 'encoder + height distribution + splat (geometry and codec stay eager in both paths)'}
+    sessions = {}
+    for n in (1, all_threads()):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = n, 1
+        sessions[n] = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+    worst, worst_rel = 0.0, 0.0
+    agree = True
+    with torch.no_grad():
+        for feed in feeds:
+            ref = model(**feed).numpy()
+            got = sessions[1].run(None, {k: v.numpy() for k, v in feed.items()})[0]
+            diff = np.abs(got - ref)
+            worst = max(worst, float(diff.max()))
+            worst_rel = max(worst_rel, float((diff / (np.abs(ref) + 1e-6)).max()))
+            agree &= bool(np.allclose(got, ref, rtol=RTOL, atol=ATOL))
+    res.update({'agree': agree, 'max_abs_diff': worst, 'views_checked': len(feeds)})
+    np_feeds = [{key: v.numpy() for key, v in f.items()} for f in feeds]
+    for n in (1, all_threads()):
+        torch_feed, ort_feed, view = (itertools.cycle(x).__next__ for x in (feeds, np_feeds, views))
+        with torch_threads(n), torch.no_grad():
+            eager = repeat(lambda: model(**torch_feed()), runs)
+            geometry = repeat(lambda: drone_inputs(rt, view()), runs)
+        onnx = repeat(lambda: sessions[n].run(None, ort_feed()), runs)
+        res[f'threads_{"1" if n == 1 else "all"}'] = {
+            'threads': n, 'eager': eager, 'onnxruntime': onnx, 'geometry_eager': geometry,
+            'speedup': eager['median_ms'] / onnx['median_ms']}
+        progress(f'onnx ({n} thread{"s" * (n > 1)}): eager {eager["median_ms"]:.1f} ms, onnxruntime '
+                 f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x')
+    return res

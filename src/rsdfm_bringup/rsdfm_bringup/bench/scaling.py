@@ -1,0 +1,117 @@
+"""Scaling with fleet size: fusion-side time and end-to-end latency with 1, 2, 4, 8 drones.
+
+Fusion side (in process, one thread): decode every drone's payload, fuse, BEV decoder, heads and
+trajectories, per fleet frame. Modelled end-to-end: one drone's image-to-payload time (each drone
+has its own computer) + DDS transport + fusion side. Measured end-to-end: the real graph (one
+process per node over DDS, as `rsdfm demo` runs it) fed the bag at 10 Hz on this machine, where
+all drones share its cores: capture (replay publish) to detections recorded. Growth is fitted as
+time ~ drones^b on a log-log scale and b is reported.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rsdfm_bringup.bench.timing import StageClock, progress, summary, torch_threads
+from rsdfm_core.types import Frame
+
+DRONE_COUNTS = (1, 2, 4, 8)
+
+
+def exponent(ns: list[int], times: list[float]) -> float | None:
+    """Slope b of log(time) = a + b log(drones) (None with fewer than two usable points)."""
+    pts = [(n, t) for n, t in zip(ns, times) if t is not None and math.isfinite(t) and t > 0]
+    if len(pts) < 2:
+        return None
+    x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def fusion_side(fus, heads, pred, frame: Frame, maps: list) -> None:
+    """What the fusion, detection, segmentation and trajectory nodes do with one frame's maps."""
+    f = fus.fuse(maps)
+    dets = heads.detect(f)
+    heads.segment(f)
+    pred.update(frame.stamp_ns, f, [d for d in dets if d.score >= 0.3])
+
+
+def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dict, dict]:
+    """Per drone count, fusion-side time per frame; and the drone-side time per image (both summaries)."""
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads, TrajectoryPredictor
+
+    enc, fus, heads = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt, score_threshold=0.05)
+    drone = StageClock()
+    encoded = []
+    with torch_threads(1):
+        for frame in frames:
+            row = []
+            for v in frame.views[:max(counts)]:
+                with drone('drone side'):
+                    row.append((enc.encode(v.image, v.K, v.cam_to_map), v.agent_id))
+            encoded.append(row)
+        out = {}
+        for n in counts:
+            clock = StageClock()
+            for i, (frame, row) in enumerate(zip(frames, encoded)):
+                if i == 0:      # warm-up with a throwaway predictor, not timed
+                    fusion_side(fus, heads, TrajectoryPredictor(rt), frame, row[:n])
+                    pred = TrajectoryPredictor(rt)
+                with clock('fusion side'):
+                    fusion_side(fus, heads, pred, frame, row[:n])
+            out[n] = summary(clock.samples['fusion side'])
+            progress(f'scaling: fusion side with {n} drone{"s" * (n > 1)}: {out[n]["median_ms"]:.1f} ms per frame')
+    return out, drone.summaries(skip=1)['drone side']
+
+
+def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str | None) -> dict:
+    """Run the bag through the real graph with `drones` drones at 10 Hz; latency of every delivered frame."""
+    from rsdfm_bringup.recorded import read_recorded
+    from rsdfm_bringup.session import SessionError, run_session
+    from rsdfm_core.graph import fleet_graph
+
+    out_dir = work / f'graph_{drones}'
+    graph = fleet_graph(drones=drones, weights=weights, parameters={'threads': 1})
+    progress(f'scaling: graph of {len(graph.nodes)} processes with {drones} drone{"s" * (drones > 1)}, '
+             f'{frames} frames at 10 Hz')
+    t0 = time.monotonic()
+    try:
+        res = run_session(graph, bag, frames, out_dir, rate=1.0, idle_timeout=5.0)
+    except SessionError as exc:
+        return {'drones': drones, 'error': str(exc)}
+    rec = read_recorded(res.record_dir)
+    lat = [(rec.receive_ns[s] - res.sent_at[s - res.offset_ns]) / 1e6 for s in rec.detections
+           if s in rec.receive_ns and s - res.offset_ns in res.sent_at]
+    nodes = {name: {k: d[k] for k in ('processing_ms_median', 'e2e_latency_ms_median', 'published', 'received',
+                                      'refused_total') if k in d}
+             for name, d in sorted(rec.diagnostics.items())}
+    out = summary(lat)
+    out.update({'drones': drones, 'frames': frames, 'delivered': len(rec.detections), 'nodes': nodes,
+                'seconds': time.monotonic() - t0, 'logs': str(out_dir / 'logs')})
+    progress(f'scaling: graph with {drones} drone{"s" * (drones > 1)}: latency median {out["median_ms"]:.0f} ms, '
+             f'p90 {out["p90_ms"]:.0f} ms, {out["delivered"]}/{frames} frames delivered')
+    return out
+
+
+def measure_scaling(rt, frames: list[Frame], bag: Path, bag_frames: int, graph_drones: tuple[int, ...],
+                    work: Path, weights: str | None, transport_ms: float | None) -> dict:
+    """Fusion-side time for 1..8 drones, modelled and measured end-to-end latency, fitted exponents."""
+    fusion, drone = fusion_side_times(rt, frames)
+    t_ms = transport_ms if transport_ms is not None and math.isfinite(transport_ms) else 0.0
+    rows = []
+    graphs = {n: graph_latency(bag, n, bag_frames, work, weights) for n in graph_drones}
+    for n in DRONE_COUNTS:
+        g = graphs.get(n, {})
+        rows.append({'drones': n, 'fusion_side': fusion[n],
+                     'modelled_e2e_ms': drone['median_ms'] + t_ms + fusion[n]['median_ms'],
+                     'graph': g or None})
+    ns = [r['drones'] for r in rows]
+    return {
+        'drone_side': drone, 'transport_ms': t_ms, 'rows': rows,
+        'exponent_fusion_side': exponent(ns, [r['fusion_side']['median_ms'] for r in rows]),
+        'exponent_modelled_e2e': exponent(ns, [r['modelled_e2e_ms'] for r in rows]),
+        'exponent_graph_e2e': exponent([n for n in graph_drones if 'median_ms' in graphs[n]],
+                                       [graphs[n]['median_ms'] for n in graph_drones if 'median_ms' in graphs[n]]),
+    }

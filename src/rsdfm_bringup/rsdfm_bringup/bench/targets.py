@@ -1,0 +1,59 @@
+"""The issue's targets, checked against the measured figures (reported, never asserted)."""
+from __future__ import annotations
+
+import math
+
+LATENCY_TARGET_MS = 300.0
+BUDGET_TARGET_BYTES = 64 * 1024
+ONNX_TARGET_SPEEDUP = 1.5
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def check_targets(results: dict) -> list[dict]:
+    """[{'target', 'measured', 'holds' (True/False/None = not measured), 'note'}]."""
+    out = []
+    sc = results.get('scaling') or {}
+    g4 = next((r.get('graph') for r in sc.get('rows', []) if r['drones'] == 4), None)
+    m4 = next((r.get('modelled_e2e_ms') for r in sc.get('rows', []) if r['drones'] == 4), None)
+    if g4 and _finite(g4.get('median_ms')):
+        out.append({'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                              '(all nodes on this machine)',
+                    'measured': f"{g4['median_ms']:.0f} ms median, {g4['p90_ms']:.0f} ms p90, "
+                                f"{g4['delivered']}/{g4['frames']} frames delivered",
+                    'holds': g4['median_ms'] < LATENCY_TARGET_MS, 'note': 'real graph over DDS'})
+    else:
+        out.append({'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                              '(all nodes on this machine)', 'measured': 'not measured in this run', 'holds': None,
+                    'note': 'the graph ran only with ' + ', '.join(str(r['drones']) for r in sc.get('rows', [])
+                                                                if r.get('graph')) + ' drones' if sc else ''})
+    if _finite(m4):
+        out.append({'target': f'end-to-end latency, 4 drones, each drone on its own computer, < {LATENCY_TARGET_MS:.0f} ms',
+                    'measured': f'{m4:.0f} ms (drone side + transport + fusion side medians)',
+                    'holds': m4 < LATENCY_TARGET_MS, 'note': 'modelled from measured stages'})
+    tr = (results.get('transport') or {}).get('hlf-v1')
+    bw = results.get('bandwidth') or {}
+    default = next((r for r in bw.get('rows', []) if r['budget'] and bw.get('default_budget')
+                    and r['budget']['topk'] == bw['default_budget']['topk']
+                    and r['budget']['bits'] == bw['default_budget']['bits']), None)
+    size = tr['payload_bytes'] if tr else (default['bytes_per_agent_frame'] if default else None)
+    if size is not None:
+        ap = f", AP@0.5 {default['ap50']:.3f}" if default and default['ap50'] is not None else ''
+        out.append({'target': 'default codec budget <= 64 KB per drone per frame (< 5 Mbit/s at 10 Hz)',
+                    'measured': f'{size / 1024:.1f} KB, {size * 80 / 1e6:.2f} Mbit/s{ap}',
+                    'holds': size <= BUDGET_TARGET_BYTES, 'note': ''})
+    ox = results.get('onnx') or {}
+    if ox.get('ok'):
+        s1 = ox['threads_1']['speedup']
+        sa = ox['threads_all']['speedup']
+        why = '' if s1 >= ONNX_TARGET_SPEEDUP else 'below the target in this run: see the ONNX section for why'
+        out.append({'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
+                    'measured': f'{s1:.2f}x with 1 thread, {sa:.2f}x with all threads; outputs agree: {ox["agree"]} '
+                                f'(max abs diff {ox["max_abs_diff"]:.1e})',
+                    'holds': s1 >= ONNX_TARGET_SPEEDUP, 'note': why})
+    elif ox:
+        out.append({'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
+                    'measured': 'export failed', 'holds': False, 'note': ox.get('error', '')})
+    return out
