@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rsdfm_bringup.bench.timing import all_threads, progress, repeat, torch_threads
+from rsdfm_bringup.bench.timing import all_threads, paired, progress, repeat, torch_threads
 
 RTOL, ATOL = 1e-3, 1e-4        # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
 
@@ -39,6 +39,17 @@ class DroneNet(torch.nn.Module):
         return bev * valid[:, None].to(bev.dtype)
 
 
+class EncoderNet(torch.nn.Module):
+    """image (1, 3, H, W) -> features and bin logits: the encoder alone, to split the drone side's time."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.encoder = net.encoder
+
+    def forward(self, image):
+        return self.encoder(image)
+
+
 @torch.no_grad()
 def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
     """The exported network's inputs for one camera view (geometry computed in eager)."""
@@ -56,17 +67,25 @@ def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
     return {'image': image, 'points': points.float(), 'ok': ok, 'valid': valid}
 
 
-def export(model: DroneNet, example: dict[str, torch.Tensor], path: Path) -> None:
+def export(model: torch.nn.Module, example: dict[str, torch.Tensor], path: Path, outputs: list[str]) -> None:
     """torch.onnx.export with the dynamo exporter; its chatter goes to a buffer, not the terminal."""
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example), output_names=['bev'],
+        torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example), output_names=outputs,
                           dynamo=True, opset_version=18)
+
+
+def session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
 
 
 def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     """Export, check agreement on every view, time eager vs onnxruntime with 1 and all threads."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # noqa: F401  (fail here, before exporting, if it is missing)
 
     model = DroneNet(rt.net, rt.region).eval()
     feeds = [drone_inputs(rt, v) for v in views]
@@ -74,19 +93,15 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     progress(f'onnx: exporting the drone-side network to {path}')
     t0 = time.perf_counter()
     try:
-        export(model, feeds[0], path)
+        export(model, feeds[0], path, ['bev'])
     except Exception as exc:    # report why, do not stop the other measurements
         return {'ok': False, 'error': f'export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
     export_s = time.perf_counter() - t0
     res = {'ok': True, 'exporter': 'torch.onnx.export(dynamo=True), opset 18', 'export_s': export_s,
            'onnx_bytes': path.stat().st_size, 'rtol': RTOL, 'atol': ATOL, 'onnxruntime': ort.__version__,
            'part': 'encoder + height distribution + splat (geometry and codec stay eager in both paths)'}
-    sessions = {}
-    for n in (1, all_threads()):
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = n, 1
-        sessions[n] = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-    worst, worst_rel = 0.0, 0.0
+    sessions = {n: session(path, n) for n in (1, all_threads())}
+    worst = 0.0
     agree = True
     with torch.no_grad():
         for feed in feeds:
@@ -94,19 +109,34 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
             got = sessions[1].run(None, {k: v.numpy() for k, v in feed.items()})[0]
             diff = np.abs(got - ref)
             worst = max(worst, float(diff.max()))
-            worst_rel = max(worst_rel, float((diff / (np.abs(ref) + 1e-6)).max()))
             agree &= bool(np.allclose(got, ref, rtol=RTOL, atol=ATOL))
     res.update({'agree': agree, 'max_abs_diff': worst, 'views_checked': len(feeds)})
     np_feeds = [{key: v.numpy() for key, v in f.items()} for f in feeds]
     for n in (1, all_threads()):
         torch_feed, ort_feed, view = (itertools.cycle(x).__next__ for x in (feeds, np_feeds, views))
         with torch_threads(n), torch.no_grad():
-            eager = repeat(lambda: model(**torch_feed()), runs)
+            eager, onnx = paired(lambda: model(**torch_feed()), lambda: sessions[n].run(None, ort_feed()), runs)
             geometry = repeat(lambda: drone_inputs(rt, view()), runs)
-        onnx = repeat(lambda: sessions[n].run(None, ort_feed()), runs)
         res[f'threads_{"1" if n == 1 else "all"}'] = {
             'threads': n, 'eager': eager, 'onnxruntime': onnx, 'geometry_eager': geometry,
             'speedup': eager['median_ms'] / onnx['median_ms']}
         progress(f'onnx ({n} thread{"s" * (n > 1)}): eager {eager["median_ms"]:.1f} ms, onnxruntime '
                  f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x')
+    res['encoder_only'] = encoder_only(rt, feeds, runs, out_dir)
     return res
+
+
+def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:
+    """The encoder alone, eager vs onnxruntime (1 thread): how much of the speed-up the convolutions give."""
+    model = EncoderNet(rt.net).eval()
+    path = out_dir / 'encoder.onnx'
+    try:
+        export(model, {'image': feeds[0]['image']}, path, ['features', 'logits'])
+    except Exception as exc:
+        return {'ok': False, 'error': f'{type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
+    sess = session(path, 1)
+    images = itertools.cycle([f['image'] for f in feeds]).__next__
+    with torch_threads(1), torch.no_grad():
+        eager, onnx = paired(lambda: model(images()), lambda: sess.run(None, {'image': images().numpy()}), runs)
+    progress(f'onnx encoder only (1 thread): eager {eager["median_ms"]:.1f} ms, onnxruntime {onnx["median_ms"]:.1f} ms')
+    return {'ok': True, 'eager': eager, 'onnxruntime': onnx, 'speedup': eager['median_ms'] / onnx['median_ms']}

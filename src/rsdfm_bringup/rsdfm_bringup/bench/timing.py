@@ -32,6 +32,20 @@ def repeat(fn: Callable[[], object], runs: int, warmup: int = 2) -> dict:
     return summary(out)
 
 
+def paired(fa: Callable[[], object], fb: Callable[[], object], runs: int, warmup: int = 2) -> tuple[dict, dict]:
+    """summary() of fa and fb timed alternately, so a change in machine load hits both alike."""
+    for _ in range(warmup):
+        fa()
+        fb()
+    a, b = [], []
+    for _ in range(runs):
+        for fn, out in ((fa, a), (fb, b)):
+            t = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t) * 1e3)
+    return summary(a), summary(b)
+
+
 class StageClock:
     """Collects milliseconds per named stage: `with clock('encoder'): ...`."""
 
