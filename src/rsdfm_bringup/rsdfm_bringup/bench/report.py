@@ -197,7 +197,8 @@ def _scaling_lines(sc: dict) -> list[str]:
              f"image-to-payload time ({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
              f"({_f(sc['transport_ms'], 2)} ms) + fusion side. Graph end-to-end = every node as a process over DDS on this "
              'machine (all drones share its cores), bag replayed at 10 Hz, image publish to detections recorded; frames '
-             'the graph could not keep up with are dropped by the sensor-data QoS, hence "delivered".', '',
+             'the graph could not keep up with are dropped by the sensor-data QoS, hence "delivered"; the first 5 delivered '
+             'frames (cold start of every node) are left out of the latency.', '',
              f"Measured exponent b of time ~ drones^b: fusion side **{_f(sc['exponent_fusion_side'], 2)}**, modelled "
              f"end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
              '(b = 1 is linear).', '']
