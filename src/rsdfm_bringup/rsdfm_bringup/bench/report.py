@@ -37,7 +37,7 @@ def plot_stages(res: dict, path: Path) -> None:
     ax.set_yticks(y, [('drone: ' if n in DRONE_STAGES else 'fusion: ') + n for n in names])
     ax.invert_yaxis()
     ax.set_xlabel('ms (median, whisker to p90)')
-    ax.set_title(f"Per-stage time: drone stages per image, fusion stages per frame of {res['drones']} drones")
+    ax.set_title(f"Per-stage time\ndrone stages per image, fusion stages per frame of {res['drones']} drones")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -58,7 +58,9 @@ def plot_scaling(res: dict, path: Path) -> None:
         ax.loglog([a for a, _ in g], [b for _, b in g], '^-',
                   label=f"graph e2e on this machine (b = {_f(res['exponent_graph_e2e'], 2)})")
     ax.axhline(300, color='grey', lw=0.8, ls=':', label='300 ms target')
+    from matplotlib.ticker import NullFormatter
     ax.set_xticks(ns, [str(n) for n in ns])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel('drones')
     ax.set_ylabel('ms per frame (median)')
     ax.set_title('Scaling with fleet size (time ~ drones^b)')
@@ -75,15 +77,16 @@ def plot_bandwidth(res: dict, path: Path) -> None:
     for r in res['rows']:
         ap = r['ap50'] if r['ap50'] is not None else float('nan')
         b = max(r['bytes_per_agent_frame'], 1.0)
-        ax.scatter(b, ap, marker='o' if r['mode'] == 'collaborative' else 's')
-        ax.annotate(r['method'], (b, ap), textcoords='offset points', xytext=(4, 4), fontsize=8)
+        ax.scatter(b, ap, marker='o' if r['mode'] == 'collaborative' else 's', s=40,
+                   label=f"{r['method']} ({r['bytes_per_agent_frame']:.0f} B)")
     for mbit in res['link_mbit_s']:
         ax.axvline(mbit * 1e6 / 8 / res['rate_hz'], color='grey', lw=0.8, ls=':')
         ax.text(mbit * 1e6 / 8 / res['rate_hz'], ax.get_ylim()[1], f' {mbit:g} Mbit/s', fontsize=7, va='top')
     ax.set_xscale('log')
     ax.set_xlabel(f"bytes per drone per frame (link lines at {res['rate_hz']:g} Hz)")
     ax.set_ylabel('BEV AP@0.5')
-    ax.set_title(f"Accuracy vs bandwidth ({res['frames']} frames, {res['drones']} drones)")
+    ax.set_title(f"Accuracy vs bandwidth ({res['frames']} frames, {res['drones']} drones; 0 B drawn at 1 B)")
+    ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -201,7 +204,9 @@ def _scaling_lines(sc: dict) -> list[str]:
              'frames (cold start of every node) are left out of the latency.', '',
              f"Measured exponent b of time ~ drones^b: fusion side **{_f(sc['exponent_fusion_side'], 2)}**, modelled "
              f"end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
-             '(b = 1 is linear).', '']
+             f"(b = 1 is linear). Linear fit of the fusion side: {_f(sc['linear_fusion_side']['fixed_ms'])} ms fixed "
+             f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone (decode, resample, "
+             'attention).', '']
     lines += _table(['drones', 'fusion side median / p90 ms', 'modelled e2e ms', 'graph e2e median / p90 ms',
                      'frames delivered'], rows) + ['']
     g4 = next((r['graph'] for r in sc['rows'] if r['drones'] == 4 and r.get('graph') and r['graph'].get('nodes')), None)

@@ -31,6 +31,12 @@ def exponent(ns: list[int], times: list[float]) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
+def linear_fit(ns: list[int], times: list[float]) -> tuple[float, float]:
+    """(fixed ms, ms per drone) of time = fixed + per * drones, least squares."""
+    per, fixed = np.polyfit(np.asarray(ns, float), np.asarray(times, float), 1)
+    return float(fixed), float(per)
+
+
 def fusion_side(fus, heads, pred, frame: Frame, maps: list) -> None:
     """What the fusion, detection, segmentation and trajectory nodes do with one frame's maps."""
     f = fus.fuse(maps)
@@ -111,7 +117,9 @@ def measure_scaling(rt, frames: list[Frame], bag: Path, bag_frames: int, graph_d
                      'modelled_e2e_ms': drone['median_ms'] + t_ms + fusion[n]['median_ms'],
                      'graph': g or None})
     ns = [r['drones'] for r in rows]
+    fixed, per = linear_fit(ns, [r['fusion_side']['median_ms'] for r in rows])
     return {
+        'linear_fusion_side': {'fixed_ms': fixed, 'per_drone_ms': per},
         'drone_side': drone, 'transport_ms': t_ms, 'rows': rows,
         'exponent_fusion_side': exponent(ns, [r['fusion_side']['median_ms'] for r in rows]),
         'exponent_modelled_e2e': exponent(ns, [r['modelled_e2e_ms'] for r in rows]),
