@@ -138,6 +138,40 @@ def unpack_hlf(payload: bytes) -> HlfContent:
                       hf_s[:, 0].copy(), hf_s[:, 1].copy(), hf_index, hf_codes)
 
 
+@dataclass(frozen=True)
+class PayloadHeader:
+    """What a payload's fixed-size header claims, read without decoding (or allocating) anything."""
+
+    channels: int
+    rows: int
+    cols: int
+    size: int          # total payload bytes this header implies
+
+
+def read_header(codec: str, payload: bytes | memoryview) -> PayloadHeader:
+    """The header of an 'hlf-v1' or 'raw-f32' payload; PayloadError if it is too short or not that format.
+
+    Looks at the first bytes only, so a receiver can compare the claimed shape and size with the
+    message fields before any decoding.
+    """
+    head = bytes(payload[:_HLF_HEADER.size])
+    if codec == 'hlf-v1':
+        if len(head) < _HLF_HEADER.size:
+            raise PayloadError(f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}')
+        magic, ver, bits, pool, _, C, R, W, cl, ch, k = _HLF_HEADER.unpack_from(head)
+        if magic != HLF_MAGIC or ver != VERSION:
+            raise PayloadError(f'not an hlf-v1 payload: magic {magic!r} version {ver}')
+        return PayloadHeader(C, R, W, hlf_payload_size(C, R, W, max(pool, 1), cl, ch, min(k, R * W), bits))
+    if codec == 'raw-f32':
+        if len(head) < _RAW_HEADER.size:
+            raise PayloadError(f'raw-f32 payload is truncated: {len(payload)} bytes')
+        magic, ver, _, C, R, W = _RAW_HEADER.unpack_from(head)
+        if magic != RAW_MAGIC or ver != VERSION:
+            raise PayloadError(f'not a raw-f32 v{VERSION} payload: magic {magic!r} version {ver}')
+        return PayloadHeader(C, R, W, raw_payload_size(C, R, W))
+    raise PayloadError(f"unknown codec {codec!r} (expected 'hlf-v1' or 'raw-f32')")
+
+
 def raw_payload_size(channels: int, rows: int, cols: int) -> int:
     return _RAW_HEADER.size + -(-rows * cols // 8) + 4 * channels * rows * cols + 4
 
