@@ -14,6 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw, rot_to_quat, yaw_to_quat
 from rsdfm_core.types import LABELS, ObjectState
+from rsdfm_core.validation import FeatureFields
 from rsdfm_msgs.msg import Detection3D, Trajectory
 
 
@@ -90,6 +91,19 @@ def fields_to_grid(msg) -> BevGrid:
         raise ConversionError(f'grid {msg.rows}x{msg.cols} at resolution {msg.resolution} is empty')
     yaw = quat_to_yaw((o.orientation.x, o.orientation.y, o.orientation.z, o.orientation.w))
     return BevGrid(float(o.position.x), float(o.position.y), yaw, float(msg.resolution), int(msg.rows), int(msg.cols))
+
+
+def feature_fields(msg) -> FeatureFields:
+    """The plain fields of a BevFeature that rsdfm_core.validation checks (the payload is not copied)."""
+    c, g = msg.camera_pose, msg.grid_origin
+    return FeatureFields(
+        agent_id=msg.agent_id, stamp_ns=stamp_to_ns(msg.header.stamp),
+        camera_position=(c.position.x, c.position.y, c.position.z),
+        camera_orientation=(c.orientation.x, c.orientation.y, c.orientation.z, c.orientation.w),
+        grid_position=(g.position.x, g.position.y, g.position.z),
+        grid_orientation=(g.orientation.x, g.orientation.y, g.orientation.z, g.orientation.w),
+        resolution=float(msg.resolution), rows=int(msg.rows), cols=int(msg.cols), channels=int(msg.channels),
+        codec=msg.codec, payload=memoryview(msg.payload), raw_bytes=int(msg.raw_bytes))
 
 
 def object_to_detection(o: ObjectState) -> Detection3D:

@@ -5,7 +5,11 @@ a drone that joins later is used, one that stays silent for `drone_timeout` is d
 used again when it comes back). For each reference stamp the newest map of each live drone
 within `window` of it is fused, once all live drones reported or `max_wait` passed. Maps from
 another model, in another frame, or with a stamp far from the fleet's clock (`max_skew`, e.g.
-a drone clock 2 s behind) are refused and counted on /diagnostics.
+a drone clock 2 s behind) are refused and counted on /diagnostics. Before any of that, every
+message goes through rsdfm_core.validation.check_feature (sizes, payload length against its
+header, codec, finite unit-quaternion poses, resolution, placement near the fusion region,
+stamp not in the future or far past of this node's clock), so a malformed map is refused
+before anything is decoded or allocated; its reason code is counted and logged once.
 """
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from dataclasses import dataclass, field
 from rclpy.node import Node
 
 from rsdfm_core.geometry import BevGrid
-from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, fields_to_grid, grid_to_fields,
-                                      ns_to_stamp, pose_to_matrix, stamp_to_ns)
+from rsdfm_core.validation import FeatureLimits, check_feature
+from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
+                                      grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
 from rsdfm_fusion.diagnostics import NodeDiagnostics
 from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
 from rsdfm_fusion.qos import result_qos
@@ -54,11 +59,23 @@ class FusionNode(Node):
         self.max_skew_ns = int(1e9 * declare(self, 'max_skew', 1.0, 's: maps this far from the fleet clock are refused'))
         self.drone_timeout = float(declare(self, 'drone_timeout', 3.0, 's without a map before a drone is dropped'))
         period = float(declare(self, 'discovery_period', 0.5, 's between scans of the graph for drones'))
+        max_future = float(declare(self, 'max_future', 30.0, "s: maps stamped further ahead of this node's clock "
+                                                             'are refused'))
+        max_age = float(declare(self, 'max_age', 300.0, "s: maps stamped further behind this node's clock are "
+                                                        'refused (0 = no limit, e.g. to replay a bag without '
+                                                        '--restamp and without sim time)'))
+        margin = float(declare(self, 'region_margin', 64.0, 'm: maps whose grid lies further outside the fusion '
+                                                            'region are refused (ignored with follow_agent)'))
         check(self.size > 0 and self.res > 0 and self.size / self.res <= 4096,
               f'region_size {self.size} and region_resolution {self.res} must be > 0 and give at most 4096 cells')
         check(self.window_ns >= 0 and self.max_wait > 0 and self.max_skew_ns > 0 and self.drone_timeout > 0
               and period > 0, 'window must be >= 0 and max_wait, max_skew, drone_timeout, discovery_period > 0')
+        check(max_future > 0 and max_age >= 0 and margin >= 0,
+              'max_future must be > 0, max_age and region_margin >= 0')
         self.region = BevGrid.centred(self.cx, self.cy, self.size, self.size, self.res)
+        self.limits = FeatureLimits(region=self.region, channels=int(self.rt.config['model']['img_channels']),
+                                    region_margin=float('inf') if self.follow else margin,
+                                    max_future_ns=int(max_future * 1e9), max_age_ns=int(max_age * 1e9))
         self.drones: dict[str, Drone] = {}
         self.topics: dict[str, object] = {}
         self.topic_agent: dict[str, str | None] = {}   # None: found, but no map received yet
@@ -110,18 +127,22 @@ class FusionNode(Node):
 
     def on_feature(self, msg: BevFeature, topic: str = '') -> None:
         self.diag.received_input(len(msg.payload))
-        agent = msg.agent_id or '(unnamed)'
+        agent = msg.agent_id[:64] or '(unnamed)'
         self.topic_agent[topic] = agent
-        stamp = stamp_to_ns(msg.header.stamp)
-        drone = self.drones.setdefault(agent, Drone(agent))
-        drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
+        refusal = check_feature(feature_fields(msg), self.limits, self.get_clock().now().nanoseconds)
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, f'{refusal.detail} (on {topic})')
+            return
         if msg.model_id != self.rt.model_id:
-            self.diag.refuse('model_id', f'map from {agent} made by model {msg.model_id!r}, '
+            self.diag.refuse('model_id', f'map from {agent} made by model {msg.model_id[:64]!r}, '
                                          f'this node runs {self.rt.model_id!r}')
             return
         if msg.header.frame_id not in ('map', '/map'):
-            self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id!r}, expected 'map'")
+            self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id[:64]!r}, expected 'map'")
             return
+        stamp = stamp_to_ns(msg.header.stamp)
+        drone = self.drones.setdefault(agent, Drone(agent))
+        drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
         clock = self.fleet_clock()
         if clock and abs(stamp - clock) > self.max_skew_ns:
             self.diag.refuse('stamp_skew', f'map from {agent} stamped {(stamp - clock) / 1e9:+.2f} s '
@@ -171,7 +192,7 @@ class FusionNode(Node):
             try:
                 m = EncodedMap(fields_to_grid(msg), int(msg.channels), msg.codec, bytes(msg.payload), int(msg.raw_bytes))
                 bev, valid = decode_payload(self.rt, m)
-            except (PayloadError, ConversionError) as exc:
+            except (PayloadError, ConversionError, ValueError, RuntimeError) as exc:
                 self.diag.refuse('bad_payload', f'map from {agent}: {exc}')
                 continue
             decoded.append((bev, valid, m.grid))

@@ -6,6 +6,7 @@ import sys
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
@@ -15,9 +16,27 @@ class SettingError(ValueError):
 
 
 def declare(node: Node, name: str, default, description: str):
-    """Declare one parameter with its description and return its value."""
-    node.declare_parameter(name, default, ParameterDescriptor(name=name, description=description))
+    """Declare one parameter with its description and return its value; SettingError for a value of the
+    wrong type (e.g. a string where a number is expected), naming the parameter and the expected type."""
+    try:
+        node.declare_parameter(name, default, ParameterDescriptor(name=name, description=description))
+    except InvalidParameterTypeException:
+        raise SettingError(f'parameter {name} must be of type {type(default).__name__} ({description}), '
+                           f'got {_override_text(node, name)}') from None
+    except InvalidParameterValueException as exc:
+        raise SettingError(f'parameter {name}: {exc}') from None
     return node.get_parameter(name).value
+
+
+def _override_text(node: Node, name: str) -> str:
+    """The value given for `name` on the command line or in a parameters file, as text."""
+    from rclpy.parameter import parameter_value_to_python
+
+    override = node._parameter_overrides.get(name)
+    if override is None:
+        return 'a value of another type'
+    value = override.value if hasattr(override, 'value') else parameter_value_to_python(override)
+    return f'{value!r} ({type(value).__name__})'
 
 
 def check(condition: bool, message: str) -> None:
@@ -41,8 +60,13 @@ def load_runtime(node: Node):
     weights, device, threads = declare_runtime_parameters(node)
     try:
         rt = Runtime.load(weights or None, device=device, threads=threads)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        raise SettingError(f'cannot load weights {weights or "(shipped)"}: {exc}') from None
+    except FileNotFoundError as exc:
+        raise SettingError(f'parameter weights: cannot load weights {weights}: {exc}') from None
+    except (ValueError, RuntimeError, KeyError, TypeError) as exc:
+        text = ' '.join(str(exc).split()) or type(exc).__name__
+        first = text if len(text) <= 240 else text[:240] + '...'
+        raise SettingError(f'parameter weights: cannot load weights {weights or "(shipped)"}: they do not fit the '
+                           f'rsdfm network (another architecture or a damaged file): {first}') from None
     node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)')
     return rt
 

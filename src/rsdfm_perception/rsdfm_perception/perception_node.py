@@ -4,7 +4,11 @@ Runs in the drone's namespace (/uavN). Subscribes to camera/image_raw, camera/ca
 camera/pose; pairs each image with the pose interpolated at its capture stamp; runs the drone
 side of the model (rsdfm_core DroneEncoder) and publishes rsdfm/bev_feature with the image
 stamp. Images without a pose within `pose_tolerance` (or without camera info) are refused,
-counted on /diagnostics, and logged once per kind.
+counted on /diagnostics, and logged once per kind. Camera input is checked with
+rsdfm_core.validation first: images must be rgb8/bgr8 with a step and data length that fit, and
+the size CameraInfo gives; CameraInfo needs an invertible pinhole K; poses must be finite with a
+unit quaternion, and at encode time the camera must be above the ground looking down. Anything
+else is refused with its reason code, and the node keeps running.
 """
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, camera_info_to_K, grid_to_fields,
-                                      image_to_rgb, matrix_to_pose, pose_to_matrix, stamp_to_ns)
+from rsdfm_core.validation import check_camera_pose, check_image, check_intrinsics, pose_matrix_checked
+from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, grid_to_fields, image_to_rgb,
+                                      matrix_to_pose, stamp_to_ns)
 from rsdfm_fusion.diagnostics import NodeDiagnostics
 from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
 from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
@@ -55,6 +60,7 @@ class PerceptionNode(Node):
         self.encoder = DroneEncoder(self.rt, budget=budget)
         self.budget = budget
         self.K: np.ndarray | None = None
+        self.info_size: tuple[int, int] | None = None     # (width, height) of the camera_info
         self.poses = PoseBuffer()
         self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
         self.diag = NodeDiagnostics(self)
@@ -70,26 +76,33 @@ class PerceptionNode(Node):
         self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
 
     def on_info(self, msg: CameraInfo) -> None:
-        try:
-            self.K = camera_info_to_K(msg)
-        except ConversionError as exc:
-            self.diag.refuse('bad_camera_info', str(exc))
+        refusal = check_intrinsics(msg.k)
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, refusal.detail)
             return
+        self.K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+        self.info_size = (int(msg.width), int(msg.height))
         self.process_pending()
 
     def on_pose(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ('map', '/map'):
-            self.diag.refuse('pose_frame', f"pose in frame {msg.header.frame_id!r}, expected 'map'")
+            self.diag.refuse('pose_frame', f"pose in frame {msg.header.frame_id[:64]!r}, expected 'map'")
             return
-        try:
-            self.poses.add(stamp_to_ns(msg.header.stamp), pose_to_matrix(msg.pose))
-        except ConversionError as exc:
-            self.diag.refuse('bad_pose', str(exc))
+        p, q = msg.pose.position, msg.pose.orientation
+        T = pose_matrix_checked((p.x, p.y, p.z), (q.x, q.y, q.z, q.w), 'camera pose')
+        if not isinstance(T, np.ndarray):
+            self.diag.refuse(T.reason, T.detail)
             return
+        self.poses.add(stamp_to_ns(msg.header.stamp), T)
         self.process_pending()
 
     def on_image(self, msg: Image) -> None:
         self.diag.received_input(len(msg.data))
+        refusal = check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), len(msg.data),
+                              self.info_size)
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, refusal.detail)
+            return
         self.pending.append((msg, time.monotonic()))
         self.process_pending()
 
@@ -113,13 +126,18 @@ class PerceptionNode(Node):
 
     def encode_and_publish(self, msg: Image, stamp: int, cam_to_map: np.ndarray) -> None:
         started = time.perf_counter()
+        refusal = (check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), len(msg.data),
+                               self.info_size) or check_camera_pose(cam_to_map))
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, f'{refusal.detail} (image stamp {stamp / 1e9:.3f})')
+            return
         try:
             rgb = image_to_rgb(msg)
-        except ConversionError as exc:
-            self.diag.refuse('bad_image', str(exc))
+            encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
+            m = encoder.encode(rgb, self.K, cam_to_map)
+        except (ConversionError, ValueError, RuntimeError) as exc:
+            self.diag.refuse('encode_error', f'image stamp {stamp / 1e9:.3f}: {exc}')
             return
-        encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
-        m = encoder.encode(rgb, self.K, cam_to_map)
         out = BevFeature()
         out.header.stamp, out.header.frame_id = msg.header.stamp, 'map'
         out.agent_id, out.camera_pose = self.agent_id, matrix_to_pose(cam_to_map)
