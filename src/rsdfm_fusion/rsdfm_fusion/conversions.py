@@ -106,6 +106,20 @@ def feature_fields(msg) -> FeatureFields:
         codec=msg.codec, payload=memoryview(msg.payload), raw_bytes=int(msg.raw_bytes))
 
 
+def encoded_to_feature(m, agent_id: str, stamp_ns: int, cam_to_map: np.ndarray, model_id: str) -> 'BevFeature':
+    """The BevFeature message of one drone's EncodedMap (rsdfm_core.model.runtime), stamped with the image."""
+    from rsdfm_msgs.msg import BevFeature
+
+    out = BevFeature()
+    out.header.stamp, out.header.frame_id = ns_to_stamp(stamp_ns), 'map'
+    out.agent_id, out.camera_pose = agent_id, matrix_to_pose(cam_to_map)
+    out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(m.grid)
+    out.channels, out.model_id, out.codec = int(m.channels), model_id, m.codec
+    out.payload = bytes_to_uint8_array(m.payload)
+    out.raw_bytes = int(m.raw_bytes)
+    return out
+
+
 def object_to_detection(o: ObjectState) -> Detection3D:
     q = yaw_to_quat(o.yaw)
     return Detection3D(

@@ -21,8 +21,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from rsdfm_core.validation import check_camera_pose, check_image, check_intrinsics, pose_matrix_checked
-from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, grid_to_fields, image_to_rgb,
-                                      matrix_to_pose, stamp_to_ns)
+from rsdfm_fusion.conversions import ConversionError, encoded_to_feature, image_to_rgb, stamp_to_ns
 from rsdfm_fusion.diagnostics import NodeDiagnostics
 from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
 from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
@@ -138,14 +137,7 @@ class PerceptionNode(Node):
         except (ConversionError, ValueError, RuntimeError) as exc:
             self.diag.refuse('encode_error', f'image stamp {stamp / 1e9:.3f}: {exc}')
             return
-        out = BevFeature()
-        out.header.stamp, out.header.frame_id = msg.header.stamp, 'map'
-        out.agent_id, out.camera_pose = self.agent_id, matrix_to_pose(cam_to_map)
-        out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(m.grid)
-        out.channels, out.model_id, out.codec = m.channels, self.rt.model_id, m.codec
-        out.payload = bytes_to_uint8_array(m.payload)
-        out.raw_bytes = m.raw_bytes
-        self.pub.publish(out)
+        self.pub.publish(encoded_to_feature(m, self.agent_id, stamp, cam_to_map, self.rt.model_id))
         self.diag.output(stamp, started, len(m.payload))
 
     def _local_encoder(self, cam_to_map: np.ndarray):
