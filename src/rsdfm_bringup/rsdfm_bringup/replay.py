@@ -5,6 +5,9 @@ Messages are read with rosbags and published as the serialized bytes they are st
 every header stamp is moved so the bag starts now (so end-to-end latency from the image
 stamp means something); `skew` moves one namespace's (or one topic's) stamps further, as a drone
 whose clock is off would. Camera topics use the camera QoS, everything else reliable keep-last.
+Bags are read through rsdfm_core.bag.BagSource: a cut or damaged bag, a requested topic the bag
+lacks, or a message type rclpy does not know stops with an error naming the file and the
+problem, unless skip_bad, which plays what is readable and says what it left out.
 """
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from rosbags.highlevel import AnyReader
-
 from rsdfm_bringup.cdr_stamp import shift_stamp
+from rsdfm_core.bag import BagError, BagSource, make_typestore
+from rsdfm_core.bag.source import SKIP_HINT, warn_stderr
 from rsdfm_fusion.qos import camera_qos, result_qos
 
 CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/camera_info', '/camera/pose')
@@ -24,27 +27,18 @@ CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/camera_info', '/camera/pose')
 
 def message_class(msgtype: str):
     """The rclpy message class of a type name such as 'sensor_msgs/msg/Image'."""
-    pkg, _, name = msgtype.split('/')
     try:
+        pkg, _, name = msgtype.split('/')
         return getattr(importlib.import_module(f'{pkg}.msg'), name)
-    except (ImportError, AttributeError) as exc:
+    except (ValueError, ImportError, AttributeError) as exc:
         raise LookupError(f'message type {msgtype} is not available to rclpy ({exc})') from None
 
 
-def has_header(reader: AnyReader, msgtype: str) -> bool:
-    """Whether the type's first field is a std_msgs/Header (its stamp can be shifted)."""
-    fields = reader.typestore.fielddefs[msgtype][1]
+def has_header(msgtype: str) -> bool:
+    """Whether the type's first field is a std_msgs/Header (its stamp can be shifted); False if unknown."""
+    defs = make_typestore().fielddefs.get(msgtype)
+    fields = defs[1] if defs else []
     return bool(fields) and fields[0][0] == 'header' and fields[0][1][1] == 'std_msgs/msg/Header'
-
-
-def open_bag(path: str | Path) -> AnyReader:
-    """An opened AnyReader, with a clear error for a missing or unreadable bag."""
-    path = Path(path)
-    if not (path / 'metadata.yaml').is_file() and not path.is_file():
-        raise FileNotFoundError(f'no rosbag2 bag at {path} (expected a directory with metadata.yaml)')
-    reader = AnyReader([path])
-    reader.open()
-    return reader
 
 
 class BagReplay:
@@ -52,7 +46,8 @@ class BagReplay:
 
     def __init__(self, node, bag: str | Path, rate: float = 1.0, loop: bool = False,
                  topics: list[str] | None = None, restamp: bool = False,
-                 skew: dict[str, float] | None = None, camera_qos_kind: str = 'sensor_data') -> None:
+                 skew: dict[str, float] | None = None, camera_qos_kind: str = 'sensor_data',
+                 skip_bad: bool = False, warn=warn_stderr) -> None:
         if rate <= 0:
             raise ValueError(f'rate must be > 0, got {rate}')
         self.node, self.bag, self.rate, self.loop = node, Path(bag), rate, loop
@@ -61,23 +56,33 @@ class BagReplay:
         self.published = 0
         self.offset_ns = 0          # stamp shift of the current pass (restamp)
         self.sent_at: dict[int, int] = {}   # bag time (ns) -> wall time it was published (last pass)
-        reader = open_bag(self.bag)
-        try:
-            wanted = set(topics) if topics else None
-            self.connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
-            if wanted and not self.connections:
-                raise ValueError(f'none of the topics {sorted(wanted)} is in {self.bag}; it has '
-                                 f'{sorted({c.topic for c in reader.connections})}')
-            self.start_ns, self.end_ns = reader.start_time, reader.end_time
-            self.stampable = {c.msgtype: has_header(reader, c.msgtype) for c in self.connections}
-        finally:
-            reader.close()
+        self.source = BagSource(self.bag, skip_bad=skip_bad, warn=warn)
+        wanted = list(topics) if topics else sorted(self.source.topics)
+        missing = [t for t in wanted if t not in self.source.topics]
+        if missing and (not skip_bad or len(missing) == len(wanted)):
+            raise BagError(f'{self.bag}: topic(s) {missing} not in the bag; it has {sorted(self.source.topics)}'
+                           + (f'; {SKIP_HINT}' if len(missing) < len(wanted) else ''))
+        if missing:
+            warn(f'{self.bag}: topic(s) {missing} not in the bag; playing the others (--skip-bad)')
+        self.start_ns, self.end_ns = self.source.start_ns, self.source.end_ns
         self.publishers = {}
-        for conn in self.connections:
-            if conn.topic in self.publishers:
+        self.stampable: dict[str, bool] = {}
+        for topic in wanted:
+            msgtype = self.source.topics.get(topic)
+            if msgtype is None:
                 continue
-            qos = camera_qos(camera_qos_kind) if conn.topic.endswith(CAMERA_SUFFIXES) else result_qos()
-            self.publishers[conn.topic] = node.create_publisher(message_class(conn.msgtype), conn.topic, qos)
+            try:
+                cls = message_class(msgtype)
+            except LookupError as exc:
+                if not skip_bad:
+                    raise BagError(f'{self.bag}: topic {topic}: {exc}; {SKIP_HINT}') from None
+                warn(f'{self.bag}: topic {topic}: {exc}; not played (--skip-bad)')
+                continue
+            qos = camera_qos(camera_qos_kind) if topic.endswith(CAMERA_SUFFIXES) else result_qos()
+            self.publishers[topic] = node.create_publisher(cls, topic, qos)
+            self.stampable[msgtype] = has_header(msgtype)
+        if not self.publishers:
+            raise BagError(f'{self.bag}: none of its topics can be played')
 
     @property
     def topics(self) -> list[str]:
@@ -103,28 +108,23 @@ class BagReplay:
         self.offset_ns = wall0 - self.start_ns if self.restamp else 0
         span = max(1, self.end_ns - self.start_ns)
         last_report = 0.0
-        reader = open_bag(self.bag)
-        try:
-            conns = [c for c in reader.connections if c.topic in self.publishers]
-            for conn, t_ns, raw in reader.messages(connections=conns):
-                due = wall0 + (t_ns - self.start_ns) / self.rate
-                while not stop.is_set():
-                    wait = (due - time.time_ns()) / 1e9
-                    if wait <= 0:
-                        break
-                    stop.wait(min(wait, 0.1))
-                if stop.is_set():
-                    return
-                self.sent_at.setdefault(t_ns, time.time_ns())
-                self.publishers[conn.topic].publish(bytes(self._stamped(conn, raw)))
-                self.published += 1
-                now = time.monotonic()
-                if progress and now - last_report > 2.0:
-                    last_report = now
-                    print(f'replay: {100 * (t_ns - self.start_ns) / span:5.1f}% of {self.bag.name}, '
-                          f'{self.published} messages', file=sys.stderr)
-        finally:
-            reader.close()
+        for m in self.source.messages(self.publishers):
+            due = wall0 + (m.log_time - self.start_ns) / self.rate
+            while not stop.is_set():
+                wait = (due - time.time_ns()) / 1e9
+                if wait <= 0:
+                    break
+                stop.wait(min(wait, 0.1))
+            if stop.is_set():
+                return
+            self.sent_at.setdefault(m.log_time, time.time_ns())
+            self.publishers[m.topic].publish(bytes(self._stamped(m.topic, m.msgtype, m.data)))
+            self.published += 1
+            now = time.monotonic()
+            if progress and now - last_report > 2.0:
+                last_report = now
+                print(f'replay: {100 * (m.log_time - self.start_ns) / span:5.1f}% of {self.bag.name}, '
+                      f'{self.published} messages', file=sys.stderr)
 
     def matched(self, topic: str) -> int:
         """Subscriptions the DDS writer of `topic` is matched with (not just seen in the graph):
@@ -142,12 +142,12 @@ class BagReplay:
                 pass
         return ok
 
-    def _stamped(self, conn, raw: bytes) -> bytes | bytearray:
+    def _stamped(self, topic: str, msgtype: str, raw: bytes) -> bytes | bytearray:
         offset = self.offset_ns
         for prefix, skew in self.skew_ns.items():
-            if conn.topic.startswith(prefix) or conn.topic == prefix[:-1]:
+            if topic.startswith(prefix) or topic == prefix[:-1]:
                 offset += skew
-        if offset and self.stampable[conn.msgtype]:
+        if offset and self.stampable[msgtype]:
             return shift_stamp(raw, offset)
         return raw
 

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='QoS of camera topics (default sensor_data, best effort)')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
                         help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='play what is readable of a cut or damaged bag, leaving out missing topics and message '
+                             'types rclpy does not know (said on stderr); without it such a bag is refused')
     parser.add_argument('--wait-topic', action='append', default=[], metavar='TOPIC',
                         help='with --wait-subscribers: wait for subscribers on TOPIC instead (repeatable)')
 
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.executors import ExternalShutdownException
 
     from rsdfm_bringup.replay import BagReplay, wait_for_subscribers
+    from rsdfm_core.bag import BagError
 
     if args.rate <= 0:
         raise UserError(f'--rate must be > 0, got {args.rate}')
@@ -58,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         try:
             replay = BagReplay(node, args.bag, rate=args.rate, loop=args.loop, topics=args.topics,
-                               restamp=args.restamp, skew=skew, camera_qos_kind=args.camera_qos)
+                               restamp=args.restamp, skew=skew, camera_qos_kind=args.camera_qos,
+                               skip_bad=args.skip_bad)
         except (FileNotFoundError, ValueError, LookupError) as exc:
             raise UserError(str(exc)) from None
         if args.wait_subscribers > 0:
@@ -67,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
                       file=sys.stderr)
         print(f'replay: {args.bag} at rate {args.rate:g}, {len(replay.topics)} topics', file=sys.stderr)
-        sent = replay.play()
+        try:
+            sent = replay.play()
+        except BagError as exc:
+            raise UserError(str(exc)) from None
         replay.flush()
         print(f'replay: done, {sent} messages', file=sys.stderr)
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,58 +1,118 @@
-"""Read Frames back from a rosbag2 directory written by write_bag (or any bag with the same topics)."""
+"""Read Frames back from a rosbag2 directory written by write_bag (or any bag with the same topics).
+
+Before reading, the bag's topics are checked: every drone needs its image, camera info and pose
+topics with the expected message types. A missing topic, a topic of an unknown or unexpected
+type, a cut file or an unreadable message raises BagError naming the file and the problem; with
+skip_bad=True the bad drone, message or frame is left out (said on stderr) and the rest is read.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from rosbags.rosbag2 import Reader
 
 from ..types import CameraView, Frame
 from . import convert
-from .topics import (DEPTH, HEIGHT, IMAGE, INFO, INSTANCES, OBJECTS_TOPIC, POSE, agent_sort_key,
-                     split_drone_topic)
+from .source import SKIP_HINT, BagError, BagSource, warn_stderr
+from .topics import (DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE,
+                     POSE, agent_sort_key, split_drone_topic)
 from .typestore import make_typestore
 
 
-def _assemble(index: int, stamp: int, parts: dict[str, dict], objects) -> Frame:
+def usable_topics(source: BagSource, require_ground_truth: bool = False) -> set[str]:
+    """The drone and ground-truth topics of the bag that read_frames can use; BagError (or, with
+    skip_bad, a warning and the drone left out) for missing topics and unexpected message types."""
+    bag = source.path
+    if require_ground_truth and source.topics.get(OBJECTS_TOPIC) != OBJECTS_TYPE:
+        found = source.topics.get(OBJECTS_TOPIC)
+        raise BagError(f'{bag}: topic {OBJECTS_TOPIC} ({OBJECTS_TYPE}) with the ground truth is '
+                       + (f'of type {found}' if found else 'missing'))
+    by_agent: dict[str, dict[str, str]] = {}
+    for topic, msgtype in source.topics.items():
+        split = split_drone_topic(topic)
+        if split:
+            by_agent.setdefault(split[0], {})[split[1]] = msgtype
+    if not by_agent:
+        raise BagError(f'{bag}: no drone camera topics (/<drone>/{IMAGE}, {INFO}, {POSE}); '
+                       f'it has {sorted(source.topics)[:10]}')
+    usable = {OBJECTS_TOPIC} if source.topics.get(OBJECTS_TOPIC) == OBJECTS_TYPE else set()
+    for agent, leaves in sorted(by_agent.items()):
+        problems = [f'topic /{agent}/{leaf} is missing' for leaf in DRONE_TOPICS if leaf not in leaves]
+        expected = {**DRONE_TOPICS, **DENSE_TOPICS}
+        problems += [f'topic /{agent}/{leaf} has message type {t}, expected {expected[leaf]}'
+                     for leaf, t in leaves.items() if t != expected[leaf]]
+        if problems:
+            if not source.skip_bad:
+                raise BagError(f'{bag}: {"; ".join(problems)}; {SKIP_HINT}')
+            source.warn(f'{bag}: {"; ".join(problems)}; leaving drone {agent} out (--skip-bad)')
+            continue
+        usable |= {f'/{agent}/{leaf}' for leaf in leaves}
+    if usable <= {OBJECTS_TOPIC}:
+        raise BagError(f'{bag}: no drone has all of {", ".join(DRONE_TOPICS)}')
+    return usable
+
+
+def _assemble(index: int, stamp: int, parts: dict[str, dict], objects, source: BagSource) -> Frame | None:
     views = []
     for agent in sorted(parts, key=agent_sort_key):
         p = parts[agent]
         missing = [leaf for leaf in (IMAGE, INFO, POSE) if leaf not in p]
         if missing:
-            raise ValueError(f'frame at stamp {stamp} ns: /{agent} has no {", ".join(missing)} message')
+            problem = f'{source.path}: frame at stamp {stamp} ns: /{agent} has no {", ".join(missing)} message'
+            if not source.skip_bad:
+                raise BagError(f'{problem}; {SKIP_HINT}')
+            source.warn(f'{problem}; leaving that view out (--skip-bad)')
+            continue
         views.append(CameraView(agent, p[IMAGE], p[INFO], p[POSE], p.get(DEPTH), p.get(HEIGHT), p.get(INSTANCES)))
+    if not views:
+        return None
     return Frame(index, stamp, views, objects if objects is not None else [])
 
 
-def read_frames(bag_dir: str | Path) -> Iterator[Frame]:
+def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_truth: bool = False,
+                warn: Callable[[str], None] = warn_stderr) -> Iterator[Frame]:
     """Yield one Frame per capture stamp, in time order; frame indices count from 0.
 
     Messages are grouped by header stamp, so drones of one frame must share it (as the simulator writes).
+    skip_bad: leave out what cannot be read (cut file, bad message, incomplete view) instead of raising.
     """
-    path = Path(bag_dir)
-    if not (path / 'metadata.yaml').is_file():
-        raise FileNotFoundError(f'{path} is not a rosbag2 directory (no metadata.yaml)')
+    source = BagSource(bag_dir, skip_bad=skip_bad, warn=warn)
     ts = make_typestore()
-    with Reader(path) as reader:
-        wanted = [c for c in reader.connections if c.topic == OBJECTS_TOPIC or split_drone_topic(c.topic)]
-        stamp, parts, objects, index = None, {}, None, 0
-        for conn, _, raw in reader.messages(connections=wanted):
-            msg = ts.deserialize_cdr(raw, conn.msgtype)
+    stamp, parts, objects, index = None, {}, None, 0
+    for m in source.messages(usable_topics(source, require_ground_truth)):
+        try:
+            msg = ts.deserialize_cdr(m.data, m.msgtype)
             ns = convert.stamp_to_ns(msg.header.stamp)
-            if stamp is not None and ns != stamp:
-                yield _assemble(index, stamp, parts, objects)
-                parts, objects, index = {}, None, index + 1
-            stamp = ns
-            if conn.topic == OBJECTS_TOPIC:
-                objects = convert.msg_to_objects(msg)
-                continue
-            agent, leaf = split_drone_topic(conn.topic)
-            slot = parts.setdefault(agent, {})
+        except Exception as exc:  # noqa: BLE001 - corrupt CDR raises several kinds
+            problem = f'{source.path}: message on {m.topic} at {m.log_time} ns cannot be decoded ({exc})'
+            if not skip_bad:
+                raise BagError(f'{problem}; {SKIP_HINT}') from None
+            warn(f'{problem}; skipped (--skip-bad)')
+            continue
+        if stamp is not None and ns != stamp:
+            frame = _assemble(index, stamp, parts, objects, source)
+            if frame is not None:
+                yield frame
+                index += 1
+            parts, objects = {}, None
+        stamp = ns
+        if m.topic == OBJECTS_TOPIC:
+            objects = convert.msg_to_objects(msg)
+            continue
+        agent, leaf = split_drone_topic(m.topic)
+        slot = parts.setdefault(agent, {})
+        try:
             if leaf == INFO:
                 slot[leaf] = convert.msg_to_K(msg)
             elif leaf == POSE:
                 slot[leaf] = convert.msg_to_matrix(msg.pose)
             else:
                 slot[leaf] = convert.msg_to_image(msg)
-        if stamp is not None:
-            yield _assemble(index, stamp, parts, objects)
+        except ValueError as exc:
+            problem = f'{source.path}: message on {m.topic} at stamp {ns} ns: {exc}'
+            if not skip_bad:
+                raise BagError(f'{problem}; {SKIP_HINT}') from None
+            warn(f'{problem}; skipped (--skip-bad)')
+    if stamp is not None:
+        frame = _assemble(index, stamp, parts, objects, source)
+        if frame is not None:
+            yield frame

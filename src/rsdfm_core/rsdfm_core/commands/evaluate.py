@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='go on with what is readable in a cut or damaged bag (drones with missing topics, '
+                             'unreadable messages and incomplete views are left out, and said on stderr)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f'--max-frames must be >= 1, got {args.max_frames}')
     budget = parse_budget(args.budget)
-    from rsdfm_core.bag import read_frames
+    from rsdfm_core.bag import BagError, read_frames
     from rsdfm_core.training.evaluate import evaluate_frames, load_runtime
     try:
         rt = load_runtime(args.mode, args.weights, args.threads)
@@ -67,10 +70,12 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     frames = []
     try:
-        for f in read_frames(bag):
+        for f in read_frames(bag, skip_bad=args.skip_bad, require_ground_truth=True):
             frames.append(f)
             if args.max_frames and len(frames) >= args.max_frames:
                 break
+    except BagError as exc:
+        raise UserError(str(exc)) from None
     except Exception as exc:
         raise UserError(f'cannot read bag {bag}: {exc}') from None
     if not frames:
