@@ -22,6 +22,9 @@ import numpy as np
 HLF_MAGIC = b'HLF1'
 RAW_MAGIC = b'RAW1'
 VERSION = 1
+# Largest |feature value| a payload may decode to. Real maps stay within a few units; a forged
+# payload with huge (finite) scales would otherwise decode to inf/NaN and poison the fused map.
+MAX_ABS_VALUE = 1e4
 _HLF_HEADER = struct.Struct('<4sBBBBHHHHHI')
 _RAW_HEADER = struct.Struct('<4sBBHHH')
 
@@ -134,6 +137,10 @@ def unpack_hlf(payload: bytes) -> HlfContent:
         raise PayloadError('hlf-v1 payload has a cell index outside the grid')
     if not (np.isfinite(lf_s).all() and np.isfinite(hf_s).all()):
         raise PayloadError('hlf-v1 payload has non-finite quantization scales')
+    top = float(2 ** bits - 1)
+    for s in (lf_s, hf_s):
+        if s.size and float((np.abs(s[:, 0].astype(np.float64)) + top * np.abs(s[:, 1].astype(np.float64))).max()) > MAX_ABS_VALUE:
+            raise PayloadError(f'hlf-v1 payload has quantization scales reaching beyond +-{MAX_ABS_VALUE:g}')
     return HlfContent(C, R, W, pool, bits, valid, lf_s[:, 0].copy(), lf_s[:, 1].copy(), lf_codes,
                       hf_s[:, 0].copy(), hf_s[:, 1].copy(), hf_index, hf_codes)
 
@@ -198,4 +205,6 @@ def unpack_raw(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     nb = -(-R * W // 8)
     valid = np.unpackbits(np.frombuffer(payload[off:off + nb], np.uint8))[:R * W].reshape(R, W).astype(bool)
     bev = np.frombuffer(payload[off + nb:-4], '<f4').reshape(C, R, W).copy()
+    if bev.size and not (np.isfinite(bev).all() and float(np.abs(bev).max()) <= MAX_ABS_VALUE):
+        raise PayloadError(f'raw-f32 payload has values that are not finite or beyond +-{MAX_ABS_VALUE:g}')
     return bev, valid
