@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rsdfm_bringup.bench.timing import StageClock, progress, summary, torch_threads
+from rsdfm_bringup.bench.timing import StageClock, all_threads, progress, summary, torch_threads
 from rsdfm_core.types import Frame
 
 DRONE_COUNTS = (1, 2, 4, 8)
@@ -96,6 +96,10 @@ def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str 
                                       'refused_total') if k in d}
              for name, d in sorted(rec.diagnostics.items())}
     out = summary(lat)
+    demand = sum(float(d.get('processing_ms_median', 'nan')) for d in nodes.values()
+                 if d.get('processing_ms_median', 'nan') != 'nan')
+    out['cpu_ms_per_frame'] = demand          # every node's processing median added: CPU time one frame needs
+    out['cpu_load'] = demand / (all_threads() * 100.0)   # of the cores' time in one 100 ms frame period
     out.update({'drones': drones, 'frames': frames, 'delivered': len(rec.detections), 'nodes': nodes,
                 'warmup_frames_left_out': len(rec.detections) - len(lat),
                 'seconds': time.monotonic() - t0, 'logs': str(out_dir / 'logs')})

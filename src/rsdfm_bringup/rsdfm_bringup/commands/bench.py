@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', default='benchmarks', help='directory for RESULTS.md and the PNGs (default benchmarks)')
     parser.add_argument('--work', help='scratch directory for the bag, ONNX file and graph logs (default out/bench)')
     parser.add_argument('--weights', help='model checkpoint (default: the shipped weights)')
+    parser.add_argument('--from-json', help='only rewrite RESULTS.md and the plots from a JSON of an earlier run')
     parser.add_argument('--only', help=f'comma-separated subset of {",".join(SECTIONS)} (default: all)')
 
 
@@ -49,7 +50,26 @@ def json_safe(value):
     return value
 
 
+def rewrite_report(path: Path, out_dir: Path) -> int:
+    """RESULTS.md and the PNGs again from the figures of an earlier run (no measuring)."""
+    from rsdfm_bringup.bench.report import write_plots, write_results_md
+    from rsdfm_bringup.bench.targets import check_targets
+
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f'--from-json {path}: cannot read it ({exc})') from None
+    if not isinstance(results, dict) or 'meta' not in results:
+        raise UserError(f'--from-json {path}: not the JSON of an rsdfm bench run (no "meta")')
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results['targets'] = check_targets(results)
+    write_results_md(results, out_dir, write_plots(results, out_dir))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.from_json:
+        return rewrite_report(Path(args.from_json), Path(args.out))
     sections = _sections(args.only)
     if args.weights and not Path(args.weights).is_file():
         raise UserError(f'--weights {args.weights} does not exist')
