@@ -21,6 +21,7 @@ def run_study(bag: str, high_bag: str | None, weights: str | None, abs_weights: 
     frames = list(read_frames(bag))
     rt = load_runtime('collaborative', weights, threads)
     rows = []
+    cache: dict = {}                 # BEV maps of every view, shared by all budgets and methods
 
     def add(name, res, bag_name):
         res = {**res, 'name': name, 'bag': bag_name}
@@ -28,9 +29,9 @@ def run_study(bag: str, high_bag: str | None, weights: str | None, abs_weights: 
         print(f'report: {name} on {bag_name}: AP50 {res["ap50"]:.3f} AP70 {res["ap70"]:.3f} '
               f'bytes {res["bytes_per_agent_frame"]:.0f}', file=sys.stderr, flush=True)
     for b in BUDGETS:
-        add(f'collaborative k={b["topk"]} b={b["bits"]}', evaluate_frames(frames, rt, 'collaborative', b), bag)
+        add(f'collaborative k={b["topk"]} b={b["bits"]}', evaluate_frames(frames, rt, 'collaborative', b, bev_cache=cache), bag)
     for mode in ('raw', 'single', 'late'):
-        add(mode, evaluate_frames(frames, rt, mode), bag)
+        add(mode, evaluate_frames(frames, rt, mode, bev_cache=cache), bag)
     try:
         art = load_runtime('absolute-depth', abs_weights, threads)
     except FileNotFoundError as exc:
@@ -38,6 +39,7 @@ def run_study(bag: str, high_bag: str | None, weights: str | None, abs_weights: 
         art = None
     if art is not None:
         add('absolute-depth', evaluate_frames(frames, art, 'absolute-depth'), bag)
+    cache.clear()
     if high_bag:
         hf = list(read_frames(high_bag))
         add('collaborative (150-200 m)', evaluate_frames(hf, rt, 'collaborative'), high_bag)
