@@ -84,10 +84,25 @@ def test_quick_bench_report_and_plots(quick_run):
         assert f']({png})' in md
 
 
+@pytest.mark.slow
+def test_report_rewritten_from_json_matches_the_run(quick_run, tmp_path):
+    from helpers import ros_test_env
+
+    tmp, _, _ = quick_run
+    proc = subprocess.run([RSDFM, 'bench', '--from-json', str(tmp / 'bench.json'), '--out', str(tmp_path)],
+                          env=ros_test_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / 'RESULTS.md').read_text() == (tmp / 'results' / 'RESULTS.md').read_text()
+    assert (tmp_path / 'bench_scaling.png').stat().st_size > 5000
+
+
 def test_bench_refuses_bad_arguments(tmp_path):
     from helpers import ros_test_env
 
-    for args, words in ((['--only', 'stages,speed'], '--only'), (['--weights', str(tmp_path / 'none.pt')], '--weights')):
+    (tmp_path / 'not.json').write_text('[1, 2]')
+    for args, words in ((['--only', 'stages,speed'], '--only'), (['--weights', str(tmp_path / 'none.pt')], '--weights'),
+                        (['--from-json', str(tmp_path / 'not.json')], '--from-json'),
+                        (['--from-json', str(tmp_path / 'missing.json')], '--from-json')):
         proc = subprocess.run([RSDFM, 'bench', '--quick', '--out', str(tmp_path), *args], env=ros_test_env(),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr
