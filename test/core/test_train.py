@@ -45,7 +45,7 @@ def test_a_few_steps_lower_the_loss(small):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
 
 
