@@ -31,6 +31,7 @@ from rsdfm_msgs.msg import BevFeature, FusedBev
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
 FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
+MAX_MAPS_PER_DRONE = 64      # > (max_wait + max_skew) x rate: a frame waiting for a lost map keeps the others
 
 
 @dataclass
@@ -41,7 +42,8 @@ class Drone:
     last_accepted: float = 0.0          # monotonic time of the last accepted map
     last_stamp: int = 0                 # newest stamp received (accepted or not)
     live: bool = False
-    maps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=8))  # (stamp, msg)
+    # (stamp, msg) not fused yet: pruned as references are fused; the bound only guards against a flood
+    maps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_MAPS_PER_DRONE))
 
 
 class FusionNode(Node):
@@ -166,20 +168,25 @@ class FusionNode(Node):
         waiting_new = self.new_drones_waiting() if self.pending else 0
         clock = self.fleet_clock()
         for ref in sorted(self.pending):
-            if clock and clock - ref > self.max_skew_ns:
-                del self.pending[ref]          # a stale reference (e.g. from a drone whose clock jumped)
-                continue
+            # A reference the fleet clock has left behind by more than max_skew is not waited for any
+            # longer, but still fused with what came: dropping it would lose a frame that had maps
+            # (under loss, frames wait max_wait for their missing drones while newer ones arrive).
+            stale = clock and clock - ref > self.max_skew_ns
             members = {}
             for d in live:
                 near = [(s, m) for s, m in d.maps if abs(s - ref) <= self.window_ns]
                 if near:
                     members[d.agent_id] = max(near, key=lambda sm: sm[0])[1]
             complete = len(members) == len(live) and not waiting_new
-            if not complete and time.monotonic() - self.pending[ref] < self.max_wait:
+            if not complete and not stale and time.monotonic() - self.pending[ref] < self.max_wait:
                 return
             for old in [r for r in self.pending if r <= ref]:
                 del self.pending[old]
             self.last_fused = ref
+            for d in self.drones.values():       # maps older than this frame can no longer be fused
+                if d.maps and min(s for s, _ in d.maps) < ref - self.window_ns:
+                    d.maps = collections.deque(((s, m) for s, m in d.maps if s >= ref - self.window_ns),
+                                               maxlen=MAX_MAPS_PER_DRONE)
             if members:
                 self.fuse_and_publish(ref, members)
 
