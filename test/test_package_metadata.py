@@ -36,6 +36,8 @@ IMPORT_TO_ROSDEP = {
     'PIL': 'python3-pil',
     'rosbags': 'python3-rosbags-pip',
     'mcap': 'python3-mcap-pip',
+    'zstandard': 'python3-zstandard',
+    'lz4': 'python3-lz4',
     'setuptools': 'python3-setuptools',
     'pytest': 'python3-pytest',
     'hypothesis': 'python3-hypothesis',
