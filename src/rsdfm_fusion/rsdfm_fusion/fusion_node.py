@@ -83,6 +83,7 @@ class FusionNode(Node):
         self.topic_agent: dict[str, str | None] = {}   # None: found, but no map received yet
         self.pending: dict[int, float] = {}      # reference stamp -> monotonic time first seen
         self.last_fused = -1
+        self.clock_seen_at = time.monotonic()    # when a map last moved the fleet clock
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
         self.discover()
@@ -146,7 +147,11 @@ class FusionNode(Node):
         drone = self.drones.setdefault(agent, Drone(agent))
         drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
         clock = self.fleet_clock()
-        if clock and abs(stamp - clock) > self.max_skew_ns:
+        # Ahead of the fleet clock by the wall time since the fleet last sent anything is no skew: after
+        # a radio gap the first map back is simply newer (the clock is the newest stamps *received*).
+        gap_ns = int(max(0.0, time.monotonic() - self.clock_seen_at) * 1e9)
+        self.clock_seen_at = time.monotonic()
+        if clock and not -self.max_skew_ns <= stamp - clock <= self.max_skew_ns + gap_ns:
             self.diag.refuse('stamp_skew', f'map from {agent} stamped {(stamp - clock) / 1e9:+.2f} s '
                                            f'from the fleet clock (max_skew {self.max_skew_ns / 1e9:g} s)')
             drone.last_stamp = stamp
