@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -45,15 +46,28 @@ def git_commit() -> str:
         return 'unknown'
 
 
-def competing_processes() -> list[str]:
-    """Other processes training a model right now (they share the cores with the bench)."""
+def competing_processes(sample_s: float = 1.0, busy_percent: float = 30.0) -> list[str]:
+    """Other processes sharing the cores with the bench: model training, or anything busier than
+    busy_percent of a core over a short sample (the bench's own children excluded)."""
     import psutil
 
-    me = os.getpid()
+    me = psutil.Process()
+    mine = {me.pid} | {c.pid for c in me.children(recursive=True)}
+    procs = [p for p in psutil.process_iter(['pid', 'cmdline']) if p.info['pid'] not in mine]
+    for p in procs:
+        try:
+            p.cpu_percent(None)
+        except psutil.Error:
+            pass
+    time.sleep(sample_s)
     out = []
-    for p in psutil.process_iter(['pid', 'cmdline']):
+    for p in procs:
         cmd = ' '.join(p.info.get('cmdline') or [])
-        if p.info['pid'] != me and ('rsdfm train' in cmd or re.search(r'\btrain\w*\.py\b', cmd)):
+        try:
+            busy = p.cpu_percent(None)
+        except psutil.Error:
+            continue
+        if 'rsdfm train' in cmd or re.search(r'\btrain\w*\.py\b', cmd) or (busy >= busy_percent and cmd):
             out.append(f"{p.info['pid']}: {cmd[:120]}")
     return out
 

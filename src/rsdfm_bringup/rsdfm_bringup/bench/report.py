@@ -119,11 +119,11 @@ def _meta_lines(results: dict) -> list[str]:
               '- Versions: ' + ', '.join(f'{k} {val}' for k, val in v.items()),
               f"- Load average at start / end: {m['load_start']} / {mc['load_average']}"]
     if m['competing']:
-        lines.append(f"- **Other jobs were using the CPU during this run** ({len(m['competing'])} training "
-                     'process(es)), so times are slower and noisier than on an idle machine: '
+        lines.append(f"- **Other jobs were using the CPU during this run** ({len(m['competing'])} process(es): "
+                     'training or evaluation), so times are slower and noisier than on an idle machine: '
                      + '; '.join(f'`{c}`' for c in m['competing']))
     else:
-        lines.append('- No training process was running during the run.')
+        lines.append('- No training or other busy process was seen on the CPU at the start or the end of the run.')
     return lines + ['']
 
 

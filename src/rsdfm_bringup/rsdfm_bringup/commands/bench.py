@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     load_start = [round(x, 2) for x in os.getloadavg()]
     competing = competing_processes()
     if competing:
-        progress(f'{len(competing)} training process(es) share the CPU: figures will be slower and noisier')
+        progress(f'{len(competing)} other busy process(es) share the CPU: figures will be slower and noisier')
     try:
         inputs = load_inputs(work, plan, args.weights)
     except (FileNotFoundError, ValueError) as exc:
