@@ -46,7 +46,10 @@ def nms(boxes: list[ObjectState], iou_threshold: float = 0.1) -> list[ObjectStat
 
 
 def future_positions(frames: list[Frame], i: int, track_id: int, steps: int, dt: float) -> np.ndarray | None:
-    """(steps, 2) ground-truth positions of a track at dt, 2 dt, ... after frame i; None if any is missing."""
+    """(steps, 2) ground-truth positions of a track at dt, 2 dt, ... after frame i; None if any is missing.
+
+    Frames must be in time order within a sequence; a later sequence must start later in time
+    (see offset_sequences), so futures never cross into it."""
     t0 = frames[i].stamp_ns
     out = []
     j = i
@@ -95,7 +98,13 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
             del cache[key]
         return EncodedMap(enc.grid, int(x.shape[1]), enc.codec, enc.compress(x, valid), int(x.numel() * 4))
 
+    seq_start = 0
     for i, frame in enumerate(frames):
+        if i and not 0 < frame.stamp_ns - frames[i - 1].stamp_ns <= 2_000_000_000:
+            # a new sequence (several bags in one list): trackers and map history start afresh
+            learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
+            cv = TrajectoryPredictor(rt, 'cv')
+            seq_start = i
         ids = visible_ids(frame.views, frame.objects)
         gts = in_region([o for o in frame.objects if o.track_id in ids], rt.region)
         views = frame.views[:1] if mode == 'single' else frame.views
@@ -130,7 +139,7 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
         tracked = [d for d in dets if d.score >= heads.score_threshold]
         out_l = learned.update(frame.stamp_ns, f, tracked) if f is not None else cv_only(learned, frame, tracked)
         out_c = cv.update(frame.stamp_ns, f, tracked) if f is not None else cv_only(cv, frame, tracked)
-        if i >= warmup_frames:
+        if i - seq_start >= warmup_frames:
             for outs, meter in ((out_l, traj), (out_c, traj_cv)):
                 add_trajectories(outs, gts, frames, i, steps, dt, meter)
         if progress and (i + 1) % 10 == 0:
@@ -173,6 +182,17 @@ def add_trajectories(outs, gts: list[ObjectState], frames: list[Frame], i: int, 
         fut = future_positions(frames, i, gts[c].track_id, steps, dt)
         if fut is not None:
             meter.add(outs[r][1], fut)
+
+
+def offset_sequences(sequences: list[list[Frame]], gap_ns: int = 1_000_000_000_000) -> list[Frame]:
+    """Concatenate frame sequences (e.g. several bags), shifting stamps so each starts after the last."""
+    out, offset = [], 0
+    for seq in sequences:
+        if out and seq:
+            offset = out[-1].stamp_ns + gap_ns - seq[0].stamp_ns
+        for f in seq:
+            out.append(Frame(len(out), f.stamp_ns + offset, f.views, f.objects))
+    return out
 
 
 def load_runtime(mode: str, weights: str | None, threads: int = 1) -> Runtime:

@@ -1,6 +1,6 @@
 """The accuracy-versus-bytes study: every method and several codec budgets on held-out bags.
 
-    python -m rsdfm_core.training.report --bag out/bags/eval_in [--high-bag out/bags/eval_high] --out docs
+    python -m rsdfm_core.training.report --bag BAG [BAG ...] [--high-bag BAG [BAG ...]] --out docs
 
 Writes OUT/results.json, OUT/accuracy_vs_bytes.md (table) and OUT/accuracy_vs_bytes.png (plot).
 """
@@ -15,10 +15,12 @@ from pathlib import Path
 BUDGETS = [{'topk': 0, 'bits': 4}, {'topk': 256, 'bits': 6}, {'topk': 1024, 'bits': 8}, {'topk': 4096, 'bits': 8}]
 
 
-def run_study(bag: str, high_bag: str | None, weights: str | None, abs_weights: str | None, threads: int = 1) -> list[dict]:
+def run_study(bags: list[str], high_bags: list[str] | None, weights: str | None, abs_weights: str | None,
+              threads: int = 1) -> list[dict]:
     from rsdfm_core.bag import read_frames
-    from rsdfm_core.training.evaluate import evaluate_frames, load_runtime
-    frames = list(read_frames(bag))
+    from rsdfm_core.training.evaluate import evaluate_frames, load_runtime, offset_sequences
+    frames = offset_sequences([list(read_frames(b)) for b in bags])
+    bag = '+'.join(Path(b).name for b in bags)
     rt = load_runtime('collaborative', weights, threads)
     rows = []
     cache: dict = {}                 # BEV maps of every view, shared by all budgets and methods
@@ -40,8 +42,9 @@ def run_study(bag: str, high_bag: str | None, weights: str | None, abs_weights: 
     if art is not None:
         add('absolute-depth', evaluate_frames(frames, art, 'absolute-depth'), bag)
     cache.clear()
-    if high_bag:
-        hf = list(read_frames(high_bag))
+    if high_bags:
+        hf = offset_sequences([list(read_frames(b)) for b in high_bags])
+        high_bag = '+'.join(Path(b).name for b in high_bags)
         add('collaborative (150-200 m)', evaluate_frames(hf, rt, 'collaborative'), high_bag)
         if art is not None:
             add('absolute-depth (150-200 m)', evaluate_frames(hf, art, 'absolute-depth'), high_bag)
@@ -56,11 +59,13 @@ def write_outputs(rows: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     from rsdfm_core.commands.evaluate import json_safe
     (out / 'results.json').write_text(json.dumps(json_safe(rows), indent=2) + '\n')
-    lines = ['| method | bag | bytes / drone / frame | log2 bytes | AP@0.5 | AP@0.7 | seg IoU | PQ | ADE@3s | ADE@3s (CV) |',
-             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    lines = ['| method | bags | bytes / drone / frame | log2 bytes | mAP@0.5 | mAP@0.7 | car AP@0.5 | car AP@0.7 '
+             '| seg IoU | PQ | ADE@3s | ADE@3s (CV) |',
+             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
-        lines.append(f'| {r["name"]} | {Path(r["bag"]).name} | {r["bytes_per_agent_frame"]:.0f} | {fmt(r["log2_bytes"], 1)} | '
-                     f'{fmt(r["ap50"])} | {fmt(r["ap70"])} | {fmt(r["iou"])} | {fmt(r["pq"])} | '
+        lines.append(f'| {r["name"]} | {r["bag"]} | {r["bytes_per_agent_frame"]:.0f} | {fmt(r["log2_bytes"], 1)} | '
+                     f'{fmt(r["ap50"])} | {fmt(r["ap70"])} | {fmt(r["per_class"]["ap50"]["car"])} | '
+                     f'{fmt(r["per_class"]["ap70"]["car"])} | {fmt(r["iou"])} | {fmt(r["pq"])} | '
                      f'{fmt(r["ade"]["3s"], 2)} | {fmt(r["ade_cv"]["3s"], 2)} |')
     (out / 'accuracy_vs_bytes.md').write_text('\n'.join(lines) + '\n')
     import matplotlib
@@ -73,6 +78,8 @@ def write_outputs(rows: list[dict], out: Path) -> None:
             label='collaborative, HLF codec (AP@0.5)')
     ax.plot([math.log2(r['bytes_per_agent_frame']) for r in curve], [r['ap70'] for r in curve], 's--',
             label='collaborative, HLF codec (AP@0.7)')
+    ax.plot([math.log2(r['bytes_per_agent_frame']) for r in curve], [r['per_class']['ap50']['car'] for r in curve], '^:',
+            label='collaborative, HLF codec (car AP@0.5)')
     for r in rows:
         if r['bag'] != first_bag or r['name'].startswith('collaborative k='):
             continue
@@ -91,8 +98,8 @@ def write_outputs(rows: list[dict], out: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--bag', required=True)
-    ap.add_argument('--high-bag')
+    ap.add_argument('--bag', nargs='+', required=True, help='held-out bags in the training altitude range')
+    ap.add_argument('--high-bag', nargs='+', help='held-out bags above the training altitudes (150-200 m)')
     ap.add_argument('--weights')
     ap.add_argument('--abs-weights')
     ap.add_argument('--threads', type=int, default=1)
