@@ -195,7 +195,8 @@ def _scaling_lines(sc: dict) -> list[str]:
                 else ('error: ' + g['error'][:80] if 'error' in g else 'not run'))
         rows.append([str(r['drones']), f"{_f(r['fusion_side']['median_ms'])} / {_f(r['fusion_side']['p90_ms'])}",
                      _f(r['modelled_e2e_ms'], 0), gtxt, f"{g['delivered']}/{g['frames']}" if 'delivered' in g else '',
-                     f"{_f(g['cpu_ms_per_frame'], 0)} ms, {_f(100 * g['cpu_load'], 0)} %" if g.get('cpu_ms_per_frame') else ''])
+                     f"{_f(model_cpu_ms(sc, r), 0)} ms, {_f(model_cpu_ms(sc, r) / (sc.get('cores', 2) * 1.0), 0)} %",
+                     f"{_f(g['cpu_ms_per_frame'], 0)} ms" if g.get('cpu_ms_per_frame') else ''])
     lines = ['## Scaling with the number of drones', '',
              f"Fusion side (decode, fuse, decoder, heads, trajectories; 1 thread) per frame. Modelled end-to-end = one drone's "
              f"image-to-payload time ({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
@@ -209,9 +210,13 @@ def _scaling_lines(sc: dict) -> list[str]:
              f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone (decode, resample, "
              'attention).', '']
     lines += _table(['drones', 'fusion side median / p90 ms', 'modelled e2e ms', 'graph e2e median / p90 ms',
-                     'frames delivered', 'graph CPU per frame, % of the cores at 10 Hz'], rows) + ['']
-    lines += ['Graph CPU per frame = the processing medians of every node added (from /diagnostics); above 100 % of '
-              'the cores the graph cannot keep up at 10 Hz, queues fill and the latency is mostly waiting.', '']
+                     'frames delivered', 'model compute per frame, % of the cores at 10 Hz', 'graph node time per frame'],
+                    rows) + ['']
+    lines += ['Model compute per frame = drones x one drone\'s image-to-payload time + the fusion side (1 thread, in '
+              'process): what the graph must at least do every 100 ms on this machine\'s cores. Graph node time per '
+              'frame = the processing medians of every node added (from /diagnostics, wall clock, so it also holds '
+              'message conversion and waiting for a core). Once either passes the cores\' time per frame the graph '
+              'cannot keep up at 10 Hz: queues fill, frames drop, and the latency is mostly waiting.', '']
     g4 = next((r['graph'] for r in sc['rows'] if r['drones'] == 4 and r.get('graph') and r['graph'].get('nodes')), None)
     if g4:
         lines += ['Per node in the 4-drone graph (from /diagnostics): processing = callback time, e2e = output time '
@@ -220,6 +225,11 @@ def _scaling_lines(sc: dict) -> list[str]:
                         [[n, d.get('processing_ms_median', ''), d.get('e2e_latency_ms_median', ''), d.get('published', '')]
                          for n, d in g4['nodes'].items()]) + ['']
     return lines
+
+
+def model_cpu_ms(sc: dict, row: dict) -> float:
+    """CPU ms one frame of `row['drones']` drones needs from the model alone, all on one machine."""
+    return row['drones'] * sc['drone_side']['median_ms'] + row['fusion_side']['median_ms']
 
 
 def _bandwidth_lines(bw: dict) -> list[str]:

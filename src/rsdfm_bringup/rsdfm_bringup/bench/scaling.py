@@ -123,6 +123,7 @@ def measure_scaling(rt, frames: list[Frame], bag: Path, bag_frames: int, graph_d
     ns = [r['drones'] for r in rows]
     fixed, per = linear_fit(ns, [r['fusion_side']['median_ms'] for r in rows])
     return {
+        'cores': all_threads(),
         'linear_fusion_side': {'fixed_ms': fixed, 'per_drone_ms': per},
         'drone_side': drone, 'transport_ms': t_ms, 'rows': rows,
         'exponent_fusion_side': exponent(ns, [r['fusion_side']['median_ms'] for r in rows]),

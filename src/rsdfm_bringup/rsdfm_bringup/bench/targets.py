@@ -75,9 +75,15 @@ def onnx_reason(ox: dict) -> str:
 def graph_note(g: dict, results: dict) -> str:
     """What the graph's CPU demand says about its latency on this machine."""
     note = 'real graph over DDS'
+    sc = results.get('scaling') or {}
+    row = next((r for r in sc.get('rows', []) if r['drones'] == g.get('drones')), None)
+    if row and sc.get('drone_side'):
+        need = g['drones'] * sc['drone_side']['median_ms'] + row['fusion_side']['median_ms']
+        cores = sc.get('cores', 2)
+        note += (f"; the model alone needs {need:.0f} ms of compute per frame ({need / cores:.0f} % of the {cores} "
+                 f"cores at 10 Hz)")
     if g.get('cpu_ms_per_frame'):
-        note += (f"; its nodes need {g['cpu_ms_per_frame']:.0f} ms of CPU per frame, {100 * g['cpu_load']:.0f} % of "
-                 f"the cores at 10 Hz" + (' (so frames queue and drop)' if g['cpu_load'] > 1 else ''))
+        note += f"; the nodes' processing adds up to {g['cpu_ms_per_frame']:.0f} ms per frame, so frames queue and drop"
     if (results.get('meta') or {}).get('competing'):
-        note += '; training jobs were sharing the cores'
+        note += '; other jobs were sharing the cores'
     return note
