@@ -49,5 +49,19 @@ def load_inputs(out_dir: Path, plan: BenchPlan, weights: str | None) -> BenchInp
 
     bag = simulate_bag(out_dir, plan)
     frames = list(read_frames(bag))
+    weights = snapshot_weights(out_dir, weights)
     rt = Runtime.load(weights, threads=1)
     return BenchInputs(bag, frames, rt, weights)
+
+
+def snapshot_weights(out_dir: Path, weights: str | None) -> str | None:
+    """A private copy of the checkpoint, so the graph's node processes and this process measure the
+    same weights even if the file is replaced during the run (None stays None: random init)."""
+    from rsdfm_core.model.weights import DEFAULT_WEIGHTS
+
+    src = Path(weights) if weights else DEFAULT_WEIGHTS
+    if not src.is_file():
+        return weights
+    dst = out_dir / 'weights.pt'
+    shutil.copyfile(src, dst)
+    return str(dst)

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         from rsdfm_bringup.bench.scaling import measure_scaling
         tr = results.get('transport', {}).get('hlf-v1')
         results['scaling'] = measure_scaling(rt, inputs.frames[:plan.scaling_frames + 1], inputs.bag, len(inputs.frames),
-                                             plan.graph_drones, work, args.weights, tr['median_ms'] if tr else None)
+                                             plan.graph_drones, work, inputs.weights, tr['median_ms'] if tr else None)
     if 'bandwidth' in sections:
         from rsdfm_bringup.bench.bandwidth import measure_bandwidth
         results['bandwidth'] = measure_bandwidth(rt, inputs.fleet(plan.drones, plan.accuracy_frames))
