@@ -92,3 +92,18 @@ def test_trajectory_predictor_returns_six_points_per_track(rt):
     assert len(out) == 1
     state, pts = out[0]
     assert state.track_id > 0 and pts.shape == (6, 3) and np.isfinite(pts).all()
+
+
+def test_input_grows_above_the_training_altitude_only(rt):
+    enc = DroneEncoder(rt)
+    top = rt.config['model']['train_altitude_max']
+    assert enc.input_size(640, 480, top) == rt.image_size
+    w, h = enc.input_size(640, 480, 1.5 * top)
+    assert rt.image_size[0] < w <= 640 and rt.image_size[1] < h <= 480 and w % 16 == 0 and h % 16 == 0
+    assert enc.input_size(640, 480, 10 * top) == (640, 480)          # capped at the source resolution
+    assert DroneEncoder(rt, altitude_scaling=False).input_size(640, 480, 2 * top) == rt.image_size
+    img, K, T = _view(640, 480)
+    T = T.copy()
+    T[2, 3] = 1.6 * top
+    x, valid = enc.bev(img, K, T)
+    assert x.shape[-2:] == (rt.region.rows, rt.region.cols) and bool(valid.any())

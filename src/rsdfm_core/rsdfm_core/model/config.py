@@ -16,6 +16,7 @@ from rsdfm_core.geometry import BevGrid
 DEFAULT_CONFIG: dict[str, Any] = {
     'model': {
         'image_size': [320, 240],          # internal (width, height); inputs are resized to this
+        'train_altitude_max': 120.0,       # above this height the drone side enlarges its input (see runtime)
         'feat_stride': 4,                  # image feature stride of the lifted features
         'img_channels': 32,                # channels of the lifted image features (= BEV channels)
         'lift': 'relative',                # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)

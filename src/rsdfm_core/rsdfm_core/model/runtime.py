@@ -100,12 +100,19 @@ def check_budget(budget: dict | None, default: dict) -> dict:
 
 
 class DroneEncoder:
-    """Drone side: image -> BEV map on `bev_grid` -> payload ('hlf-v1' with the budget, or 'raw-f32')."""
+    """Drone side: image -> BEV map on `bev_grid` -> payload ('hlf-v1' with the budget, or 'raw-f32').
 
-    def __init__(self, rt: Runtime, budget: dict | None = None, bev_grid: BevGrid | None = None, codec: str = 'hlf-v1'):
+    altitude_scaling: above the highest training altitude the internal image grows with the
+    camera height (up to the source resolution), so a vehicle covers as many feature pixels as
+    it did in training; the ground-prior lifting and the fully convolutional encoder make this
+    a free choice at run time. At or below that altitude the input size is the trained one.
+    """
+
+    def __init__(self, rt: Runtime, budget: dict | None = None, bev_grid: BevGrid | None = None, codec: str = 'hlf-v1',
+                 altitude_scaling: bool = True):
         if codec not in CODECS:
             raise ValueError(f'codec must be one of {CODECS}, got {codec!r}')
-        self.rt, self.codec = rt, codec
+        self.rt, self.codec, self.altitude_scaling = rt, codec, altitude_scaling
         self.budget = check_budget(budget, rt.config['model']['codec'])
         self.grid = bev_grid or rt.region
 
@@ -118,13 +125,25 @@ class DroneEncoder:
         return hlf_payload_size(C, g.rows, g.cols, cc['pool'], cc['lf_channels'], cc['hf_channels'],
                                 self.budget['topk'], self.budget['bits'])
 
+    def input_size(self, width: int, height: int, camera_height: float) -> tuple[int, int]:
+        """Internal (width, height) for a source image and camera height above the ground."""
+        w, h = self.rt.image_size
+        top = float(self.rt.config['model'].get('train_altitude_max', 0.0) or 0.0)
+        if not self.altitude_scaling or top <= 0 or camera_height <= top:
+            return w, h
+        s = camera_height / top
+        sw, sh = int(round(w * s / 16)) * 16, int(round(h * s / 16)) * 16
+        if sw > width or sh > height:          # never beyond the source resolution
+            return (width // 16 * 16, height // 16 * 16) if width >= w and height >= h else (w, h)
+        return sw, sh
+
     @torch.no_grad()
     def bev(self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Uncompressed BEV map (1, C, R, W) and validity (1, R, W) of one image."""
         cam_to_map = np.asarray(cam_to_map, dtype=np.float64)
         if cam_to_map.shape != (4, 4) or not np.isfinite(cam_to_map).all():
             raise ValueError(f'cam_to_map must be a finite 4x4 matrix, got shape {cam_to_map.shape}')
-        img, Ks = prepare_image(image, K, self.rt.image_size)
+        img, Ks = prepare_image(image, K, self.input_size(image.shape[1], image.shape[0], float(cam_to_map[2, 3])))
         dev = self.rt.device
         t_img = torch.from_numpy(img).to(dev).permute(2, 0, 1)[None].float() / 255.0
         x, valid, _ = self.rt.net.drone_bev(t_img, torch.tensor(Ks[None], dtype=torch.float32, device=dev),
