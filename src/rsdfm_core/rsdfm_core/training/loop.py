@@ -214,7 +214,7 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
             opt_traj.zero_grad(set_to_none=True)
             loss.backward()
             opt_traj.step()
-        history.append({'it': it + 1, 'loss': float(loss), **parts})
+        history.append({'it': it + 1, 'loss': loss.item(), **parts})
         if (it + 1) % cfg['log_every'] == 0 or it + 1 == total_its:
             rate = (time.time() - t_start) / (it + 1 - it_start)
             recent = np.mean([h['loss'] for h in history[-cfg['log_every']:]])
@@ -267,4 +267,4 @@ def traj_loss(net: RsdfmNet, seqs: list[Sequence], picks, lag_frames, grid, mcfg
     mask = mask * (torch.arange(index.shape[1])[None] < count[:, None]).float()[..., None]
     p = gather_at(pred, index)
     loss = masked_l1(p, target, mask)
-    return loss, {'traj': float(loss)}
+    return loss, {'traj': loss.item()}
