@@ -18,6 +18,7 @@ isolate_this_process()
 GOOD = ('uav1', 'uav2')
 ROGUE = 'uav9'
 HOUR_NS = 3600 * 10**9
+HALF_S_NS = 500_000_000
 
 
 class Fleet:
@@ -42,6 +43,7 @@ class Fleet:
         self.encoded = {agent: (enc.encode(v.image, v.K, v.cam_to_map), v.cam_to_map)
                         for agent, v in zip(GOOD, frame.views)}
         self.model_id = rt.model_id
+        self.last_stamp = time.time_ns()      # stamp of the last good frame the test sent
         self.np = np
         graph = fleet_graph(namespaces=['uav1'], parameters={'threads': 1, 'max_wait': 0.5, 'drone_timeout': 120.0,
                                                              'discovery_period': 0.2})
@@ -140,14 +142,18 @@ BAD = {
 def test_malformed_feature_is_refused_and_good_maps_are_still_fused(fleet, kind):
     reason, corrupt = BAD[kind]
     before = fleet.refused(reason)
+    stamp = time.time_ns()
     if reason == 'bad_payload':
         # A map that passes the checks fails only when its frame is fused: make the rogue a live drone
         # first (one good map), so that frame waits for its map whatever order the topics deliver in.
-        warm = time.time_ns()
+        # These stamps continue the fleet's clock (the last good frame) rather than the wall clock: the
+        # previous case stamped its frame before waiting on /diagnostics, so a map stamped "now" could
+        # be ahead of the fleet clock by more than max_skew (1 s) and be refused as stamp_skew.
+        warm = fleet.last_stamp + HALF_S_NS
         fleet.pubs[ROGUE].publish(fleet.feature(ROGUE, warm))
         wait_for(lambda: ROGUE in fleet.probe.diagnostics('/fusion_node').get('live_agents', ''), timeout=30,
                  interval=0.1, message='rogue drone live')
-    stamp = time.time_ns()
+        stamp = warm + HALF_S_NS
     for _ in range(2):                        # twice: counted twice, logged once
         bad = fleet.feature(ROGUE, stamp)
         corrupt(bad)
@@ -157,6 +163,7 @@ def test_malformed_feature_is_refused_and_good_maps_are_still_fused(fleet, kind)
                  message=f'/diagnostics counting refused.{reason} ({kind})')
     for agent in GOOD:
         fleet.pubs[agent].publish(fleet.feature(agent, stamp))
+    fleet.last_stamp = stamp
     fused = wait_for(lambda: fleet.fused_at(stamp), timeout=30, interval=0.05, message=f'frame fused ({kind})')
     assert sorted(fused[0].agents) == list(GOOD), fused[0].agents
     wait_for(lambda: fleet.refused(reason) >= before + 1, timeout=30, interval=0.1,
