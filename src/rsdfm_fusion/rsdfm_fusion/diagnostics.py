@@ -62,6 +62,11 @@ class NodeDiagnostics:
             return 0.0
         return (len(t) - 1) / max(t[-1] - t[0], 1e-9)
 
+    def inputs_matched(self) -> str:
+        """'k/n': how many of this node's n subscriptions are matched with a publisher."""
+        subs = list(self.node.subscriptions)
+        return f'{sum(1 for sub in subs if sub.get_publisher_count() > 0)}/{len(subs)}'
+
     def status(self) -> DiagnosticStatus:
         """The current figures as one DiagnosticStatus."""
         values = {
@@ -73,6 +78,9 @@ class NodeDiagnostics:
             'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),
             'e2e_latency_ms_last': f'{self._e2e[-1] * 1e-6:.1f}' if self._e2e else 'nan',
             'refused_total': str(sum(self.refused.values())),
+            # Subscriptions matched with at least one publisher (reader side of DDS discovery), as k/n:
+            # a graph is ready for data only once every node reads all its inputs.
+            'inputs_matched': self.inputs_matched(),
         }
         values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
         values.update(self.extra)
