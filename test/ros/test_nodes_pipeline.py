@@ -66,12 +66,12 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
 
 def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
     import numpy as np
-    from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_msgs.msg import Detection3DArray, FusedBev
 
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import score
     from rsdfm_core.bag import read_frames
+    from rsdfm_bringup.readiness import GraphReadiness
     from rsdfm_bringup.replay import BagReplay
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
@@ -85,24 +85,15 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
                                  '/rsdfm/segmentation', '/rsdfm/instances', '/uav1/rsdfm/bev_feature',
                                  '/uav2/rsdfm/bev_feature', '/diagnostics'],
                                 env=ros_env, stderr=subprocess.DEVNULL)
-    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev,
-                                  '/diagnostics': DiagnosticArray})
-    # Each node reads all its inputs (reader side of DDS matching): graph-level subscriber counts can run
-    # ahead of matching, and a map sent before the fusion node matched its drone would be lost.
-    inputs = {'/uav1/perception_node': '3/3', '/uav2/perception_node': '3/3', '/fusion_node': '2/2',
-              '/detection_node': '1/1', '/segmentation_node': '1/1', '/trajectory_node': '1/1'}
+    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev})
+    readiness = GraphReadiness(probe.node, graph)
     try:
         replay = BagReplay(probe.node, bag, rate=0.25, topics=play_topics(['/uav1', '/uav2']), restamp=True,
                            camera_qos_kind='reliable')
-        node = probe.node
 
         def ready():
             assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
-            return (all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t)
-                    and all(node.count_subscribers(f'/uav{i}/rsdfm/bev_feature') >= 2 for i in (1, 2))
-                    and node.count_subscribers('/rsdfm/fused_bev') >= 4
-                    and node.count_subscribers('/rsdfm/detections') >= 2
-                    and all(probe.diagnostics(name).get('inputs_matched') == want for name, want in inputs.items()))
+            return readiness.ready(replay, [t for t in replay.topics if '/camera/' in t])
         wait_for(ready, timeout=90, interval=0.2, message='graph, recorder and probe connected')
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,

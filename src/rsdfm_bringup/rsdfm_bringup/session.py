@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rsdfm_bringup.readiness import GraphReadiness
 from rsdfm_bringup.replay import BagReplay
 from rsdfm_bringup.runner import GraphRunner
 from rsdfm_core.graph import FleetGraph
@@ -48,7 +49,6 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     from rclpy.executors import SingleThreadedExecutor
 
     from rsdfm_fusion.qos import result_qos
-    from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_msgs.msg import Detection3DArray
 
     rec_dir, logs = out / 'record', out / 'logs'
@@ -68,24 +68,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     count = [0]
     node.create_subscription(Detection3DArray, '/rsdfm/detections', lambda m: count.__setitem__(0, count[0] + 1),
                              result_qos(depth=100))
-    # Every node's 'inputs_matched' (k/n subscriptions matched with a publisher, from /diagnostics):
-    # graph-level subscriber counts run ahead of DDS matching, and a frame sent before a node matched
-    # its input would be lost.
-    inputs_matched: dict[str, str] = {}
-
-    def on_diagnostics(msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            for kv in status.values:
-                if kv.key == 'inputs_matched':
-                    inputs_matched[status.name] = kv.value
-    node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics, result_qos(depth=100))
-
-    def all_inputs_matched() -> bool:
-        for spec in graph.nodes:
-            k, _, n = inputs_matched.get(spec.full_name, '0/0').partition('/')
-            if n in ('', '0') or k != n:
-                return False
-        return True
+    readiness = GraphReadiness(node, graph)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
@@ -102,11 +85,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         def connected() -> bool:
             if runner.exited():
                 raise SessionError(f'nodes exited early: {runner.exited()}; see {logs}')
-            return (all(replay.matched(t) >= 1 for t in play)
-                    and all(node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2 for ns in spaces)
-                    and node.count_subscribers('/rsdfm/fused_bev') >= 4
-                    and node.count_subscribers('/rsdfm/detections') >= 2
-                    and all_inputs_matched())
+            return readiness.ready(replay, play)
         deadline = time.monotonic() + ready_timeout
         while not connected():
             if time.monotonic() > deadline:

@@ -1,0 +1,49 @@
+"""When a fleet graph is connected end to end, so a replay loses no frame to DDS start-up.
+
+Graph-level subscriber counts run ahead of DDS matching: a frame sent before a node matched its
+input is lost. So besides the counts, every node must report on /diagnostics that all of its
+subscriptions are matched with a publisher (`inputs_matched` k/n with k == n).
+"""
+from __future__ import annotations
+
+from rclpy.node import Node
+
+from rsdfm_core.graph import FleetGraph
+
+
+class GraphReadiness:
+    """Watches /diagnostics on `node` and tells whether `graph` and a replay are connected."""
+
+    def __init__(self, node: Node, graph: FleetGraph) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        from rsdfm_fusion.qos import result_qos
+
+        self.node = node
+        self.graph = graph
+        self.inputs_matched: dict[str, str] = {}
+        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, result_qos(depth=100))
+
+    def _on_diagnostics(self, msg) -> None:
+        for status in msg.status:
+            for kv in status.values:
+                if kv.key == 'inputs_matched':
+                    self.inputs_matched[status.name] = kv.value
+
+    def all_inputs_matched(self) -> bool:
+        """Every node of the graph reads all of its (at least one) inputs."""
+        for spec in self.graph.nodes:
+            k, _, n = self.inputs_matched.get(spec.full_name, '0/0').partition('/')
+            if n in ('', '0') or k != n:
+                return False
+        return True
+
+    def ready(self, replay, camera_topics: list[str]) -> bool:
+        """The replay's camera writers, the drones' features, the fused map and the detections all
+        have their readers (node, recorder, this watcher), and every node reads all its inputs."""
+        node = self.node
+        return (all(replay.matched(t) >= 1 for t in camera_topics)
+                and all(node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2 for ns in self.graph.namespaces)
+                and node.count_subscribers('/rsdfm/fused_bev') >= 4
+                and node.count_subscribers('/rsdfm/detections') >= 2
+                and self.all_inputs_matched())
