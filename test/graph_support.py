@@ -33,7 +33,7 @@ class Probe:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
 
-        from rsdfm_fusion.qos import result_qos
+        from rsdfm_ros.qos import result_qos
 
         self.node = rclpy.create_node(name, context=context)
         self.messages: dict[str, list] = defaultdict(list)

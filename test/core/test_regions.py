@@ -2,7 +2,7 @@
 import numpy as np
 
 from rsdfm_core.geometry import look_at_optical
-from rsdfm_fusion.regions import aim_point, grid_around_aim
+from rsdfm_core.regions import aim_point, grid_around_aim
 
 
 def test_aim_point_is_where_the_optical_axis_meets_the_ground():

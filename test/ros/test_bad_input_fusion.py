@@ -32,7 +32,7 @@ class Fleet:
         from rsdfm_core.model.runtime import DroneEncoder, Runtime
         from rsdfm_core.world.config import WorldConfig
         from rsdfm_core.world.simulator import Simulator
-        from rsdfm_fusion.qos import result_qos
+        from rsdfm_ros.qos import result_qos
         from rsdfm_msgs.msg import BevFeature, FusedBev
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -58,7 +58,7 @@ class Fleet:
                  timeout=90, interval=0.1, message='fusion node subscribed to the three drone topics')
 
     def feature(self, agent: str, stamp_ns: int):
-        from rsdfm_fusion.conversions import encoded_to_feature
+        from rsdfm_ros.conversions import encoded_to_feature
 
         m, pose = self.encoded[agent if agent in self.encoded else 'uav1']
         return encoded_to_feature(m, agent, stamp_ns, pose, self.model_id)
@@ -67,7 +67,7 @@ class Fleet:
         return int(self.probe.diagnostics('/fusion_node').get(f'refused.{reason}', 0))
 
     def fused_at(self, stamp_ns: int):
-        from rsdfm_fusion.conversions import stamp_to_ns
+        from rsdfm_ros.conversions import stamp_to_ns
 
         return [m for m in self.probe.get('/rsdfm/fused_bev') if stamp_to_ns(m.header.stamp) == stamp_ns]
 
@@ -101,14 +101,14 @@ def _set(msg, path: str, value):
 
 def _payload(change):
     def apply(msg):
-        from rsdfm_fusion.conversions import bytes_to_uint8_array
+        from rsdfm_ros.conversions import bytes_to_uint8_array
         msg.payload = bytes_to_uint8_array(change(bytes(msg.payload)))
     return apply
 
 
 def _stamp(offset_ns):
     def apply(msg):
-        from rsdfm_fusion.conversions import ns_to_stamp, stamp_to_ns
+        from rsdfm_ros.conversions import ns_to_stamp, stamp_to_ns
         msg.header.stamp = ns_to_stamp(stamp_to_ns(msg.header.stamp) + offset_ns)
     return apply
 

@@ -33,7 +33,7 @@ class Drone:
         from rsdfm_core.graph import fleet_graph
         from rsdfm_core.world.config import WorldConfig
         from rsdfm_core.world.simulator import Simulator
-        from rsdfm_fusion.qos import camera_qos
+        from rsdfm_ros.qos import camera_qos
         from rsdfm_msgs.msg import BevFeature
 
         self.tmp = tmp
@@ -56,13 +56,13 @@ class Drone:
 
     # --- messages --------------------------------------------------------------------------------
     def image_msg(self, stamp: int, rgb=None):
-        from rsdfm_fusion.conversions import rgb_to_image
+        from rsdfm_ros.conversions import rgb_to_image
         return rgb_to_image(self.rgb if rgb is None else rgb, stamp, 'uav1/camera_optical_frame')
 
     def info_msg(self, stamp: int, K=None, size=(W, H)):
         from sensor_msgs.msg import CameraInfo
 
-        from rsdfm_fusion.conversions import ns_to_stamp
+        from rsdfm_ros.conversions import ns_to_stamp
         msg = CameraInfo(width=size[0], height=size[1], distortion_model='plumb_bob')
         msg.header.stamp, msg.header.frame_id = ns_to_stamp(stamp), 'uav1/camera_optical_frame'
         msg.k = np.asarray(self.K if K is None else K, dtype=np.float64).reshape(9)
@@ -71,7 +71,7 @@ class Drone:
     def pose_msg(self, stamp: int, T=None):
         from geometry_msgs.msg import PoseStamped
 
-        from rsdfm_fusion.conversions import matrix_to_pose, ns_to_stamp
+        from rsdfm_ros.conversions import matrix_to_pose, ns_to_stamp
         msg = PoseStamped(pose=matrix_to_pose(self.pose if T is None else T))
         msg.header.stamp, msg.header.frame_id = ns_to_stamp(stamp), 'map'
         return msg
@@ -87,7 +87,7 @@ class Drone:
         return int(self.probe.diagnostics(NODE).get(f'refused.{reason}', 0))
 
     def features_at(self, stamp: int) -> list:
-        from rsdfm_fusion.conversions import stamp_to_ns
+        from rsdfm_ros.conversions import stamp_to_ns
         return [m for m in self.probe.get('/uav1/rsdfm/bev_feature') if stamp_to_ns(m.header.stamp) == stamp]
 
     def close(self):

@@ -7,7 +7,7 @@ from rsdfm_core.types import ObjectState
 
 
 def test_pose_grid_and_box_round_trips():
-    from rsdfm_fusion.conversions import (detection_to_object, fields_to_grid, grid_to_fields, matrix_to_pose,
+    from rsdfm_ros.conversions import (detection_to_object, fields_to_grid, grid_to_fields, matrix_to_pose,
                                           object_to_detection, pose_to_matrix)
     from rsdfm_msgs.msg import FusedBev
 
@@ -26,7 +26,7 @@ def test_pose_grid_and_box_round_trips():
 
 
 def test_images_in_rgb8_bgr8_with_row_padding():
-    from rsdfm_fusion.conversions import bytes_to_uint8_array, image_to_rgb, rgb_to_image
+    from rsdfm_ros.conversions import bytes_to_uint8_array, image_to_rgb, rgb_to_image
 
     rgb = np.random.default_rng(0).integers(0, 255, (5, 7, 3), dtype=np.uint8)
     assert np.array_equal(image_to_rgb(rgb_to_image(rgb, 5, 'cam')), rgb)
@@ -41,7 +41,7 @@ def test_bad_messages_are_refused_with_the_reason():
     from geometry_msgs.msg import Pose, Quaternion
     from sensor_msgs.msg import CameraInfo, Image
 
-    from rsdfm_fusion.conversions import ConversionError, camera_info_to_K, image_to_rgb, pose_to_matrix
+    from rsdfm_ros.conversions import ConversionError, camera_info_to_K, image_to_rgb, pose_to_matrix
 
     with pytest.raises(ConversionError, match="encoding 'mono8'"):
         image_to_rgb(Image(height=2, width=2, encoding='mono8', step=2))

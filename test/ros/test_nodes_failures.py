@@ -86,7 +86,7 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_pat
     from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_msgs.msg import BevFeature, FusedBev
 
-    from rsdfm_fusion.qos import result_qos
+    from rsdfm_ros.qos import result_qos
 
     drones = ['uav1', 'uav2']
     bag = make_bag(tmp_path / 'bag', drones=2, frames=6, width=160, height=120)

@@ -17,7 +17,7 @@ class GraphReadiness:
     def __init__(self, node: Node, graph: FleetGraph) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
 
-        from rsdfm_fusion.qos import result_qos
+        from rsdfm_ros.qos import result_qos
 
         self.node = node
         self.graph = graph

@@ -15,7 +15,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rsdfm_bringup.replay import message_class
 from rsdfm_core.bag import make_typestore
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.qos import result_qos
 
 
 class BagRecorder:

@@ -20,7 +20,7 @@ from pathlib import Path
 from rsdfm_bringup.cdr_stamp import shift_stamp
 from rsdfm_core.bag import BagError, BagSource, make_typestore
 from rsdfm_core.bag.source import SKIP_HINT, warn_stderr
-from rsdfm_fusion.qos import camera_qos, result_qos
+from rsdfm_ros.qos import camera_qos, result_qos
 
 CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/camera_info', '/camera/pose')
 

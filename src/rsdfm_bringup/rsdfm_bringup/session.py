@@ -48,7 +48,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from rsdfm_fusion.qos import result_qos
+    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import Detection3DArray
 
     rec_dir, logs = out / 'record', out / 'logs'

@@ -100,8 +100,8 @@ def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, dr
     from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
-    from rsdfm_fusion.conversions import encoded_to_feature, stamp_to_ns
-    from rsdfm_fusion.qos import result_qos
+    from rsdfm_ros.conversions import encoded_to_feature, stamp_to_ns
+    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import BevFeature, Detection3DArray
 
     def say(text: str) -> None:

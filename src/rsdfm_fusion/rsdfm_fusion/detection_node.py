@@ -9,11 +9,11 @@ from __future__ import annotations
 from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
-from rsdfm_fusion.conversions import object_to_detection
-from rsdfm_fusion.fused_input import FusedMapNode
+from rsdfm_ros.conversions import object_to_detection
+from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_fusion.markers import detection_markers
-from rsdfm_fusion.node_support import check, declare, run_node
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.node_support import check, declare, run_node
+from rsdfm_ros.qos import result_qos
 from rsdfm_fusion.vision import vision_publisher
 from rsdfm_msgs.msg import Detection3DArray
 

@@ -21,12 +21,12 @@ from rclpy.node import Node
 
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.validation import FeatureLimits, check_feature
-from rsdfm_fusion.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
+from rsdfm_ros.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
                                       grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
-from rsdfm_fusion.diagnostics import NodeDiagnostics
-from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
-from rsdfm_fusion.qos import result_qos
-from rsdfm_fusion.regions import grid_around_aim
+from rsdfm_ros.diagnostics import NodeDiagnostics
+from rsdfm_ros.node_support import check, declare, load_runtime, run_node
+from rsdfm_ros.qos import result_qos
+from rsdfm_core.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature, FusedBev
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'

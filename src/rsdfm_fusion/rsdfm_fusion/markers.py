@@ -6,7 +6,7 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from rsdfm_fusion.conversions import object_to_detection
+from rsdfm_ros.conversions import object_to_detection
 
 CLASS_COLOURS = {'car': (0.1, 0.6, 1.0), 'truck': (1.0, 0.6, 0.1), 'bus': (0.9, 0.2, 0.8)}
 

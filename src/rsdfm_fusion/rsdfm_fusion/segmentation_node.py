@@ -13,10 +13,10 @@ from nav_msgs.msg import OccupancyGrid
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
-from rsdfm_fusion.conversions import bytes_to_uint8_array, grid_to_fields
-from rsdfm_fusion.fused_input import FusedMapNode
-from rsdfm_fusion.node_support import run_node
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.conversions import bytes_to_uint8_array, grid_to_fields
+from rsdfm_ros.fused_map_node import FusedMapNode
+from rsdfm_ros.node_support import run_node
+from rsdfm_ros.qos import result_qos
 
 
 class SegmentationNode(FusedMapNode):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 
-from rsdfm_fusion.conversions import object_to_detection
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.conversions import object_to_detection
+from rsdfm_ros.qos import result_qos
 
 
 class VisionPublisher:

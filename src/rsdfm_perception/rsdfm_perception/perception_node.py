@@ -21,11 +21,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
 from rsdfm_core.validation import check_camera_pose, check_image, check_intrinsics, pose_matrix_checked
-from rsdfm_fusion.conversions import ConversionError, encoded_to_feature, image_to_rgb, stamp_to_ns
-from rsdfm_fusion.diagnostics import NodeDiagnostics
-from rsdfm_fusion.node_support import check, declare, load_runtime, run_node
-from rsdfm_fusion.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
-from rsdfm_fusion.regions import grid_around_aim
+from rsdfm_ros.conversions import ConversionError, encoded_to_feature, image_to_rgb, stamp_to_ns
+from rsdfm_ros.diagnostics import NodeDiagnostics
+from rsdfm_ros.node_support import check, declare, load_runtime, run_node
+from rsdfm_ros.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
+from rsdfm_core.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
 

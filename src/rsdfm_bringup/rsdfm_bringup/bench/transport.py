@@ -33,8 +33,8 @@ def publish_main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import rclpy
 
-    from rsdfm_fusion.conversions import bytes_to_uint8_array
-    from rsdfm_fusion.qos import result_qos
+    from rsdfm_ros.conversions import bytes_to_uint8_array
+    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import BevFeature
 
     payload = Path(args.payload).read_bytes()
@@ -74,7 +74,7 @@ def send_and_receive(payload: bytes, codec: str, raw_bytes: int, count: int, rat
     from rclpy.executors import SingleThreadedExecutor
 
     from rsdfm_bringup.runner import node_environment
-    from rsdfm_fusion.qos import result_qos
+    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import BevFeature
 
     path = work / f'transport_{codec}.bin'

@@ -15,7 +15,7 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.qos import result_qos
 
 
 class NodeDiagnostics:

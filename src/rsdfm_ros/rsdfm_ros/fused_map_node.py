@@ -5,10 +5,10 @@ import time
 
 from rclpy.node import Node
 
-from rsdfm_fusion.conversions import ConversionError, fields_to_grid, stamp_to_ns
-from rsdfm_fusion.diagnostics import NodeDiagnostics
-from rsdfm_fusion.node_support import load_runtime
-from rsdfm_fusion.qos import result_qos
+from rsdfm_ros.conversions import ConversionError, fields_to_grid, stamp_to_ns
+from rsdfm_ros.diagnostics import NodeDiagnostics
+from rsdfm_ros.node_support import load_runtime
+from rsdfm_ros.qos import result_qos
 from rsdfm_msgs.msg import FusedBev
 
 
