@@ -15,8 +15,9 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 
 from rsdfm_core.bag import make_typestore
-from rsdfm_core.bag.convert import msg_to_objects, stamp_to_ns
-from rsdfm_core.geometry import BevGrid, quat_to_yaw
+from rsdfm_core.geometry import BevGrid
+from rsdfm_core.messages import detections_to_objects, fields_to_grid, occupancy_to_mask, stamp_to_ns
+from rsdfm_core.model.runtime import fused_from_payload
 from rsdfm_core.types import ObjectState
 
 
@@ -59,26 +60,22 @@ def read_recorded(path: str | Path) -> Recorded:
                 continue
             stamp = stamp_to_ns(msg.header.stamp)
             if topic == '/rsdfm/detections':
-                out.detections[stamp] = msg_to_objects(msg)
+                out.detections[stamp] = detections_to_objects(msg)
                 out.receive_ns[stamp] = t_ns
             elif topic == '/ground_truth/objects':
-                out.ground_truth[stamp] = msg_to_objects(msg)
+                out.ground_truth[stamp] = detections_to_objects(msg)
             elif topic == '/rsdfm/trajectories':
                 out.trajectories[stamp] = [(int(tr.track_id), str(tr.label),
                                             np.array([[p.x, p.y, p.z] for p in tr.points]).reshape(-1, 3))
                                            for tr in msg.trajectories]
             elif topic == '/rsdfm/fused_bev':
-                out.fused_agents[stamp] = list(msg.agents)
-                o = msg.grid_origin
-                out.fused_grid = BevGrid(o.position.x, o.position.y,
-                                         quat_to_yaw((o.orientation.x, o.orientation.y, o.orientation.z, o.orientation.w)),
-                                         float(msg.resolution), int(msg.rows), int(msg.cols))
-                out.fused[stamp] = np.frombuffer(bytes(msg.payload), '<f2').reshape(msg.channels, msg.rows, msg.cols)
+                fused = fused_from_payload(fields_to_grid(msg), int(msg.channels), bytes(msg.payload),
+                                           list(msg.agents))
+                out.fused_agents[stamp], out.fused_grid, out.fused[stamp] = fused.agents, fused.grid, fused.features
             elif topic == '/rsdfm/instances':
                 out.instances[stamp] = np.frombuffer(bytes(msg.data), '<u2').reshape(msg.height, msg.width).copy()
             elif topic == '/rsdfm/segmentation':
-                out.segmentation[stamp] = (np.asarray(msg.data, dtype=np.int8).reshape(msg.info.height, msg.info.width)
-                                           > 50).astype(np.uint8)
+                out.segmentation[stamp] = occupancy_to_mask(msg)
     return out
 
 

@@ -1,6 +1,6 @@
 """segmentation_node: BEV vehicle mask and instance ids from the fused fleet map.
 
-Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid, 100 = vehicle, 0 = free, on the fusion
+Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid, OCCUPIED (100) = vehicle, 0 = free, on the fusion
 grid so rviz2 draws it in place) and rsdfm/instances (sensor_msgs/Image mono16 instance ids,
 row 0 at the grid origin, rows along the grid's +y axis).
 """
@@ -13,6 +13,7 @@ from nav_msgs.msg import OccupancyGrid
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
+from rsdfm_core.messages import OCCUPIED
 from rsdfm_ros.conversions import bytes_to_uint8_array, grid_to_fields
 from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_ros.node_support import run_node
@@ -35,7 +36,7 @@ class SegmentationNode(FusedMapNode):
         origin, res, rows, cols = grid_to_fields(fused.grid)
         grid.info.map_load_time = msg.header.stamp
         grid.info.resolution, grid.info.width, grid.info.height, grid.info.origin = res, cols, rows, origin
-        grid.data = array.array('b', (np.asarray(semantic, np.int8) * 100).tobytes())
+        grid.data = array.array('b', (np.asarray(semantic, np.int8) * OCCUPIED).tobytes())
         self.grid_pub.publish(grid)
         inst = Image(header=msg.header, height=rows, width=cols, encoding='mono16', is_bigendian=0, step=2 * cols)
         inst.data = bytes_to_uint8_array(np.ascontiguousarray(instances, dtype='<u2').tobytes())

@@ -20,8 +20,8 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from rsdfm_core.validation import check_camera_pose, check_image, check_intrinsics, pose_matrix_checked
-from rsdfm_ros.conversions import ConversionError, encoded_to_feature, image_to_rgb, stamp_to_ns
+from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked
+from rsdfm_ros.conversions import ConversionError, camera_K, encoded_to_feature, image_to_rgb, stamp_to_ns
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import check, declare, load_runtime, run_node
 from rsdfm_ros.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
@@ -75,11 +75,11 @@ class PerceptionNode(Node):
         self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
 
     def on_info(self, msg: CameraInfo) -> None:
-        refusal = check_intrinsics(msg.k)
-        if refusal is not None:
-            self.diag.refuse(refusal.reason, refusal.detail)
+        try:
+            self.K = camera_K(msg)
+        except ConversionError as exc:
+            self.diag.refuse(exc.reason, str(exc))
             return
-        self.K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
         self.info_size = (int(msg.width), int(msg.height))
         self.process_pending()
 
@@ -125,16 +125,19 @@ class PerceptionNode(Node):
 
     def encode_and_publish(self, msg: Image, stamp: int, cam_to_map: np.ndarray) -> None:
         started = time.perf_counter()
-        refusal = (check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), len(msg.data),
-                               self.info_size) or check_camera_pose(cam_to_map))
+        refusal = check_camera_pose(cam_to_map)
         if refusal is not None:
             self.diag.refuse(refusal.reason, f'{refusal.detail} (image stamp {stamp / 1e9:.3f})')
             return
         try:
-            rgb = image_to_rgb(msg)
+            rgb = image_to_rgb(msg, self.info_size)
+        except ConversionError as exc:
+            self.diag.refuse(exc.reason, f'{exc} (image stamp {stamp / 1e9:.3f})')
+            return
+        try:
             encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
             m = encoder.encode(rgb, self.K, cam_to_map)
-        except (ConversionError, ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError) as exc:
             self.diag.refuse('encode_error', f'image stamp {stamp / 1e9:.3f}: {exc}')
             return
         self.pub.publish(encoded_to_feature(m, self.agent_id, stamp, cam_to_map, self.rt.model_id))

@@ -1,7 +1,9 @@
 """rclpy messages <-> rsdfm core types: the only place nodes translate between the two.
 
-Pure functions, no running graph needed, so they are unit-tested directly. Byte arrays are
-filled from buffers (array.array('B', bytes) is a memcpy), never element by element.
+Readers (message -> core type) are the core's, rsdfm_core.messages, shared with bag I/O, and
+re-exported here; this module adds the builders of rclpy messages. Pure functions, no running
+graph needed, so they are unit-tested directly. Byte arrays are filled from buffers
+(array.array('B', bytes) is a memcpy), never element by element.
 """
 from __future__ import annotations
 
@@ -10,20 +12,19 @@ import array
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import Image
 
-from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw, rot_to_quat, yaw_to_quat
-from rsdfm_core.types import LABELS, ObjectState
-from rsdfm_core.validation import FeatureFields
-from rsdfm_msgs.msg import Detection3D, Trajectory
+from rsdfm_core.geometry import BevGrid, rot_to_quat, yaw_to_quat
+from rsdfm_core.messages import (ConversionError, camera_K, detection_to_object, feature_fields,
+                                 fields_to_grid, image_to_rgb, pose_to_matrix, stamp_to_ns)
+from rsdfm_core.types import ObjectState
+from rsdfm_msgs.msg import BevFeature, Detection3D, Trajectory
 
-
-class ConversionError(ValueError):
-    """A message whose content cannot be used (encoding, shape, non-finite values)."""
-
-
-def stamp_to_ns(stamp: Time) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+# The readers of rsdfm_core.messages, so a node imports its conversions from one module.
+__all__ = ['ConversionError', 'camera_K', 'detection_to_object', 'feature_fields', 'fields_to_grid',
+           'image_to_rgb', 'pose_to_matrix', 'stamp_to_ns', 'ns_to_stamp', 'bytes_to_uint8_array',
+           'matrix_to_pose', 'rgb_to_image', 'grid_to_fields', 'encoded_to_feature',
+           'object_to_detection', 'trajectory_msg']
 
 
 def ns_to_stamp(ns: int) -> Time:
@@ -35,30 +36,10 @@ def bytes_to_uint8_array(data: bytes) -> array.array:
     return array.array('B', data)
 
 
-def pose_to_matrix(pose: Pose) -> np.ndarray:
-    """4x4 transform of a geometry_msgs/Pose; ConversionError for non-finite or zero quaternions."""
-    q = (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w)
-    p = (pose.position.x, pose.position.y, pose.position.z)
-    if not np.isfinite(q + p).all() or np.linalg.norm(q) < 1e-9:
-        raise ConversionError(f'pose is not a valid transform (position {p}, quaternion {q})')
-    return pose_matrix(p, q)
-
-
 def matrix_to_pose(T: np.ndarray) -> Pose:
     q = rot_to_quat(T[:3, :3])
     return Pose(position=Point(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
                 orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
-
-
-def image_to_rgb(msg: Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an rgb8 or bgr8 sensor_msgs/Image (row padding handled)."""
-    if msg.encoding not in ('rgb8', 'bgr8'):
-        raise ConversionError(f'image encoding {msg.encoding!r} is not supported (use rgb8 or bgr8)')
-    h, w, step = int(msg.height), int(msg.width), int(msg.step)
-    if h == 0 or w == 0 or step < 3 * w or len(msg.data) < h * step:
-        raise ConversionError(f'image {w}x{h} with step {step} does not fit its {len(msg.data)} data bytes')
-    buf = np.frombuffer(msg.data, dtype=np.uint8, count=h * step).reshape(h, step)[:, :3 * w].reshape(h, w, 3)
-    return np.ascontiguousarray(buf[..., ::-1] if msg.encoding == 'bgr8' else buf)
 
 
 def rgb_to_image(rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
@@ -66,14 +47,6 @@ def rgb_to_image(rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
     msg.header.stamp, msg.header.frame_id = ns_to_stamp(stamp_ns), frame_id
     msg.data = bytes_to_uint8_array(np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
     return msg
-
-
-def camera_info_to_K(msg: CameraInfo) -> np.ndarray:
-    """3x3 intrinsics of a CameraInfo; ConversionError when K is unset or not a pinhole matrix."""
-    K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-    if not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0 or K[2, 2] != 1.0:
-        raise ConversionError(f'camera_info K is not a pinhole matrix: {K.tolist()}')
-    return K
 
 
 def grid_to_fields(grid: BevGrid) -> tuple[Pose, float, int, int]:
@@ -84,32 +57,10 @@ def grid_to_fields(grid: BevGrid) -> tuple[Pose, float, int, int]:
     return origin, float(grid.resolution), int(grid.rows), int(grid.cols)
 
 
-def fields_to_grid(msg) -> BevGrid:
-    """BevGrid of a BevFeature or FusedBev message; ConversionError for an empty or bad grid."""
-    o = msg.grid_origin
-    if msg.rows == 0 or msg.cols == 0 or not (msg.resolution > 0):
-        raise ConversionError(f'grid {msg.rows}x{msg.cols} at resolution {msg.resolution} is empty')
-    yaw = quat_to_yaw((o.orientation.x, o.orientation.y, o.orientation.z, o.orientation.w))
-    return BevGrid(float(o.position.x), float(o.position.y), yaw, float(msg.resolution), int(msg.rows), int(msg.cols))
-
-
-def feature_fields(msg) -> FeatureFields:
-    """The plain fields of a BevFeature that rsdfm_core.validation checks (the payload is not copied)."""
-    c, g = msg.camera_pose, msg.grid_origin
-    return FeatureFields(
-        agent_id=msg.agent_id, stamp_ns=stamp_to_ns(msg.header.stamp),
-        camera_position=(c.position.x, c.position.y, c.position.z),
-        camera_orientation=(c.orientation.x, c.orientation.y, c.orientation.z, c.orientation.w),
-        grid_position=(g.position.x, g.position.y, g.position.z),
-        grid_orientation=(g.orientation.x, g.orientation.y, g.orientation.z, g.orientation.w),
-        resolution=float(msg.resolution), rows=int(msg.rows), cols=int(msg.cols), channels=int(msg.channels),
-        codec=msg.codec, payload=memoryview(msg.payload), raw_bytes=int(msg.raw_bytes))
-
-
-def encoded_to_feature(m, agent_id: str, stamp_ns: int, cam_to_map: np.ndarray, model_id: str) -> 'BevFeature':
-    """The BevFeature message of one drone's EncodedMap (rsdfm_core.model.runtime), stamped with the image."""
-    from rsdfm_msgs.msg import BevFeature
-
+def encoded_to_feature(m, agent_id: str, stamp_ns: int, cam_to_map: np.ndarray,
+                       model_id: str) -> BevFeature:
+    """The BevFeature message of one drone's EncodedMap (rsdfm_core.model.runtime), stamped with
+    the image."""
     out = BevFeature()
     out.header.stamp, out.header.frame_id = ns_to_stamp(stamp_ns), 'map'
     out.agent_id, out.camera_pose = agent_id, matrix_to_pose(cam_to_map)
@@ -128,15 +79,6 @@ def object_to_detection(o: ObjectState) -> Detection3D:
                   orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3]))),
         size=Vector3(x=float(o.length), y=float(o.width), z=float(o.height)),
         velocity=Vector3(x=float(o.vx), y=float(o.vy), z=0.0))
-
-
-def detection_to_object(d: Detection3D) -> ObjectState:
-    if d.label not in LABELS:
-        raise ConversionError(f'detection label {d.label!r} is not one of {LABELS}')
-    o = d.pose.orientation
-    return ObjectState(int(d.track_id), d.label, d.pose.position.x, d.pose.position.y, d.pose.position.z,
-                       d.size.x, d.size.y, d.size.z, quat_to_yaw((o.x, o.y, o.z, o.w)),
-                       d.velocity.x, d.velocity.y, float(d.score))
 
 
 def trajectory_msg(state: ObjectState, points: np.ndarray, step_s: float) -> Trajectory:

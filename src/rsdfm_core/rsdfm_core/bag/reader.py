@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..types import CameraView, Frame
-from . import convert
+from .. import messages
 from .source import SKIP_HINT, BagError, BagSource, warn_stderr
 from .topics import (DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE,
                      POSE, agent_sort_key, split_drone_topic)
@@ -81,7 +81,7 @@ def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_trut
     for m in source.messages(usable_topics(source, require_ground_truth)):
         try:
             msg = ts.deserialize_cdr(m.data, m.msgtype)
-            ns = convert.stamp_to_ns(msg.header.stamp)
+            ns = messages.stamp_to_ns(msg.header.stamp)
         except Exception as exc:  # noqa: BLE001 - corrupt CDR raises several kinds
             problem = f'{source.path}: message on {m.topic} at {m.log_time} ns cannot be decoded ({exc})'
             if not skip_bad:
@@ -95,18 +95,17 @@ def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_trut
                 index += 1
             parts, objects = {}, None
         stamp = ns
-        if m.topic == OBJECTS_TOPIC:
-            objects = convert.msg_to_objects(msg)
-            continue
-        agent, leaf = split_drone_topic(m.topic)
-        slot = parts.setdefault(agent, {})
+        agent, leaf = (None, None) if m.topic == OBJECTS_TOPIC else split_drone_topic(m.topic)
+        slot = parts.setdefault(agent, {}) if agent else {}
         try:
-            if leaf == INFO:
-                slot[leaf] = convert.msg_to_K(msg)
+            if m.topic == OBJECTS_TOPIC:
+                objects = messages.detections_to_objects(msg)
+            elif leaf == INFO:
+                slot[leaf] = messages.camera_K(msg)
             elif leaf == POSE:
-                slot[leaf] = convert.msg_to_matrix(msg.pose)
+                slot[leaf] = messages.pose_to_matrix(msg.pose)
             else:
-                slot[leaf] = convert.msg_to_image(msg)
+                slot[leaf] = messages.image_to_array(msg)
         except ValueError as exc:
             problem = f'{source.path}: message on {m.topic} at stamp {ns} ns: {exc}'
             if not skip_bad:
