@@ -33,7 +33,7 @@ def main() -> int:
         return 2
     import torch
     torch.set_num_threads(1)
-    from rsdfm_bringup.soak import run_soak
+    from rsdfm_bench.soak import run_soak
 
     logs = Path(args.logs) if args.logs else Path(tempfile.mkdtemp(prefix='rsdfm_soak_'))
     result = run_soak(args.duration, logs, drones=args.drones, rate_hz=args.rate, drop=args.drop,

@@ -47,7 +47,8 @@ IMPORT_TO_ROSDEP = {
 ROS_PACKAGES = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'ament_index_python',
                 'rosidl_runtime_py', 'sensor_msgs_py', 'cv_bridge', 'tf2_ros', 'tf2_py',
                 'message_filters', 'rosbag2_py', 'rpyutils', 'rsdfm_core', 'rsdfm_msgs',
-                'rsdfm_perception', 'rsdfm_fusion', 'rsdfm_ros', 'rsdfm_bringup'}
+                'rsdfm_perception', 'rsdfm_fusion', 'rsdfm_ros', 'rsdfm_bringup',
+                'rsdfm_bench'}
 REQUIRED_ENTRY_POINTS = {
     'rsdfm_perception': ['perception_node'],
     'rsdfm_fusion': ['fusion_node', 'detection_node', 'segmentation_node', 'trajectory_node'],

@@ -17,5 +17,10 @@ setup(
     maintainer_email='rsdfm@example.com',
     description='ROS-side tools of rsdfm: graph runner, bag replay and recorder, demo.',
     license='Apache-2.0',
-    entry_points={'console_scripts': []},
+    entry_points={'rsdfm.commands': [
+        'replay = rsdfm_bringup.commands.replay',
+        'record = rsdfm_bringup.commands.record',
+        'run = rsdfm_bringup.commands.run',
+        'demo = rsdfm_bringup.commands.demo',
+    ]},
 )

@@ -22,5 +22,11 @@ setup(
         'console_scripts': [
             'rsdfm = rsdfm_core.cli:main',
         ],
+        # Subcommands of `rsdfm`: every package adds its own (rsdfm_bringup, rsdfm_bench).
+        'rsdfm.commands': [
+            'simulate = rsdfm_core.commands.simulate',
+            'train = rsdfm_core.commands.train',
+            'evaluate = rsdfm_core.commands.evaluate',
+        ],
     },
 )

@@ -14,7 +14,7 @@ isolate_this_process()
 
 @pytest.mark.slow
 def test_lossy_reordered_link_loses_no_frame_and_memory_stays_flat(tmp_path):
-    from rsdfm_bringup.soak import run_soak
+    from rsdfm_bench.soak import run_soak
 
     result = run_soak(duration_s=15.0, log_dir=tmp_path / 'logs', env=ros_test_env(), drones=4, rate_hz=10.0,
                       drop=0.2, reorder=0.2, seed=3, progress=False)

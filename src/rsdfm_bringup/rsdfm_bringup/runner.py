@@ -26,7 +26,8 @@ def node_environment(base: dict | None = None) -> dict:
     """Environment for node processes: the node packages importable even when not installed."""
     env = dict(os.environ if base is None else base)
     extra = []
-    for pkg in ('rsdfm_perception', 'rsdfm_fusion', 'rsdfm_ros', 'rsdfm_core', 'rsdfm_bringup'):
+    for pkg in ('rsdfm_perception', 'rsdfm_fusion', 'rsdfm_ros', 'rsdfm_core', 'rsdfm_bringup',
+                'rsdfm_bench'):
         if importlib.util.find_spec(pkg) is None and (_REPO_SRC / pkg / pkg).is_dir():
             extra.append(str(_REPO_SRC / pkg))
     if extra:

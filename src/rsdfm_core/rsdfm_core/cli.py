@@ -1,50 +1,44 @@
 """The `rsdfm` command: one entry point, one module per subcommand.
 
-ROS-free subcommands live in rsdfm_core.commands; those that need rclpy (replay, record, run,
-demo, bench) live in the rsdfm_bringup package, imported only when used, so the core never
-depends on ROS. Each subcommand module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Modules are imported only when their subcommand runs, so `rsdfm simulate` does not pay for torch.
+Subcommands are entry points of the group `rsdfm.commands`, declared in each package's setup.py:
+rsdfm_core brings the ROS-free ones (simulate, train, evaluate), rsdfm_bringup those that need
+rclpy (replay, record, run, demo), rsdfm_bench the measurements (bench). A machine with only the
+core installed has only the core's subcommands, and the core never imports ROS. Each subcommand
+module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`; a module is
+imported only when its subcommand runs, so `rsdfm simulate` does not pay for torch or rclpy.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from importlib.metadata import EntryPoint, entry_points
 
-SUBCOMMANDS = {
-    'simulate': 'rsdfm_core.commands.simulate',
-    'train': 'rsdfm_core.commands.train',
-    'evaluate': 'rsdfm_core.commands.evaluate',
-    'replay': 'rsdfm_bringup.commands.replay',
-    'record': 'rsdfm_bringup.commands.record',
-    'run': 'rsdfm_bringup.commands.run',
-    'demo': 'rsdfm_bringup.commands.demo',
-    'bench': 'rsdfm_bringup.commands.bench',
-}
+GROUP = 'rsdfm.commands'
+ORDER = ('simulate', 'train', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')
 
 
 class UserError(Exception):
     """A problem with the user's input: printed as one clear line, never as a traceback."""
 
 
-def _load(name: str):
-    return importlib.import_module(SUBCOMMANDS[name])
+def subcommands() -> dict[str, EntryPoint]:
+    """Installed subcommands by name, in the order of ORDER (others after, by name)."""
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return dict(sorted(found.items(), key=lambda kv: (rank.get(kv[0], len(ORDER)), kv[0])))
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='rsdfm', description='rsdfm: collaborative BEV perception for drone fleets')
+    """The parser; only the subcommand named in argv (or all, for --help) is imported."""
+    parser = argparse.ArgumentParser(
+        prog='rsdfm', description='rsdfm: collaborative BEV perception for drone fleets')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     wanted = argv[0] if argv and not argv[0].startswith('-') else None
-    for name in SUBCOMMANDS:
+    for name, ep in subcommands().items():
         if wanted is not None and name != wanted:
             sub.add_parser(name)
             continue
-        try:
-            module = _load(name)
-        except ModuleNotFoundError as exc:
-            if not SUBCOMMANDS[name].startswith(str(exc.name)):
-                raise
-            continue
+        module = ep.load()
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_module=module)

@@ -5,7 +5,7 @@ comparison), starts this module as a publisher process, and subscribes with the 
 The publisher stamps each message with the wall clock right before publish(); on the same machine
 receive time minus stamp is the transport latency (publish, DDS, deserialise, callback).
 
-    python -m rsdfm_bringup.bench.transport --payload FILE --codec hlf-v1 --raw-bytes N --count 100 --rate 10
+    python -m rsdfm_bench.transport --payload FILE --codec hlf-v1 --raw-bytes N --count 100 --rate 10
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from rsdfm_bringup.bench.timing import progress, summary
+from rsdfm_bench.timing import progress, summary
 
 TOPIC = '/rsdfm_bench/bev_feature'
 
@@ -90,7 +90,7 @@ def send_and_receive(payload: bytes, codec: str, raw_bytes: int, count: int, rat
     node.create_subscription(BevFeature, TOPIC, on_msg, result_qos(depth=50))
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
-    cmd = [sys.executable, '-m', 'rsdfm_bringup.bench.transport', '--payload', str(path), '--codec', codec,
+    cmd = [sys.executable, '-m', 'rsdfm_bench.transport', '--payload', str(path), '--codec', codec,
            '--raw-bytes', str(raw_bytes), '--count', str(count), '--rate', str(rate)]
     proc = subprocess.Popen(cmd, env=node_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

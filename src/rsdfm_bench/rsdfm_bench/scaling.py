@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rsdfm_bringup.bench.timing import StageClock, all_threads, progress, summary, torch_threads
+from rsdfm_bench.timing import StageClock, all_threads, progress, summary, torch_threads
 from rsdfm_core.types import Frame
 
 DRONE_COUNTS = (1, 2, 4, 8)

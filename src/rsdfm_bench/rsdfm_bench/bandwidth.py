@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from rsdfm_bringup.bench.timing import progress
+from rsdfm_bench.timing import progress
 from rsdfm_core.types import Frame
 
 BUDGETS = ({'topk': 256, 'bits': 4}, {'topk': 256, 'bits': 8}, {'topk': 1024, 'bits': 8}, {'topk': 4096, 'bits': 8})

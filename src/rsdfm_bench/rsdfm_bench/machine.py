@@ -10,7 +10,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from rsdfm_bringup.bench.timing import all_threads
+from rsdfm_bench.timing import all_threads
 
 PACKAGES = ('torch', 'numpy', 'onnx', 'onnxruntime', 'onnxscript', 'rclpy', 'rosbags', 'opencv-python-headless')
 

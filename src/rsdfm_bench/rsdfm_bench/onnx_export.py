@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rsdfm_bringup.bench.timing import all_threads, paired, progress, repeat, torch_threads
+from rsdfm_bench.timing import all_threads, paired, progress, repeat, torch_threads
 
 RTOL, ATOL = 1e-3, 1e-4        # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
 

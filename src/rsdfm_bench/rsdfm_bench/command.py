@@ -52,8 +52,8 @@ def json_safe(value):
 
 def rewrite_report(path: Path, out_dir: Path) -> int:
     """RESULTS.md and the PNGs again from the figures of an earlier run (no measuring)."""
-    from rsdfm_bringup.bench.report import write_plots, write_results_md
-    from rsdfm_bringup.bench.targets import check_targets
+    from rsdfm_bench.report import write_plots, write_results_md
+    from rsdfm_bench.targets import check_targets
 
     try:
         results = json.loads(path.read_text())
@@ -83,12 +83,12 @@ def run(args: argparse.Namespace) -> int:
     use_rsdfm_dds_profile()          # before rclpy starts here; children inherit it
     import torch
 
-    from rsdfm_bringup.bench.inputs import load_inputs
-    from rsdfm_bringup.bench.machine import competing_processes, machine_facts
-    from rsdfm_bringup.bench.plan import BenchPlan
-    from rsdfm_bringup.bench.report import write_plots, write_results_md
-    from rsdfm_bringup.bench.targets import check_targets
-    from rsdfm_bringup.bench.timing import progress
+    from rsdfm_bench.inputs import load_inputs
+    from rsdfm_bench.machine import competing_processes, machine_facts
+    from rsdfm_bench.plan import BenchPlan
+    from rsdfm_bench.report import write_plots, write_results_md
+    from rsdfm_bench.targets import check_targets
+    from rsdfm_bench.timing import progress
 
     torch.set_num_threads(1)
     t0 = time.monotonic()
@@ -105,23 +105,23 @@ def run(args: argparse.Namespace) -> int:
     rt = inputs.runtime
     results: dict = {}
     if 'stages' in sections:
-        from rsdfm_bringup.bench.stages import measure_stages
+        from rsdfm_bench.stages import measure_stages
         results['stages'] = measure_stages(rt, inputs.fleet(plan.drones, plan.stage_frames + 1))
     if 'onnx' in sections:
-        from rsdfm_bringup.bench.onnx_export import measure_onnx
+        from rsdfm_bench.onnx_export import measure_onnx
         views = [v for f in inputs.fleet(plan.drones, 3) for v in f.views]
         results['onnx'] = measure_onnx(rt, views, plan.onnx_runs, work)
     if 'transport' in sections:
-        from rsdfm_bringup.bench.transport import measure_transport
+        from rsdfm_bench.transport import measure_transport
         results['transport'] = measure_transport(rt, inputs.frames[0].views[0], plan.transport_messages,
                                                  plan.transport_rate_hz, work)
     if 'scaling' in sections:
-        from rsdfm_bringup.bench.scaling import measure_scaling
+        from rsdfm_bench.scaling import measure_scaling
         tr = results.get('transport', {}).get('hlf-v1')
         results['scaling'] = measure_scaling(rt, inputs.frames[:plan.scaling_frames + 1], inputs.bag, len(inputs.frames),
                                              plan.graph_drones, work, inputs.weights, tr['median_ms'] if tr else None)
     if 'bandwidth' in sections:
-        from rsdfm_bringup.bench.bandwidth import measure_bandwidth
+        from rsdfm_bench.bandwidth import measure_bandwidth
         results['bandwidth'] = measure_bandwidth(rt, inputs.fleet(plan.drones, plan.accuracy_frames))
     competing = sorted(set(competing) | set(competing_processes()))
     results['meta'] = {

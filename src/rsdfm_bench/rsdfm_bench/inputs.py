@@ -5,8 +5,8 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rsdfm_bringup.bench.plan import BenchPlan
-from rsdfm_bringup.bench.timing import progress
+from rsdfm_bench.plan import BenchPlan
+from rsdfm_bench.timing import progress
 from rsdfm_core.types import Frame
 
 BAG_DRONES = 8      # the largest fleet of the scaling measurement; smaller fleets use the first drones

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rsdfm_bringup.bench.timing import StageClock, all_threads, progress, torch_threads
+from rsdfm_bench.timing import StageClock, all_threads, progress, torch_threads
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.types import Frame
 

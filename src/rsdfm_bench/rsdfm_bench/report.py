@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rsdfm_bringup.bench.stages import DRONE_STAGES, FUSION_STAGES, stage_shares
+from rsdfm_bench.stages import DRONE_STAGES, FUSION_STAGES, stage_shares
 
 PLOTS = {'stages': 'bench_stages.png', 'scaling': 'bench_scaling.png', 'bandwidth': 'bench_bandwidth.png'}
 
