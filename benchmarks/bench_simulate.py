@@ -1,4 +1,4 @@
-"""Speed of the synthetic world: frames per second of N drones at WxH (issue 3 target: 4 x 640x480 >= 2 fps).
+"""Speed of the synthetic world: frames per second of N drones at WxH (target: 4 x 640x480 >= 2 fps).
 
 Reports rendering alone and rendering plus MCAP bag writing. Run: .venv/bin/python benchmarks/bench_simulate.py
 """

@@ -1,6 +1,6 @@
 """Plain data types shared by the world, the bag I/O, the model and the metrics.
 
-Conventions (DESIGN.md): world frame `map` is ENU, z up, metres; the ground is z = 0.
+Conventions (docs/architecture.md): world frame `map` is ENU, z up, metres; the ground is z = 0.
 Camera poses are the pose of the camera *optical* frame (z forward, x right, y down) in `map`.
 Times are integer nanoseconds of (simulated) capture time.
 """

@@ -1,7 +1,7 @@
 """The QoS profiles of the rsdfm graph, in one place so publishers and subscribers agree.
 
 Camera input uses the sensor-data profile (best effort, as image_pipeline does) unless told
-'reliable'; features and results are reliable with a small keep-last depth (DESIGN.md).
+'reliable'; features and results are reliable with a small keep-last depth (docs/architecture.md).
 A best-effort subscriber matches both kinds of publisher; a reliable one does not match a
 best-effort publisher, and that mismatch is silent, hence one definition here.
 """

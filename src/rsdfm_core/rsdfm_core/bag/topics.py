@@ -1,4 +1,4 @@
-"""Topic names and message types of a simulated fleet bag (DESIGN.md: one namespace per drone)."""
+"""Topic names and message types of a simulated fleet bag (one namespace per drone)."""
 from __future__ import annotations
 
 import re
