@@ -84,7 +84,10 @@ def test_hlf_payload_header_is_checked_against_the_message():
 def test_images_and_camera_info():
     assert check_image('rgb8', 160, 120, 480, 480 * 120, (160, 120)) is None
     assert check_image('bgr8', 160, 120, 484, 484 * 120) is None
-    assert check_image('mono8', 160, 120, 160, 160 * 120).reason == 'image_encoding'
+    assert check_image('mono8', 160, 120, 160, 160 * 120) is None
+    assert check_image('bgra8', 160, 120, 640, 640 * 120) is None
+    assert check_image('yuv422', 160, 120, 320, 320 * 120).reason == 'image_encoding'
+    assert check_image('rgba8', 160, 120, 480, 480 * 120).reason == 'image_step'
     assert check_image('rgb8', 160, 120, 400, 400 * 120).reason == 'image_step'
     assert check_image('rgb8', 160, 120, 480, 480 * 119).reason == 'image_step'
     assert check_image('rgb8', 160, 120, 480, 480 * 120, (320, 240)).reason == 'image_size'

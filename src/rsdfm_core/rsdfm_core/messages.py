@@ -8,16 +8,21 @@ readers are written once, here, with the checks of rsdfm_core.validation.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from rsdfm_core.camera import CameraModel, check_distortion
 from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw
 from rsdfm_core.types import LABELS, ObjectState
-from rsdfm_core.validation import FeatureFields, check_image, check_intrinsics, check_pose
+from rsdfm_core.validation import (MAX_COMPRESSED_BYTES, FeatureFields, check_image,
+                                   check_image_size, check_intrinsics, check_pose)
 
 # sensor_msgs/Image encoding -> (numpy dtype, channels)
-IMAGE_ENCODINGS = {'rgb8': (np.uint8, 3), 'bgr8': (np.uint8, 3), 'mono8': (np.uint8, 1),
-                   'mono16': (np.uint16, 1), '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1),
-                   '8UC3': (np.uint8, 3)}
+IMAGE_ENCODINGS = {'rgb8': (np.uint8, 3), 'bgr8': (np.uint8, 3), 'rgba8': (np.uint8, 4),
+                   'bgra8': (np.uint8, 4), 'mono8': (np.uint8, 1), 'mono16': (np.uint16, 1),
+                   '16UC1': (np.uint16, 1), '32FC1': (np.float32, 1), '8UC3': (np.uint8, 3)}
+# sensor_msgs/CompressedImage formats (image_transport writes e.g. 'rgb8; jpeg compressed bgr8')
+COMPRESSED_FORMATS = ('jpeg', 'png')
 # nav_msgs/OccupancyGrid cell values of the segmentation output
 OCCUPIED, FREE, UNKNOWN = 100, 0, -1
 
@@ -78,18 +83,60 @@ def image_to_array(msg) -> np.ndarray:
                               f'{len(msg.data)} data bytes', 'image_step')
     raw = np.frombuffer(memoryview(msg.data), np.uint8, count=step * h).reshape(h, step)[:, :row]
     a = np.ascontiguousarray(raw).view(dt).astype(dtype, copy=False)
-    a = a.reshape(h, w, channels) if channels == 3 else a.reshape(h, w)
-    return np.ascontiguousarray(a[..., ::-1]) if msg.encoding == 'bgr8' else a
+    a = a.reshape(h, w, channels) if channels > 1 else a.reshape(h, w)
+    if msg.encoding in ('bgr8', 'bgra8'):
+        a = np.ascontiguousarray(a[..., 2::-1] if channels == 4 else a[..., ::-1])
+    elif msg.encoding == 'rgba8':
+        a = np.ascontiguousarray(a[..., :3])
+    return a
 
 
 def image_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a camera image, after the camera-input check of rsdfm_core.validation
-    (encoding, size, step, and the size CameraInfo gives as (width, height))."""
+    """(H, W, 3) uint8 RGB of a camera image (rgb8, bgr8, rgba8, bgra8 or mono8), after the
+    camera-input check of rsdfm_core.validation (encoding, size, step, and the size CameraInfo
+    gives as (width, height))."""
     refusal = check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),
                           len(msg.data), info_size)
     if refusal is not None:
         raise ConversionError(refusal.detail, refusal.reason)
-    return image_to_array(msg)
+    a = image_to_array(msg)
+    return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
+
+
+def compressed_format(text: str) -> str | None:
+    """'jpeg' or 'png' of a CompressedImage format ('jpeg', 'png', 'rgb8; jpeg compressed bgr8')."""
+    words = text.lower().replace(';', ' ').split()
+    found = [f for f in COMPRESSED_FORMATS if f in words or (f == 'jpeg' and 'jpg' in words)]
+    return found[0] if len(found) == 1 else None
+
+
+def compressed_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a sensor_msgs/CompressedImage (JPEG or PNG, colour or grey)."""
+    if compressed_format(msg.format) is None:
+        raise ConversionError(f'compressed image format {msg.format[:60]!r} is not supported '
+                              f'(use {" or ".join(COMPRESSED_FORMATS)})', 'image_format')
+    if not 0 < len(msg.data) <= MAX_COMPRESSED_BYTES:
+        raise ConversionError(f'compressed image has {len(msg.data)} bytes (expected 1 to '
+                              f'{MAX_COMPRESSED_BYTES})', 'image_size')
+    bgr = cv2.imdecode(np.frombuffer(memoryview(msg.data), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ConversionError(f'compressed image ({msg.format[:40]}, {len(msg.data)} bytes) '
+                              f'does not decode', 'image_decode')
+    refusal = check_image_size(bgr.shape[1], bgr.shape[0], info_size)
+    if refusal is not None:
+        raise ConversionError(refusal.detail, refusal.reason)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def camera_model(msg) -> CameraModel:
+    """Intrinsics, distortion and size of a sensor_msgs/CameraInfo; ConversionError (reason
+    'camera_info') for a K that is not an invertible pinhole or a distortion that cannot be used."""
+    K = camera_K(msg)
+    D = tuple(float(d) for d in msg.d)
+    problem = check_distortion(msg.distortion_model, D)
+    if problem is not None:
+        raise ConversionError(f'camera_info: {problem}', 'camera_info')
+    return CameraModel(tuple(K.ravel()), D, msg.distortion_model, int(msg.width), int(msg.height))
 
 
 def fields_to_grid(msg) -> BevGrid:

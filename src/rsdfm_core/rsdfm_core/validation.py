@@ -153,22 +153,38 @@ def check_feature(f: FeatureFields, limits: FeatureLimits, now_ns: int | None = 
 
 # --- camera input of the perception node -------------------------------------------------------
 
-IMAGE_ENCODINGS = ('rgb8', 'bgr8')
+# camera image encodings the perception node accepts -> bytes per pixel
+IMAGE_ENCODINGS = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
 MAX_IMAGE_SIDE = 8192
+MAX_COMPRESSED_BYTES = 32 * 1024 * 1024
 
 
 def check_image(encoding: str, width: int, height: int, step: int, data_len: int,
                 info_size: tuple[int, int] | None = None) -> Refusal | None:
-    """An rgb8/bgr8 image whose step and data length fit its size, and the size CameraInfo gives (w, h)."""
+    """A camera image in one of IMAGE_ENCODINGS whose step and data length fit its size, and the
+    size CameraInfo gives as (width, height)."""
     if encoding not in IMAGE_ENCODINGS:
-        return Refusal('image_encoding', f'image encoding {encoding[:40]!r} is not supported (use rgb8 or bgr8)')
+        return Refusal('image_encoding', f'image encoding {encoding[:40]!r} is not supported '
+                                         f'(use one of {", ".join(IMAGE_ENCODINGS)})')
+    too_big = check_image_size(width, height)
+    if too_big is not None:
+        return too_big
+    row = IMAGE_ENCODINGS[encoding] * width
+    if step < row or data_len != step * height:
+        return Refusal('image_step', f'image {width}x{height} {encoding} with step {step} needs '
+                                     f'step >= {row} and {step * height} data bytes, has {data_len}')
+    return check_image_size(width, height, info_size)
+
+
+def check_image_size(width: int, height: int,
+                     info_size: tuple[int, int] | None = None) -> Refusal | None:
+    """An image no larger than MAX_IMAGE_SIDE a side, of the size CameraInfo gives (w, h)."""
     if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
-        return Refusal('image_size', f'image {width}x{height} is empty or larger than {MAX_IMAGE_SIDE} pixels a side')
-    if step < 3 * width or data_len != step * height:
-        return Refusal('image_step', f'image {width}x{height} {encoding} with step {step} needs step >= {3 * width} '
-                                     f'and {step * height} data bytes, has {data_len}')
-    if info_size is not None and tuple(info_size) != (width, height) and tuple(info_size) != (0, 0):
-        return Refusal('image_size', f'image is {width}x{height} but camera_info says {info_size[0]}x{info_size[1]}')
+        return Refusal('image_size', f'image {width}x{height} is empty or larger than '
+                                     f'{MAX_IMAGE_SIDE} pixels a side')
+    if info_size is not None and tuple(info_size) not in ((width, height), (0, 0)):
+        return Refusal('image_size', f'image is {width}x{height} but camera_info says '
+                                     f'{info_size[0]}x{info_size[1]}')
     return None
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..types import CameraView, Frame
 from .. import messages
+from ..camera import undistort
+from ..types import CameraView, Frame
 from .source import SKIP_HINT, BagError, BagSource, warn_stderr
-from .topics import (DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE,
-                     POSE, agent_sort_key, split_drone_topic)
+from .topics import (COMPRESSED_TYPE, DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE,
+                     IMAGE_COMPRESSED, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE, POSE,
+                     agent_sort_key, split_drone_topic)
 from .typestore import make_typestore
 
 
@@ -35,9 +37,12 @@ def usable_topics(source: BagSource, require_ground_truth: bool = False) -> set[
         raise BagError(f'{bag}: no drone camera topics (/<drone>/{IMAGE}, {INFO}, {POSE}); '
                        f'it has {sorted(source.topics)[:10]}')
     usable = {OBJECTS_TOPIC} if source.topics.get(OBJECTS_TOPIC) == OBJECTS_TYPE else set()
+    expected = {**DRONE_TOPICS, **DENSE_TOPICS, IMAGE_COMPRESSED: COMPRESSED_TYPE}
     for agent, leaves in sorted(by_agent.items()):
-        problems = [f'topic /{agent}/{leaf} is missing' for leaf in DRONE_TOPICS if leaf not in leaves]
-        expected = {**DRONE_TOPICS, **DENSE_TOPICS}
+        if IMAGE in leaves:                  # raw and compressed streams: the raw one is read
+            leaves.pop(IMAGE_COMPRESSED, None)
+        needed = [INFO, POSE, IMAGE if IMAGE_COMPRESSED not in leaves else IMAGE_COMPRESSED]
+        problems = [f'topic /{agent}/{leaf} is missing' for leaf in needed if leaf not in leaves]
         problems += [f'topic /{agent}/{leaf} has message type {t}, expected {expected[leaf]}'
                      for leaf, t in leaves.items() if t != expected[leaf]]
         if problems:
@@ -62,7 +67,17 @@ def _assemble(index: int, stamp: int, parts: dict[str, dict], objects, source: B
                 raise BagError(f'{problem}; {SKIP_HINT}')
             source.warn(f'{problem}; leaving that view out (--skip-bad)')
             continue
-        views.append(CameraView(agent, p[IMAGE], p[INFO], p[POSE], p.get(DEPTH), p.get(HEIGHT), p.get(INSTANCES)))
+        camera = p[INFO]
+        try:
+            image = undistort(p[IMAGE], camera)        # the model sees pinhole images of K
+        except ValueError as exc:
+            problem = f'{source.path}: frame at stamp {stamp} ns: /{agent}: {exc}'
+            if not source.skip_bad:
+                raise BagError(f'{problem}; {SKIP_HINT}') from None
+            source.warn(f'{problem}; leaving that view out (--skip-bad)')
+            continue
+        views.append(CameraView(agent, image, camera.matrix, p[POSE], p.get(DEPTH), p.get(HEIGHT),
+                                p.get(INSTANCES)))
     if not views:
         return None
     return Frame(index, stamp, views, objects if objects is not None else [])
@@ -101,9 +116,13 @@ def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_trut
             if m.topic == OBJECTS_TOPIC:
                 objects = messages.detections_to_objects(msg)
             elif leaf == INFO:
-                slot[leaf] = messages.camera_K(msg)
+                slot[leaf] = messages.camera_model(msg)
             elif leaf == POSE:
                 slot[leaf] = messages.pose_to_matrix(msg.pose)
+            elif leaf == IMAGE_COMPRESSED:
+                slot[IMAGE] = messages.compressed_to_rgb(msg)
+            elif leaf == IMAGE:
+                slot[leaf] = messages.image_to_rgb(msg)
             else:
                 slot[leaf] = messages.image_to_array(msg)
         except ValueError as exc:

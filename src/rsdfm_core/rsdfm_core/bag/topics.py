@@ -6,6 +6,9 @@ import re
 OBJECTS_TOPIC = '/ground_truth/objects'
 OBJECTS_TYPE = 'rsdfm_msgs/msg/Detection3DArray'
 IMAGE, INFO, POSE = 'camera/image_raw', 'camera/camera_info', 'camera/pose'
+IMAGE_COMPRESSED = 'camera/image_raw/compressed'      # image_transport's name for the JPEG/PNG stream
+COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
+TF, TF_STATIC, TF_TYPE = '/tf', '/tf_static', 'tf2_msgs/msg/TFMessage'
 DEPTH, HEIGHT, INSTANCES = 'ground_truth/depth', 'ground_truth/height', 'ground_truth/instances'
 
 DRONE_TOPICS = {IMAGE: 'sensor_msgs/msg/Image', INFO: 'sensor_msgs/msg/CameraInfo',
@@ -22,13 +25,18 @@ def drone_topic(agent_id: str, leaf: str) -> str:
 def split_drone_topic(topic: str) -> tuple[str, str] | None:
     """('uav2', 'camera/image_raw') for '/uav2/camera/image_raw'; None for other topics."""
     m = _DRONE_TOPIC.match(topic)
-    if not m or m['leaf'] not in DRONE_TOPICS and m['leaf'] not in DENSE_TOPICS:
+    if not m or m['leaf'] not in {**DRONE_TOPICS, **DENSE_TOPICS, IMAGE_COMPRESSED: ''}:
         return None
     return m['agent'], m['leaf']
 
 
 def camera_frame(agent_id: str) -> str:
     return f'{agent_id}/camera_optical_frame'
+
+
+def body_frame(agent_id: str) -> str:
+    """The drone's body frame (REP-105 base_link, x forward, z up), child of map on /tf."""
+    return f'{agent_id}/base_link'
 
 
 def agent_sort_key(agent_id: str) -> tuple:
