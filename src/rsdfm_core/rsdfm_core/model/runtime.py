@@ -24,7 +24,8 @@ from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.decode import decode_boxes, decode_instances
 from rsdfm_core.model.heads import TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet, prepare_image
-from rsdfm_core.model.payload import PayloadError, pack_hlf, pack_raw, raw_payload_size, unpack_hlf, unpack_raw
+from rsdfm_core.model.payload import (CODECS, PayloadError, pack_fused, pack_hlf, pack_raw,
+                                      raw_payload_size, unpack_fused, unpack_hlf, unpack_raw)
 from rsdfm_core.model.resample import resample
 from rsdfm_core.model.tracker import Tracker, constant_velocity
 from rsdfm_core.model.weights import load_checkpoint, model_id
@@ -33,8 +34,6 @@ from rsdfm_core.types import ObjectState
 __all__ = ['Runtime', 'DroneEncoder', 'FusionDecoder', 'TaskHeads', 'TrajectoryPredictor', 'EncodedMap',
            'FusedMap', 'PayloadError', 'fused_to_payload', 'fused_from_payload', 'CODECS',
            'decode_payload']
-
-CODECS = ('hlf-v1', 'raw-f32')
 
 
 @dataclass
@@ -266,15 +265,11 @@ class TrajectoryPredictor:
 
 
 def fused_to_payload(f: FusedMap) -> bytes:
-    """FusedBev payload: the (C, R, W) features as float16 little endian."""
-    return np.ascontiguousarray(f.features, dtype='<f2').tobytes()
+    """FusedBev payload of a FusedMap (layout in payload.py)."""
+    return pack_fused(f.features)
 
 
 def fused_from_payload(grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None) -> FusedMap:
     """Rebuild a FusedMap from FusedBev fields; PayloadError if the size does not match the grid."""
-    n = channels * grid.rows * grid.cols * 2
-    if len(payload) != n:
-        raise PayloadError(f'fused map payload has {len(payload)} bytes, expected {n} '
-                           f'(float16 x {channels} channels x {grid.rows} x {grid.cols})')
-    feats = np.frombuffer(bytes(payload), dtype='<f2').reshape(channels, grid.rows, grid.cols).astype(np.float16)
-    return FusedMap(feats, grid, list(agents or []))
+    features = unpack_fused(payload, channels, grid.rows, grid.cols)
+    return FusedMap(features, grid, list(agents or []))
