@@ -125,7 +125,8 @@ def test_corrupt_and_truncated_payloads_raise_clear_errors(rt):
     ok = EncodedMap(rt.region, x.shape[1], 'hlf-v1', payload, x.numel() * 4)
     flipped = bytearray(payload)
     flipped[len(payload) // 2] ^= 0x40
-    cases = {'corrupt': bytes(flipped), 'truncated': payload[:-100], 'truncated': payload[:10],
+    cases = {'corrupt': bytes(flipped), 'truncated or padded': payload[:-100],
+             'truncated: 10 bytes, header alone': payload[:10],
              'not an hlf-v1': b'XXXX' + payload[4:]}
     for words, bad in cases.items():
         with pytest.raises(PayloadError, match=words):
