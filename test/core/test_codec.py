@@ -1,11 +1,14 @@
 """HLF codec: round trip within the quantization bound, payload size == budget formula, clear errors."""
+from dataclasses import fields
+
 import numpy as np
 import pytest
 import torch
 
 from rsdfm_core.geometry import BevGrid
-from rsdfm_core.model.codec import quantize
-from rsdfm_core.model.payload import PayloadError, hlf_payload_size, pack_bits, unpack_bits, unpack_hlf
+from rsdfm_core.model.codec import HlfCodec, quantize
+from rsdfm_core.model.payload import (PayloadError, hlf_payload_size, pack_bits, pack_hlf,
+                                      unpack_bits, unpack_hlf)
 from rsdfm_core.model.runtime import DroneEncoder, EncodedMap, FusionDecoder, Runtime, decode_payload
 
 torch.set_num_threads(1)
@@ -88,6 +91,26 @@ def test_decode_of_encode_matches_codec_within_quantization_bound(rt):
         assert np.all(np.abs((lf_quant - lf_float)[0].detach().numpy()) <= bound[:, None, None])
 
 
+def test_codec_content_survives_the_byte_layout_unchanged(rt):
+    """compress -> pack -> unpack gives back every field; decompress of both is the same map."""
+    codec = rt.net.codec
+    x, valid = _map(rt, seed=7)
+    c = codec.compress(x, valid, 300, 5)
+    back = unpack_hlf(pack_hlf(c))
+    for f in fields(c):
+        np.testing.assert_array_equal(getattr(back, f.name), getattr(c, f.name), err_msg=f.name)
+    (a, va), (b, vb) = codec.decompress(c), codec.decompress(back)
+    assert torch.equal(a, b) and torch.equal(va, vb) and torch.equal(va, valid[0])
+
+
+def test_decompress_refuses_content_of_another_codec_shape(rt):
+    x, valid = _map(rt)
+    codec = rt.net.codec
+    other = HlfCodec(x.shape[1], codec.lf_channels + 1, codec.hf_channels, codec.pool)
+    with pytest.raises(PayloadError, match='does not match this model'):
+        codec.decompress(other.compress(x, valid, 64, 4))
+
+
 def test_raw_codec_round_trip_is_exact(rt):
     x, valid = _map(rt, seed=5)
     enc = DroneEncoder(rt, codec='raw-f32')
@@ -102,7 +125,8 @@ def test_corrupt_and_truncated_payloads_raise_clear_errors(rt):
     ok = EncodedMap(rt.region, x.shape[1], 'hlf-v1', payload, x.numel() * 4)
     flipped = bytearray(payload)
     flipped[len(payload) // 2] ^= 0x40
-    cases = {'corrupt': bytes(flipped), 'truncated': payload[:-100], 'truncated': payload[:10],
+    cases = {'corrupt': bytes(flipped), 'truncated or padded': payload[:-100],
+             'truncated: 10 bytes, header alone': payload[:10],
              'not an hlf-v1': b'XXXX' + payload[4:]}
     for words, bad in cases.items():
         with pytest.raises(PayloadError, match=words):

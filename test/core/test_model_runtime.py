@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rsdfm_core.geometry import BevGrid, intrinsics, look_at_optical
+from rsdfm_core.model.payload import fused_payload_size
 from rsdfm_core.model.runtime import (DroneEncoder, FusedMap, FusionDecoder, PayloadError, Runtime, TaskHeads,
                                       TrajectoryPredictor, fused_from_payload, fused_to_payload)
 from rsdfm_core.model.tracker import Tracker, constant_velocity
@@ -55,6 +56,7 @@ def test_fused_map_bytes_round_trip_and_size_check(rt):
     assert f.features.dtype == np.float16 and f.agents == ['uav1', 'uav2']
     assert f.features.shape == (rt.config['model']['fused_channels'], rt.region.rows, rt.region.cols)
     data = fused_to_payload(f)
+    assert len(data) == fused_payload_size(*f.features.shape)
     g = fused_from_payload(f.grid, f.features.shape[0], data, f.agents)
     assert np.array_equal(g.features, f.features)
     with pytest.raises(PayloadError, match='expected'):

@@ -17,9 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw
-from rsdfm_core.model.payload import PayloadError, read_header
+from rsdfm_core.model.payload import CODECS, PayloadError, read_header
 
-CODECS = ('hlf-v1', 'raw-f32')
 QUAT_TOLERANCE = 1e-3           # | |q| - 1 | above this is not a rotation someone meant
 MAX_COORDINATE = 1e6            # metres from the map origin; further is a broken pose, not a drone
 _AGENT_ID = re.compile(r'^[A-Za-z0-9_./-]{1,64}$')

@@ -6,33 +6,50 @@ x - up(LF), reduced to `hf_channels`, sent only at the top-k cells of a learned 
 (indices + quantized values). The budget (topk, bits) is chosen at run time; training uses
 straight-through quantization so the network learns to live with it.
 
-The byte layout lives in payload.py; this module holds the learned parts and the tensor maths
-shared by training (differentiable) and deployment (integers packed into bytes).
+One path for training and deployment: `HlfCodec.encode` (drone side) and `HlfCodec.reconstruct`
+(fusion side) are the steps; `forward` runs them with straight-through quantization,
+`compress` / `decompress` run them on one map and convert to and from `HlfContent`, which
+payload.py packs into bytes (the byte layout lives there).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rsdfm_core.model.payload import HlfContent, PayloadError, hlf_payload_size
+
 
 @dataclass
 class Quantized:
-    """Integer codes (uint8 range) with per-channel offsets and steps: value = lo + q * step."""
+    """Integer codes (uint8 range) with per-channel offsets and steps: value = lo + q * step.
+
+    With `source` (the float values that were quantized) attached, dequantize() passes the
+    gradient straight through to them (training); without it, it is what a receiver computes.
+    """
 
     q: torch.Tensor       # (B, Ch, ...) float tensor holding integers in [0, 2^bits - 1]
     lo: torch.Tensor      # (B, Ch)
     step: torch.Tensor    # (B, Ch)
+    source: torch.Tensor | None = None
 
     def dequantize(self) -> torch.Tensor:
         shape = self.lo.shape + (1,) * (self.q.dim() - 2)
-        return self.lo.view(shape) + self.q * self.step.view(shape)
+        value = self.lo.view(shape) + self.q * self.step.view(shape)
+        if self.source is None:
+            return value
+        return self.source + (value - self.source).detach()
 
 
-def quantize(y: torch.Tensor, bits: int) -> Quantized:
-    """Per-sample, per-channel uniform quantization of y (B, Ch, ...) to `bits` bits; error <= step / 2."""
+def quantize(y: torch.Tensor, bits: int, straight_through: bool = False) -> Quantized:
+    """Per-sample, per-channel uniform quantization of y (B, Ch, ...) to `bits` bits.
+
+    Error <= step / 2. straight_through: keep y as the source, so dequantize() passes the
+    gradient to y unchanged.
+    """
     if not 1 <= bits <= 8:
         raise ValueError(f'codec bits must be in 1..8, got {bits}')
     flat = y.detach().flatten(2)
@@ -41,16 +58,37 @@ def quantize(y: torch.Tensor, bits: int) -> Quantized:
     step = ((hi - lo) / (2 ** bits - 1)).clamp(min=1e-8)
     shape = lo.shape + (1,) * (y.dim() - 2)
     q = torch.round((y.detach() - lo.view(shape)) / step.view(shape)).clamp(0, 2 ** bits - 1)
-    return Quantized(q, lo, step)
+    return Quantized(q, lo, step, y if straight_through else None)
 
 
-def straight_through(y: torch.Tensor, bits: int) -> torch.Tensor:
-    """Quantize-dequantize in the forward pass, identity gradient in the backward pass."""
-    return y + (quantize(y, bits).dequantize() - y).detach()
+def check_budget(budget: dict | None, default: dict) -> dict:
+    """Validated {'topk': int >= 0, 'bits': 1..8}; missing keys come from the config default."""
+    b = {'topk': int(default['topk']), 'bits': int(default['bits'])}
+    for k, v in (budget or {}).items():
+        if k not in b:
+            raise ValueError(f"unknown codec budget key {k!r} (expected 'topk' and 'bits')")
+        try:
+            b[k] = int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f'codec budget {k} must be an integer, got {v!r}') from None
+    if b['topk'] < 0:
+        raise ValueError(f"codec budget topk must be >= 0, got {b['topk']}")
+    if not 1 <= b['bits'] <= 8:
+        raise ValueError(f"codec budget bits must be in 1..8, got {b['bits']}")
+    return b
+
+
+@dataclass
+class HlfLatents:
+    """What the codec sends for a batch of maps, as tensors: HlfContent before packing."""
+
+    low: Quantized        # (B, Cl, Rp, Wp) low-frequency latents
+    index: torch.Tensor   # (B, k) flat indices of the sent cells, ascending
+    high: Quantized       # (B, Ch, k) high-frequency values at those cells
 
 
 class HlfCodec(nn.Module):
-    """The learned parts of the codec and its differentiable forward pass (encode then decode)."""
+    """The learned parts of the codec, and the training and deployment paths through them."""
 
     def __init__(self, channels: int, lf_channels: int, hf_channels: int, pool: int):
         super().__init__()
@@ -91,11 +129,71 @@ class HlfCodec(nn.Module):
         out = out.scatter(2, idx[:, None, :].expand(-1, self.channels, -1), e)
         return out.view(B, self.channels, *size)
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Differentiable encode+decode with straight-through quantization: (x_hat, saliency logits)."""
-        size = x.shape[-2:]
-        x_lf = self.low_decode(straight_through(self.low_latent(x), bits), size)
+    # --- the steps, shared by training (forward) and deployment (compress / decompress) --------
+    def encode(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int,
+               straight_through: bool = False) -> tuple[HlfLatents, torch.Tensor, torch.Tensor]:
+        """Drone-side steps: (latents, LF reconstruction x_lf (B, C, R, W), saliency (B, R, W)).
+
+        The HF branch is the residual of x_lf as the receiver will rebuild it from the codes.
+        """
+        low = quantize(self.low_latent(x), bits, straight_through)
+        x_lf = self.low_decode(low.dequantize(), x.shape[-2:])
         s, idx = self.select(x, valid, topk)
-        vals = straight_through(self.high_latent(x, x_lf, s, idx), bits)
-        x_hat = x_lf + self.high_decode(vals, idx, size)
-        return x_hat * valid[:, None].to(x.dtype), s
+        high = quantize(self.high_latent(x, x_lf, s, idx), bits, straight_through)
+        return HlfLatents(low, idx, high), x_lf, s
+
+    def reconstruct(self, lat: HlfLatents, x_lf: torch.Tensor,
+                    valid: torch.Tensor) -> torch.Tensor:
+        """Fusion-side steps: x_lf plus the scattered HF values, zero off the valid cells."""
+        x = x_lf + self.high_decode(lat.high.dequantize(), lat.index, x_lf.shape[-2:])
+        return x * valid[:, None].to(x.dtype)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, topk: int,
+                bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable encode+decode (straight-through quantization): (x_hat, saliency)."""
+        lat, x_lf, s = self.encode(x, valid, topk, bits, straight_through=True)
+        return self.reconstruct(lat, x_lf, valid), s
+
+    # --- deployment: one map <-> HlfContent -------------------------------------------------
+    def payload_size(self, rows: int, cols: int, topk: int, bits: int) -> int:
+        """Bytes of the hlf-v1 payload of a rows x cols map at this budget."""
+        return hlf_payload_size(self.channels, rows, cols, self.pool, self.lf_channels,
+                                self.hf_channels, topk, bits)
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int) -> HlfContent:
+        """One BEV map (1, C, R, W) with validity (1, R, W) -> the content of its payload."""
+        lat, _, _ = self.encode(x, valid, topk, bits)
+        low, high = lat.low, lat.high
+
+        def array(t: torch.Tensor) -> np.ndarray:
+            return t[0].cpu().numpy()
+
+        return HlfContent(x.shape[1], x.shape[2], x.shape[3], self.pool, bits, array(valid),
+                          array(low.lo), array(low.step), array(low.q).astype(np.uint8),
+                          array(high.lo), array(high.step), array(lat.index),
+                          array(high.q).astype(np.uint8))
+
+    @torch.no_grad()
+    def decompress(self, c: HlfContent) -> tuple[torch.Tensor, torch.Tensor]:
+        """HlfContent -> map (C, R, W) and validity (R, W).
+
+        PayloadError if the content was made by a codec of another shape (channels, pool, ...).
+        """
+        C, pool, cl, ch = c.channels, c.pool, c.lf_codes.shape[0], c.hf_codes.shape[0]
+        if (C, pool, cl, ch) != (self.channels, self.pool, self.lf_channels, self.hf_channels):
+            raise PayloadError(f'hlf-v1 payload shape (C={C}, pool={pool}, lf={cl}, hf={ch}) '
+                               f'does not match this model')
+        dev = self.lf_expand.weight.device
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a)[None].to(dev)
+
+        def quantized(codes: np.ndarray, lo: np.ndarray, step: np.ndarray) -> Quantized:
+            return Quantized(tensor(codes.astype(np.float32)), tensor(lo), tensor(step))
+
+        lat = HlfLatents(quantized(c.lf_codes, c.lf_lo, c.lf_step), tensor(c.hf_index),
+                         quantized(c.hf_codes, c.hf_lo, c.hf_step))
+        valid = tensor(c.valid)
+        x_lf = self.low_decode(lat.low.dequantize(), (c.rows, c.cols))
+        return self.reconstruct(lat, x_lf, valid)[0], valid[0]

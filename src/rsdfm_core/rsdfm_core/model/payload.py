@@ -1,4 +1,5 @@
-"""Byte layout of the feature payloads ('hlf-v1' compressed, 'raw-f32' uncompressed), validated on decode.
+"""Byte layout of the payloads, validated on decode: BevFeature ('hlf-v1' compressed, 'raw-f32'
+uncompressed) and FusedBev (float16 features).
 
 hlf-v1, little endian:
     header  '<4sBBBBHHHHHI' = magic b'HLF1', version, bits, pool, index bytes, C, rows, cols,
@@ -10,6 +11,16 @@ hlf-v1, little endian:
     crc32   of everything before                                                   (4 bytes)
 with Rp = ceil(R / pool), Wp = ceil(W / pool), ib = 2 if R*W <= 65536 else 4. `hlf_payload_size`
 is this formula; tests check that it equals len(payload).
+
+raw-f32, little endian:
+    header  '<4sBBHHH' = magic b'RAW1', version, 0, C, rows, cols                   (12 bytes)
+    valid   packed bits, one per cell                                       ceil(R*W / 8)
+    map     float32 (C, R, W), row-major                                         4*C*R*W
+    crc32   of everything before                                                   (4 bytes)
+
+FusedBev payload, no header (channels, rows and cols are fields of the message):
+    map     float16 (C, R, W) little endian, row-major                           2*C*R*W
+`fused_payload_size` is this formula; a payload of any other length is refused.
 """
 from __future__ import annotations
 
@@ -19,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+CODECS = ('hlf-v1', 'raw-f32')   # BevFeature.codec values
 HLF_MAGIC = b'HLF1'
 RAW_MAGIC = b'RAW1'
 VERSION = 1
@@ -208,3 +220,22 @@ def unpack_raw(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     if bev.size and not (np.isfinite(bev).all() and float(np.abs(bev).max()) <= MAX_ABS_VALUE):
         raise PayloadError(f'raw-f32 payload has values that are not finite or beyond +-{MAX_ABS_VALUE:g}')
     return bev, valid
+
+
+def fused_payload_size(channels: int, rows: int, cols: int) -> int:
+    return 2 * channels * rows * cols
+
+
+def pack_fused(features: np.ndarray) -> bytes:
+    """FusedBev payload of a fused map (C, R, W): float16 little endian."""
+    return np.ascontiguousarray(features, dtype='<f2').tobytes()
+
+
+def unpack_fused(payload: bytes, channels: int, rows: int, cols: int) -> np.ndarray:
+    """The (C, R, W) float16 map of a FusedBev payload; PayloadError if its size does not match."""
+    n = fused_payload_size(channels, rows, cols)
+    if len(payload) != n:
+        raise PayloadError(f'fused map payload has {len(payload)} bytes, expected {n} '
+                           f'(float16 x {channels} channels x {rows} x {cols})')
+    flat = np.frombuffer(bytes(payload), dtype='<f2')
+    return flat.reshape(channels, rows, cols).astype(np.float16)

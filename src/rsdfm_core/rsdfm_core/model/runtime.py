@@ -19,22 +19,21 @@ import torch
 import torch.nn.functional as F
 
 from rsdfm_core.geometry import BevGrid
-from rsdfm_core.model.codec import quantize
+from rsdfm_core.model.codec import check_budget
 from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.decode import decode_boxes, decode_instances
 from rsdfm_core.model.heads import TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet, prepare_image
-from rsdfm_core.model.payload import (HlfContent, PayloadError, hlf_payload_size, pack_hlf, pack_raw,
-                                      raw_payload_size, unpack_hlf, unpack_raw)
+from rsdfm_core.model.payload import (CODECS, PayloadError, pack_fused, pack_hlf, pack_raw,
+                                      raw_payload_size, unpack_fused, unpack_hlf, unpack_raw)
 from rsdfm_core.model.resample import resample
 from rsdfm_core.model.tracker import Tracker, constant_velocity
 from rsdfm_core.model.weights import load_checkpoint, model_id
 from rsdfm_core.types import ObjectState
 
 __all__ = ['Runtime', 'DroneEncoder', 'FusionDecoder', 'TaskHeads', 'TrajectoryPredictor', 'EncodedMap',
-           'FusedMap', 'PayloadError', 'fused_to_payload', 'fused_from_payload', 'CODECS']
-
-CODECS = ('hlf-v1', 'raw-f32')
+           'FusedMap', 'PayloadError', 'fused_to_payload', 'fused_from_payload', 'CODECS',
+           'decode_payload']
 
 
 @dataclass
@@ -82,23 +81,6 @@ class Runtime:
         return int(w), int(h)
 
 
-def check_budget(budget: dict | None, default: dict) -> dict:
-    """Validated {'topk': int >= 0, 'bits': 1..8}; missing keys come from the config default."""
-    b = {'topk': int(default['topk']), 'bits': int(default['bits'])}
-    for k, v in (budget or {}).items():
-        if k not in b:
-            raise ValueError(f"unknown codec budget key {k!r} (expected 'topk' and 'bits')")
-        try:
-            b[k] = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f'codec budget {k} must be an integer, got {v!r}') from None
-    if b['topk'] < 0:
-        raise ValueError(f"codec budget topk must be >= 0, got {b['topk']}")
-    if not 1 <= b['bits'] <= 8:
-        raise ValueError(f"codec budget bits must be in 1..8, got {b['bits']}")
-    return b
-
-
 class DroneEncoder:
     """Drone side: image -> BEV map on `bev_grid` -> payload ('hlf-v1' with the budget, or 'raw-f32').
 
@@ -118,12 +100,10 @@ class DroneEncoder:
 
     def payload_size(self) -> int:
         """Bytes of every payload this encoder makes (the budget formula)."""
-        C, g = self.rt.config['model']['img_channels'], self.grid
+        g, b = self.grid, self.budget
         if self.codec == 'raw-f32':
-            return raw_payload_size(C, g.rows, g.cols)
-        cc = self.rt.config['model']['codec']
-        return hlf_payload_size(C, g.rows, g.cols, cc['pool'], cc['lf_channels'], cc['hf_channels'],
-                                self.budget['topk'], self.budget['bits'])
+            return raw_payload_size(self.rt.config['model']['img_channels'], g.rows, g.cols)
+        return self.rt.net.codec.payload_size(g.rows, g.cols, b['topk'], b['bits'])
 
     def input_size(self, width: int, height: int, camera_height: float) -> tuple[int, int]:
         """Internal (width, height) for a source image and camera height above the ground."""
@@ -155,16 +135,8 @@ class DroneEncoder:
         """Payload bytes of a BEV map (1, C, R, W) with validity (1, R, W)."""
         if self.codec == 'raw-f32':
             return pack_raw(x[0].cpu().numpy(), valid[0].cpu().numpy())
-        codec, bits = self.rt.net.codec, self.budget['bits']
-        ql = quantize(codec.low_latent(x), bits)
-        x_lf = codec.low_decode(ql.dequantize(), x.shape[-2:])
-        s, idx = codec.select(x, valid, self.budget['topk'])
-        qh = quantize(codec.high_latent(x, x_lf, s, idx), bits)
-        c = HlfContent(x.shape[1], x.shape[2], x.shape[3], codec.pool, bits, valid[0].cpu().numpy(),
-                       ql.lo[0].cpu().numpy(), ql.step[0].cpu().numpy(), ql.q[0].cpu().numpy().astype(np.uint8),
-                       qh.lo[0].cpu().numpy(), qh.step[0].cpu().numpy(), idx[0].cpu().numpy(),
-                       qh.q[0].cpu().numpy().astype(np.uint8))
-        return pack_hlf(c)
+        b = self.budget
+        return pack_hlf(self.rt.net.codec.compress(x, valid, b['topk'], b['bits']))
 
     def encode(self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray) -> EncodedMap:
         x, valid = self.bev(image, K, cam_to_map)
@@ -172,30 +144,18 @@ class DroneEncoder:
                           int(x.shape[1] * x.shape[2] * x.shape[3] * 4))
 
 
-@torch.no_grad()
 def decode_payload(rt: Runtime, m: EncodedMap) -> tuple[torch.Tensor, torch.Tensor]:
     """EncodedMap -> (C, R, W) float map and (R, W) validity on m.grid; PayloadError if it does not fit."""
-    C = rt.config['model']['img_channels']
     if m.codec == 'raw-f32':
-        bev, valid = unpack_raw(m.payload)
+        bev, valid = (torch.from_numpy(a) for a in unpack_raw(m.payload))
     elif m.codec == 'hlf-v1':
-        c = unpack_hlf(m.payload)
-        codec = rt.net.codec
-        if (c.channels, c.pool, c.lf_codes.shape[0], c.hf_codes.shape[0]) != (C, codec.pool, codec.lf_channels, codec.hf_channels):
-            raise PayloadError(f'hlf-v1 payload shape (C={c.channels}, pool={c.pool}, lf={c.lf_codes.shape[0]}, '
-                               f'hf={c.hf_codes.shape[0]}) does not match this model')
-        dev = rt.device
-        lat = torch.from_numpy(c.lf_lo[:, None, None] + c.lf_codes.astype(np.float32) * c.lf_step[:, None, None])
-        x = codec.low_decode(lat[None].float().to(dev), (c.rows, c.cols))
-        vals = torch.from_numpy(c.hf_lo[:, None] + c.hf_codes.astype(np.float32) * c.hf_step[:, None])
-        x = x + codec.high_decode(vals[None].float().to(dev), torch.from_numpy(c.hf_index)[None].to(dev), (c.rows, c.cols))
-        valid = c.valid
-        bev = (x[0] * torch.from_numpy(valid).to(dev)[None].float()).cpu().numpy()
+        bev, valid = rt.net.codec.decompress(unpack_hlf(m.payload))
     else:
         raise PayloadError(f'unknown codec {m.codec!r} (expected one of {CODECS})')
-    if bev.shape != (C, m.grid.rows, m.grid.cols):
-        raise PayloadError(f'payload map shape {bev.shape} does not match the grid ({C}, {m.grid.rows}, {m.grid.cols})')
-    return torch.from_numpy(bev).to(rt.device), torch.from_numpy(valid).to(rt.device)
+    want = (rt.config['model']['img_channels'], m.grid.rows, m.grid.cols)
+    if tuple(bev.shape) != want:
+        raise PayloadError(f'payload map shape {tuple(bev.shape)} does not match the grid {want}')
+    return bev.to(rt.device), valid.to(rt.device)
 
 
 class FusionDecoder:
@@ -305,15 +265,11 @@ class TrajectoryPredictor:
 
 
 def fused_to_payload(f: FusedMap) -> bytes:
-    """FusedBev payload: the (C, R, W) features as float16 little endian."""
-    return np.ascontiguousarray(f.features, dtype='<f2').tobytes()
+    """FusedBev payload of a FusedMap (layout in payload.py)."""
+    return pack_fused(f.features)
 
 
 def fused_from_payload(grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None) -> FusedMap:
     """Rebuild a FusedMap from FusedBev fields; PayloadError if the size does not match the grid."""
-    n = channels * grid.rows * grid.cols * 2
-    if len(payload) != n:
-        raise PayloadError(f'fused map payload has {len(payload)} bytes, expected {n} '
-                           f'(float16 x {channels} channels x {grid.rows} x {grid.cols})')
-    feats = np.frombuffer(bytes(payload), dtype='<f2').reshape(channels, grid.rows, grid.cols).astype(np.float16)
-    return FusedMap(feats, grid, list(agents or []))
+    features = unpack_fused(payload, channels, grid.rows, grid.cols)
+    return FusedMap(features, grid, list(agents or []))
