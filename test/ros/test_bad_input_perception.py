@@ -120,7 +120,7 @@ def _look(drone, target_z: float, camera_z: float = 80.0):
 
 def _wrong_encoding(d, s):
     msg = d.image_msg(s)
-    msg.encoding = 'mono8'
+    msg.encoding = 'yuv422'      # mono8 is a camera encoding the node accepts
     d.send(s, image=msg)
 
 

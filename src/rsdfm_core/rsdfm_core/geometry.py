@@ -159,3 +159,15 @@ class BevGrid:
         cc, rr = np.meshgrid(np.arange(self.cols) + 0.5, np.arange(self.rows) + 0.5)
         A = self.grid_to_map()
         return np.stack([A[0, 0] * cc + A[0, 1] * rr + A[0, 2], A[1, 0] * cc + A[1, 1] * rr + A[1, 2]], -1)
+
+
+def level_body_pose(cam_to_map: np.ndarray) -> np.ndarray:
+    """4x4 pose in map of a level body frame (REP-103 x forward, z up) at the camera: heading
+    along the optical axis seen from above (along the image's up direction for a nadir view)."""
+    R = np.asarray(cam_to_map, dtype=np.float64)[:3, :3]
+    forward = R[:2, 2] if np.hypot(*R[:2, 2]) > 0.1 else -R[:2, 1]
+    yaw = float(np.arctan2(forward[1], forward[0]))
+    T = np.eye(4)
+    T[:3, :3] = quat_to_rot(yaw_to_quat(yaw))
+    T[:3, 3] = np.asarray(cam_to_map, dtype=np.float64)[:3, 3]
+    return T

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rsdfm_core.camera import CameraModel, check_distortion
+from rsdfm_core.camera import CameraModel, check_distortion, undistort
 from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw
 from rsdfm_core.types import LABELS, ObjectState
 from rsdfm_core.validation import (MAX_COMPRESSED_BYTES, FeatureFields, check_image,
@@ -126,6 +126,14 @@ def compressed_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarr
     if refusal is not None:
         raise ConversionError(refusal.detail, refusal.reason)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def camera_image_to_rgb(msg, camera: CameraModel) -> np.ndarray:
+    """The pinhole RGB image of camera.K that the model needs, from a sensor_msgs/Image or
+    CompressedImage taken through the camera's lens (decoded, size checked, undistorted)."""
+    size = (camera.width, camera.height)
+    rgb = compressed_to_rgb(msg, size) if hasattr(msg, 'format') else image_to_rgb(msg, size)
+    return undistort(rgb, camera)
 
 
 def camera_model(msg) -> CameraModel:

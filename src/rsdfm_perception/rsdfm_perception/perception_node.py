@@ -18,16 +18,20 @@ import time
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from rsdfm_core.camera import CameraModel
 from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked
-from rsdfm_ros.conversions import ConversionError, camera_K, encoded_to_feature, image_to_rgb, stamp_to_ns
+from rsdfm_ros.conversions import (ConversionError, camera_image_to_rgb, camera_model,
+                                   encoded_to_feature, stamp_to_ns)
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import check, declare, load_runtime, run_node
 from rsdfm_ros.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
 from rsdfm_core.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
+
+IMAGE_TRANSPORTS = ('raw', 'compressed')
 
 
 class PerceptionNode(Node):
@@ -49,17 +53,22 @@ class PerceptionNode(Node):
         ns = self.get_namespace().strip('/')
         self.agent_id = declare(self, 'agent_id', '', 'drone name in the features; empty = namespace') or ns or self.get_name()
         qos_kind = declare(self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}')
+        transport = declare(self, 'image_transport', 'raw',
+                            "camera stream: 'raw' (sensor_msgs/Image on camera/image_raw) or "
+                            "'compressed' (sensor_msgs/CompressedImage, JPEG or PNG, on "
+                            'camera/image_raw/compressed, as image_transport names it)')
         check(isinstance(topk, int) and topk >= 0, f'codec_topk must be an integer >= 0, got {topk!r}')
         check(isinstance(bits, int) and 0 <= bits <= 8, f'codec_bits must be 0 (default) or 1..8, got {bits!r}')
         check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
         check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
         check(self.pose_wait > 0, 'pose_wait must be > 0')
         check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
+        check(transport in IMAGE_TRANSPORTS,
+              f'image_transport must be one of {IMAGE_TRANSPORTS}, got {transport!r}')
         budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
         self.encoder = DroneEncoder(self.rt, budget=budget)
         self.budget = budget
-        self.K: np.ndarray | None = None
-        self.info_size: tuple[int, int] | None = None     # (width, height) of the camera_info
+        self.camera: CameraModel | None = None            # intrinsics, lens, size of camera_info
         self.poses = PoseBuffer()
         self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
         self.diag = NodeDiagnostics(self)
@@ -70,17 +79,19 @@ class PerceptionNode(Node):
         qos = camera_qos(qos_kind)
         self.create_subscription(CameraInfo, 'camera/camera_info', self.on_info, qos)
         self.create_subscription(PoseStamped, 'camera/pose', self.on_pose, camera_qos(qos_kind, depth=50))
-        self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
+        if transport == 'compressed':
+            self.create_subscription(CompressedImage, 'camera/image_raw/compressed', self.on_image, qos)
+        else:
+            self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
         self.create_timer(0.05, self.process_pending)
         self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
 
     def on_info(self, msg: CameraInfo) -> None:
         try:
-            self.K = camera_K(msg)
+            self.camera = camera_model(msg)
         except ConversionError as exc:
             self.diag.refuse(exc.reason, str(exc))
             return
-        self.info_size = (int(msg.width), int(msg.height))
         self.process_pending()
 
     def on_pose(self, msg: PoseStamped) -> None:
@@ -95,13 +106,15 @@ class PerceptionNode(Node):
         self.poses.add(stamp_to_ns(msg.header.stamp), T)
         self.process_pending()
 
-    def on_image(self, msg: Image) -> None:
+    def on_image(self, msg: Image | CompressedImage) -> None:
         self.diag.received_input(len(msg.data))
-        refusal = check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step), len(msg.data),
-                              self.info_size)
-        if refusal is not None:
-            self.diag.refuse(refusal.reason, refusal.detail)
-            return
+        if isinstance(msg, Image):          # raw images are checked before they wait for a pose
+            size = (self.camera.width, self.camera.height) if self.camera else None
+            refusal = check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),
+                                  len(msg.data), size)
+            if refusal is not None:
+                self.diag.refuse(refusal.reason, refusal.detail)
+                return
         self.pending.append((msg, time.monotonic()))
         self.process_pending()
 
@@ -112,10 +125,10 @@ class PerceptionNode(Node):
             final = time.monotonic() - arrived > self.pose_wait
             stamp = stamp_to_ns(msg.header.stamp)
             pose = self.poses.lookup(stamp, self.tolerance_ns, final=final)
-            if pose is Lookup.WAIT or (self.K is None and not final):
+            if pose is Lookup.WAIT or (self.camera is None and not final):
                 return
             self.pending.popleft()
-            if self.K is None:
+            if self.camera is None:
                 self.diag.refuse('no_camera_info', 'no camera_info received before the image')
             elif pose is Lookup.MISSING:
                 self.diag.refuse('no_pose', f'no pose within {self.tolerance_ns / 1e9:g} s of image stamp '
@@ -123,20 +136,21 @@ class PerceptionNode(Node):
             else:
                 self.encode_and_publish(msg, stamp, pose)
 
-    def encode_and_publish(self, msg: Image, stamp: int, cam_to_map: np.ndarray) -> None:
+    def encode_and_publish(self, msg: Image | CompressedImage, stamp: int,
+                           cam_to_map: np.ndarray) -> None:
         started = time.perf_counter()
         refusal = check_camera_pose(cam_to_map)
         if refusal is not None:
             self.diag.refuse(refusal.reason, f'{refusal.detail} (image stamp {stamp / 1e9:.3f})')
             return
         try:
-            rgb = image_to_rgb(msg, self.info_size)
+            rgb = camera_image_to_rgb(msg, self.camera)
         except ConversionError as exc:
             self.diag.refuse(exc.reason, f'{exc} (image stamp {stamp / 1e9:.3f})')
             return
         try:
             encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
-            m = encoder.encode(rgb, self.K, cam_to_map)
+            m = encoder.encode(rgb, self.camera.matrix, cam_to_map)
         except (ValueError, RuntimeError) as exc:
             self.diag.refuse('encode_error', f'image stamp {stamp / 1e9:.3f}: {exc}')
             return

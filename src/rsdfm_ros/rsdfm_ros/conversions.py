@@ -15,13 +15,15 @@ from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
 from sensor_msgs.msg import Image
 
 from rsdfm_core.geometry import BevGrid, rot_to_quat, yaw_to_quat
-from rsdfm_core.messages import (ConversionError, camera_K, detection_to_object, feature_fields,
-                                 fields_to_grid, image_to_rgb, pose_to_matrix, stamp_to_ns)
+from rsdfm_core.messages import (ConversionError, camera_image_to_rgb, camera_K, camera_model,
+                                 detection_to_object, feature_fields, fields_to_grid,
+                                 image_to_rgb, pose_to_matrix, stamp_to_ns)
 from rsdfm_core.types import ObjectState
 from rsdfm_msgs.msg import BevFeature, Detection3D, Trajectory
 
 # The readers of rsdfm_core.messages, so a node imports its conversions from one module.
-__all__ = ['ConversionError', 'camera_K', 'detection_to_object', 'feature_fields', 'fields_to_grid',
+__all__ = ['ConversionError', 'camera_image_to_rgb', 'camera_K', 'camera_model',
+           'detection_to_object', 'feature_fields', 'fields_to_grid',
            'image_to_rgb', 'pose_to_matrix', 'stamp_to_ns', 'ns_to_stamp', 'bytes_to_uint8_array',
            'matrix_to_pose', 'rgb_to_image', 'grid_to_fields', 'encoded_to_feature',
            'object_to_detection', 'trajectory_msg']

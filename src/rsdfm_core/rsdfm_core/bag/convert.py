@@ -6,6 +6,7 @@ ROS nodes use.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from rosbags.typesys.store import Typestore
 
@@ -48,17 +49,37 @@ def image_to_msg(array: np.ndarray, ns: int, frame_id: str, encoding: str | None
         is_bigendian=0, step=a.shape[1] * channels * a.itemsize, data=np.frombuffer(a.tobytes(), np.uint8))
 
 
+def compressed_image_to_msg(rgb: np.ndarray, ns: int, frame_id: str, fmt: str = 'jpeg',
+                            quality: int = 90, typestore: Typestore | None = None):
+    """sensor_msgs/CompressedImage (JPEG or PNG) of an (H, W, 3) uint8 RGB image, with the format
+    string image_transport writes ('rgb8; jpeg compressed bgr8')."""
+    if fmt not in ('jpeg', 'png'):
+        raise ValueError(f"compressed image format must be 'jpeg' or 'png', got {fmt!r}")
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == 'jpeg' else []
+    ok, data = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png',
+                            cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ValueError(f'OpenCV could not encode a {rgb.shape} image as {fmt}')
+    ts = _ts(typestore)
+    return ts.types['sensor_msgs/msg/CompressedImage'](
+        header=make_header(ns, frame_id, ts), format=f'rgb8; {fmt} compressed bgr8',
+        data=np.frombuffer(data.tobytes(), np.uint8))
+
+
 def camera_info_to_msg(K: np.ndarray, width: int, height: int, ns: int, frame_id: str,
-                       typestore: Typestore | None = None):
-    """CameraInfo of an undistorted pinhole: plumb_bob with zero D, R = I, P = [K | 0]."""
+                       typestore: Typestore | None = None, distortion_model: str = 'plumb_bob',
+                       D: tuple[float, ...] = ()):
+    """CameraInfo of a pinhole K with the given lens distortion (zero D by default), R = I,
+    P = [K | 0]."""
     ts = _ts(typestore)
     K = np.asarray(K, np.float64)
+    D = np.asarray(D if len(D) else np.zeros(5), np.float64)
     P = np.zeros((3, 4))
     P[:, :3] = K
     roi = ts.types['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
     return ts.types['sensor_msgs/msg/CameraInfo'](
-        header=make_header(ns, frame_id, ts), height=int(height), width=int(width), distortion_model='plumb_bob',
-        d=np.zeros(5), k=K.reshape(9).copy(), r=np.eye(3).reshape(9), p=P.reshape(12), binning_x=0, binning_y=0,
+        header=make_header(ns, frame_id, ts), height=int(height), width=int(width),
+        distortion_model=distortion_model, d=D, k=K.reshape(9).copy(), r=np.eye(3).reshape(9), p=P.reshape(12), binning_x=0, binning_y=0,
         roi=roi)
 
 
@@ -70,6 +91,25 @@ def pose_to_msg(T: np.ndarray, typestore: Typestore | None = None):
     return ts.types['geometry_msgs/msg/Pose'](
         position=ts.types['geometry_msgs/msg/Point'](x=float(t[0]), y=float(t[1]), z=float(t[2])),
         orientation=ts.types['geometry_msgs/msg/Quaternion'](x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+
+
+def transform_to_msg(T: np.ndarray, ns: int, parent: str, child: str,
+                     typestore: Typestore | None = None):
+    """geometry_msgs/TransformStamped of the pose T of `child` in `parent` (REP-105 parent->child)."""
+    ts = _ts(typestore)
+    q = rot_to_quat(np.asarray(T)[:3, :3])
+    t = np.asarray(T, np.float64)[:3, 3]
+    V3, Q = ts.types['geometry_msgs/msg/Vector3'], ts.types['geometry_msgs/msg/Quaternion']
+    return ts.types['geometry_msgs/msg/TransformStamped'](
+        header=make_header(ns, parent, ts), child_frame_id=child,
+        transform=ts.types['geometry_msgs/msg/Transform'](
+            translation=V3(x=float(t[0]), y=float(t[1]), z=float(t[2])),
+            rotation=Q(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3]))))
+
+
+def tf_message(transforms: list, typestore: Typestore | None = None):
+    """tf2_msgs/TFMessage of TransformStamped messages (for /tf and /tf_static)."""
+    return _ts(typestore).types['tf2_msgs/msg/TFMessage'](transforms=list(transforms))
 
 
 def pose_stamped_to_msg(T: np.ndarray, ns: int, frame_id: str = 'map', typestore: Typestore | None = None):

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..bag.writer import IMAGE_FORMATS, CameraStream
+from ..camera import EXAMPLE_DISTORTION
 from ..cli import UserError
 
 HELP = 'simulate a drone fleet over a procedural town and write a rosbag2 (MCAP) bag and preview.png'
@@ -38,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--rate', type=float, default=10.0, help='frame rate in Hz (default 10)')
     parser.add_argument('--no-dense-gt', action='store_true',
                         help='leave out the depth/height/instance ground-truth images')
+    parser.add_argument('--image-format', default='raw', choices=IMAGE_FORMATS,
+                        help='camera images as raw rgb8 on camera/image_raw, or JPEG / PNG on '
+                             'camera/image_raw/compressed (default raw)')
+    parser.add_argument('--distortion', default='none', choices=('none', *EXAMPLE_DISTORTION),
+                        help='lens distortion of the cameras, written to CameraInfo (default none)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             yield frame
 
     start = time.monotonic()
-    write_bag(out, frames(), progress=True, total=args.frames)
+    stream = CameraStream(args.image_format, '' if args.distortion == 'none' else args.distortion)
+    write_bag(out, frames(), progress=True, total=args.frames, stream=stream)
     took = time.monotonic() - start
     preview = save_preview(out / 'preview.png', first[0], sim.town, cfg.region_size, background=sim.ground.lit)
     print(f'wrote {args.frames} frames of {cfg.drones} drones to {out} in {took:.1f} s '
