@@ -12,7 +12,8 @@ stamp not in the future or far past of this node's clock), so a malformed map is
 before anything is decoded or allocated; its reason code is counted and logged once.
 
 The scheduling (clocks, windows, waiting, liveness) is rsdfm_core.fusion_scheduler; this node
-finds the topics, checks and decodes the messages, fuses and publishes.
+finds the topics, checks and decodes the messages, fuses and publishes. The fusion region is
+the model's (stored with the weights) unless the region_* parameters override it.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from rclpy.node import Node
 
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
-from rsdfm_core.regions import grid_around_aim
+from rsdfm_core.regions import aim_point
 from rsdfm_core.validation import FeatureLimits, check_feature
 from rsdfm_ros.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
                                       grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
@@ -33,17 +34,14 @@ from rsdfm_msgs.msg import BevFeature, FusedBev
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
 FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
+MAX_REGION_CELLS = 4096     # per side of the fusion grid
 
 
 class FusionNode(Node):
     def __init__(self) -> None:
         super().__init__('fusion_node')
         self.rt = load_runtime(self)
-        res0 = self.rt.region.resolution
-        self.cx = float(declare(self, 'region_center_x', 0.0, 'fusion region centre x in map (m)'))
-        self.cy = float(declare(self, 'region_center_y', 0.0, 'fusion region centre y in map (m)'))
-        self.size = float(declare(self, 'region_size', 128.0, 'side of the square fusion region (m)'))
-        self.res = float(declare(self, 'region_resolution', 0.0, 'fusion grid cell size (m); 0 = model default')) or res0
+        self.region = self.declare_region()
         self.follow = declare(self, 'follow_agent', '',
                               'non-empty: centre the region where this drone looks')
         self.scheduler = self.declare_scheduler()
@@ -56,12 +54,9 @@ class FusionNode(Node):
                                                         '--restamp and without sim time)'))
         margin = float(declare(self, 'region_margin', 64.0, 'm: maps whose grid lies further outside the fusion '
                                                             'region are refused (ignored with follow_agent)'))
-        check(self.size > 0 and self.res > 0 and self.size / self.res <= 4096,
-              f'region_size {self.size} and region_resolution {self.res} must be > 0 and give at most 4096 cells')
         check(period > 0, f'discovery_period must be > 0, got {period:g}')
         check(max_future > 0 and max_age >= 0 and margin >= 0,
               'max_future must be > 0, max_age and region_margin >= 0')
-        self.region = BevGrid.centred(self.cx, self.cy, self.size, self.size, self.res)
         self.limits = FeatureLimits(region=self.region,
                                     channels=int(self.rt.config['model']['img_channels']),
                                     region_margin=float('inf') if self.follow else margin,
@@ -88,6 +83,28 @@ class FusionNode(Node):
         check(window_ns >= 0 and max_wait > 0 and max_skew_ns > 0 and drone_timeout > 0,
               'window must be >= 0 and max_wait, max_skew, drone_timeout > 0')
         return FusionScheduler(window_ns, max_wait, max_skew_ns, drone_timeout)
+
+    def declare_region(self) -> BevGrid:
+        """The fusion grid: the model's region (stored with the weights); each region_* parameter
+        set to non-zero overrides its centre x or y, its size (square) or its resolution."""
+        model = self.rt.config['model']['region']
+        cx = float(declare(self, 'region_center_x', 0.0,
+                           "fusion region centre x in map (m); 0 = the model's region centre"))
+        cy = float(declare(self, 'region_center_y', 0.0,
+                           "fusion region centre y in map (m); 0 = the model's region centre"))
+        size = float(declare(self, 'region_size', 0.0,
+                             "side of a square fusion region (m); 0 = the model's region size"))
+        res = float(declare(self, 'region_resolution', 0.0,
+                            "fusion grid cell size (m); 0 = the model's region resolution"))
+        check(size >= 0 and res >= 0, f'region_size {size:g} and region_resolution {res:g} '
+                                      "must be >= 0 (0 = the model's region)")
+        size_x, size_y = (size, size) if size else (float(model['size_x']), float(model['size_y']))
+        res = res or float(model['resolution'])
+        check(max(size_x, size_y) / res <= MAX_REGION_CELLS,
+              f'region_size {size_x:g} x {size_y:g} m and region_resolution {res:g} m '
+              f'must give at most {MAX_REGION_CELLS} cells per side')
+        return BevGrid.centred(cx or float(model['cx']), cy or float(model['cy']),
+                               size_x, size_y, res)
 
     # --- drones -------------------------------------------------------------------------
     def discover(self) -> None:
@@ -169,7 +186,10 @@ class FusionNode(Node):
         """The fusion grid: fixed, or centred where the followed drone's camera looks."""
         if not self.follow or self.follow not in members:
             return self.region
-        return grid_around_aim(pose_to_matrix(members[self.follow].camera_pose), self.size, self.res)
+        x, y = aim_point(pose_to_matrix(members[self.follow].camera_pose))
+        r = self.region
+        return BevGrid.centred(float(x), float(y), r.cols * r.resolution, r.rows * r.resolution,
+                               r.resolution)
 
 
 def main(args=None) -> int:
