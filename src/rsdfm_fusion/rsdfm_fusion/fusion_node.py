@@ -10,57 +10,43 @@ message goes through rsdfm_core.validation.check_feature (sizes, payload length 
 header, codec, finite unit-quaternion poses, resolution, placement near the fusion region,
 stamp not in the future or far past of this node's clock), so a malformed map is refused
 before anything is decoded or allocated; its reason code is counted and logged once.
+
+The scheduling (clocks, windows, waiting, liveness) is rsdfm_core.fusion_scheduler; this node
+finds the topics, checks and decodes the messages, fuses and publishes. The fusion region is
+the model's (stored with the weights) unless the region_* parameters override it.
 """
 from __future__ import annotations
 
-import collections
 import time
-from dataclasses import dataclass, field
 
 from rclpy.node import Node
 
+from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
+from rsdfm_core.regions import aim_point
 from rsdfm_core.validation import FeatureLimits, check_feature
 from rsdfm_ros.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
                                       grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import check, declare, load_runtime, run_node
 from rsdfm_ros.qos import result_qos
-from rsdfm_core.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature, FusedBev
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
 FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
-MAX_MAPS_PER_DRONE = 64      # > (max_wait + max_skew) x rate: a frame waiting for a lost map keeps the others
-
-
-@dataclass
-class Drone:
-    """What the fusion node knows about one drone."""
-
-    agent_id: str
-    last_accepted: float = 0.0          # monotonic time of the last accepted map
-    last_stamp: int = 0                 # newest stamp received (accepted or not)
-    live: bool = False
-    # (stamp, msg) not fused yet: pruned as references are fused; the bound only guards against a flood
-    maps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_MAPS_PER_DRONE))
+MAX_REGION_CELLS = 4096     # per side of the fusion grid
 
 
 class FusionNode(Node):
     def __init__(self) -> None:
         super().__init__('fusion_node')
         self.rt = load_runtime(self)
-        res0 = self.rt.region.resolution
-        self.cx = float(declare(self, 'region_center_x', 0.0, 'fusion region centre x in map (m)'))
-        self.cy = float(declare(self, 'region_center_y', 0.0, 'fusion region centre y in map (m)'))
-        self.size = float(declare(self, 'region_size', 128.0, 'side of the square fusion region (m)'))
-        self.res = float(declare(self, 'region_resolution', 0.0, 'fusion grid cell size (m); 0 = model default')) or res0
-        self.follow = declare(self, 'follow_agent', '', 'non-empty: centre the region where this drone looks')
-        self.window_ns = int(1e9 * declare(self, 'window', 0.05, 's: maps this close to the reference stamp are fused'))
-        self.max_wait = float(declare(self, 'max_wait', 1.0, 's of wall time to wait for all live drones'))
-        self.max_skew_ns = int(1e9 * declare(self, 'max_skew', 1.0, 's: maps this far from the fleet clock are refused'))
-        self.drone_timeout = float(declare(self, 'drone_timeout', 3.0, 's without a map before a drone is dropped'))
-        period = float(declare(self, 'discovery_period', 0.5, 's between scans of the graph for drones'))
+        self.region = self.declare_region()
+        self.follow = declare(self, 'follow_agent', '',
+                              'non-empty: centre the region where this drone looks')
+        self.scheduler = self.declare_scheduler()
+        period = float(declare(self, 'discovery_period', 0.5,
+                               's between scans of the graph for drones'))
         max_future = float(declare(self, 'max_future', 30.0, "s: maps stamped further ahead of this node's clock "
                                                              'are refused'))
         max_age = float(declare(self, 'max_age', 300.0, "s: maps stamped further behind this node's clock are "
@@ -68,27 +54,57 @@ class FusionNode(Node):
                                                         '--restamp and without sim time)'))
         margin = float(declare(self, 'region_margin', 64.0, 'm: maps whose grid lies further outside the fusion '
                                                             'region are refused (ignored with follow_agent)'))
-        check(self.size > 0 and self.res > 0 and self.size / self.res <= 4096,
-              f'region_size {self.size} and region_resolution {self.res} must be > 0 and give at most 4096 cells')
-        check(self.window_ns >= 0 and self.max_wait > 0 and self.max_skew_ns > 0 and self.drone_timeout > 0
-              and period > 0, 'window must be >= 0 and max_wait, max_skew, drone_timeout, discovery_period > 0')
+        check(period > 0, f'discovery_period must be > 0, got {period:g}')
         check(max_future > 0 and max_age >= 0 and margin >= 0,
               'max_future must be > 0, max_age and region_margin >= 0')
-        self.region = BevGrid.centred(self.cx, self.cy, self.size, self.size, self.res)
-        self.limits = FeatureLimits(region=self.region, channels=int(self.rt.config['model']['img_channels']),
+        self.limits = FeatureLimits(region=self.region,
+                                    channels=int(self.rt.config['model']['img_channels']),
                                     region_margin=float('inf') if self.follow else margin,
                                     max_future_ns=int(max_future * 1e9), max_age_ns=int(max_age * 1e9))
-        self.drones: dict[str, Drone] = {}
         self.topics: dict[str, object] = {}
         self.topic_agent: dict[str, str | None] = {}   # None: found, but no map received yet
-        self.pending: dict[int, float] = {}      # reference stamp -> monotonic time first seen
-        self.last_fused = -1
-        self.clock_seen_at = time.monotonic()    # when a map last moved the fleet clock
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
         self.discover()
         self.create_timer(period, self.discover)
         self.create_timer(0.05, self.tick)
+
+    def declare_scheduler(self) -> FusionScheduler:
+        """The frame scheduler with this node's window / max_wait / max_skew / drone_timeout."""
+        window = float(declare(self, 'window', 0.05,
+                               's: maps this close to the reference stamp are fused'))
+        max_wait = float(declare(self, 'max_wait', 1.0,
+                                 's of wall time to wait for all live drones'))
+        max_skew = float(declare(self, 'max_skew', 1.0,
+                                 's: maps this far from the fleet clock are refused'))
+        drone_timeout = float(declare(self, 'drone_timeout', 3.0,
+                                      's without a map before a drone is dropped'))
+        window_ns, max_skew_ns = int(1e9 * window), int(1e9 * max_skew)
+        check(window_ns >= 0 and max_wait > 0 and max_skew_ns > 0 and drone_timeout > 0,
+              'window must be >= 0 and max_wait, max_skew, drone_timeout > 0')
+        return FusionScheduler(window_ns, max_wait, max_skew_ns, drone_timeout)
+
+    def declare_region(self) -> BevGrid:
+        """The fusion grid: the model's region (stored with the weights); each region_* parameter
+        set to non-zero overrides its centre x or y, its size (square) or its resolution."""
+        model = self.rt.config['model']['region']
+        cx = float(declare(self, 'region_center_x', 0.0,
+                           "fusion region centre x in map (m); 0 = the model's region centre"))
+        cy = float(declare(self, 'region_center_y', 0.0,
+                           "fusion region centre y in map (m); 0 = the model's region centre"))
+        size = float(declare(self, 'region_size', 0.0,
+                             "side of a square fusion region (m); 0 = the model's region size"))
+        res = float(declare(self, 'region_resolution', 0.0,
+                            "fusion grid cell size (m); 0 = the model's region resolution"))
+        check(size >= 0 and res >= 0, f'region_size {size:g} and region_resolution {res:g} '
+                                      "must be >= 0 (0 = the model's region)")
+        size_x, size_y = (size, size) if size else (float(model['size_x']), float(model['size_y']))
+        res = res or float(model['resolution'])
+        check(max(size_x, size_y) / res <= MAX_REGION_CELLS,
+              f'region_size {size_x:g} x {size_y:g} m and region_resolution {res:g} m '
+              f'must give at most {MAX_REGION_CELLS} cells per side')
+        return BevGrid.centred(cx or float(model['cx']), cy or float(model['cy']),
+                               size_x, size_y, res)
 
     # --- drones -------------------------------------------------------------------------
     def discover(self) -> None:
@@ -100,34 +116,11 @@ class FusionNode(Node):
                 self.topic_agent[topic] = None
                 self.get_logger().info(f'found drone topic {topic}')
 
-    def live_drones(self) -> list[Drone]:
-        """Drones that sent an accepted map within drone_timeout; logs joins and drops."""
-        now = time.monotonic()
-        out = []
-        for d in self.drones.values():
-            live = d.last_accepted > 0 and now - d.last_accepted <= self.drone_timeout
-            if live != d.live:
-                d.live = live
-                self.get_logger().info(f'drone {d.agent_id} ' + ('joined' if live else
-                                       f'dropped: silent for {self.drone_timeout:g} s'))
-            if live:
-                out.append(d)
-        self.diag.extra['live_agents'] = ','.join(sorted(d.agent_id for d in out))
-        self.diag.extra['dropped_agents'] = ','.join(sorted(d.agent_id for d in self.drones.values() if not d.live))
-        return out
-
-    def fleet_clock(self) -> int:
-        """The fleet's current stamp: upper median of the drones' newest stamps (robust to one bad clock)."""
-        now = time.monotonic()
-        stamps = sorted(d.last_stamp for d in self.drones.values()
-                        if d.last_stamp and (not d.last_accepted or now - d.last_accepted <= self.drone_timeout))
-        return stamps[len(stamps) // 2] if stamps else 0
-
-    # --- input --------------------------------------------------------------------------
     def new_drones_waiting(self) -> int:
         """Drone topics with a live publisher that have not delivered a map yet (just started)."""
         return sum(1 for t, a in self.topic_agent.items() if a is None and self.count_publishers(t) > 0)
 
+    # --- input --------------------------------------------------------------------------
     def on_feature(self, msg: BevFeature, topic: str = '') -> None:
         self.diag.received_input(len(msg.payload))
         agent = msg.agent_id[:64] or '(unnamed)'
@@ -143,57 +136,23 @@ class FusionNode(Node):
         if msg.header.frame_id not in ('map', '/map'):
             self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id[:64]!r}, expected 'map'")
             return
-        stamp = stamp_to_ns(msg.header.stamp)
-        drone = self.drones.setdefault(agent, Drone(agent))
-        drone.last_stamp = max(drone.last_stamp, stamp) if drone.last_accepted else stamp
-        clock = self.fleet_clock()
-        # Ahead of the fleet clock by the wall time since the fleet last sent anything is no skew: after
-        # a radio gap the first map back is simply newer (the clock is the newest stamps *received*).
-        gap_ns = int(max(0.0, time.monotonic() - self.clock_seen_at) * 1e9)
-        self.clock_seen_at = time.monotonic()
-        if clock and not -self.max_skew_ns <= stamp - clock <= self.max_skew_ns + gap_ns:
-            self.diag.refuse('stamp_skew', f'map from {agent} stamped {(stamp - clock) / 1e9:+.2f} s '
-                                           f'from the fleet clock (max_skew {self.max_skew_ns / 1e9:g} s)')
-            drone.last_stamp = stamp
+        refusal = self.scheduler.offer(agent, stamp_to_ns(msg.header.stamp), msg)
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, refusal.detail)
             return
-        if stamp <= self.last_fused + self.window_ns and self.last_fused >= 0:
-            self.diag.refuse('late', f'map from {agent} at {stamp / 1e9:.3f} arrived after that stamp was fused')
-            drone.last_accepted = time.monotonic()
-            return
-        drone.last_accepted = time.monotonic()
-        drone.maps.append((stamp, msg))
-        if not any(abs(stamp - ref) <= self.window_ns for ref in self.pending):
-            self.pending[stamp] = time.monotonic()
         self.tick()
 
     # --- fusion -------------------------------------------------------------------------
     def tick(self) -> None:
-        """Fuse every reference stamp, oldest first, that is complete or waited long enough."""
-        live = self.live_drones()
-        waiting_new = self.new_drones_waiting() if self.pending else 0
-        clock = self.fleet_clock()
-        for ref in sorted(self.pending):
-            # A reference the fleet clock has left behind by more than max_skew is not waited for any
-            # longer, but still fused with what came: dropping it would lose a frame that had maps
-            # (under loss, frames wait max_wait for their missing drones while newer ones arrive).
-            stale = clock and clock - ref > self.max_skew_ns
-            members = {}
-            for d in live:
-                near = [(s, m) for s, m in d.maps if abs(s - ref) <= self.window_ns]
-                if near:
-                    members[d.agent_id] = max(near, key=lambda sm: sm[0])[1]
-            complete = len(members) == len(live) and not waiting_new
-            if not complete and not stale and time.monotonic() - self.pending[ref] < self.max_wait:
-                return
-            for old in [r for r in self.pending if r <= ref]:
-                del self.pending[old]
-            self.last_fused = ref
-            for d in self.drones.values():       # maps older than this frame can no longer be fused
-                if d.maps and min(s for s, _ in d.maps) < ref - self.window_ns:
-                    d.maps = collections.deque(((s, m) for s, m in d.maps if s >= ref - self.window_ns),
-                                               maxlen=MAX_MAPS_PER_DRONE)
-            if members:
-                self.fuse_and_publish(ref, members)
+        """Log drones joining or dropped, then fuse every frame the scheduler has ready."""
+        for agent, live in self.scheduler.refresh_liveness():
+            self.get_logger().info(f'drone {agent} ' + ('joined' if live else
+                                   f'dropped: silent for {self.scheduler.drone_timeout:g} s'))
+        self.diag.extra['live_agents'] = ','.join(self.scheduler.live_agents())
+        self.diag.extra['dropped_agents'] = ','.join(self.scheduler.dropped_agents())
+        waiting_new = self.new_drones_waiting() if self.scheduler.has_pending else 0
+        for frame in self.scheduler.ready_frames(waiting_new):
+            self.fuse_and_publish(frame.stamp_ns, frame.maps)
 
     def fuse_and_publish(self, ref: int, members: dict[str, BevFeature]) -> None:
         from rsdfm_core.model.runtime import EncodedMap, FusionDecoder, PayloadError, decode_payload, fused_to_payload
@@ -227,7 +186,10 @@ class FusionNode(Node):
         """The fusion grid: fixed, or centred where the followed drone's camera looks."""
         if not self.follow or self.follow not in members:
             return self.region
-        return grid_around_aim(pose_to_matrix(members[self.follow].camera_pose), self.size, self.res)
+        x, y = aim_point(pose_to_matrix(members[self.follow].camera_pose))
+        r = self.region
+        return BevGrid.centred(float(x), float(y), r.cols * r.resolution, r.rows * r.resolution,
+                               r.resolution)
 
 
 def main(args=None) -> int:
