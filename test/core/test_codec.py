@@ -147,3 +147,20 @@ def test_bad_budget_is_refused_with_a_clear_message(rt):
         DroneEncoder(rt, budget={'topk': -1})
     with pytest.raises(ValueError, match="unknown codec budget key 'k'"):
         DroneEncoder(rt, budget={'k': 1})
+
+
+def test_budget_for_bytes_is_the_largest_budget_that_fits():
+    from rsdfm_core.model.codec import HlfCodec
+
+    codec = HlfCodec(channels=32, lf_channels=16, hf_channels=16, pool=4)
+    rows = cols = 128
+    for max_bytes in (20000, 25000, 37146, 60000):
+        b = codec.budget_for_bytes(rows, cols, max_bytes, bits=8, max_topk=4096)
+        assert b['bits'] == 8
+        assert codec.payload_size(rows, cols, b['topk'], 8) <= max_bytes
+        assert codec.payload_size(rows, cols, b['topk'] + 1, 8) > max_bytes
+    assert codec.budget_for_bytes(rows, cols, 10**7, bits=8, max_topk=1024) == {'topk': 1024, 'bits': 8}
+    dense_at_8 = codec.payload_size(rows, cols, 0, 8)
+    low = codec.budget_for_bytes(rows, cols, dense_at_8 - 1, bits=8, max_topk=4096)
+    assert low['bits'] < 8 and codec.payload_size(rows, cols, low['topk'], low['bits']) < dense_at_8
+    assert codec.budget_for_bytes(rows, cols, 100, bits=8, max_topk=4096) is None

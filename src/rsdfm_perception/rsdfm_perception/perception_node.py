@@ -17,10 +17,14 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from rsdfm_core.camera import CameraModel
+from rsdfm_core.link_budget import StampRate, bytes_per_map
+from rsdfm_core.model.runtime import DroneEncoder
 from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked
 from rsdfm_ros.conversions import (ConversionError, camera_image_to_rgb, camera_model,
                                    encoded_to_feature, stamp_to_ns)
@@ -37,8 +41,6 @@ IMAGE_TRANSPORTS = ('raw', 'compressed')
 class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__('perception_node')
-        from rsdfm_core.model.runtime import DroneEncoder
-
         self.rt = load_runtime(self)
         topk = declare(self, 'codec_topk', 0, 'high-frequency cells sent per map; 0 = model default')
         bits = declare(self, 'codec_bits', 0, 'quantisation bits 1..8; 0 = model default')
@@ -53,6 +55,14 @@ class PerceptionNode(Node):
         ns = self.get_namespace().strip('/')
         self.agent_id = declare(self, 'agent_id', '', 'drone name in the features; empty = namespace') or ns or self.get_name()
         qos_kind = declare(self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}')
+        self.max_bitrate = int(declare(
+            self, 'max_bitrate', 0,
+            'bit/s this drone may send on its link; 0 = no limit (codec_topk/codec_bits as given). '
+            'The codec budget is chosen per frame to fit it; settable at run time '
+            '(ros2 param set), taking effect on the next frame'))
+        self.link_overhead = float(declare(
+            self, 'link_overhead', 0.05,
+            "share of the link's bits taken by RTPS/UDP/IP headers, 0 <= value < 1"))
         transport = declare(self, 'image_transport', 'raw',
                             "camera stream: 'raw' (sensor_msgs/Image on camera/image_raw) or "
                             "'compressed' (sensor_msgs/CompressedImage, JPEG or PNG, on "
@@ -60,6 +70,9 @@ class PerceptionNode(Node):
         check(isinstance(topk, int) and topk >= 0, f'codec_topk must be an integer >= 0, got {topk!r}')
         check(isinstance(bits, int) and 0 <= bits <= 8, f'codec_bits must be 0 (default) or 1..8, got {bits!r}')
         check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
+        check(self.max_bitrate >= 0, f'max_bitrate must be >= 0 bit/s, got {self.max_bitrate}')
+        check(0 <= self.link_overhead < 1,
+              f'link_overhead must be in [0, 1), got {self.link_overhead:g}')
         check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
         check(self.pose_wait > 0, 'pose_wait must be > 0')
         check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
@@ -67,7 +80,8 @@ class PerceptionNode(Node):
               f'image_transport must be one of {IMAGE_TRANSPORTS}, got {transport!r}')
         budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
         self.encoder = DroneEncoder(self.rt, budget=budget)
-        self.budget = budget
+        self.budget = self.encoder.budget              # the budget when the link sets no limit
+        self.frame_rate = StampRate()
         self.camera: CameraModel | None = None            # intrinsics, lens, size of camera_info
         self.poses = PoseBuffer()
         self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
@@ -83,8 +97,40 @@ class PerceptionNode(Node):
             self.create_subscription(CompressedImage, 'camera/image_raw/compressed', self.on_image, qos)
         else:
             self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
         self.create_timer(0.05, self.process_pending)
         self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
+
+    def on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Run-time changes: max_bitrate and link_overhead are read on the next frame."""
+        for p in params:
+            if p.name == 'max_bitrate':
+                if not isinstance(p.value, int) or p.value < 0:
+                    return SetParametersResult(
+                        successful=False, reason=f'max_bitrate must be an integer >= 0 bit/s, '
+                                                 f'got {p.value!r}')
+                self.max_bitrate = p.value
+            elif p.name == 'link_overhead':
+                if not isinstance(p.value, float) or not 0 <= p.value < 1:
+                    return SetParametersResult(
+                        successful=False, reason=f'link_overhead must be in [0, 1), got {p.value!r}')
+                self.link_overhead = float(p.value)
+        return SetParametersResult(successful=True)
+
+    def frame_budget(self) -> dict | None:
+        """The codec budget of the next map: the configured one, or what fits max_bitrate."""
+        if self.max_bitrate <= 0:
+            return self.budget
+        limit = bytes_per_map(self.max_bitrate, self.frame_rate.hz(), self.link_overhead)
+        self.diag.extra['max_bytes_per_map'] = str(limit)
+        g = self.encoder.grid if self.bev_range <= 0 else None
+        rows, cols = (g.rows, g.cols) if g else self._local_shape()
+        return self.rt.net.codec.budget_for_bytes(rows, cols, limit, self.budget['bits'],
+                                                  max_topk=self.budget['topk'])
+
+    def _local_shape(self) -> tuple[int, int]:
+        cells = int(round(self.bev_range / self.rt.region.resolution))
+        return cells, cells
 
     def on_info(self, msg: CameraInfo) -> None:
         try:
@@ -148,8 +194,15 @@ class PerceptionNode(Node):
         except ConversionError as exc:
             self.diag.refuse(exc.reason, f'{exc} (image stamp {stamp / 1e9:.3f})')
             return
+        self.frame_rate.add(stamp)
+        budget = self.frame_budget()
+        if budget is None:
+            self.diag.refuse('link_too_narrow', f'max_bitrate {self.max_bitrate:g} bit/s leaves no '
+                                                f'room for a map (image stamp {stamp / 1e9:.3f})')
+            return
+        self.diag.extra['budget'] = f"topk={budget['topk']} bits={budget['bits']}"
         try:
-            encoder = self.encoder if self.bev_range <= 0 else self._local_encoder(cam_to_map)
+            encoder = self._encoder(budget, cam_to_map)
             m = encoder.encode(rgb, self.camera.matrix, cam_to_map)
         except (ValueError, RuntimeError) as exc:
             self.diag.refuse('encode_error', f'image stamp {stamp / 1e9:.3f}: {exc}')
@@ -157,12 +210,14 @@ class PerceptionNode(Node):
         self.pub.publish(encoded_to_feature(m, self.agent_id, stamp, cam_to_map, self.rt.model_id))
         self.diag.output(stamp, started, len(m.payload))
 
-    def _local_encoder(self, cam_to_map: np.ndarray):
-        """Encoder on a square grid of bev_range metres centred where the optical axis meets the ground."""
-        from rsdfm_core.model.runtime import DroneEncoder
-
-        grid = grid_around_aim(cam_to_map, self.bev_range, self.rt.region.resolution)
-        return DroneEncoder(self.rt, budget=self.budget, bev_grid=grid)
+    def _encoder(self, budget: dict, cam_to_map: np.ndarray) -> DroneEncoder:
+        """The encoder for this frame's budget; on a grid of bev_range metres centred where the
+        optical axis meets the ground when bev_range is set."""
+        if self.bev_range <= 0 and budget == self.encoder.budget:
+            return self.encoder
+        grid = (self.encoder.grid if self.bev_range <= 0 else
+                grid_around_aim(cam_to_map, self.bev_range, self.rt.region.resolution))
+        return DroneEncoder(self.rt, budget=budget, bev_grid=grid)
 
 
 def main(args=None) -> int:

@@ -160,6 +160,24 @@ class HlfCodec(nn.Module):
         return hlf_payload_size(self.channels, rows, cols, self.pool, self.lf_channels,
                                 self.hf_channels, topk, bits)
 
+    def budget_for_bytes(self, rows: int, cols: int, max_bytes: int, bits: int,
+                         max_topk: int) -> dict | None:
+        """The budget whose payload fits max_bytes: `bits` kept and as many high-frequency cells as
+        fit (at most max_topk); fewer bits only when the dense low-frequency part alone does not
+        fit; None if nothing fits."""
+        for b in range(int(bits), 0, -1):
+            if self.payload_size(rows, cols, 0, b) > max_bytes:
+                continue
+            lo, hi = 0, min(int(max_topk), rows * cols)
+            while lo < hi:                       # largest k with payload_size(k) <= max_bytes
+                mid = (lo + hi + 1) // 2
+                if self.payload_size(rows, cols, mid, b) <= max_bytes:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            return {'topk': lo, 'bits': b}
+        return None
+
     @torch.no_grad()
     def compress(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int) -> HlfContent:
         """One BEV map (1, C, R, W) with validity (1, R, W) -> the content of its payload."""
