@@ -22,8 +22,9 @@ def make_bag(out: Path, drones: int = 2, frames: int = 4, seed: int = 3, **size)
 
 
 def play_topics(namespaces) -> list[str]:
-    """Camera topics of the given drones plus the ground truth: what the graph tests replay."""
-    return [f'{ns}/{leaf}' for ns in namespaces for leaf in IMAGE_TOPICS] + ['/ground_truth/objects']
+    """Camera topics of the given drones plus TF and the ground truth: what the graph tests replay."""
+    return ([f'{ns}/{leaf}' for ns in namespaces for leaf in IMAGE_TOPICS]
+            + ['/tf', '/tf_static', '/ground_truth/objects'])
 
 
 class Probe:

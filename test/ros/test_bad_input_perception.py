@@ -39,7 +39,8 @@ class Drone:
         self.tmp = tmp
         view = next(iter(Simulator(WorldConfig(seed=5, drones=1, dense_gt=False, width=W, height=H)).frames(1))).views[0]
         self.rgb, self.K, self.pose = view.image, view.K, view.cam_to_map
-        graph = fleet_graph(namespaces=['uav1'], parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable'})
+        graph = fleet_graph(namespaces=['uav1'], parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable',
+                                                                 'pose_source': 'topic'})
         self.runner = GraphRunner(graph, log_dir=tmp / 'logs', env=ros_test_env())
         self.runner.start([NODE])
         self.probe = Probe(context, {'/uav1/rsdfm/bev_feature': BevFeature, '/diagnostics': DiagnosticArray},

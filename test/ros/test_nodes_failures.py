@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from graph_support import Probe, isolate_this_process, make_bag, play_topics
 from helpers import wait_for
 
@@ -133,7 +135,12 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_pat
     assert log.count('refusing input (model_id)') == 1, log
 
 
-def test_images_without_a_pose_in_tolerance_are_refused_and_counted(tmp_path, rclpy_context, ros_env):
+@pytest.mark.parametrize('pose_source, skewed, reason', [
+    ('topic', 'uav1/camera/pose', 'no_pose'),        # PoseStamped 0.5 s off every image
+    ('tf', 'tf', 'tf_extrapolation'),                 # /tf 0.5 s ahead: tf2 would extrapolate
+])
+def test_images_without_a_pose_in_tolerance_are_refused_and_counted(tmp_path, rclpy_context, ros_env,
+                                                                    pose_source, skewed, reason):
     from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_msgs.msg import BevFeature
 
@@ -143,22 +150,23 @@ def test_images_without_a_pose_in_tolerance_are_refused_and_counted(tmp_path, rc
 
     frames = 4
     bag = make_bag(tmp_path / 'bag', drones=1, frames=frames, width=64, height=48)
-    runner = GraphRunner(fleet_graph(drones=1, parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable'}),
+    runner = GraphRunner(fleet_graph(drones=1, parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable',
+                                                            'pose_source': pose_source}),
                          log_dir=tmp_path / 'logs', env=ros_env)
     runner.start(['/uav1/perception_node'])
     probe = Probe(rclpy_context, {'/uav1/rsdfm/bev_feature': BevFeature, '/diagnostics': DiagnosticArray})
     try:
         # every pose 0.5 s off its image: no pose within pose_tolerance (0.06 s) of any image
-        replay = BagReplay(probe.node, bag, rate=1.0, topics=play_topics(['/uav1']), skew={'uav1/camera/pose': 0.5},
+        replay = BagReplay(probe.node, bag, rate=1.0, topics=play_topics(['/uav1']), skew={skewed: 0.5},
                            camera_qos_kind='reliable')
         wait_for(lambda: not runner.exited() and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
                  timeout=90, interval=0.2, message='perception node up')
         replay.play(progress=False)
-        wait_for(lambda: probe.diagnostics('/uav1/perception_node').get('refused.no_pose') == str(frames),
-                 timeout=30, interval=0.2, message=f'all {frames} images refused for want of a pose')
+        wait_for(lambda: probe.diagnostics('/uav1/perception_node').get(f'refused.{reason}') == str(frames),
+                 timeout=30, interval=0.2, message=f'all {frames} images refused for want of a pose ({reason})')
         assert probe.diagnostics('/uav1/perception_node')['published'] == '0'
         assert probe.get('/uav1/rsdfm/bev_feature') == []
     finally:
         probe.close()
         runner.stop(timeout=20)
-    assert (tmp_path / 'logs' / 'uav1.perception_node.log').read_text().count('refusing input (no_pose)') == 1
+    assert (tmp_path / 'logs' / 'uav1.perception_node.log').read_text().count(f'refusing input ({reason})') == 1

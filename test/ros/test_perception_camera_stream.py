@@ -41,7 +41,8 @@ class CompressedDrone:
         self.K, self.pose = view.K, view.cam_to_map
         self.rgb = distort(view.image, CameraModel(tuple(view.K.ravel()), self.D, 'plumb_bob', W, H))
         graph = fleet_graph(namespaces=['uav1'], parameters={
-            'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable', 'image_transport': 'compressed'})
+            'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable', 'image_transport': 'compressed',
+            'pose_source': 'topic'})
         self.runner = GraphRunner(graph, log_dir=tmp / 'logs', env=ros_test_env())
         self.runner.start([NODE])
         self.probe = Probe(context, {'/uav1/rsdfm/bev_feature': BevFeature,

@@ -36,3 +36,18 @@ def _byte_order(raw) -> str:
     if kind not in (_CDR_LE, _CDR_BE) or raw[0] != 0:
         raise ValueError(f'not a plain CDR message (encapsulation {bytes(raw[:2]).hex()})')
     return '<' if kind == _CDR_LE else '>'
+
+
+def shift_tf_stamps(raw: bytes | bytearray, offset_ns: int) -> bytes:
+    """A tf2_msgs/TFMessage with every transform's stamp moved by offset_ns (TF has no top-level
+    header, so the message is decoded; /tf messages are small)."""
+    from rclpy.serialization import deserialize_message, serialize_message
+    from tf2_msgs.msg import TFMessage
+
+    msg = deserialize_message(bytes(raw), TFMessage)
+    for t in msg.transforms:
+        stamp = t.header.stamp.sec * 1_000_000_000 + t.header.stamp.nanosec + int(offset_ns)
+        if stamp < 0:
+            raise ValueError(f'shifted stamp would be negative ({stamp} ns)')
+        t.header.stamp.sec, t.header.stamp.nanosec = stamp // 1_000_000_000, stamp % 1_000_000_000
+    return serialize_message(msg)

@@ -17,12 +17,15 @@ import threading
 import time
 from pathlib import Path
 
-from rsdfm_bringup.cdr_stamp import shift_stamp
+from rsdfm_bringup.cdr_stamp import shift_stamp, shift_tf_stamps
 from rsdfm_core.bag import BagError, BagSource, make_typestore
 from rsdfm_core.bag.source import SKIP_HINT, warn_stderr
-from rsdfm_ros.qos import camera_qos, result_qos
+from rsdfm_ros.qos import camera_qos, result_qos, tf_qos
 
-CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/camera_info', '/camera/pose')
+CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/image_raw/compressed', '/camera/camera_info',
+                   '/camera/pose', '/odom')
+TF_TYPE = 'tf2_msgs/msg/TFMessage'
+
 
 
 def message_class(msgtype: str):
@@ -78,7 +81,8 @@ class BagReplay:
                     raise BagError(f'{self.bag}: topic {topic}: {exc}; {SKIP_HINT}') from None
                 warn(f'{self.bag}: topic {topic}: {exc}; not played (--skip-bad)')
                 continue
-            qos = camera_qos(camera_qos_kind) if topic.endswith(CAMERA_SUFFIXES) else result_qos()
+            qos = (camera_qos(camera_qos_kind) if topic.endswith(CAMERA_SUFFIXES)
+                   else tf_qos(static=topic == '/tf_static') if msgtype == TF_TYPE else result_qos())
             self.publishers[topic] = node.create_publisher(cls, topic, qos)
             self.stampable[msgtype] = has_header(msgtype)
         if not self.publishers:
@@ -91,7 +95,7 @@ class BagReplay:
     @property
     def image_topics(self) -> list[str]:
         """The camera image topics played: the ones a ready graph subscribes to."""
-        return [t for t in self.topics if t.endswith('/camera/image_raw')]
+        return [t for t in self.topics if t.endswith(('/camera/image_raw', '/camera/image_raw/compressed'))]
 
     def play(self, stop: threading.Event | None = None, progress: bool = True) -> int:
         """Publish the bag (again and again with loop) until done or `stop` is set; returns messages sent."""
@@ -147,6 +151,8 @@ class BagReplay:
         for prefix, skew in self.skew_ns.items():
             if topic.startswith(prefix) or topic == prefix[:-1]:
                 offset += skew
+        if offset and msgtype == TF_TYPE:
+            return shift_tf_stamps(raw, offset)
         if offset and self.stampable[msgtype]:
             return shift_stamp(raw, offset)
         return raw

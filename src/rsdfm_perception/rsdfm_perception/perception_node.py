@@ -1,14 +1,16 @@
 """perception_node: one drone's camera image and pose in, its compressed BEV feature map out.
 
-Runs in the drone's namespace (/uavN). Subscribes to camera/image_raw, camera/camera_info and
-camera/pose; pairs each image with the pose interpolated at its capture stamp; runs the drone
-side of the model (rsdfm_core DroneEncoder) and publishes rsdfm/bev_feature with the image
-stamp. Images without a pose within `pose_tolerance` (or without camera info) are refused,
-counted on /diagnostics, and logged once per kind. Camera input is checked with
-rsdfm_core.validation first: images must be rgb8/bgr8 with a step and data length that fit, and
-the size CameraInfo gives; CameraInfo needs an invertible pinhole K; poses must be finite with a
-unit quaternion, and at encode time the camera must be above the ground looking down. Anything
-else is refused with its reason code, and the node keeps running.
+Runs in the drone's namespace (/uavN). Subscribes to camera/image_raw (or, with
+image_transport 'compressed', camera/image_raw/compressed) and camera/camera_info; takes the
+camera pose at each image's capture stamp from TF (default), camera/pose or odom plus the TF
+mount (rsdfm_perception.pose_source); undistorts the image with the CameraInfo lens model; runs
+the drone side of the model (rsdfm_core DroneEncoder) with a codec budget that fits max_bitrate
+when one is set, and publishes rsdfm/bev_feature with the image stamp. Images without a pose
+within `pose_tolerance` (or without camera info) are refused, counted on /diagnostics, and
+logged once per kind. Camera input is checked with rsdfm_core.validation first (encoding, step
+and data length, the size CameraInfo gives; an invertible pinhole K and a known lens model;
+finite poses with unit quaternions; at encode time a camera above the ground looking down).
+Anything else is refused with its reason code, and the node keeps running.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -25,7 +28,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from rsdfm_core.camera import CameraModel
 from rsdfm_core.link_budget import StampRate, bytes_per_map
 from rsdfm_core.model.runtime import DroneEncoder
-from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked
+from rsdfm_core.validation import Refusal, check_camera_pose, check_image, pose_matrix_checked
 from rsdfm_ros.conversions import (ConversionError, camera_image_to_rgb, camera_model,
                                    encoded_to_feature, stamp_to_ns)
 from rsdfm_ros.diagnostics import NodeDiagnostics
@@ -34,6 +37,7 @@ from rsdfm_ros.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
 from rsdfm_core.regions import grid_around_aim
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
+from rsdfm_perception.pose_source import POSE_SOURCES, TfPoses
 
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 
@@ -63,6 +67,16 @@ class PerceptionNode(Node):
         self.link_overhead = float(declare(
             self, 'link_overhead', 0.05,
             "share of the link's bits taken by RTPS/UDP/IP headers, 0 <= value < 1"))
+        self.pose_source = declare(
+            self, 'pose_source', 'tf',
+            "camera pose: 'tf' (map -> camera optical frame from /tf and /tf_static at the image "
+            "stamp), 'topic' (PoseStamped of the optical frame on camera/pose) or 'odometry' "
+            '(nav_msgs/Odometry of the body on odom, with the body -> camera mount from /tf_static)')
+        self.camera_frame = declare(self, 'camera_frame', '',
+                                    "TF frame of the camera's optical frame; empty = the image's "
+                                    'header.frame_id')
+        self.world_frame = declare(self, 'world_frame', 'map',
+                                   'fixed frame the maps are placed in (REP-105 map)')
         transport = declare(self, 'image_transport', 'raw',
                             "camera stream: 'raw' (sensor_msgs/Image on camera/image_raw) or "
                             "'compressed' (sensor_msgs/CompressedImage, JPEG or PNG, on "
@@ -76,6 +90,8 @@ class PerceptionNode(Node):
         check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
         check(self.pose_wait > 0, 'pose_wait must be > 0')
         check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
+        check(self.pose_source in POSE_SOURCES,
+              f'pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}')
         check(transport in IMAGE_TRANSPORTS,
               f'image_transport must be one of {IMAGE_TRANSPORTS}, got {transport!r}')
         budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
@@ -83,7 +99,9 @@ class PerceptionNode(Node):
         self.budget = self.encoder.budget              # the budget when the link sets no limit
         self.frame_rate = StampRate()
         self.camera: CameraModel | None = None            # intrinsics, lens, size of camera_info
-        self.poses = PoseBuffer()
+        self.poses = PoseBuffer()                          # 'topic': camera, 'odometry': body
+        self.body_frame = ''                               # child frame of the odometry
+        self.tf = TfPoses(self, self.world_frame) if self.pose_source != 'topic' else None
         self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
         self.diag = NodeDiagnostics(self)
         self.diag.extra['agent_id'] = self.agent_id
@@ -92,7 +110,11 @@ class PerceptionNode(Node):
         # Subscriptions last: a subscriber on camera/image_raw means this node is ready to work.
         qos = camera_qos(qos_kind)
         self.create_subscription(CameraInfo, 'camera/camera_info', self.on_info, qos)
-        self.create_subscription(PoseStamped, 'camera/pose', self.on_pose, camera_qos(qos_kind, depth=50))
+        if self.pose_source == 'topic':
+            self.create_subscription(PoseStamped, 'camera/pose', self.on_pose,
+                                     camera_qos(qos_kind, depth=50))
+        elif self.pose_source == 'odometry':
+            self.create_subscription(Odometry, 'odom', self.on_odometry, camera_qos(qos_kind, depth=50))
         if transport == 'compressed':
             self.create_subscription(CompressedImage, 'camera/image_raw/compressed', self.on_image, qos)
         else:
@@ -152,6 +174,33 @@ class PerceptionNode(Node):
         self.poses.add(stamp_to_ns(msg.header.stamp), T)
         self.process_pending()
 
+    def on_odometry(self, msg: Odometry) -> None:
+        if msg.header.frame_id.lstrip('/') != self.world_frame:
+            self.diag.refuse('pose_frame', f'odometry in frame {msg.header.frame_id[:64]!r}, '
+                                           f'expected {self.world_frame!r}')
+            return
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        T = pose_matrix_checked((p.x, p.y, p.z), (q.x, q.y, q.z, q.w), 'odometry pose')
+        if not isinstance(T, np.ndarray):
+            self.diag.refuse(T.reason, T.detail)
+            return
+        self.body_frame = msg.child_frame_id
+        self.poses.add(stamp_to_ns(msg.header.stamp), T)
+        self.process_pending()
+
+    def camera_pose(self, msg, stamp: int, final: bool) -> np.ndarray | Lookup | Refusal:
+        """The optical frame's pose in the world frame at the image stamp, from pose_source."""
+        if self.pose_source == 'topic':
+            return self.poses.lookup(stamp, self.tolerance_ns, final=final)
+        frame = self.camera_frame or msg.header.frame_id
+        if self.pose_source == 'tf':
+            return self.tf.lookup(frame, stamp, self.tolerance_ns, final)
+        body = self.poses.lookup(stamp, self.tolerance_ns, final=final)
+        if not isinstance(body, np.ndarray):
+            return body
+        mount = self.tf.between(self.body_frame, frame, stamp, self.tolerance_ns, final)
+        return body @ mount if isinstance(mount, np.ndarray) else mount
+
     def on_image(self, msg: Image | CompressedImage) -> None:
         self.diag.received_input(len(msg.data))
         if isinstance(msg, Image):          # raw images are checked before they wait for a pose
@@ -170,12 +219,14 @@ class PerceptionNode(Node):
             msg, arrived = self.pending[0]
             final = time.monotonic() - arrived > self.pose_wait
             stamp = stamp_to_ns(msg.header.stamp)
-            pose = self.poses.lookup(stamp, self.tolerance_ns, final=final)
+            pose = self.camera_pose(msg, stamp, final)
             if pose is Lookup.WAIT or (self.camera is None and not final):
                 return
             self.pending.popleft()
             if self.camera is None:
                 self.diag.refuse('no_camera_info', 'no camera_info received before the image')
+            elif isinstance(pose, Refusal):
+                self.diag.refuse(pose.reason, f'{pose.detail} (image stamp {stamp / 1e9:.3f})')
             elif pose is Lookup.MISSING:
                 self.diag.refuse('no_pose', f'no pose within {self.tolerance_ns / 1e9:g} s of image stamp '
                                             f'{stamp / 1e9:.3f} (newest pose {(self.poses.newest() or 0) / 1e9:.3f})')

@@ -27,3 +27,11 @@ def result_qos(depth: int = 10) -> QoSProfile:
     """Reliable keep-last QoS for BEV features, fused maps and task outputs."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.VOLATILE)
+
+
+def tf_qos(static: bool = False) -> QoSProfile:
+    """QoS of /tf (reliable, volatile, depth 100) and /tf_static (also transient local, so a node
+    that starts late still gets every mount), as tf2_ros' broadcasters and listeners use."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL if static else DurabilityPolicy.VOLATILE)
