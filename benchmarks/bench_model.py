@@ -37,11 +37,14 @@ def main() -> int:
     ap.add_argument('--drones', type=int, default=4)
     ap.add_argument('--json')
     args = ap.parse_args()
-    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, Runtime, TaskHeads, TrajectoryPredictor
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, Runtime, TaskHeads
+    from rsdfm_core.model.tracker import Tracker
+    from rsdfm_core.model.trajectory import TrajectoryPredictor, track_detections
     from rsdfm_core.world import Simulator, WorldConfig
     rt = Runtime.load(args.weights, threads=args.threads)
     frame = Simulator(WorldConfig(seed=4242, drones=args.drones)).step()
     enc, fus, heads, pred = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt), TrajectoryPredictor(rt)
+    tracker = Tracker()
     v = frame.views[0]
     drone = timeit(lambda: enc.encode(v.image, v.K, v.cam_to_map), args.runs)
     high = v.cam_to_map.copy()
@@ -52,10 +55,10 @@ def main() -> int:
 
     def fusion_side():
         f = fus.fuse(maps)
-        dets = heads.detect(f)
-        heads.segment(f)
         stamp[0] += 100_000_000
-        pred.update(stamp[0], f, dets)
+        dets = track_detections(tracker, stamp[0], heads.detect(f))
+        heads.segment(f)
+        pred.predict(stamp[0], f, dets)
     fusion = timeit(fusion_side, args.runs)
     res = {'threads': torch.get_num_threads(), 'model_id': rt.model_id, 'drone_side_640x480': drone,
            'drone_side_640x480_at_200m': drone_200,

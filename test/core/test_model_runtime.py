@@ -1,4 +1,4 @@
-"""Runtime API used by the ROS nodes: shapes, any input size, FusedMap bytes, tracker ids, trajectories."""
+"""Runtime API used by the ROS nodes: shapes, any input size, FusedMap bytes, tracker ids."""
 import numpy as np
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch
 from rsdfm_core.geometry import BevGrid, intrinsics, look_at_optical
 from rsdfm_core.model.payload import fused_payload_size
 from rsdfm_core.model.runtime import (DroneEncoder, FusedMap, FusionDecoder, PayloadError, Runtime, TaskHeads,
-                                      TrajectoryPredictor, fused_from_payload, fused_to_payload)
+                                      fused_from_payload, fused_to_payload)
 from rsdfm_core.model.tracker import Tracker, constant_velocity
 from rsdfm_core.types import LABELS, ObjectState
 
@@ -83,17 +83,6 @@ def test_tracker_keeps_ids_and_estimates_velocity():
     assert car.state.vx == pytest.approx(5.0, abs=1e-6) and car.state.vy == pytest.approx(0.0, abs=1e-6)
     fut = constant_velocity(car.state)
     assert fut.shape == (6, 3) and fut[-1, 0] == pytest.approx(car.state.x + 15.0)
-
-
-def test_trajectory_predictor_returns_six_points_per_track(rt):
-    f = FusedMap(np.zeros((rt.config['model']['fused_channels'], rt.region.rows, rt.region.cols), np.float16), rt.region)
-    pred = TrajectoryPredictor(rt)
-    det = ObjectState(0, 'car', 3.0, -4.0, 0.75, 4.5, 1.9, 1.5, 0.0, score=0.9)
-    for k in range(3):
-        out = pred.update(1_000_000_000 + k * 100_000_000, f, [det])
-    assert len(out) == 1
-    state, pts = out[0]
-    assert state.track_id > 0 and pts.shape == (6, 3) and np.isfinite(pts).all()
 
 
 def test_input_grows_above_the_training_altitude_only(rt):

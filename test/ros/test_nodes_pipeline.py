@@ -1,7 +1,8 @@
 """The whole graph as separate processes over real DDS on a short simulated bag: every frame
 gives detections, they are the boxes the same model gives offline on the same bag, and the AP
 (and segmentation IoU) computed from the recorded ROS outputs equals what `rsdfm evaluate` gives
-offline on the same bag, within 0.02."""
+offline on the same bag, within 0.02. Every frame also gives trajectories, exactly one per
+tracked detection and with its track id (detection_node's tracker is the only one)."""
 from __future__ import annotations
 
 import json
@@ -66,7 +67,8 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
 
 def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
     import numpy as np
-    from rsdfm_msgs.msg import Detection3DArray, FusedBev
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rsdfm_msgs.msg import Detection3DArray, FusedBev, TrajectoryArray
 
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import score
@@ -85,7 +87,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
                                  '/rsdfm/segmentation', '/rsdfm/instances', '/uav1/rsdfm/bev_feature',
                                  '/uav2/rsdfm/bev_feature', '/diagnostics'],
                                 env=ros_env, stderr=subprocess.DEVNULL)
-    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev})
+    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev,
+                                  '/rsdfm/trajectories': TrajectoryArray, '/diagnostics': DiagnosticArray})
     readiness = GraphReadiness(probe.node, graph)
     try:
         replay = BagReplay(probe.node, bag, rate=0.25, topics=play_topics(['/uav1', '/uav2']), restamp=True,
@@ -98,6 +101,11 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'detections for all {FRAMES} frames')
+        wait_for(lambda: len(probe.get('/rsdfm/trajectories')) >= FRAMES, timeout=60, interval=0.2,
+                 message=f'trajectories for all {FRAMES} frames')
+        wait_for(lambda: probe.diagnostics('/trajectory_node').get('published') == str(FRAMES),
+                 timeout=30, interval=0.2, message='trajectory_node diagnostics after the last frame')
+        trajectory_diag = probe.diagnostics('/trajectory_node')
         offset = replay.offset_ns
     finally:
         recorder.send_signal(signal.SIGINT)
@@ -119,6 +127,14 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         confident = [(o.label, o.x, o.y, o.score) for o in boxes if o.score >= 0.3]
         assert same_boxes([(d.label, d.pose.position.x, d.pose.position.y, d.score) for d in got if d.score >= 0.3],
                           confident) >= 0.95, f'frame {stamp}: confident boxes differ'
+    trajectories = by_stamp(probe.get('/rsdfm/trajectories'))
+    assert sorted(trajectories) == sorted(live), 'one trajectory message per detection message'
+    for stamp, msg in trajectories.items():
+        tracked = sorted((d.track_id, d.label) for d in live[stamp].detections if d.track_id)
+        got = sorted((t.track_id, t.label) for t in msg.trajectories)
+        assert got == tracked, f'frame {stamp}: trajectories {got} are not the tracked detections {tracked}'
+    assert sum(len(m.trajectories) for m in trajectories.values()) > 0, 'nothing tracked: a vacuous check'
+    assert trajectory_diag['refused_total'] == '0', trajectory_diag
 
     rec = read_recorded(rec_dir)
     assert sorted(shift_stamps(rec.detections, offset)) == sorted(offline)

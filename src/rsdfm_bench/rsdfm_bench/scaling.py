@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rsdfm_bench.timing import StageClock, all_threads, progress, summary, torch_threads
+from rsdfm_core.model.trajectory import track_detections
 from rsdfm_core.types import Frame
 
 DRONE_COUNTS = (1, 2, 4, 8)
@@ -37,17 +38,19 @@ def linear_fit(ns: list[int], times: list[float]) -> tuple[float, float]:
     return float(fixed), float(per)
 
 
-def fusion_side(fus, heads, pred, frame: Frame, maps: list) -> None:
+def fusion_side(fus, heads, tracker, pred, frame: Frame, maps: list) -> None:
     """What the fusion, detection, segmentation and trajectory nodes do with one frame's maps."""
     f = fus.fuse(maps)
-    dets = heads.detect(f)
+    dets = track_detections(tracker, frame.stamp_ns, heads.detect(f))
     heads.segment(f)
-    pred.update(frame.stamp_ns, f, [d for d in dets if d.score >= 0.3])
+    pred.predict(frame.stamp_ns, f, dets)
 
 
 def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dict, dict]:
     """Per drone count, fusion-side time per frame; and the drone-side time per image (both summaries)."""
-    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads, TrajectoryPredictor
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads
+    from rsdfm_core.model.tracker import Tracker
+    from rsdfm_core.model.trajectory import TrajectoryPredictor
 
     enc, fus, heads = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt, score_threshold=0.05)
     drone = StageClock()
@@ -63,11 +66,11 @@ def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dic
         for n in counts:
             clock = StageClock()
             for i, (frame, row) in enumerate(zip(frames, encoded)):
-                if i == 0:      # warm-up with a throwaway predictor, not timed
-                    fusion_side(fus, heads, TrajectoryPredictor(rt), frame, row[:n])
-                    pred = TrajectoryPredictor(rt)
+                if i == 0:      # warm-up with a throwaway tracker and predictor, not timed
+                    fusion_side(fus, heads, Tracker(), TrajectoryPredictor(rt), frame, row[:n])
+                    tracker, pred = Tracker(), TrajectoryPredictor(rt)
                 with clock('fusion side'):
-                    fusion_side(fus, heads, pred, frame, row[:n])
+                    fusion_side(fus, heads, tracker, pred, frame, row[:n])
             out[n] = summary(clock.samples['fusion side'])
             progress(f'scaling: fusion side with {n} drone{"s" * (n > 1)}: {out[n]["median_ms"]:.1f} ms per frame')
     return out, drone.summaries(skip=1)['drone side']

@@ -3,10 +3,11 @@
 Drone side, per drone image: preprocess (resize, to tensor), encoder, lifting (ground-prior rays,
 height distribution, splat, camera validity), codec encode (HLF latents, top-k, quantize, pack).
 Fusion side, per fleet frame: codec decode and resampling of every drone's map, attention fusion,
-BEV decoder, and each head with its decoding (detection boxes, segmentation instances, trajectory
-head with the tracker). The stages call the model's own submodules in the order drone_bev and
-FusionDecoder use them; drones map onto a grid centred where their camera looks (perception_node's
-bev_range), so resampling does real work (with the default shared grid it is skipped).
+BEV decoder, and each head with its decoding (detection boxes with the tracker, as detection_node;
+segmentation instances; trajectory head over the tracked boxes). The stages call the model's own
+submodules in the order drone_bev and FusionDecoder use them; drones map onto a grid centred where
+their camera looks (perception_node's bev_range), so resampling does real work (with the default
+shared grid it is skipped).
 """
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ def aim_grid(cam_to_map: np.ndarray, like: BevGrid) -> BevGrid:
 
 
 @torch.no_grad()
-def run_frame(rt, frame: Frame, clock: StageClock, predictor) -> None:
+def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
     """One fleet frame through every stage, timing each into `clock`."""
     from rsdfm_core.model.lift import camera_validity, splat
     from rsdfm_core.model.network import prepare_image
     from rsdfm_core.model.resample import resample
     from rsdfm_core.model.runtime import DroneEncoder, EncodedMap, FusedMap, TaskHeads, decode_payload
+    from rsdfm_core.model.trajectory import track_detections
 
     net, region = rt.net, rt.region
     maps = []
@@ -76,25 +78,26 @@ def run_frame(rt, frame: Frame, clock: StageClock, predictor) -> None:
             fused = net.decoder(f)
         fm = FusedMap(fused[0].numpy().astype(np.float16), region, [v.agent_id for v in frame.views])
         with clock('detection head'):
-            dets = heads.detect(fm)
+            dets = track_detections(tracker, frame.stamp_ns, heads.detect(fm))
         with clock('segmentation head'):
             heads.segment(fm)
         with clock('trajectory head'):
-            predictor.update(frame.stamp_ns, fm, [d for d in dets if d.score >= 0.3])
+            predictor.predict(frame.stamp_ns, fm, dets)
 
 
 def measure_stages(rt, frames: list[Frame]) -> dict:
     """{'threads_1': {...}, 'threads_all': {...}} per-stage summaries over `frames` (first one is warm-up)."""
-    from rsdfm_core.model.runtime import TrajectoryPredictor
+    from rsdfm_core.model.tracker import Tracker
+    from rsdfm_core.model.trajectory import TrajectoryPredictor
 
     out = {'frames': len(frames) - 1, 'drones': len(frames[0].views), 'all_threads': all_threads(),
            'drone_stages': list(DRONE_STAGES), 'fusion_stages': list(FUSION_STAGES)}
     for key, n in (('threads_1', 1), ('threads_all', all_threads())):
         with torch_threads(n):
             clock = StageClock()
-            predictor = TrajectoryPredictor(rt)
+            tracker, predictor = Tracker(min_score=0.3), TrajectoryPredictor(rt)
             for i, frame in enumerate(frames):
-                run_frame(rt, frame, clock if i else StageClock(), predictor)
+                run_frame(rt, frame, clock if i else StageClock(), tracker, predictor)
                 if (i + 1) % 10 == 0:
                     progress(f'stages ({n} thread{"s" * (n > 1)}): {i + 1}/{len(frames)} frames')
             res = clock.summaries()

@@ -5,33 +5,28 @@
     m = enc.encode(image_rgb_uint8, K, cam_to_map)          # EncodedMap (payload bytes)
     f = FusionDecoder(rt).fuse([(m, 'uav1'), ...])          # FusedMap
     dets = TaskHeads(rt).detect(f); semantic, instances = TaskHeads(rt).segment(f)
-    tracks = TrajectoryPredictor(rt).update(stamp_ns, f, dets)
+    # trajectories of tracked objects: rsdfm_core.model.trajectory.TrajectoryPredictor
 """
 from __future__ import annotations
 
-import math
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.codec import check_budget
 from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.decode import decode_boxes, decode_instances
-from rsdfm_core.model.heads import TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet, prepare_image
 from rsdfm_core.model.payload import (CODECS, PayloadError, pack_fused, pack_hlf, pack_raw,
                                       raw_payload_size, unpack_fused, unpack_hlf, unpack_raw)
 from rsdfm_core.model.resample import resample
-from rsdfm_core.model.tracker import Tracker, constant_velocity
 from rsdfm_core.model.weights import load_checkpoint, model_id
 from rsdfm_core.types import ObjectState
 
-__all__ = ['Runtime', 'DroneEncoder', 'FusionDecoder', 'TaskHeads', 'TrajectoryPredictor', 'EncodedMap',
+__all__ = ['Runtime', 'DroneEncoder', 'FusionDecoder', 'TaskHeads', 'EncodedMap',
            'FusedMap', 'PayloadError', 'fused_to_payload', 'fused_from_payload', 'CODECS',
            'decode_payload']
 
@@ -209,59 +204,6 @@ class TaskHeads:
     @torch.no_grad()
     def segment(self, f: FusedMap) -> tuple[np.ndarray, np.ndarray]:
         return decode_instances(self.rt.net.seg_head(self._features(f))[0].cpu())
-
-
-class TrajectoryPredictor:
-    """Tracks detections over time and predicts 6 future positions (0.5 s steps) per track.
-
-    mode 'learned' reads the trajectory head over the current and past fused maps (past maps
-    picked by stamp at the configured lags); 'cv' is the constant-velocity baseline.
-    """
-
-    def __init__(self, rt: Runtime, mode: str = 'learned', tracker: Tracker | None = None):
-        if mode not in ('learned', 'cv'):
-            raise ValueError(f"trajectory mode must be 'learned' or 'cv', got {mode!r}")
-        self.rt, self.mode = rt, mode
-        self.tracker = tracker or Tracker()
-        self.lags = list(rt.config['model']['history_lags_s'])
-        self.steps, self.dt = rt.config['model']['future_steps'], rt.config['model']['future_dt']
-        self.history: deque[tuple[float, np.ndarray]] = deque(maxlen=64)
-
-    def _past(self, t: float, features: np.ndarray) -> list[np.ndarray]:
-        out = []
-        for lag in self.lags:
-            cands = [(abs(s - (t - lag)), feat) for s, feat in self.history]
-            out.append(min(cands, key=lambda c: c[0])[1] if cands else features)
-        return out
-
-    @torch.no_grad()
-    def offsets(self, t: float, f: FusedMap) -> torch.Tensor:
-        """(2 * steps, R, W) predicted future offsets (metres, grid frame) over the region."""
-        stack = np.concatenate([f.features] + self._past(t, f.features), 0).astype(np.float32)
-        return self.rt.net.traj_head(torch.from_numpy(stack)[None].to(self.rt.device))[0].cpu() * TRAJ_SCALE
-
-    def update(self, stamp_ns: int, f: FusedMap, dets: list[ObjectState]) -> list[tuple[ObjectState, np.ndarray]]:
-        t = stamp_ns * 1e-9
-        tracks = self.tracker.update(t, dets)
-        out = []
-        if self.mode == 'learned' and tracks:
-            off = self.offsets(t, f)
-            cr = f.grid.map_to_cells(np.array([[tr.state.x, tr.state.y] for tr in tracks]))
-            g = torch.tensor(np.stack([2 * cr[:, 0] / f.grid.cols - 1, 2 * cr[:, 1] / f.grid.rows - 1], 1),
-                             dtype=torch.float32)[None, None]
-            vals = F.grid_sample(off[None], g, align_corners=False)[0, :, 0].T.numpy()    # (n, 2 * steps)
-            c, s = math.cos(f.grid.yaw), math.sin(f.grid.yaw)
-            for tr, v in zip(tracks, vals):
-                d = v.reshape(self.steps, 2)
-                dx, dy = c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]
-                pts = np.stack([tr.state.x + dx, tr.state.y + dy, np.full(self.steps, tr.state.z)], 1)
-                out.append((tr.state, pts))
-        else:
-            out = [(tr.state, constant_velocity(tr.state, self.steps, self.dt)) for tr in tracks]
-        self.history.append((t, f.features))
-        while self.history and self.history[0][0] < t - max(self.lags + [0.0]) - 1.0:
-            self.history.popleft()
-        return out
 
 
 def fused_to_payload(f: FusedMap) -> bytes:

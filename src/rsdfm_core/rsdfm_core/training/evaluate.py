@@ -3,7 +3,8 @@
 Ground truth: objects inside the fusion region that at least one drone sees (training.targets.
 visible_ids). Detection AP at rotated IoU 0.5 / 0.7, segmentation IoU / PQ against the rasterised
 boxes, ADE / FDE of tracked objects matched to ground truth (learned head and constant velocity),
-and payload bytes per drone per frame.
+and payload bytes per drone per frame. As in the graph, one tracker (detection_node's rule,
+model.trajectory.track_detections) gives the ids, and both predictors read its tracked objects.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from scipy.optimize import linear_sum_assignment
 from rsdfm_core.metrics.detection import bev_ap, rotated_iou
 from rsdfm_core.metrics.segmentation import SegmentationMeter
 from rsdfm_core.metrics.trajectory import TrajectoryMeter
-from rsdfm_core.model.runtime import (DroneEncoder, EncodedMap, FusionDecoder, Runtime, TaskHeads, TrajectoryPredictor,
+from rsdfm_core.model.runtime import (DroneEncoder, EncodedMap, FusionDecoder, Runtime, TaskHeads,
                                       decode_payload)
+from rsdfm_core.model.tracker import Tracker
+from rsdfm_core.model.trajectory import TrajectoryPredictor, track_detections
 from rsdfm_core.training.targets import box_masks, in_region, visible_ids
 from rsdfm_core.types import Frame, LABELS, ObjectState
 
@@ -82,8 +85,7 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
     fus, heads = FusionDecoder(rt), TaskHeads(rt)
     mcfg = rt.config['model']
     steps, dt = mcfg['future_steps'], mcfg['future_dt']
-    learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
-    cv = TrajectoryPredictor(rt, 'cv')
+    tracker, learned, cv = trajectory_pieces(rt, mode, heads)
     det_frames, seg, traj, traj_cv = [], SegmentationMeter(), TrajectoryMeter(dt), TrajectoryMeter(dt)
     bytes_sent, n_agent_frames, raw_bytes = 0, 0, 0
     t0 = time.time()
@@ -101,9 +103,8 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
     seq_start = 0
     for i, frame in enumerate(frames):
         if i and not 0 < frame.stamp_ns - frames[i - 1].stamp_ns <= 2_000_000_000:
-            # a new sequence (several bags in one list): trackers and map history start afresh
-            learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
-            cv = TrajectoryPredictor(rt, 'cv')
+            # a new sequence (several bags in one list): tracks and map history start afresh
+            tracker, learned, cv = trajectory_pieces(rt, mode, heads)
             seq_start = i
         ids = visible_ids(frame.views, frame.objects)
         gts = in_region([o for o in frame.objects if o.track_id in ids], rt.region)
@@ -136,9 +137,9 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
             sem, inst = heads.segment(f)
         det_frames.append((dets, gts))
         seg.add(sem, inst, box_masks(gts, rt.region) > 0, box_masks(gts, rt.region))
-        tracked = [d for d in dets if d.score >= heads.score_threshold]
-        out_l = learned.update(frame.stamp_ns, f, tracked) if f is not None else cv_only(learned, frame, tracked)
-        out_c = cv.update(frame.stamp_ns, f, tracked) if f is not None else cv_only(cv, frame, tracked)
+        tracked = track_detections(tracker, frame.stamp_ns, dets)
+        out_l = learned.predict(frame.stamp_ns, f, tracked)
+        out_c = cv.predict(frame.stamp_ns, f, tracked)
         if i - seq_start >= warmup_frames:
             for outs, meter in ((out_l, traj), (out_c, traj_cv)):
                 add_trajectories(outs, gts, frames, i, steps, dt, meter)
@@ -160,11 +161,13 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
     }
 
 
-def cv_only(pred: TrajectoryPredictor, frame: Frame, dets: list[ObjectState]):
-    """Constant-velocity update without a fused map (late fusion has none)."""
-    from rsdfm_core.model.tracker import constant_velocity
-    tracks = pred.tracker.update(frame.stamp_ns * 1e-9, dets)
-    return [(tr.state, constant_velocity(tr.state, pred.steps, pred.dt)) for tr in tracks]
+def trajectory_pieces(rt: Runtime, mode: str, heads: TaskHeads
+                      ) -> tuple[Tracker, TrajectoryPredictor, TrajectoryPredictor]:
+    """The one tracker (boxes from the heads' score threshold on, as detection_node's
+    track_threshold) and the two predictors it feeds: learned ('cv' for late fusion, which has
+    no fused map) and constant velocity."""
+    learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
+    return Tracker(min_score=heads.score_threshold), learned, TrajectoryPredictor(rt, 'cv')
 
 
 def add_trajectories(outs, gts: list[ObjectState], frames: list[Frame], i: int, steps: int, dt: float,
