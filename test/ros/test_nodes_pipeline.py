@@ -131,6 +131,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     assert sorted(trajectories) == sorted(live), 'one trajectory message per detection message'
     for stamp, msg in trajectories.items():
         tracked = sorted((d.track_id, d.label) for d in live[stamp].detections if d.track_id)
+        assert len({i for i, _ in tracked}) == len(tracked), f'frame {stamp}: a track id on two boxes'
         got = sorted((t.track_id, t.label) for t in msg.trajectories)
         assert got == tracked, f'frame {stamp}: trajectories {got} are not the tracked detections {tracked}'
     assert sum(len(m.trajectories) for m in trajectories.values()) > 0, 'nothing tracked: a vacuous check'

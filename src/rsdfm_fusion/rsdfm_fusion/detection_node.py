@@ -1,5 +1,9 @@
 """detection_node: 3D boxes (car, truck, bus) with track ids from the fused fleet map.
 
+Its tracker is the only one of the graph: tracked boxes carry their track id and the track's
+velocity (rsdfm_core.model.trajectory.track_detections), and trajectory_node predicts paths for
+exactly these boxes.
+
 Publishes rsdfm/detections (rsdfm_msgs/Detection3DArray), rsdfm/detections/markers for rviz2,
 and, where vision_msgs is importable (a real ROS 2 install), rsdfm/detections/vision. Stamps
 are the capture stamps of the source images.
@@ -9,6 +13,7 @@ from __future__ import annotations
 from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
+from rsdfm_core.model.trajectory import track_detections
 from rsdfm_ros.conversions import object_to_detection
 from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_fusion.markers import detection_markers
@@ -39,10 +44,7 @@ class DetectionNode(FusedMapNode):
         self.start()
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
-        objects = self.heads.detect(fused)
-        ids = {(t.state.x, t.state.y): t.track_id for t in self.tracker.update(stamp_ns * 1e-9, objects)}
-        for o in objects:
-            o.track_id = ids.get((o.x, o.y), 0)
+        objects = track_detections(self.tracker, stamp_ns, self.heads.detect(fused))
         out = Detection3DArray(header=msg.header, detections=[object_to_detection(o) for o in objects])
         self.pub.publish(out)
         confident = [o for o in objects if o.score >= self.shown]
