@@ -21,6 +21,14 @@ def make_bag(out: Path, drones: int = 2, frames: int = 4, seed: int = 3, **size)
     return write_bag(out, sim.frames(frames))
 
 
+def node_inputs(topics, pose_source: str = 'tf') -> list[str]:
+    """The played topics the perception nodes subscribe to (images, camera info, and TF or the
+    PoseStamped topic as pose_source says): a graph is ready once each is matched."""
+    poses = ('/camera/pose',) if pose_source == 'topic' else ()
+    return [t for t in topics if t.endswith(('/camera/image_raw', '/camera/camera_info', *poses))
+            or (pose_source == 'tf' and t in ('/tf', '/tf_static'))]
+
+
 def play_topics(namespaces) -> list[str]:
     """Camera topics of the given drones plus TF and the ground truth: what the graph tests replay."""
     return ([f'{ns}/{leaf}' for ns in namespaces for leaf in IMAGE_TOPICS]

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from graph_support import Probe, isolate_this_process, make_bag, play_topics
+from graph_support import Probe, isolate_this_process, make_bag, node_inputs, play_topics
 from helpers import wait_for
 
 isolate_this_process()
@@ -56,7 +56,7 @@ def test_killed_drone_is_dropped_reported_and_used_again_after_restart(tmp_path,
             assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
             return True
         wait_for(lambda: alive() and all(probe.node.count_subscribers(f'/{d}/rsdfm/bev_feature') >= 1 for d in drones)
-                 and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
+                 and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics)),
                  timeout=90, interval=0.2, message='graph up')
         thread.start()
         wait_for(lambda: set(drones) in _fused_agents_since(probe, 0), timeout=60, interval=0.2,
@@ -112,7 +112,7 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(tmp_pat
     try:
         wait_for(lambda: not runner.exited() and node.count_subscribers('/uav8/rsdfm/bev_feature') >= 1
                  and node.count_subscribers('/uav9/rsdfm/bev_feature') >= 1
-                 and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
+                 and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics)),
                  timeout=90, interval=0.2, message='graph up and the forged drones discovered')
         thread.start()
 
@@ -159,7 +159,8 @@ def test_images_without_a_pose_in_tolerance_are_refused_and_counted(tmp_path, rc
         # every pose 0.5 s off its image: no pose within pose_tolerance (0.06 s) of any image
         replay = BagReplay(probe.node, bag, rate=1.0, topics=play_topics(['/uav1']), skew={skewed: 0.5},
                            camera_qos_kind='reliable')
-        wait_for(lambda: not runner.exited() and all(replay.matched(t) >= 1 for t in replay.topics if '/camera/' in t),
+        wait_for(lambda: not runner.exited()
+                 and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics, pose_source)),
                  timeout=90, interval=0.2, message='perception node up')
         replay.play(progress=False)
         wait_for(lambda: probe.diagnostics('/uav1/perception_node').get(f'refused.{reason}') == str(frames),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from graph_support import Probe, isolate_this_process, make_bag, play_topics
+from graph_support import Probe, isolate_this_process, make_bag, node_inputs, play_topics
 from helpers import wait_for
 
 isolate_this_process()
@@ -96,7 +96,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
 
         def ready():
             assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
-            return readiness.ready(replay, [t for t in replay.topics if '/camera/' in t])
+            return readiness.ready(replay, node_inputs(replay.topics))
         wait_for(ready, timeout=90, interval=0.2, message='graph, recorder and probe connected')
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,

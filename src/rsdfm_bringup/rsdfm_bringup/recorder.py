@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from rsdfm_bringup.replay import message_class
@@ -65,6 +65,8 @@ class BagRecorder:
         infos = self.node.get_publishers_info_by_topic(topic)
         if any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos):
             qos.reliability = ReliabilityPolicy.BEST_EFFORT
+        if infos and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos):
+            qos.durability = DurabilityPolicy.TRANSIENT_LOCAL     # /tf_static: latched mounts
         return qos
 
     def _write(self, topic: str, raw: bytes) -> None:

@@ -22,7 +22,7 @@ from rsdfm_bringup.runner import GraphRunner
 from rsdfm_core.graph import FleetGraph
 
 OUTPUT_TOPICS = ['/rsdfm/detections', '/rsdfm/fused_bev', '/rsdfm/segmentation', '/rsdfm/instances',
-                 '/rsdfm/trajectories', '/diagnostics', '/ground_truth/objects']
+                 '/rsdfm/trajectories', '/diagnostics', '/ground_truth/objects', '/tf', '/tf_static']
 
 
 class SessionError(RuntimeError):
@@ -55,8 +55,8 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     shutil.rmtree(rec_dir, ignore_errors=True)
     logs.mkdir(parents=True, exist_ok=True)
     spaces = list(graph.namespaces)
-    play = [f'{ns}/camera/{leaf}' for ns in spaces for leaf in ('image_raw', 'camera_info', 'pose')]
-    play.append('/ground_truth/objects')
+    cameras = [f'{ns}/camera/{leaf}' for ns in spaces for leaf in ('image_raw', 'camera_info')]
+    play = cameras + [f'{ns}/camera/pose' for ns in spaces] + ['/tf', '/tf_static', '/ground_truth/objects']
     topics = OUTPUT_TOPICS + [f'{ns}/rsdfm/bev_feature' for ns in spaces]
     started = time.monotonic()
     runner = GraphRunner(graph, log_dir=logs)
@@ -85,7 +85,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         def connected() -> bool:
             if runner.exited():
                 raise SessionError(f'nodes exited early: {runner.exited()}; see {logs}')
-            return readiness.ready(replay, play)
+            return readiness.ready(replay, cameras + ['/tf', '/tf_static'])
         deadline = time.monotonic() + ready_timeout
         while not connected():
             if time.monotonic() > deadline:

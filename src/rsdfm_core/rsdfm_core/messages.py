@@ -88,7 +88,7 @@ def image_to_array(msg) -> np.ndarray:
         a = np.ascontiguousarray(a[..., 2::-1] if channels == 4 else a[..., ::-1])
     elif msg.encoding == 'rgba8':
         a = np.ascontiguousarray(a[..., :3])
-    return a
+    return a if a.flags.writeable else a.copy()      # a view of the message's buffer otherwise
 
 
 def image_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarray:
