@@ -12,11 +12,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO
 
 from rsdfm_bringup.dds import use_rsdfm_dds_profile
+from rsdfm_bringup.respawn import Backoff, should_respawn
 from rsdfm_core.graph import FleetGraph, NodeSpec
 
 _REPO_SRC = Path(__file__).resolve().parents[2]   # src/ when run from a checkout
@@ -41,23 +43,65 @@ class GraphRunner:
     """The processes of one running fleet graph, by fully qualified node name."""
 
     def __init__(self, graph: FleetGraph, log_dir: str | Path | None = None,
-                 env: dict | None = None, python: str = sys.executable) -> None:
+                 env: dict | None = None, python: str = sys.executable,
+                 respawn: bool = False, backoff: Backoff | None = None) -> None:
         self.graph = graph
         self.log_dir = Path(log_dir) if log_dir else None
         self.env = node_environment(env)
         self.python = python
         self.processes: dict[str, subprocess.Popen] = {}
         self._logs: dict[str, IO] = {}
+        self._started_at: dict[str, float] = {}
+        # respawn: a crashed node is started again after a back-off (launch's respawn=True)
+        self.respawn = respawn
+        self.backoff = backoff or Backoff()
+        self.restarts: dict[str, int] = {}
+        self._due: dict[str, float] = {}            # node -> monotonic time of its restart
+        self._stopping = threading.Event()
+        self._lock = threading.RLock()
+        self._watcher: threading.Thread | None = None
 
     def command(self, spec: NodeSpec) -> list[str]:
         """The command line that runs one node."""
         return [self.python, '-m', spec.module, *spec.ros_arguments()]
 
     def start(self, names: list[str] | None = None) -> None:
-        """Start the named nodes (full names such as /uav1/perception_node), or all of them."""
+        """Start the named nodes (full names such as /uav1/perception_node), or all of them; with
+        respawn, a watcher thread restarts those that crash."""
         for spec in self.graph.nodes:
             if names is None or spec.full_name in names:
                 self.start_node(spec.full_name)
+        if self.respawn and self._watcher is None:
+            self._stopping.clear()
+            self._watcher = threading.Thread(target=self._watch, name='rsdfm-respawn', daemon=True)
+            self._watcher.start()
+
+    def _watch(self, period: float = 0.1) -> None:
+        while not self._stopping.wait(period):
+            self.supervise()
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Schedule crashed nodes for a restart after their back-off and restart those due;
+        returns the nodes restarted now. Exit code 2 (bad settings) is not restarted."""
+        now = time.monotonic() if now is None else now
+        restarted = []
+        with self._lock:
+            if self._stopping.is_set():
+                return restarted
+            for name, proc in list(self.processes.items()):
+                code = proc.poll()
+                if name not in self._due and should_respawn(code):
+                    delay = self.backoff.next_delay(name, now - self._started_at.get(name, now))
+                    self._due[name] = now + delay
+                    print(f'rsdfm: {name} exited with {code}; restarting in {delay:g} s',
+                          file=sys.stderr, flush=True)
+            for name, due in list(self._due.items()):
+                if now >= due:
+                    del self._due[name]
+                    self.start_node(name)
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    restarted.append(name)
+        return restarted
 
     def start_node(self, full_name: str) -> subprocess.Popen:
         """Start (or restart) one node process; its output goes to log_dir/<name>.log or to stderr."""
@@ -73,6 +117,7 @@ class GraphRunner:
         proc = subprocess.Popen(self.command(spec), env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         self.processes[full_name] = proc
+        self._started_at[full_name] = time.monotonic()
         return proc
 
     def kill_node(self, full_name: str) -> None:
@@ -103,6 +148,12 @@ class GraphRunner:
 
     def stop(self, timeout: float = 10.0) -> dict[str, int | None]:
         """Stop every node: SIGINT to all at once, then SIGTERM/SIGKILL to the stragglers."""
+        with self._lock:
+            self._stopping.set()                    # no respawn from here on
+            self._due.clear()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
         for proc in self.processes.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)

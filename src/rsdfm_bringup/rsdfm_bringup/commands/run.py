@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='parameter override for every node (repeatable), e.g. threads=1')
     parser.add_argument('--log-dir', default=None, help='write each node\'s output to DIR/<node>.log instead of the terminal')
+    parser.add_argument('--no-respawn', action='store_true',
+                        help='stop the graph when a node crashes instead of restarting the node '
+                             '(default: restart after a back-off of 0.5 s, doubling up to 30 s)')
 
 
 def parse_param_overrides(items: list[str]) -> dict:
@@ -52,11 +55,12 @@ def _interrupt(signum, frame):
 
 
 def run(args: argparse.Namespace) -> int:
+    from rsdfm_bringup.respawn import should_respawn
     from rsdfm_bringup.runner import GraphRunner
 
     graph = build_graph(args)
     signal.signal(signal.SIGTERM, _interrupt)   # stop the nodes on SIGTERM too, never orphan them
-    runner = GraphRunner(graph, log_dir=args.log_dir)
+    runner = GraphRunner(graph, log_dir=args.log_dir, respawn=not args.no_respawn)
     print(f'rsdfm run: starting {len(graph.nodes)} nodes for drones {", ".join(graph.namespaces)}', file=sys.stderr)
     runner.start()
     for name, proc in runner.processes.items():
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     code = 0
     try:
         while True:
-            dead = runner.exited()
+            dead = {name: rc for name, rc in runner.exited().items()
+                    if args.no_respawn or not should_respawn(rc)}
             if dead:
                 print(f'rsdfm run: node(s) exited: {dead}; stopping the graph', file=sys.stderr)
                 code = 1
