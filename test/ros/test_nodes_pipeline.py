@@ -69,6 +69,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     import numpy as np
     from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_msgs.msg import Detection3DArray, FusedBev, TrajectoryArray
+    from vision_msgs.msg import Detection3DArray as VisionDetections
 
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import score
@@ -88,7 +89,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
                                  '/uav2/rsdfm/bev_feature', '/diagnostics'],
                                 env=ros_env, stderr=subprocess.DEVNULL)
     probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev,
-                                  '/rsdfm/trajectories': TrajectoryArray, '/diagnostics': DiagnosticArray})
+                                  '/rsdfm/trajectories': TrajectoryArray, '/diagnostics': DiagnosticArray,
+                                  '/rsdfm/detections/vision': VisionDetections})
     readiness = GraphReadiness(probe.node, graph)
     try:
         replay = BagReplay(probe.node, bag, rate=0.25, topics=play_topics(['/uav1', '/uav2']), restamp=True,
@@ -101,6 +103,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'detections for all {FRAMES} frames')
+        wait_for(lambda: len(probe.get('/rsdfm/detections/vision')) >= FRAMES, timeout=60, interval=0.2,
+                 message=f'vision_msgs detections for all {FRAMES} frames')
         wait_for(lambda: len(probe.get('/rsdfm/trajectories')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'trajectories for all {FRAMES} frames')
         wait_for(lambda: probe.diagnostics('/trajectory_node').get('published') == str(FRAMES),
@@ -127,6 +131,14 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         confident = [(o.label, o.x, o.y, o.score) for o in boxes if o.score >= 0.3]
         assert same_boxes([(d.label, d.pose.position.x, d.pose.position.y, d.score) for d in got if d.score >= 0.3],
                           confident) >= 0.95, f'frame {stamp}: confident boxes differ'
+    vision = by_stamp(probe.get('/rsdfm/detections/vision'))
+    assert sorted(vision) == sorted(live), 'one vision_msgs message per detection message'
+    for stamp, msg in vision.items():
+        ours = [(str(d.track_id) if d.track_id else '', d.label, round(d.pose.position.x, 4), d.size.x)
+                for d in live[stamp].detections]
+        theirs = [(d.id, d.results[0].hypothesis.class_id, round(d.bbox.center.position.x, 4), d.bbox.size.x)
+                  for d in msg.detections]
+        assert theirs == ours, f'frame {stamp}: vision_msgs boxes differ from the rsdfm ones'
     trajectories = by_stamp(probe.get('/rsdfm/trajectories'))
     assert sorted(trajectories) == sorted(live), 'one trajectory message per detection message'
     for stamp, msg in trajectories.items():

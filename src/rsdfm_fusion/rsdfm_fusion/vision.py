@@ -1,6 +1,7 @@
 """Optional vision_msgs/Detection3DArray output, the type most ROS 2 perception consumers expect.
 
-vision_msgs has no PyPI wheel, so it is used only where a real ROS 2 install provides it.
+vision_msgs has no PyPI wheel: set-up builds it from source (or a ROS 2 distribution provides
+it); where it is missing the detection node runs without this output and says so once.
 """
 from __future__ import annotations
 
