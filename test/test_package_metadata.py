@@ -42,10 +42,11 @@ IMPORT_TO_ROSDEP = {
     'pytest': 'python3-pytest',
     'hypothesis': 'python3-hypothesis',
     'catkin_pkg': 'python3-catkin-pkg',
+    'tf2_ros': 'tf2_ros_py',          # the Python tf2_ros module is the package tf2_ros_py
 }
 # ROS packages whose Python module name is the package name (besides any *_msgs / *_interfaces).
 ROS_PACKAGES = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'ament_index_python',
-                'rosidl_runtime_py', 'sensor_msgs_py', 'cv_bridge', 'tf2_ros', 'tf2_py',
+                'rosidl_runtime_py', 'sensor_msgs_py', 'cv_bridge', 'tf2_py',
                 'message_filters', 'rosbag2_py', 'rpyutils', 'rsdfm_core', 'rsdfm_msgs',
                 'rsdfm_perception', 'rsdfm_fusion', 'rsdfm_ros', 'rsdfm_bringup',
                 'rsdfm_bench'}
@@ -62,10 +63,10 @@ def rosdep_key(module: str) -> str | None:
     """The rosdep key a top-level import needs; None for the standard library."""
     if module in sys.stdlib_module_names or module == '__future__':
         return None
-    if module in ROS_PACKAGES or module.endswith(('_msgs', '_interfaces', '_srvs')):
-        return module
     if module in IMPORT_TO_ROSDEP:
         return IMPORT_TO_ROSDEP[module]
+    if module in ROS_PACKAGES or module.endswith(('_msgs', '_interfaces', '_srvs')):
+        return module
     raise KeyError(module)
 
 
