@@ -26,7 +26,11 @@ def timeit(fn, runs: int, warmup: int = 3) -> dict:
         t = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t) * 1000)
-    return {'median_ms': float(np.median(ts)), 'p90_ms': float(np.percentile(ts, 90)), 'runs': runs}
+    return {
+        'median_ms': float(np.median(ts)),
+        'p90_ms': float(np.percentile(ts, 90)),
+        'runs': runs,
+    }
 
 
 def main() -> int:
@@ -39,11 +43,16 @@ def main() -> int:
     args = ap.parse_args()
     from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, Runtime, TaskHeads
     from rsdfm_core.model.tracker import Tracker
-    from rsdfm_core.model.trajectory import TrajectoryPredictor, track_detections
+    from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
     from rsdfm_core.world import Simulator, WorldConfig
     rt = Runtime.load(args.weights, threads=args.threads)
     frame = Simulator(WorldConfig(seed=4242, drones=args.drones)).step()
-    enc, fus, heads, pred = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt), TrajectoryPredictor(rt)
+    enc, fus, heads, pred = (
+        DroneEncoder(rt),
+        FusionDecoder(rt),
+        TaskHeads(rt),
+        TrajectoryPredictor(rt),
+    )
     tracker = Tracker()
     v = frame.views[0]
     drone = timeit(lambda: enc.encode(v.image, v.K, v.cam_to_map), args.runs)
@@ -60,15 +69,23 @@ def main() -> int:
         heads.segment(f)
         pred.predict(stamp[0], f, dets)
     fusion = timeit(fusion_side, args.runs)
-    res = {'threads': torch.get_num_threads(), 'model_id': rt.model_id, 'drone_side_640x480': drone,
-           'drone_side_640x480_at_200m': drone_200,
-           f'fusion_side_{args.drones}_drones': fusion, 'payload_bytes': len(maps[0][0].payload)}
+    res = {
+        'threads': torch.get_num_threads(),
+        'model_id': rt.model_id,
+        'drone_side_640x480': drone,
+        'drone_side_640x480_at_200m': drone_200,
+        f'fusion_side_{args.drones}_drones': fusion,
+        'payload_bytes': len(maps[0][0].payload),
+    }
     print(json.dumps(res, indent=2))
     if args.json:
         with open(args.json, 'w') as fh:
             json.dump(res, fh, indent=2)
-    print(f'drone side {drone["median_ms"]:.1f} ms, fusion side ({args.drones} drones) {fusion["median_ms"]:.1f} ms '
-          f'(median, {args.threads} thread)', file=sys.stderr)
+    print(
+        f'drone side {drone["median_ms"]:.1f} ms, fusion side ({args.drones} drones) {fusion["median_ms"]:.1f} ms '
+        f'(median, {args.threads} thread)',
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -5,10 +5,10 @@ Reports rendering alone and rendering plus MCAP bag writing. Run: .venv/bin/pyth
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from rsdfm_core.bag import write_bag
 from rsdfm_core.world import Simulator, WorldConfig
@@ -23,7 +23,9 @@ def main() -> int:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--no-dense-gt', action='store_true')
     a = p.parse_args()
-    cfg = WorldConfig(seed=a.seed, drones=a.drones, width=a.width, height=a.height, dense_gt=not a.no_dense_gt)
+    cfg = WorldConfig(
+        seed=a.seed, drones=a.drones, width=a.width, height=a.height, dense_gt=not a.no_dense_gt
+    )
     t0 = time.perf_counter()
     sim = Simulator(cfg)
     setup = time.perf_counter() - t0
@@ -38,8 +40,10 @@ def main() -> int:
         t0 = time.perf_counter()
         write_bag(Path(tmp) / 'bag', sim.frames(a.frames), progress=True, total=a.frames)
         both = time.perf_counter() - t0
-    print(f'simulate {a.drones} drones {a.width}x{a.height} dense_gt={cfg.dense_gt}: setup {setup:.2f} s; '
-          f'render {a.frames / render:.2f} frames/s; render + MCAP bag {a.frames / both:.2f} frames/s')
+    print(
+        f'simulate {a.drones} drones {a.width}x{a.height} dense_gt={cfg.dense_gt}: setup {setup:.2f} s; '
+        f'render {a.frames / render:.2f} frames/s; render + MCAP bag {a.frames / both:.2f} frames/s'
+    )
     return 0
 
 

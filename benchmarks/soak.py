@@ -12,24 +12,42 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 import tempfile
-from pathlib import Path
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--duration', type=float, default=120.0, help='seconds of traffic (default 120)')
+    p.add_argument(
+        '--duration', type=float, default=120.0, help='seconds of traffic (default 120)'
+    )
     p.add_argument('--drones', type=int, default=4)
     p.add_argument('--rate', type=float, default=10.0, help='frames per second (default 10)')
-    p.add_argument('--drop', type=float, default=0.2, help='probability a map is lost (default 0.2)')
-    p.add_argument('--reorder', type=float, default=0.2, help='probability a map is held back a frame (default 0.2)')
+    p.add_argument(
+        '--drop', type=float, default=0.2, help='probability a map is lost (default 0.2)'
+    )
+    p.add_argument(
+        '--reorder',
+        type=float,
+        default=0.2,
+        help='probability a map is held back a frame (default 0.2)',
+    )
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--json', help='also write the summary here')
     p.add_argument('--logs', help='node logs directory (default: a temporary one)')
     args = p.parse_args()
-    if args.duration <= 0 or args.rate <= 0 or not 0 <= args.drop < 1 or not 0 <= args.reorder < 1 or args.drones < 1:
-        print('soak: error: need --duration, --rate > 0, --drones >= 1, 0 <= --drop, --reorder < 1', file=sys.stderr)
+    if (
+        args.duration <= 0
+        or args.rate <= 0
+        or not 0 <= args.drop < 1
+        or not 0 <= args.reorder < 1
+        or args.drones < 1
+    ):
+        print(
+            'soak: error: need --duration, --rate > 0, --drones >= 1, 0 <= --drop, --reorder < 1',
+            file=sys.stderr,
+        )
         return 2
     import torch
     torch.set_num_threads(1)

@@ -4,8 +4,8 @@ Made from a small simulated bag with rosbags (copying raw messages), so they are
 directories that any reader opens the same way."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+import shutil
 
 import numpy as np
 
@@ -51,7 +51,10 @@ def rewrite_bag(src: Path, out: Path, drop_topics=(), retype: dict[str, str] | N
     blob = bytes(store.serialize_cdr(Blob(data=np.zeros(8, np.uint8)), UNKNOWN_TYPE))
     retype = retype or {}
     conns = {}
-    with Reader(src) as reader, Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with (
+        Reader(src) as reader,
+        Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer,
+    ):
         for conn, t, raw in reader.messages():
             if conn.topic in drop_topics:
                 continue
@@ -61,7 +64,8 @@ def rewrite_bag(src: Path, out: Path, drop_topics=(), retype: dict[str, str] | N
             writer.write(conns[conn.topic], t, blob if conn.topic in retype else raw)
             if extra_unknown_topic:
                 if extra_unknown_topic not in conns:
-                    conns[extra_unknown_topic] = writer.add_connection(extra_unknown_topic, UNKNOWN_TYPE,
-                                                                       typestore=store)
+                    conns[extra_unknown_topic] = writer.add_connection(
+                        extra_unknown_topic, UNKNOWN_TYPE, typestore=store
+                    )
                 writer.write(conns[extra_unknown_topic], t, blob)
     return out

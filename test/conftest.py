@@ -16,13 +16,14 @@ marked `ros`. Plain helpers (wait_for, message_to_plain, ...) live in test/helpe
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+import sys
 from typing import Iterator
 
 import pytest
 
-from helpers import REPO_ROOT, ros_domain_id as _ros_domain_id, ros_test_env, workspace_env
+from helpers import REPO_ROOT, ros_test_env, workspace_env
+from helpers import ros_domain_id as _ros_domain_id
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 os.environ.setdefault('MKL_NUM_THREADS', '2')

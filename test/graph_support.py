@@ -2,9 +2,9 @@
 graph publishes (spun in a background thread), and the replay driven from the test process."""
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from pathlib import Path
+import threading
 
 SMALL = dict(width=320, height=240)
 IMAGE_TOPICS = ('camera/image_raw', 'camera/camera_info', 'camera/pose')
@@ -48,7 +48,9 @@ class Probe:
         self.messages: dict[str, list] = defaultdict(list)
         self.lock = threading.Lock()
         for topic, cls in topics.items():
-            self.node.create_subscription(cls, topic, lambda m, t=topic: self._keep(t, m), result_qos(depth=200))
+            self.node.create_subscription(
+                cls, topic, lambda m, t=topic: self._keep(t, m), result_qos(depth=200)
+            )
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, daemon=True)

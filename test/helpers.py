@@ -14,17 +14,25 @@ from __future__ import annotations
 import array
 import hashlib
 import os
+from pathlib import Path
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar('T')
 
 # Variables that `source env.sh` sets or extends; the rest of the environment is left alone.
-WORKSPACE_VARS = ('PATH', 'PYTHONPATH', 'LD_LIBRARY_PATH', 'AMENT_PREFIX_PATH', 'CMAKE_PREFIX_PATH',
-                  'COLCON_PREFIX_PATH', 'VIRTUAL_ENV', 'RMW_IMPLEMENTATION')
+WORKSPACE_VARS = (
+    'PATH',
+    'PYTHONPATH',
+    'LD_LIBRARY_PATH',
+    'AMENT_PREFIX_PATH',
+    'CMAKE_PREFIX_PATH',
+    'COLCON_PREFIX_PATH',
+    'VIRTUAL_ENV',
+    'RMW_IMPLEMENTATION',
+)
 
 
 def wait_for(condition: Callable[[], T], timeout: float, interval: float = 0.05,
@@ -55,8 +63,10 @@ def workspace_env() -> dict[str, str]:
     global _workspace_env_cache
     if _workspace_env_cache is None:
         if not (REPO_ROOT / 'install' / 'setup.bash').is_file():
-            raise RuntimeError(f'no colcon workspace in {REPO_ROOT / "install"}: run scripts/setup.sh '
-                               '(or make setup) first')
+            raise RuntimeError(
+                f'no colcon workspace in {REPO_ROOT / "install"}: run scripts/setup.sh '
+                '(or make setup) first'
+            )
         out = subprocess.run(['bash', '-c', 'source ./env.sh >/dev/null && env -0'], cwd=REPO_ROOT,
                              capture_output=True, check=True, timeout=60).stdout
         pairs = (item.split('=', 1) for item in out.decode().split('\0') if '=' in item)
@@ -80,7 +90,9 @@ def ros_domain_id() -> int:
     return 1 + os.getpid() % 100
 
 
-def ros_test_env(base: Mapping[str, str] | None = None, domain_id: int | None = None) -> dict[str, str]:
+def ros_test_env(
+    base: Mapping[str, str] | None = None, domain_id: int | None = None
+) -> dict[str, str]:
     """Environment for a ROS subprocess: workspace variables, isolated domain, localhost only."""
     env = dict(os.environ if base is None else base)
     env.update(workspace_env())

@@ -8,9 +8,9 @@ run time by importing the perception node in a fresh interpreter.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -23,7 +23,9 @@ def cdr_round_trip(msg, msgtype):
     np.array([[0, 1, 65535], [7, 300, 2]], dtype=np.uint16),
 ])
 def test_images_survive_cdr(array):
-    msg = cdr_round_trip(convert.image_to_msg(array, NS, 'uav1/camera_optical_frame'), 'sensor_msgs/msg/Image')
+    msg = cdr_round_trip(
+        convert.image_to_msg(array, NS, 'uav1/camera_optical_frame'), 'sensor_msgs/msg/Image'
+    )
     assert messages.stamp_to_ns(msg.header.stamp) == NS
     back = messages.image_to_array(msg)
     assert back.dtype == array.dtype and np.array_equal(back, array)
@@ -72,8 +74,19 @@ def test_objects_round_trip_and_bad_label_is_named():
     msg = cdr_round_trip(convert.objects_to_msg(objs, NS), 'rsdfm_msgs/msg/Detection3DArray')
     back = messages.detections_to_objects(msg)
     for a, b in zip(objs, back):
-        assert (a.track_id, a.label, a.x, a.y, a.z, a.length, a.width, a.height, a.vx, a.vy, a.score) == \
-               (b.track_id, b.label, b.x, b.y, b.z, b.length, b.width, b.height, b.vx, b.vy, b.score)
+        assert (
+            a.track_id,
+            a.label,
+            a.x,
+            a.y,
+            a.z,
+            a.length,
+            a.width,
+            a.height,
+            a.vx,
+            a.vy,
+            a.score,
+        ) == (b.track_id, b.label, b.x, b.y, b.z, b.length, b.width, b.height, b.vx, b.vy, b.score)
         assert b.yaw == pytest.approx(a.yaw, abs=1e-12)
     with pytest.raises(ValueError, match='van'):
         convert.objects_to_msg([ObjectState(1, 'van', 0, 0, 0, 1, 1, 1, 0)], NS)

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bad_bags import UNKNOWN_TYPE, cut_bag, mcap_of, rewrite_bag, small_bag
+from bad_bags import cut_bag, mcap_of, rewrite_bag, small_bag, UNKNOWN_TYPE
 from rsdfm_core.bag import BagError, read_frames
 
 FRAMES = 6
@@ -24,8 +24,12 @@ def bags(tmp_path_factory):
         'cut': cut_bag(good, root / 'cut'),
         'no_pose': rewrite_bag(good, root / 'no_pose', drop_topics=('/uav2/camera/pose',)),
         'no_truth': rewrite_bag(good, root / 'no_truth', drop_topics=('/ground_truth/objects',)),
-        'unknown_type': rewrite_bag(good, root / 'unknown_type', retype={'/uav2/camera/image_raw': UNKNOWN_TYPE},
-                                    extra_unknown_topic='/uav2/telemetry'),
+        'unknown_type': rewrite_bag(
+            good,
+            root / 'unknown_type',
+            retype={'/uav2/camera/image_raw': UNKNOWN_TYPE},
+            extra_unknown_topic='/uav2/telemetry',
+        ),
     }
 
 
@@ -42,7 +46,9 @@ def test_cut_mcap_is_named_or_read_up_to_the_cut(bags):
     frames, warnings = _frames(bags['cut'], skip_bad=True)
     assert 1 <= len(frames) < FRAMES, len(frames)
     assert all(len(f.views) >= 1 for f in frames) and any('before the cut' in w for w in warnings)
-    assert len(_frames(bags['good'])[0]) == FRAMES     # the same reader on the whole bag reads all of it
+    assert (
+        len(_frames(bags['good'])[0]) == FRAMES
+    )  # the same reader on the whole bag reads all of it
 
 
 def test_missing_topic_is_named_or_that_drone_left_out(bags):
@@ -65,8 +71,22 @@ def test_unknown_message_type_is_named_or_that_drone_left_out(bags):
 
 
 def _evaluate(bag, *extra, tmp_path=None):
-    return subprocess.run([sys.executable, '-m', 'rsdfm_core.cli', 'evaluate', '--bag', str(bag), '--max-frames', '2',
-                           *extra], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'rsdfm_core.cli',
+            'evaluate',
+            '--bag',
+            str(bag),
+            '--max-frames',
+            '2',
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize('kind, words', [('cut', 'is cut short or damaged'),

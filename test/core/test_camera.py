@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rsdfm_core import messages
-from rsdfm_core.camera import EXAMPLE_DISTORTION, CameraModel, distort, undistort
+from rsdfm_core.camera import CameraModel, distort, EXAMPLE_DISTORTION, undistort
 from rsdfm_core.geometry import intrinsics
 
 W, H = 320, 240
@@ -60,7 +60,9 @@ def info_msg(model: str, D) -> SimpleNamespace:
 
 
 def test_camera_info_distortion_is_read_or_refused() -> None:
-    cam = messages.camera_model(info_msg('rational_polynomial', EXAMPLE_DISTORTION['rational_polynomial']))
+    cam = messages.camera_model(
+        info_msg('rational_polynomial', EXAMPLE_DISTORTION['rational_polynomial'])
+    )
     assert cam.D == EXAMPLE_DISTORTION['rational_polynomial'] and not cam.is_pinhole
     assert messages.camera_model(info_msg('equidistant', [0, 0, 0, 0])).is_pinhole
     for model, D, text in (('equidistant', [0.1, 0, 0, 0], 'not supported'),
@@ -72,7 +74,9 @@ def test_camera_info_distortion_is_read_or_refused() -> None:
 
 
 def compressed(rgb: np.ndarray, fmt: str) -> SimpleNamespace:
-    ok, data = cv2.imencode('.jpg' if fmt == 'jpeg' else '.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(
+        '.jpg' if fmt == 'jpeg' else '.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    )
     assert ok
     return SimpleNamespace(format=f'rgb8; {fmt} compressed bgr8', data=data.tobytes())
 

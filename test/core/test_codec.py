@@ -7,9 +7,21 @@ import torch
 
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.codec import HlfCodec, quantize
-from rsdfm_core.model.payload import (PayloadError, hlf_payload_size, pack_bits, pack_hlf,
-                                      unpack_bits, unpack_hlf)
-from rsdfm_core.model.runtime import DroneEncoder, EncodedMap, FusionDecoder, Runtime, decode_payload
+from rsdfm_core.model.payload import (
+    hlf_payload_size,
+    pack_bits,
+    pack_hlf,
+    PayloadError,
+    unpack_bits,
+    unpack_hlf,
+)
+from rsdfm_core.model.runtime import (
+    decode_payload,
+    DroneEncoder,
+    EncodedMap,
+    FusionDecoder,
+    Runtime,
+)
 
 torch.set_num_threads(1)
 
@@ -44,16 +56,32 @@ def test_quantization_error_within_half_step(bits):
     assert bool((err <= q.step[..., None] / 2 + 1e-5).all())
 
 
-@pytest.mark.parametrize('budget', [{'topk': 0, 'bits': 8}, {'topk': 256, 'bits': 4}, {'topk': 1024, 'bits': 8},
-                                    {'topk': 4096, 'bits': 6}, {'topk': 10 ** 6, 'bits': 3}])
+@pytest.mark.parametrize(
+    'budget',
+    [
+        {'topk': 0, 'bits': 8},
+        {'topk': 256, 'bits': 4},
+        {'topk': 1024, 'bits': 8},
+        {'topk': 4096, 'bits': 6},
+        {'topk': 10**6, 'bits': 3},
+    ],
+)
 def test_payload_size_matches_budget_formula(rt, budget):
     enc = DroneEncoder(rt, budget=budget)
     x, valid = _map(rt)
     payload = enc.compress(x, valid)
     cc = rt.config['model']['codec']
     g = rt.region
-    assert len(payload) == hlf_payload_size(x.shape[1], g.rows, g.cols, cc['pool'], cc['lf_channels'],
-                                            cc['hf_channels'], budget['topk'], budget['bits'])
+    assert len(payload) == hlf_payload_size(
+        x.shape[1],
+        g.rows,
+        g.cols,
+        cc['pool'],
+        cc['lf_channels'],
+        cc['hf_channels'],
+        budget['topk'],
+        budget['bits'],
+    )
     assert len(payload) == enc.payload_size()
 
 
@@ -132,7 +160,12 @@ def test_corrupt_and_truncated_payloads_raise_clear_errors(rt):
         with pytest.raises(PayloadError, match=words):
             decode_payload(rt, EncodedMap(rt.region, x.shape[1], 'hlf-v1', bad, x.numel() * 4))
     with pytest.raises(PayloadError, match='uav7.*corrupt'):
-        FusionDecoder(rt).fuse([(ok, 'uav1'), (EncodedMap(rt.region, x.shape[1], 'hlf-v1', bytes(flipped), 0), 'uav7')])
+        FusionDecoder(rt).fuse(
+            [
+                (ok, 'uav1'),
+                (EncodedMap(rt.region, x.shape[1], 'hlf-v1', bytes(flipped), 0), 'uav7'),
+            ]
+        )
     with pytest.raises(PayloadError, match='unknown codec'):
         decode_payload(rt, EncodedMap(rt.region, x.shape[1], 'zip', payload, 0))
     small = BevGrid.centred(0, 0, 32, 32, 1.0)
@@ -159,8 +192,13 @@ def test_budget_for_bytes_is_the_largest_budget_that_fits():
         assert b['bits'] == 8
         assert codec.payload_size(rows, cols, b['topk'], 8) <= max_bytes
         assert codec.payload_size(rows, cols, b['topk'] + 1, 8) > max_bytes
-    assert codec.budget_for_bytes(rows, cols, 10**7, bits=8, max_topk=1024) == {'topk': 1024, 'bits': 8}
+    assert codec.budget_for_bytes(rows, cols, 10**7, bits=8, max_topk=1024) == {
+        'topk': 1024,
+        'bits': 8,
+    }
     dense_at_8 = codec.payload_size(rows, cols, 0, 8)
     low = codec.budget_for_bytes(rows, cols, dense_at_8 - 1, bits=8, max_topk=4096)
-    assert low['bits'] < 8 and codec.payload_size(rows, cols, low['topk'], low['bits']) < dense_at_8
+    assert (
+        low['bits'] < 8 and codec.payload_size(rows, cols, low['topk'], low['bits']) < dense_at_8
+    )
     assert codec.budget_for_bytes(rows, cols, 100, bits=8, max_topk=4096) is None

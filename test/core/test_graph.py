@@ -1,13 +1,17 @@
 """The fleet-graph description: one layout expanded for any fleet, consistent ROS arguments."""
 import pytest
 
-from rsdfm_core.graph import GraphError, config_dir, drone_namespaces, fleet_graph
+from rsdfm_core.graph import config_dir, drone_namespaces, fleet_graph, GraphError
 
 
 def test_default_fleet_has_one_perception_node_per_drone_and_one_of_each_central_node():
     graph = fleet_graph()
     perception = [n for n in graph.nodes if n.executable == 'perception_node']
-    assert [n.namespace for n in perception] == list(graph.namespaces) == ['/uav1', '/uav2', '/uav3', '/uav4']
+    assert (
+        [n.namespace for n in perception]
+        == list(graph.namespaces)
+        == ['/uav1', '/uav2', '/uav3', '/uav4']
+    )
     central = sorted(n.full_name for n in graph.nodes if not n.namespace)
     assert central == ['/detection_node', '/fusion_node', '/segmentation_node', '/trajectory_node']
     assert len({n.full_name for n in graph.nodes}) == len(graph.nodes)
@@ -20,7 +24,9 @@ def test_explicit_namespaces_override_the_count():
 
 
 def test_ros_arguments_carry_name_namespace_params_file_and_overrides():
-    graph = fleet_graph(drones=1, weights='/tmp/w.pt', parameters={'threads': 1, 'agent_id': 'true'})
+    graph = fleet_graph(
+        drones=1, weights='/tmp/w.pt', parameters={'threads': 1, 'agent_id': 'true'}
+    )
     args = graph.node('/uav1/perception_node').ros_arguments()
     assert args[0] == '--ros-args'
     assert '__ns:=/uav1' in args and '__node:=perception_node' in args

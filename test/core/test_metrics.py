@@ -20,15 +20,23 @@ def box(x, y, l=4.0, w=2.0, yaw=0.0, label='car', score=1.0):
 def test_rotated_iou_known_values():
     a = np.array([[0, 0, 4, 2, 0.0]])
     assert rotated_iou(a, a)[0, 0] == pytest.approx(1.0)
-    assert rotated_iou(a, np.array([[2, 0, 4, 2, 0.0]]))[0, 0] == pytest.approx(4 / 12)        # half overlap
-    assert rotated_iou(a, np.array([[0, 0, 4, 2, math.pi / 2]]))[0, 0] == pytest.approx(4 / 12)  # cross
-    assert rotated_iou(a, np.array([[0, 0, 4, 2, math.pi]]))[0, 0] == pytest.approx(1.0)        # heading flip
+    assert rotated_iou(a, np.array([[2, 0, 4, 2, 0.0]]))[0, 0] == pytest.approx(
+        4 / 12
+    )  # half overlap
+    assert rotated_iou(a, np.array([[0, 0, 4, 2, math.pi / 2]]))[0, 0] == pytest.approx(
+        4 / 12
+    )  # cross
+    assert rotated_iou(a, np.array([[0, 0, 4, 2, math.pi]]))[0, 0] == pytest.approx(
+        1.0
+    )  # heading flip
     assert rotated_iou(a, np.array([[10, 0, 4, 2, 0.0]]))[0, 0] == 0.0
     sq = np.array([[0, 0, 2, 2, 0.0]])
     # a square turned 45 degrees: octagon overlap = 4 - 4 * corner triangle
     t = (math.sqrt(2) - 1)
     inter = 4 - 4 * (t * t / 2) * 2 / 2 * 2
-    assert rotated_iou(sq, np.array([[0, 0, 2, 2, math.pi / 4]]))[0, 0] == pytest.approx(inter / (8 - inter), rel=1e-6)
+    assert rotated_iou(sq, np.array([[0, 0, 2, 2, math.pi / 4]]))[0, 0] == pytest.approx(
+        inter / (8 - inter), rel=1e-6
+    )
 
 
 def test_average_precision_known_answer():
@@ -42,9 +50,11 @@ def test_average_precision_known_answer():
 
 def test_bev_ap_matching_and_thresholds():
     gts = [box(0, 0), box(10, 0, label='bus', l=10, w=2.5)]
-    dets = [box(0.5, 0, score=0.9),              # IoU 3.5*2/(8+8-7) = 7/9 = 0.78 -> TP at .5 and .7
-            box(0.0, 0.2, score=0.5),             # duplicate of the same car -> FP
-            box(12, 0, label='bus', l=10, w=2.5, score=0.8)]   # bus IoU 8*2.5 / (25+25-20) = 0.667
+    dets = [
+        box(0.5, 0, score=0.9),  # IoU 3.5*2/(8+8-7) = 7/9 = 0.78 -> TP at .5 and .7
+        box(0.0, 0.2, score=0.5),  # duplicate of the same car -> FP
+        box(12, 0, label='bus', l=10, w=2.5, score=0.8),
+    ]   # bus IoU 8*2.5 / (25+25-20) = 0.667
     r50 = bev_ap([(dets, gts)], 0.5)
     r70 = bev_ap([(dets, gts)], 0.7)
     assert r50['per_class']['car'] == pytest.approx(1.0)
@@ -71,20 +81,40 @@ def test_bev_ap_agrees_with_pycocotools_on_axis_aligned_boxes():
         dets = []
         for g in gts:
             if rng.random() < 0.8:
-                dets.append(box(g.x + rng.normal(0, 0.5), g.y + rng.normal(0, 0.3), g.length * rng.uniform(0.8, 1.2),
-                                g.width * rng.uniform(0.8, 1.2), label=g.label, score=float(rng.uniform(0.2, 1))))
+                dets.append(
+                    box(
+                        g.x + rng.normal(0, 0.5),
+                        g.y + rng.normal(0, 0.3),
+                        g.length * rng.uniform(0.8, 1.2),
+                        g.width * rng.uniform(0.8, 1.2),
+                        label=g.label,
+                        score=float(rng.uniform(0.2, 1)),
+                    )
+                )
         for _ in range(rng.integers(0, 4)):
-            dets.append(box(*rng.uniform(-40, 40, 2), label='car', score=float(rng.uniform(0, 0.8))))
+            dets.append(
+                box(*rng.uniform(-40, 40, 2), label='car', score=float(rng.uniform(0, 0.8)))
+            )
         frames.append((dets, gts))
 
         def xywh(b):   # shift to positive image coordinates; COCO boxes are (x, y, w, h)
             return [b.x - b.length / 2 + 100, b.y - b.width / 2 + 100, b.length, b.width]
         images.append({'id': f, 'width': 200, 'height': 200})
         for g in gts:
-            anns.append({'id': len(anns) + 1, 'image_id': f, 'category_id': lab[g.label], 'bbox': xywh(g),
-                         'area': g.length * g.width, 'iscrowd': 0})
+            anns.append(
+                {
+                    'id': len(anns) + 1,
+                    'image_id': f,
+                    'category_id': lab[g.label],
+                    'bbox': xywh(g),
+                    'area': g.length * g.width,
+                    'iscrowd': 0,
+                }
+            )
         for d in dets:
-            dets_json.append({'image_id': f, 'category_id': lab[d.label], 'bbox': xywh(d), 'score': d.score})
+            dets_json.append(
+                {'image_id': f, 'category_id': lab[d.label], 'bbox': xywh(d), 'score': d.score}
+            )
     gt_api = COCO()
     gt_api.dataset = {'images': images, 'annotations': anns,
                       'categories': [{'id': 1, 'name': 'car'}, {'id': 2, 'name': 'truck'}]}
@@ -99,7 +129,9 @@ def test_bev_ap_agrees_with_pycocotools_on_axis_aligned_boxes():
     prec = ev.eval['precision'][0, :, :, 0, 0]          # (recall points, classes)
     ref = prec.mean(0)
     ours = bev_ap(frames, 0.5, labels=('car', 'truck'), interp='coco101')
-    np.testing.assert_allclose([ours['per_class']['car'], ours['per_class']['truck']], ref, atol=1e-6)
+    np.testing.assert_allclose(
+        [ours['per_class']['car'], ours['per_class']['truck']], ref, atol=1e-6
+    )
 
 
 def test_segmentation_iou_and_pq_known_answers():

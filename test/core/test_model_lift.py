@@ -2,8 +2,19 @@
 import numpy as np
 import torch
 
-from rsdfm_core.geometry import BevGrid, intrinsics, look_at_optical, project_points, ray_ground_depth
-from rsdfm_core.model.lift import absolute_depth_points, camera_validity, ground_prior_points, splat
+from rsdfm_core.geometry import (
+    BevGrid,
+    intrinsics,
+    look_at_optical,
+    project_points,
+    ray_ground_depth,
+)
+from rsdfm_core.model.lift import (
+    absolute_depth_points,
+    camera_validity,
+    ground_prior_points,
+    splat,
+)
 
 torch.set_num_threads(1)
 W, H, STRIDE = 64, 48, 4
@@ -19,8 +30,13 @@ def _camera():
 def _lift_one(K, T, heights, pixel, bin_index):
     """Splat a one-hot feature at feature pixel `pixel` = (row, col) with all mass in `bin_index`."""
     hf, wf = H // STRIDE, W // STRIDE
-    pts, ok = ground_prior_points(torch.tensor(K[None], dtype=torch.float64), torch.tensor(T[None], dtype=torch.float64),
-                                  (hf, wf), STRIDE, torch.tensor(heights, dtype=torch.float64))
+    pts, ok = ground_prior_points(
+        torch.tensor(K[None], dtype=torch.float64),
+        torch.tensor(T[None], dtype=torch.float64),
+        (hf, wf),
+        STRIDE,
+        torch.tensor(heights, dtype=torch.float64),
+    )
     feats = torch.zeros(1, 2, hf * wf, dtype=torch.float64)
     n = pixel[0] * wf + pixel[1]
     feats[0, 0, n] = 1.0
@@ -46,7 +62,7 @@ def test_ground_bin_lands_in_cell_of_analytic_ground_point():
 
 def test_raised_point_found_in_its_height_bin_and_cell():
     K, T = _camera()
-    raised = np.array([3.3, -7.9, 2.5])                       # a point 2.5 m above the ground (a bus roof)
+    raised = np.array([3.3, -7.9, 2.5])  # a point 2.5 m above the ground (a bus roof)
     uv, _ = project_points(K, T, raised[None])
     # choose the camera pixel through which the raised point is seen at a feature-pixel centre
     col, row = int(uv[0, 0] // STRIDE), int(uv[0, 1] // STRIDE)

@@ -12,7 +12,12 @@ def test_rotated_shifted_round_trip_matches_in_overlap():
     src = BevGrid.centred(0.0, 0.0, 64.0, 64.0, 1.0)
     dst = BevGrid.centred(6.0, -4.0, 64.0, 64.0, 1.0, yaw=np.radians(30.0))
     xy = src.cell_centres()
-    field = np.stack([np.sin(xy[..., 0] / 9.0) + np.cos(xy[..., 1] / 7.0), 0.05 * xy[..., 0] - 0.03 * xy[..., 1]])
+    field = np.stack(
+        [
+            np.sin(xy[..., 0] / 9.0) + np.cos(xy[..., 1] / 7.0),
+            0.05 * xy[..., 0] - 0.03 * xy[..., 1],
+        ]
+    )
     bev = torch.tensor(field[None], dtype=torch.float32)
     valid = torch.ones(1, src.rows, src.cols, dtype=torch.bool)
     mid, mvalid = resample(bev, valid, src, dst)
@@ -20,8 +25,10 @@ def test_rotated_shifted_round_trip_matches_in_overlap():
     dxy = dst.cell_centres()
     expect = np.sin(dxy[..., 0] / 9.0) + np.cos(dxy[..., 1] / 7.0)
     inner = mvalid[0].numpy()
-    assert 0.4 < inner.mean() < 0.95                      # partial overlap, as built
-    assert np.abs(mid[0, 0].numpy() - expect)[inner].max() < 0.1   # border cells extrapolate by <= half a cell
+    assert 0.4 < inner.mean() < 0.95  # partial overlap, as built
+    assert (
+        np.abs(mid[0, 0].numpy() - expect)[inner].max() < 0.1
+    )  # border cells extrapolate by <= half a cell
     back, bvalid = resample(mid, mvalid, dst, src)
     m = bvalid[0].numpy().copy()
     # skip a 2-cell rim where bilinear sampling mixes in the zeros outside the overlap

@@ -5,9 +5,17 @@ import torch
 
 from rsdfm_core.geometry import BevGrid, intrinsics, look_at_optical
 from rsdfm_core.model.payload import fused_payload_size
-from rsdfm_core.model.runtime import (DroneEncoder, FusedMap, FusionDecoder, PayloadError, Runtime, TaskHeads,
-                                      fused_from_payload, fused_to_payload)
-from rsdfm_core.model.tracker import Tracker, constant_velocity
+from rsdfm_core.model.runtime import (
+    DroneEncoder,
+    fused_from_payload,
+    fused_to_payload,
+    FusedMap,
+    FusionDecoder,
+    PayloadError,
+    Runtime,
+    TaskHeads,
+)
+from rsdfm_core.model.tracker import constant_velocity, Tracker
 from rsdfm_core.types import LABELS, ObjectState
 
 torch.set_num_threads(1)
@@ -35,7 +43,11 @@ def test_encode_any_image_size_gives_the_same_map_for_a_scaled_camera(rt):
     assert torch.equal(va, vb)
     assert torch.allclose(a, b, atol=1e-4)
     m = enc.encode(img, K, T)
-    assert m.codec == 'hlf-v1' and m.channels == rt.config['model']['img_channels'] and len(m.payload) == enc.payload_size()
+    assert (
+        m.codec == 'hlf-v1'
+        and m.channels == rt.config['model']['img_channels']
+        and len(m.payload) == enc.payload_size()
+    )
 
 
 def test_bad_inputs_are_refused_clearly(rt):
@@ -54,7 +66,11 @@ def test_fused_map_bytes_round_trip_and_size_check(rt):
     maps = [(enc.encode(*_view(640, 480, s)), f'uav{s}') for s in (1, 2)]
     f = fus.fuse(maps)
     assert f.features.dtype == np.float16 and f.agents == ['uav1', 'uav2']
-    assert f.features.shape == (rt.config['model']['fused_channels'], rt.region.rows, rt.region.cols)
+    assert f.features.shape == (
+        rt.config['model']['fused_channels'],
+        rt.region.rows,
+        rt.region.cols,
+    )
     data = fused_to_payload(f)
     assert len(data) == fused_payload_size(*f.features.shape)
     g = fused_from_payload(f.grid, f.features.shape[0], data, f.agents)
@@ -73,14 +89,20 @@ def test_tracker_keeps_ids_and_estimates_velocity():
     ids = None
     for k in range(6):
         t = 0.1 * k
-        dets = [ObjectState(0, 'car', 10.0 + 5.0 * t, 0.0, 0.75, 4.5, 1.9, 1.5, 0.0, score=0.9),
-                ObjectState(0, 'bus', -20.0, 5.0 - 2.0 * t, 1.5, 11.0, 2.5, 3.0, -np.pi / 2, score=0.8)]
+        dets = [
+            ObjectState(0, 'car', 10.0 + 5.0 * t, 0.0, 0.75, 4.5, 1.9, 1.5, 0.0, score=0.9),
+            ObjectState(
+                0, 'bus', -20.0, 5.0 - 2.0 * t, 1.5, 11.0, 2.5, 3.0, -np.pi / 2, score=0.8
+            ),
+        ]
         out = tr.update(t, dets)
         now = sorted((o.state.label, o.track_id) for o in out)
         ids = ids or now
         assert now == ids
     car = next(o for o in out if o.state.label == 'car')
-    assert car.state.vx == pytest.approx(5.0, abs=1e-6) and car.state.vy == pytest.approx(0.0, abs=1e-6)
+    assert car.state.vx == pytest.approx(5.0, abs=1e-6) and car.state.vy == pytest.approx(
+        0.0, abs=1e-6
+    )
     fut = constant_velocity(car.state)
     assert fut.shape == (6, 3) and fut[-1, 0] == pytest.approx(car.state.x + 15.0)
 
@@ -90,8 +112,10 @@ def test_input_grows_above_the_training_altitude_only(rt):
     top = rt.config['model']['train_altitude_max']
     assert enc.input_size(640, 480, top) == rt.image_size
     w, h = enc.input_size(640, 480, 1.5 * top)
-    assert rt.image_size[0] < w <= 640 and rt.image_size[1] < h <= 480 and w % 16 == 0 and h % 16 == 0
-    assert enc.input_size(640, 480, 10 * top) == (640, 480)          # capped at the source resolution
+    assert (
+        rt.image_size[0] < w <= 640 and rt.image_size[1] < h <= 480 and w % 16 == 0 and h % 16 == 0
+    )
+    assert enc.input_size(640, 480, 10 * top) == (640, 480)  # capped at the source resolution
     assert DroneEncoder(rt, altitude_scaling=False).input_size(640, 480, 2 * top) == rt.image_size
     img, K, T = _view(640, 480)
     T = T.copy()

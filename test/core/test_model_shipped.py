@@ -33,7 +33,9 @@ def test_shipped_model_gives_the_recorded_figures_on_a_held_out_run():
     from rsdfm_core.training.shipped_check import FIGURES, measure
     expected = json.loads(FIGURES.read_text())
     got = measure()
-    assert got['model_id'] == expected['model_id'], 'shipped_figures.json was recorded with other weights'
+    assert got['model_id'] == expected['model_id'], (
+        'shipped_figures.json was recorded with other weights'
+    )
     for mode in ('collaborative', 'single'):
         for key in ('ap50', 'ap70', 'iou'):
             assert got[mode][key] == pytest.approx(expected[mode][key], abs=0.03), (mode, key)

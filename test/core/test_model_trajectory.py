@@ -10,7 +10,7 @@ import torch
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.runtime import FusedMap, Runtime
 from rsdfm_core.model.tracker import Tracker
-from rsdfm_core.model.trajectory import TrajectoryPredictor, track_detections
+from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
 from rsdfm_core.types import ObjectState
 
 torch.set_num_threads(1)

@@ -1,11 +1,18 @@
 """The runner's respawn policy: exponential back-off per node, reset after a stable run, and no
 respawn for bad settings (no processes needed)."""
-from rsdfm_bringup.respawn import SETTINGS_EXIT, Backoff, should_respawn
+from rsdfm_bringup.respawn import Backoff, SETTINGS_EXIT, should_respawn
 
 
 def test_backoff_doubles_per_crash_up_to_the_maximum_and_resets_after_a_stable_run():
     b = Backoff(initial=0.5, maximum=4.0, stable=30.0)
-    assert [b.next_delay('/fusion_node', ran_for=1.0) for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [b.next_delay('/fusion_node', ran_for=1.0) for _ in range(6)] == [
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        4.0,
+        4.0,
+    ]
     assert b.next_delay('/uav1/perception_node', ran_for=1.0) == 0.5       # per node
     assert b.next_delay('/fusion_node', ran_for=31.0) == 0.5               # ran long enough: reset
     assert b.next_delay('/fusion_node', ran_for=2.0) == 1.0

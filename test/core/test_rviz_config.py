@@ -3,7 +3,12 @@ import yaml
 
 from rsdfm_core.graph import config_dir, fleet_graph
 
-GRAPH_TOPICS = {'/rsdfm/segmentation', '/rsdfm/instances', '/rsdfm/detections/markers', '/rsdfm/trajectories/markers'}
+GRAPH_TOPICS = {
+    '/rsdfm/segmentation',
+    '/rsdfm/instances',
+    '/rsdfm/detections/markers',
+    '/rsdfm/trajectories/markers',
+}
 
 
 def _displays(node):

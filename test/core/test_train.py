@@ -8,13 +8,21 @@ import yaml
 from rsdfm_core.cli import main
 from rsdfm_core.model.config import load_config, merge, region_grid
 from rsdfm_core.model.weights import build_model, load_checkpoint
-from rsdfm_core.training.dataset import Sequence, SequenceSpec, build_cache
-from rsdfm_core.training.loop import TRAIN_DEFAULTS, collate, model_loss
+from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
+from rsdfm_core.training.loop import collate, model_loss, TRAIN_DEFAULTS
 
 torch.set_num_threads(1)
-SMALL = {'model': {'image_size': [160, 120], 'region': {'size_x': 48.0, 'size_y': 48.0}},
-         'train': {'train_seeds': [11], 'val_seeds': [11], 'frames_per_sequence': 6, 'val_scenes': 1,
-                   'log_every': 1, 'checkpoint_every': 2}}
+SMALL = {
+    'model': {'image_size': [160, 120], 'region': {'size_x': 48.0, 'size_y': 48.0}},
+    'train': {
+        'train_seeds': [11],
+        'val_seeds': [11],
+        'frames_per_sequence': 6,
+        'val_scenes': 1,
+        'log_every': 1,
+        'checkpoint_every': 2,
+    },
+}
 
 
 @pytest.fixture(scope='module')
@@ -52,17 +60,50 @@ def test_a_few_steps_lower_the_loss(small):
 def test_train_command_writes_a_resumable_checkpoint(small, capsys):
     d, cfg, path = small
     ck = d / 'ck.pt'
-    assert main(['train', '--config', str(path), '--out', str(ck), '--iterations', '2', '--traj-iterations', '1']) == 0
+    assert (
+        main(
+            [
+                'train',
+                '--config',
+                str(path),
+                '--out',
+                str(ck),
+                '--iterations',
+                '2',
+                '--traj-iterations',
+                '1',
+            ]
+        )
+        == 0
+    )
     net, conf, extra = load_checkpoint(ck)
     assert extra['iterations'] == 3 and conf['model']['image_size'] == [160, 120]
     err = capsys.readouterr().err
     assert 'ETA' in err and 'loss' in err
-    assert main(['train', '--config', str(path), '--out', str(ck), '--iterations', '3', '--traj-iterations', '1',
-                 '--resume']) == 0
+    assert (
+        main(
+            [
+                'train',
+                '--config',
+                str(path),
+                '--out',
+                str(ck),
+                '--iterations',
+                '3',
+                '--traj-iterations',
+                '1',
+                '--resume',
+            ]
+        )
+        == 0
+    )
     assert 'resumed at iteration 3' in capsys.readouterr().err
     assert load_checkpoint(ck)[2]['iterations'] == 4
 
 
 def test_train_refuses_a_missing_config(tmp_path, capsys):
-    assert main(['train', '--config', str(tmp_path / 'nope.yaml'), '--out', str(tmp_path / 'x.pt')]) == 2
+    assert (
+        main(['train', '--config', str(tmp_path / 'nope.yaml'), '--out', str(tmp_path / 'x.pt')])
+        == 2
+    )
     assert 'config file not found' in capsys.readouterr().err

@@ -22,14 +22,31 @@ def bag(tmp_path_factory):
 @pytest.mark.parametrize('mode', ['collaborative', 'single', 'late', 'raw'])
 def test_every_mode_reports_the_contract_keys(bag, tmp_path, mode, capsys):
     out = tmp_path / f'{mode}.json'
-    assert main(['evaluate', '--bag', str(bag), '--mode', mode, '--json', str(out), '--budget', '256:6']) == 0
+    assert (
+        main(
+            [
+                'evaluate',
+                '--bag',
+                str(bag),
+                '--mode',
+                mode,
+                '--json',
+                str(out),
+                '--budget',
+                '256:6',
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert KEYS <= set(res)
     assert res['frames'] == 2
     assert set(res['ade']) == {'1s', '2s', '3s'}
     assert set(res['per_class']['ap50']) == {'car', 'truck', 'bus'}
     if mode == 'raw':
-        assert res['bytes_per_agent_frame'] > res['raw_bytes_per_agent_frame']      # header + validity bits
+        assert (
+            res['bytes_per_agent_frame'] > res['raw_bytes_per_agent_frame']
+        )  # header + validity bits
     elif mode != 'late':
         assert res['bytes_per_agent_frame'] < res['raw_bytes_per_agent_frame'] / 32
 

@@ -9,8 +9,14 @@ import pytest
 
 from rsdfm_core.geometry import BevGrid, look_at_optical, yaw_to_quat
 from rsdfm_core.model.payload import pack_raw, raw_payload_size
-from rsdfm_core.validation import (FeatureFields, FeatureLimits, check_camera_pose, check_feature, check_image,
-                                   check_intrinsics)
+from rsdfm_core.validation import (
+    check_camera_pose,
+    check_feature,
+    check_image,
+    check_intrinsics,
+    FeatureFields,
+    FeatureLimits,
+)
 
 C, R, W = 4, 16, 16
 NOW = 1_700_000_000 * 10**9
@@ -20,8 +26,21 @@ LIMITS = FeatureLimits(region=BevGrid.centred(0, 0, 128, 128, 1.0), channels=C)
 def good_feature(**change) -> FeatureFields:
     grid = BevGrid.centred(10.0, -5.0, W * 1.0, R * 1.0, 1.0)
     payload = pack_raw(np.zeros((C, R, W), np.float32), np.ones((R, W), bool))
-    f = FeatureFields('uav1', NOW, (0.0, 0.0, 80.0), (1.0, 0.0, 0.0, 0.0), (grid.origin_x, grid.origin_y, 0.0),
-                      tuple(yaw_to_quat(0.0)), 1.0, R, W, C, 'raw-f32', payload, C * R * W * 4)
+    f = FeatureFields(
+        'uav1',
+        NOW,
+        (0.0, 0.0, 80.0),
+        (1.0, 0.0, 0.0, 0.0),
+        (grid.origin_x, grid.origin_y, 0.0),
+        tuple(yaw_to_quat(0.0)),
+        1.0,
+        R,
+        W,
+        C,
+        'raw-f32',
+        payload,
+        C * R * W * 4,
+    )
     return dataclasses.replace(f, **change)
 
 
@@ -58,7 +77,9 @@ BAD_FEATURES = [
 ]
 
 
-@pytest.mark.parametrize('reason, change', BAD_FEATURES, ids=[f'{r}-{i}' for i, (r, _) in enumerate(BAD_FEATURES)])
+@pytest.mark.parametrize(
+    'reason, change', BAD_FEATURES, ids=[f'{r}-{i}' for i, (r, _) in enumerate(BAD_FEATURES)]
+)
 def test_bad_feature_is_refused_with_its_reason(reason, change):
     refusal = check_feature(good_feature(**change), LIMITS, NOW)
     assert refusal is not None and refusal.reason == reason, refusal
@@ -69,16 +90,34 @@ def test_hlf_payload_header_is_checked_against_the_message():
     from rsdfm_core.model.payload import HlfContent, pack_hlf
 
     rng = np.random.default_rng(0)
-    c = HlfContent(C, R, W, 4, 8, np.ones((R, W), bool), np.zeros(2, np.float32), np.ones(2, np.float32),
-                   rng.integers(0, 255, (2, 4, 4)).astype(np.uint8), np.zeros(2, np.float32), np.ones(2, np.float32),
-                   np.arange(5), rng.integers(0, 255, (2, 5)).astype(np.uint8))
+    c = HlfContent(
+        C,
+        R,
+        W,
+        4,
+        8,
+        np.ones((R, W), bool),
+        np.zeros(2, np.float32),
+        np.ones(2, np.float32),
+        rng.integers(0, 255, (2, 4, 4)).astype(np.uint8),
+        np.zeros(2, np.float32),
+        np.ones(2, np.float32),
+        np.arange(5),
+        rng.integers(0, 255, (2, 5)).astype(np.uint8),
+    )
     payload = pack_hlf(c)
     assert check_feature(good_feature(codec='hlf-v1', payload=payload), LIMITS, NOW) is None
-    assert check_feature(good_feature(codec='hlf-v1', payload=payload[:-1]), LIMITS, NOW).reason == 'payload_size'
+    assert (
+        check_feature(good_feature(codec='hlf-v1', payload=payload[:-1]), LIMITS, NOW).reason
+        == 'payload_size'
+    )
     assert check_feature(good_feature(codec='hlf-v1', payload=payload, rows=65535, cols=1), LIMITS,
                          NOW).reason == 'payload_shape'
     # the raw codec name on an hlf payload: the header magic does not match
-    assert check_feature(good_feature(codec='raw-f32', payload=payload), LIMITS, NOW).reason == 'payload_header'
+    assert (
+        check_feature(good_feature(codec='raw-f32', payload=payload), LIMITS, NOW).reason
+        == 'payload_header'
+    )
 
 
 def test_images_and_camera_info():

@@ -28,7 +28,7 @@ def test_visible_box_tops_project_onto_their_instance(frames_from_bag):
                     continue
                 r, c = int(v), int(u)
                 if abs(view.depth[r, c] - zz) > 0.02 * zz + 0.3:
-                    continue                       # something stands in front of the box top: not visible
+                    continue  # something stands in front of the box top: not visible
                 assert view.instance[r, c] == o.track_id, (frame.index, view.agent_id, o.track_id)
                 assert abs(view.height[r, c] - o.height) < 0.05
                 checked += 1

@@ -38,10 +38,16 @@ def test_no_dense_gt_option(tmp_path):
     (['--frames', '0'], ['--frames']),
 ])
 def test_bad_arguments_are_one_clear_line(tmp_path, capsys, args, words):
-    code = main(['simulate', '--out', str(tmp_path / 'x'), '--width', '64', '--height', '48', *args])
+    code = main(
+        ['simulate', '--out', str(tmp_path / 'x'), '--width', '64', '--height', '48', *args]
+    )
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith('rsdfm simulate: error:') and err.count('\n') == 1 and 'Traceback' not in err
+    assert (
+        err.startswith('rsdfm simulate: error:')
+        and err.count('\n') == 1
+        and 'Traceback' not in err
+    )
     for w in words:
         assert w in err
     assert not (tmp_path / 'x').exists()

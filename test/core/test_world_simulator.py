@@ -25,8 +25,14 @@ def test_frame_layout_and_stamps(sim_frames):
         assert [v.agent_id for v in f.views] == ['uav1', 'uav2', 'uav3']
         for v in f.views:
             assert v.image.shape == (120, 160, 3) and v.image.dtype == np.uint8
-            assert v.depth.dtype == np.float32 and v.height.dtype == np.float32 and v.instance.dtype == np.uint16
-            np.testing.assert_allclose(v.cam_to_map[:3, :3] @ v.cam_to_map[:3, :3].T, np.eye(3), atol=1e-9)
+            assert (
+                v.depth.dtype == np.float32
+                and v.height.dtype == np.float32
+                and v.instance.dtype == np.uint16
+            )
+            np.testing.assert_allclose(
+                v.cam_to_map[:3, :3] @ v.cam_to_map[:3, :3].T, np.eye(3), atol=1e-9
+            )
             lo, hi = cfg.altitude
             assert lo <= v.cam_to_map[2, 3] <= hi
 
@@ -70,7 +76,7 @@ def test_traffic_moves_stops_and_starts():
     assert stopped_then_went.sum() >= 3
     assert np.all(speeds <= tr.vmax[:n] + 1e-9)
     yaw = tr.poses()[1][:n]
-    assert np.unique(np.round(yaw / (np.pi / 2)) % 4).size == 4      # traffic in all four directions
+    assert np.unique(np.round(yaw / (np.pi / 2)) % 4).size == 4  # traffic in all four directions
 
 
 def test_same_seed_same_frames_different_seed_different_scene():
@@ -84,10 +90,16 @@ def test_same_seed_same_frames_different_seed_different_scene():
     assert [(o.x, o.y) for o in a.objects] != [(o.x, o.y) for o in c.objects]
 
 
-@pytest.mark.parametrize('kwargs, word', [
-    (dict(drones=0), 'drones'), (dict(drones=9), 'drones'), (dict(altitude=(80.0, 50.0)), 'altitude'),
-    (dict(pitch=(60.0, 30.0)), 'pitch'), (dict(altitude=(20.0, 60.0)), 'tallest building'),
-])
+@pytest.mark.parametrize(
+    'kwargs, word',
+    [
+        (dict(drones=0), 'drones'),
+        (dict(drones=9), 'drones'),
+        (dict(altitude=(80.0, 50.0)), 'altitude'),
+        (dict(pitch=(60.0, 30.0)), 'pitch'),
+        (dict(altitude=(20.0, 60.0)), 'tallest building'),
+    ],
+)
 def test_bad_config_is_refused_by_name(kwargs, word):
     with pytest.raises(ValueError, match=word):
         Simulator(WorldConfig(**SMALL, **kwargs))
@@ -99,7 +111,9 @@ def test_no_dense_gt_leaves_the_images_out():
 
 
 def test_sky_above_the_horizon_has_no_depth_height_or_instance():
-    f = Simulator(WorldConfig(seed=4, drones=1, pitch=(8.0, 10.0), altitude=(45.0, 50.0), **SMALL)).step()
+    f = Simulator(
+        WorldConfig(seed=4, drones=1, pitch=(8.0, 10.0), altitude=(45.0, 50.0), **SMALL)
+    ).step()
     v = f.views[0]
     sky = np.isinf(v.depth)
     assert 0.05 < sky.mean() < 0.6

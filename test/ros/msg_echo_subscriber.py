@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

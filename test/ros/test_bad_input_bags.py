@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from bad_bags import UNKNOWN_TYPE, cut_bag, rewrite_bag, small_bag
+from bad_bags import cut_bag, rewrite_bag, small_bag, UNKNOWN_TYPE
 
 RSDFM = shutil.which('rsdfm') or 'rsdfm'
 
@@ -18,19 +18,35 @@ RSDFM = shutil.which('rsdfm') or 'rsdfm'
 def bags(tmp_path_factory):
     root = tmp_path_factory.mktemp('replay_bags')
     good = small_bag(root / 'good', frames=4)
-    return {'good': good, 'cut': cut_bag(good, root / 'cut'),
-            'no_pose': rewrite_bag(good, root / 'no_pose', drop_topics=('/uav2/camera/pose',)),
-            'unknown_type': rewrite_bag(good, root / 'unknown_type', extra_unknown_topic='/uav2/telemetry')}
+    return {
+        'good': good,
+        'cut': cut_bag(good, root / 'cut'),
+        'no_pose': rewrite_bag(good, root / 'no_pose', drop_topics=('/uav2/camera/pose',)),
+        'unknown_type': rewrite_bag(
+            good, root / 'unknown_type', extra_unknown_topic='/uav2/telemetry'
+        ),
+    }
 
 
 def _replay(bag, *extra, env):
-    return subprocess.run([RSDFM, 'replay', str(bag), '--rate', '20', *extra], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [RSDFM, 'replay', str(bag), '--rate', '20', *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-CASES = [('cut', [], 'is cut short or damaged'),
-         ('no_pose', ['--topics', '/uav1/camera/pose', '/uav2/camera/pose'], "['/uav2/camera/pose'] not in the bag"),
-         ('unknown_type', [], f'/uav2/telemetry: message type {UNKNOWN_TYPE} is not available')]
+CASES = [
+    ('cut', [], 'is cut short or damaged'),
+    (
+        'no_pose',
+        ['--topics', '/uav1/camera/pose', '/uav2/camera/pose'],
+        "['/uav2/camera/pose'] not in the bag",
+    ),
+    ('unknown_type', [], f'/uav2/telemetry: message type {UNKNOWN_TYPE} is not available'),
+]
 
 
 @pytest.mark.parametrize('kind, extra, words', CASES, ids=[c[0] for c in CASES])
@@ -44,5 +60,7 @@ def test_replay_refuses_a_damaged_bag_or_plays_what_is_readable(bags, kind, extr
     assert proc.returncode == 0 and 'Traceback' not in proc.stderr, proc.stderr
     sent = int(re.search(r'replay: done, (\d+) messages', proc.stderr)[1])
     assert sent >= 1 and 'warning' in proc.stderr, proc.stderr
-    good = _replay(bags['good'], *extra, env=ros_env)       # the same command on the whole bag plays more
+    good = _replay(
+        bags['good'], *extra, env=ros_env
+    )  # the same command on the whole bag plays more
     assert good.returncode == 0 and int(re.search(r'done, (\d+) messages', good.stderr)[1]) >= sent

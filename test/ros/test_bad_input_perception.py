@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from graph_support import Probe, isolate_this_process
+from graph_support import isolate_this_process, Probe
 from helpers import ros_test_env, wait_for
 
 isolate_this_process()
@@ -33,27 +33,51 @@ class Drone:
         from rsdfm_core.graph import fleet_graph
         from rsdfm_core.world.config import WorldConfig
         from rsdfm_core.world.simulator import Simulator
-        from rsdfm_ros.qos import camera_qos
         from rsdfm_msgs.msg import BevFeature
+        from rsdfm_ros.qos import camera_qos
 
         self.tmp = tmp
-        view = next(iter(Simulator(WorldConfig(seed=5, drones=1, dense_gt=False, width=W, height=H)).frames(1))).views[0]
+        view = next(
+            iter(
+                Simulator(WorldConfig(seed=5, drones=1, dense_gt=False, width=W, height=H)).frames(
+                    1
+                )
+            )
+        ).views[0]
         self.rgb, self.K, self.pose = view.image, view.K, view.cam_to_map
-        graph = fleet_graph(namespaces=['uav1'], parameters={'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable',
-                                                                 'pose_source': 'topic'})
+        graph = fleet_graph(
+            namespaces=['uav1'],
+            parameters={
+                'threads': 1,
+                'pose_wait': 0.5,
+                'image_qos': 'reliable',
+                'pose_source': 'topic',
+            },
+        )
         self.runner = GraphRunner(graph, log_dir=tmp / 'logs', env=ros_test_env())
         self.runner.start([NODE])
-        self.probe = Probe(context, {'/uav1/rsdfm/bev_feature': BevFeature, '/diagnostics': DiagnosticArray},
-                           name='bad_input_perception_probe')
+        self.probe = Probe(
+            context,
+            {'/uav1/rsdfm/bev_feature': BevFeature, '/diagnostics': DiagnosticArray},
+            name='bad_input_perception_probe',
+        )
         node = self.probe.node
         qos = camera_qos('reliable', depth=50)
         self.image = node.create_publisher(Image, '/uav1/camera/image_raw', qos)
         self.info = node.create_publisher(CameraInfo, '/uav1/camera/camera_info', qos)
         self.pose_pub = node.create_publisher(PoseStamped, '/uav1/camera/pose', qos)
-        wait_for(lambda: not self.runner.exited() and all(p.get_subscription_count() >= 1
-                                                          for p in (self.image, self.info, self.pose_pub))
-                 and self.probe.node.count_publishers('/uav1/rsdfm/bev_feature') >= 1,
-                 timeout=90, interval=0.1, message='perception node subscribed to its camera topics')
+        wait_for(
+            lambda: (
+                not self.runner.exited()
+                and all(
+                    p.get_subscription_count() >= 1 for p in (self.image, self.info, self.pose_pub)
+                )
+                and self.probe.node.count_publishers('/uav1/rsdfm/bev_feature') >= 1
+            ),
+            timeout=90,
+            interval=0.1,
+            message='perception node subscribed to its camera topics',
+        )
 
     # --- messages --------------------------------------------------------------------------------
     def image_msg(self, stamp: int, rgb=None):
@@ -89,7 +113,12 @@ class Drone:
 
     def features_at(self, stamp: int) -> list:
         from rsdfm_ros.conversions import stamp_to_ns
-        return [m for m in self.probe.get('/uav1/rsdfm/bev_feature') if stamp_to_ns(m.header.stamp) == stamp]
+
+        return [
+            m
+            for m in self.probe.get('/uav1/rsdfm/bev_feature')
+            if stamp_to_ns(m.header.stamp) == stamp
+        ]
 
     def close(self):
         self.probe.close()
@@ -132,7 +161,9 @@ def _wrong_step(d, s):
 
 
 def _size_not_matching_info(d, s):
-    d.send(s, image=d.image_msg(s, d.rgb[::2, ::2].copy()))     # 80x60 image, camera_info says 160x120
+    d.send(
+        s, image=d.image_msg(s, d.rgb[::2, ::2].copy())
+    )  # 80x60 image, camera_info says 160x120
 
 
 def _singular_K(d, s):
@@ -182,8 +213,17 @@ def test_bad_camera_input_is_refused_and_good_images_still_encoded(drone, kind):
              message=f'/diagnostics counting refused.{reason} ({kind})')
     good_stamp = time.time_ns()
     drone.send(good_stamp)
-    wait_for(lambda: drone.features_at(good_stamp), timeout=30, interval=0.05, message=f'good image encoded ({kind})')
-    assert not drone.features_at(bad_stamp) or reason in ('camera_info', 'pose_not_finite', 'quaternion_not_unit')
+    wait_for(
+        lambda: drone.features_at(good_stamp),
+        timeout=30,
+        interval=0.05,
+        message=f'good image encoded ({kind})',
+    )
+    assert not drone.features_at(bad_stamp) or reason in (
+        'camera_info',
+        'pose_not_finite',
+        'quaternion_not_unit',
+    )
     assert not drone.runner.exited(), drone.runner.exited()
     log = (drone.tmp / 'logs' / 'uav1.perception_node.log').read_text()
     assert log.count(f'refusing input ({reason})') == 1, log[-3000:]

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 RSDFM = str(Path(sys.executable).with_name('rsdfm'))
-STAGES = ('preprocess', 'encoder', 'lifting', 'codec encode', 'codec decode', 'resampling', 'fusion',
-          'bev decoder', 'detection head', 'segmentation head', 'trajectory head')
+STAGES = (
+    'preprocess',
+    'encoder',
+    'lifting',
+    'codec encode',
+    'codec decode',
+    'resampling',
+    'fusion',
+    'bev decoder',
+    'detection head',
+    'segmentation head',
+    'trajectory head',
+)
 METHODS = ('single', 'late', 'raw', 'codec 256:4', 'codec 256:8', 'codec 1024:8', 'codec 4096:8')
 
 
@@ -25,15 +36,34 @@ def quick_run(tmp_path_factory):
     from helpers import ros_test_env
 
     tmp = tmp_path_factory.mktemp('bench')
-    proc = subprocess.run([RSDFM, 'bench', '--quick', '--out', str(tmp / 'results'), '--work', str(tmp / 'work'),
-                           '--json', str(tmp / 'bench.json')], env=ros_test_env(), capture_output=True, text=True,
-                          timeout=400)
+    proc = subprocess.run(
+        [
+            RSDFM,
+            'bench',
+            '--quick',
+            '--out',
+            str(tmp / 'results'),
+            '--work',
+            str(tmp / 'work'),
+            '--json',
+            str(tmp / 'bench.json'),
+        ],
+        env=ros_test_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp, json.loads((tmp / 'bench.json').read_text()), proc.stderr
 
 
 def _finite_ms(s: dict) -> bool:
-    return s['runs'] > 0 and math.isfinite(s['median_ms']) and s['median_ms'] >= 0 and s['p90_ms'] >= s['median_ms']
+    return (
+        s['runs'] > 0
+        and math.isfinite(s['median_ms'])
+        and s['median_ms'] >= 0
+        and s['p90_ms'] >= s['median_ms']
+    )
 
 
 @pytest.mark.slow
@@ -45,7 +75,9 @@ def test_quick_bench_writes_every_measurement(quick_run):
     assert meta['machine']['cores'] >= 1 and meta['machine']['versions']['torch']
     for key in ('threads_1', 'threads_all'):
         stages = res['stages'][key]['stages']
-        assert all(_finite_ms(stages[s]) for s in STAGES + ('drone side (total)', 'fusion side (total)')), stages
+        assert all(
+            _finite_ms(stages[s]) for s in STAGES + ('drone side (total)', 'fusion side (total)')
+        ), stages
     onnx = res['onnx']
     assert onnx['ok'] and onnx['agree'], onnx
     assert onnx['threads_1']['speedup'] > 0 and _finite_ms(onnx['threads_1']['onnxruntime'])
@@ -59,8 +91,13 @@ def test_quick_bench_writes_every_measurement(quick_run):
     assert graphs and all(g['delivered'] > 0 and _finite_ms(g) for g in graphs), graphs
     rows = {r['method']: r for r in res['bandwidth']['rows']}
     assert set(rows) == set(METHODS)
-    assert rows['raw']['bytes_per_agent_frame'] > rows['codec 4096:8']['bytes_per_agent_frame'] \
-        > rows['codec 1024:8']['bytes_per_agent_frame'] > rows['codec 256:4']['bytes_per_agent_frame'] > 0
+    assert (
+        rows['raw']['bytes_per_agent_frame']
+        > rows['codec 4096:8']['bytes_per_agent_frame']
+        > rows['codec 1024:8']['bytes_per_agent_frame']
+        > rows['codec 256:4']['bytes_per_agent_frame']
+        > 0
+    )
     assert rows['single']['bytes_per_agent_frame'] == 0
     assert all(t['holds'] in (True, False, None) and t['measured'] for t in res['targets'])
 
@@ -69,10 +106,16 @@ def test_quick_bench_writes_every_measurement(quick_run):
 def test_quick_bench_report_and_plots(quick_run):
     tmp, res, _ = quick_run
     md = (tmp / 'results' / 'RESULTS.md').read_text()
-    assert res['meta']['model_id'] in md and '## Targets' in md and res['meta']['machine']['cpu'] in md
+    assert (
+        res['meta']['model_id'] in md
+        and '## Targets' in md
+        and res['meta']['machine']['cpu'] in md
+    )
     for stage in STAGES:
-        assert any(line.startswith(f'| drone: {stage} |') or line.startswith(f'| fusion: {stage} |')
-                   for line in md.splitlines()), stage
+        assert any(
+            line.startswith(f'| drone: {stage} |') or line.startswith(f'| fusion: {stage} |')
+            for line in md.splitlines()
+        ), stage
     for method in METHODS:
         assert f'| {method} |' in md, method
     assert '| hlf-v1 1024:8 |' in md and '| raw-f32 |' in md
@@ -89,8 +132,13 @@ def test_report_rewritten_from_json_matches_the_run(quick_run, tmp_path):
     from helpers import ros_test_env
 
     tmp, _, _ = quick_run
-    proc = subprocess.run([RSDFM, 'bench', '--from-json', str(tmp / 'bench.json'), '--out', str(tmp_path)],
-                          env=ros_test_env(), capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [RSDFM, 'bench', '--from-json', str(tmp / 'bench.json'), '--out', str(tmp_path)],
+        env=ros_test_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / 'RESULTS.md').read_text() == (tmp / 'results' / 'RESULTS.md').read_text()
     assert (tmp_path / 'bench_scaling.png').stat().st_size > 5000
@@ -100,11 +148,19 @@ def test_bench_refuses_bad_arguments(tmp_path):
     from helpers import ros_test_env
 
     (tmp_path / 'not.json').write_text('[1, 2]')
-    for args, words in ((['--only', 'stages,speed'], '--only'), (['--weights', str(tmp_path / 'none.pt')], '--weights'),
-                        (['--from-json', str(tmp_path / 'not.json')], '--from-json'),
-                        (['--from-json', str(tmp_path / 'missing.json')], '--from-json')):
-        proc = subprocess.run([RSDFM, 'bench', '--quick', '--out', str(tmp_path), *args], env=ros_test_env(),
-                              capture_output=True, text=True, timeout=120)
+    for args, words in (
+        (['--only', 'stages,speed'], '--only'),
+        (['--weights', str(tmp_path / 'none.pt')], '--weights'),
+        (['--from-json', str(tmp_path / 'not.json')], '--from-json'),
+        (['--from-json', str(tmp_path / 'missing.json')], '--from-json'),
+    ):
+        proc = subprocess.run(
+            [RSDFM, 'bench', '--quick', '--out', str(tmp_path), *args],
+            env=ros_test_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 2, proc.stderr
         assert words in proc.stderr and 'Traceback' not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -1,8 +1,8 @@
 """`rsdfm demo` end to end on a tiny scene: every frame detected, summary and picture written."""
 import json
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +12,28 @@ RSDFM = str(Path(sys.executable).with_name('rsdfm'))
 @pytest.mark.slow
 def test_demo_runs_the_graph_and_writes_summary_and_picture(tmp_path, ros_env):
     out = tmp_path / 'demo'
-    proc = subprocess.run([RSDFM, 'demo', '--out', str(out), '--drones', '2', '--frames', '6', '--width', '160',
-                           '--height', '120', '--rate', '0.5'], env=ros_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            RSDFM,
+            'demo',
+            '--out',
+            str(out),
+            '--drones',
+            '2',
+            '--frames',
+            '6',
+            '--width',
+            '160',
+            '--height',
+            '120',
+            '--rate',
+            '0.5',
+        ],
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['frames'] == summary['frames_with_detections'] == 6
@@ -23,5 +43,7 @@ def test_demo_runs_the_graph_and_writes_summary_and_picture(tmp_path, ros_env):
 
 
 def test_demo_refuses_bad_arguments(ros_env):
-    proc = subprocess.run([RSDFM, 'demo', '--drones', '0'], env=ros_env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [RSDFM, 'demo', '--drones', '0'], env=ros_env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and '--drones must be between 1 and 8' in proc.stderr, proc.stderr

@@ -3,9 +3,9 @@ where launch_ros is not installable), each node appears in the ROS graph under i
 namespace, and a stop ends them all cleanly."""
 from __future__ import annotations
 
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 from graph_support import isolate_this_process
 from helpers import wait_for
@@ -28,10 +28,14 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
         expected = {spec.full_name for spec in graph.nodes}
 
         def ready():
-            assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            assert not runner.exited(), (
+                f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            )
             names = {(ns.rstrip('/') + '/' + n) for n, ns in node.get_node_names_and_namespaces()}
-            return expected <= names and all(node.count_subscribers(t) > 0 for t in
-                                             ('/uav1/camera/image_raw', '/scout2/camera/image_raw', '/rsdfm/fused_bev'))
+            return expected <= names and all(
+                node.count_subscribers(t) > 0
+                for t in ('/uav1/camera/image_raw', '/scout2/camera/image_raw', '/rsdfm/fused_bev')
+            )
         wait_for(ready, timeout=90, interval=0.2, message='every node up and subscribed')
         assert node.count_publishers('/scout2/rsdfm/bev_feature') == 1
     finally:
@@ -41,7 +45,14 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
 
 
 def test_run_refuses_a_bad_fleet_in_one_line(ros_env):
-    for args, words in ((['--drones', '0'], 'at least one drone'), (['--namespaces', 'uav1,2x'], 'bad drone namespace'),
-                        (['--param', 'threads'], 'NAME=VALUE')):
-        proc = subprocess.run([RSDFM, 'run', *args], env=ros_env, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 2 and words in proc.stderr and 'Traceback' not in proc.stderr, proc.stderr
+    for args, words in (
+        (['--drones', '0'], 'at least one drone'),
+        (['--namespaces', 'uav1,2x'], 'bad drone namespace'),
+        (['--param', 'threads'], 'NAME=VALUE'),
+    ):
+        proc = subprocess.run(
+            [RSDFM, 'run', *args], env=ros_env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 2 and words in proc.stderr and 'Traceback' not in proc.stderr, (
+            proc.stderr
+        )

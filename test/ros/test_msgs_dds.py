@@ -11,9 +11,9 @@ from __future__ import annotations
 import array
 import hashlib
 import json
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -37,16 +37,22 @@ def _header(sec: int, nanosec: int):
 
 def _detection(track_id: int, label: str):
     from geometry_msgs.msg import Vector3
+
     from rsdfm_msgs.msg import Detection3D
-    return Detection3D(track_id=track_id, label=label, score=0.875,
-                       pose=_pose(12.25 * track_id, -3.5, 0.75, qz=0.3826834323650898,
-                                  qw=0.9238795325112867),
-                       size=Vector3(x=4.5, y=1.875, z=1.5), velocity=Vector3(x=-2.25, y=0.5, z=0.0))
+    return Detection3D(
+        track_id=track_id,
+        label=label,
+        score=0.875,
+        pose=_pose(12.25 * track_id, -3.5, 0.75, qz=0.3826834323650898, qw=0.9238795325112867),
+        size=Vector3(x=4.5, y=1.875, z=1.5),
+        velocity=Vector3(x=-2.25, y=0.5, z=0.0),
+    )
 
 
 def _trajectory(track_id: int, label: str):
     from builtin_interfaces.msg import Duration
     from geometry_msgs.msg import Point
+
     from rsdfm_msgs.msg import Trajectory
     return Trajectory(track_id=track_id, label=label, score=0.625,
                       step=Duration(sec=0, nanosec=500_000_000),
@@ -64,18 +70,28 @@ def build_messages() -> dict[str, object]:
                      grid_origin=_pose(-64.0, -64.0, 0.0), resolution=0.5, rows=256, cols=256,
                      channels=64, model_id='sha256:0123abcd', codec='hlf-v1',
                      payload=array.array('B', rng_bytes), raw_bytes=256 * 256 * 64 * 4)
-    fused = FusedBev(header=_header(1_700_000_001, 5), grid_origin=_pose(-64.0, -64.0, 0.0),
-                     resolution=1.0, rows=128, cols=128, channels=8,
-                     agents=['uav1', 'uav2', 'uav4'], model_id='sha256:0123abcd',
-                     payload=array.array('B', hashlib.shake_256(b'fused').digest(128 * 128 * 8 * 2)))
+    fused = FusedBev(
+        header=_header(1_700_000_001, 5),
+        grid_origin=_pose(-64.0, -64.0, 0.0),
+        resolution=1.0,
+        rows=128,
+        cols=128,
+        channels=8,
+        agents=['uav1', 'uav2', 'uav4'],
+        model_id='sha256:0123abcd',
+        payload=array.array('B', hashlib.shake_256(b'fused').digest(128 * 128 * 8 * 2)),
+    )
     return {
         '/rsdfm_test/detection': _detection(7, 'truck'),
         '/rsdfm_test/detections': Detection3DArray(
             header=_header(1_700_000_002, 999_999_999),
-            detections=[_detection(1, 'car'), _detection(0, 'bus'), _detection(42, 'truck')]),
+            detections=[_detection(1, 'car'), _detection(0, 'bus'), _detection(42, 'truck')],
+        ),
         '/rsdfm_test/trajectory': _trajectory(5, 'bus'),
         '/rsdfm_test/trajectories': TrajectoryArray(
-            header=_header(1_700_000_003, 1), trajectories=[_trajectory(1, 'car'), _trajectory(2, 'truck')]),
+            header=_header(1_700_000_003, 1),
+            trajectories=[_trajectory(1, 'car'), _trajectory(2, 'truck')],
+        ),
         '/rsdfm_test/bev_feature': bev,
         '/rsdfm_test/fused_bev': fused,
     }
@@ -92,11 +108,19 @@ def test_every_message_crosses_processes_intact(ros_env: dict[str, str], rclpy_c
     messages = build_messages()
     assert len(messages['/rsdfm_test/bev_feature'].payload) >= 1_000_000
     assert {type(m).__name__ for m in messages.values()} == {
-        'Detection3D', 'Detection3DArray', 'Trajectory', 'TrajectoryArray', 'BevFeature', 'FusedBev'}
+        'Detection3D',
+        'Detection3DArray',
+        'Trajectory',
+        'TrajectoryArray',
+        'BevFeature',
+        'FusedBev',
+    }
 
     node = rclpy.create_node('msg_dds_publisher', context=rclpy_context)
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-    publishers = {topic: node.create_publisher(type(msg), topic, qos) for topic, msg in messages.items()}
+    publishers = {
+        topic: node.create_publisher(type(msg), topic, qos) for topic, msg in messages.items()
+    }
 
     subscriber = subprocess.Popen(
         [sys.executable, str(SUBSCRIBER), '--timeout', str(DEADLINE_S)]
@@ -126,8 +150,12 @@ def test_every_message_crosses_processes_intact(ros_env: dict[str, str], rclpy_c
         assert got['plain'] == message_to_plain(sent), f'{topic}: field values changed in transit'
 
     bev = by_topic['/rsdfm_test/bev_feature']['plain']
-    assert bev['payload'] == {'len': BEV_PAYLOAD_BYTES,
-                              'sha256': hashlib.sha256(messages['/rsdfm_test/bev_feature'].payload.tobytes()).hexdigest()}
+    assert bev['payload'] == {
+        'len': BEV_PAYLOAD_BYTES,
+        'sha256': hashlib.sha256(
+            messages['/rsdfm_test/bev_feature'].payload.tobytes()
+        ).hexdigest(),
+    }
     assert by_topic['/rsdfm_test/detections']['plain']['detections'][2]['track_id'] == 42
     assert by_topic['/rsdfm_test/fused_bev']['plain']['agents'] == ['uav1', 'uav2', 'uav4']
 

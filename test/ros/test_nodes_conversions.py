@@ -7,9 +7,15 @@ from rsdfm_core.types import ObjectState
 
 
 def test_pose_grid_and_box_round_trips():
-    from rsdfm_ros.conversions import (detection_to_object, fields_to_grid, grid_to_fields, matrix_to_pose,
-                                          object_to_detection, pose_to_matrix)
     from rsdfm_msgs.msg import FusedBev
+    from rsdfm_ros.conversions import (
+        detection_to_object,
+        fields_to_grid,
+        grid_to_fields,
+        matrix_to_pose,
+        object_to_detection,
+        pose_to_matrix,
+    )
 
     T = look_at_optical(np.array([10.0, -20.0, 80.0]), np.array([0.0, 5.0, 0.0]))
     assert np.allclose(pose_to_matrix(matrix_to_pose(T)), T, atol=1e-9)
@@ -17,12 +23,18 @@ def test_pose_grid_and_box_round_trips():
     msg = FusedBev()
     msg.grid_origin, msg.resolution, msg.rows, msg.cols = grid_to_fields(grid)
     back = fields_to_grid(msg)
-    assert np.allclose(back.grid_to_map(), grid.grid_to_map(), atol=1e-6) and (back.rows, back.cols) == (64, 128)
+    assert np.allclose(back.grid_to_map(), grid.grid_to_map(), atol=1e-6) and (
+        back.rows,
+        back.cols,
+    ) == (64, 128)
     o = ObjectState(7, 'bus', 1.0, 2.0, 1.6, 12.0, 2.6, 3.2, -2.5, 3.0, -1.0, 0.8)
     r = detection_to_object(object_to_detection(o))
     assert (r.track_id, r.label) == (7, 'bus')
-    assert np.allclose([r.x, r.y, r.z, r.length, r.width, r.height, r.yaw, r.vx, r.vy, r.score],
-                       [o.x, o.y, o.z, o.length, o.width, o.height, o.yaw, o.vx, o.vy, o.score], atol=1e-6)
+    assert np.allclose(
+        [r.x, r.y, r.z, r.length, r.width, r.height, r.yaw, r.vx, r.vy, r.score],
+        [o.x, o.y, o.z, o.length, o.width, o.height, o.yaw, o.vx, o.vy, o.score],
+        atol=1e-6,
+    )
 
 
 def test_images_in_rgb8_bgr8_with_row_padding():
@@ -41,7 +53,7 @@ def test_bad_messages_are_refused_with_the_reason():
     from geometry_msgs.msg import Pose, Quaternion
     from sensor_msgs.msg import CameraInfo, Image
 
-    from rsdfm_ros.conversions import ConversionError, camera_K, image_to_rgb, pose_to_matrix
+    from rsdfm_ros.conversions import camera_K, ConversionError, image_to_rgb, pose_to_matrix
 
     with pytest.raises(ConversionError, match="encoding 'mono8'"):
         image_to_rgb(Image(height=2, width=2, encoding='mono8', step=2))
@@ -70,16 +82,33 @@ def test_one_reader_for_rclpy_and_rosbags_messages():
     K = intrinsics(8, 6, 60.0)
     boxes = [ObjectState(4, 'truck', 1.0, -2.0, 1.5, 8.0, 2.5, 3.0, 0.7, 1.0, 0.5, 0.9)]
     for bag_msg, typename, rclpy_type, read in (
-            (convert.image_to_msg(rgb[..., ::-1].copy(), 5, 'cam', 'bgr8'), 'sensor_msgs/msg/Image',
-             Image, messages.image_to_array),
-            (convert.camera_info_to_msg(K, 8, 6, 5, 'cam'), 'sensor_msgs/msg/CameraInfo', CameraInfo,
-             messages.camera_K),
-            (convert.objects_to_msg(boxes, 5), 'rsdfm_msgs/msg/Detection3DArray', Detection3DArray,
-             lambda m: [(o.track_id, o.label, o.x, o.vx) for o in messages.detections_to_objects(m)])):
+        (
+            convert.image_to_msg(rgb[..., ::-1].copy(), 5, 'cam', 'bgr8'),
+            'sensor_msgs/msg/Image',
+            Image,
+            messages.image_to_array,
+        ),
+        (
+            convert.camera_info_to_msg(K, 8, 6, 5, 'cam'),
+            'sensor_msgs/msg/CameraInfo',
+            CameraInfo,
+            messages.camera_K,
+        ),
+        (
+            convert.objects_to_msg(boxes, 5),
+            'rsdfm_msgs/msg/Detection3DArray',
+            Detection3DArray,
+            lambda m: [
+                (o.track_id, o.label, o.x, o.vx) for o in messages.detections_to_objects(m)
+            ],
+        ),
+    ):
         cdr = ts.serialize_cdr(bag_msg, typename)
         from_bag = read(ts.deserialize_cdr(cdr, typename))
         from_rclpy = read(deserialize_message(cdr.tobytes(), rclpy_type))
-        assert np.array_equal(np.asarray(from_bag, dtype=object), np.asarray(from_rclpy, dtype=object))
+        assert np.array_equal(
+            np.asarray(from_bag, dtype=object), np.asarray(from_rclpy, dtype=object)
+        )
         assert serialize_message(deserialize_message(cdr.tobytes(), rclpy_type)) == cdr.tobytes()
     assert np.array_equal(messages.image_to_array(ts.deserialize_cdr(
         ts.serialize_cdr(convert.image_to_msg(rgb, 5, 'cam'), 'sensor_msgs/msg/Image'),

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from graph_support import Probe, isolate_this_process, make_bag, node_inputs, play_topics
+from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
 from helpers import wait_for
 
 isolate_this_process()
@@ -51,8 +51,17 @@ def same_boxes(a: list[tuple], b: list[tuple]) -> float:
 
     if not a and not b:
         return 1.0
-    cost = np.array([[abs(p[1] - q[1]) + abs(p[2] - q[2]) + (0 if p[0] == q[0] and abs(p[3] - q[3]) < 1e-3 else 1e3)
-                      for q in b] for p in a]).reshape(len(a), len(b))
+    cost = np.array(
+        [
+            [
+                abs(p[1] - q[1])
+                + abs(p[2] - q[2])
+                + (0 if p[0] == q[0] and abs(p[3] - q[3]) < 1e-3 else 1e3)
+                for q in b
+            ]
+            for p in a
+        ]
+    ).reshape(len(a), len(b))
     rows, cols = linear_sum_assignment(cost)
     return float((cost[rows, cols] < 0.05).sum()) / max(len(a), len(b))
 
@@ -66,49 +75,87 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
 
 
 def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
-    import numpy as np
     from diagnostic_msgs.msg import DiagnosticArray
-    from rsdfm_msgs.msg import Detection3DArray, FusedBev, TrajectoryArray
+    import numpy as np
     from vision_msgs.msg import Detection3DArray as VisionDetections
 
-    from rsdfm_bringup.recorded import read_recorded, shift_stamps
-    from rsdfm_bringup.scoring import score
-    from rsdfm_core.bag import read_frames
     from rsdfm_bringup.readiness import GraphReadiness
+    from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.replay import BagReplay
     from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_bringup.scoring import score
+    from rsdfm_core.bag import read_frames
     from rsdfm_core.graph import fleet_graph
+    from rsdfm_msgs.msg import Detection3DArray, FusedBev, TrajectoryArray
 
     bag = make_bag(tmp_path / 'bag', drones=2, frames=FRAMES)
-    graph = fleet_graph(drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable'})
+    graph = fleet_graph(
+        drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable'}
+    )
     runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
     runner.start()
     rec_dir = tmp_path / 'rec'
-    recorder = subprocess.Popen([RSDFM, 'record', '--out', str(rec_dir), '/rsdfm/detections', '/rsdfm/fused_bev',
-                                 '/rsdfm/segmentation', '/rsdfm/instances', '/uav1/rsdfm/bev_feature',
-                                 '/uav2/rsdfm/bev_feature', '/diagnostics'],
-                                env=ros_env, stderr=subprocess.DEVNULL)
-    probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray, '/rsdfm/fused_bev': FusedBev,
-                                  '/rsdfm/trajectories': TrajectoryArray, '/diagnostics': DiagnosticArray,
-                                  '/rsdfm/detections/vision': VisionDetections})
+    recorder = subprocess.Popen(
+        [
+            RSDFM,
+            'record',
+            '--out',
+            str(rec_dir),
+            '/rsdfm/detections',
+            '/rsdfm/fused_bev',
+            '/rsdfm/segmentation',
+            '/rsdfm/instances',
+            '/uav1/rsdfm/bev_feature',
+            '/uav2/rsdfm/bev_feature',
+            '/diagnostics',
+        ],
+        env=ros_env,
+        stderr=subprocess.DEVNULL,
+    )
+    probe = Probe(
+        rclpy_context,
+        {
+            '/rsdfm/detections': Detection3DArray,
+            '/rsdfm/fused_bev': FusedBev,
+            '/rsdfm/trajectories': TrajectoryArray,
+            '/diagnostics': DiagnosticArray,
+            '/rsdfm/detections/vision': VisionDetections,
+        },
+    )
     readiness = GraphReadiness(probe.node, graph)
     try:
-        replay = BagReplay(probe.node, bag, rate=0.25, topics=play_topics(['/uav1', '/uav2']), restamp=True,
-                           camera_qos_kind='reliable')
+        replay = BagReplay(
+            probe.node,
+            bag,
+            rate=0.25,
+            topics=play_topics(['/uav1', '/uav2']),
+            restamp=True,
+            camera_qos_kind='reliable',
+        )
 
         def ready():
-            assert not runner.exited(), f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            assert not runner.exited(), (
+                f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
+            )
             return readiness.ready(replay, node_inputs(replay.topics))
         wait_for(ready, timeout=90, interval=0.2, message='graph, recorder and probe connected')
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'detections for all {FRAMES} frames')
-        wait_for(lambda: len(probe.get('/rsdfm/detections/vision')) >= FRAMES, timeout=60, interval=0.2,
-                 message=f'vision_msgs detections for all {FRAMES} frames')
+        wait_for(
+            lambda: len(probe.get('/rsdfm/detections/vision')) >= FRAMES,
+            timeout=60,
+            interval=0.2,
+            message=f'vision_msgs detections for all {FRAMES} frames',
+        )
         wait_for(lambda: len(probe.get('/rsdfm/trajectories')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'trajectories for all {FRAMES} frames')
-        wait_for(lambda: probe.diagnostics('/trajectory_node').get('published') == str(FRAMES),
-                 timeout=30, interval=0.2, message='trajectory_node diagnostics after the last frame')
+        wait_for(
+            lambda: probe.diagnostics('/trajectory_node').get('published') == str(FRAMES),
+            timeout=30,
+            interval=0.2,
+            message='trajectory_node diagnostics after the last frame',
+        )
         trajectory_diag = probe.diagnostics('/trajectory_node')
         offset = replay.offset_ns
     finally:
@@ -122,31 +169,63 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     def by_stamp(msgs):
         return {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec - offset: m for m in msgs}
     live = by_stamp(probe.get('/rsdfm/detections'))
-    assert sorted(live) == sorted(offline), 'one detection message per frame, stamped with its capture time'
+    assert sorted(live) == sorted(offline), (
+        'one detection message per frame, stamped with its capture time'
+    )
     for stamp, msg in by_stamp(probe.get('/rsdfm/fused_bev')).items():
-        ros = np.frombuffer(bytes(msg.payload), '<f2').reshape(offline_fused[stamp].shape).astype(np.float32)
-        assert np.abs(ros - offline_fused[stamp].astype(np.float32)).max() < 0.05, f"fused map {stamp} differs"
+        ros = (
+            np.frombuffer(bytes(msg.payload), '<f2')
+            .reshape(offline_fused[stamp].shape)
+            .astype(np.float32)
+        )
+        assert np.abs(ros - offline_fused[stamp].astype(np.float32)).max() < 0.05, (
+            f"fused map {stamp} differs"
+        )
     for stamp, boxes in offline.items():
         got = live[stamp].detections
         confident = [(o.label, o.x, o.y, o.score) for o in boxes if o.score >= 0.3]
-        assert same_boxes([(d.label, d.pose.position.x, d.pose.position.y, d.score) for d in got if d.score >= 0.3],
-                          confident) >= 0.95, f'frame {stamp}: confident boxes differ'
+        assert (
+            same_boxes(
+                [
+                    (d.label, d.pose.position.x, d.pose.position.y, d.score)
+                    for d in got
+                    if d.score >= 0.3
+                ],
+                confident,
+            )
+            >= 0.95
+        ), f'frame {stamp}: confident boxes differ'
     vision = by_stamp(probe.get('/rsdfm/detections/vision'))
     assert sorted(vision) == sorted(live), 'one vision_msgs message per detection message'
     for stamp, msg in vision.items():
-        ours = [(str(d.track_id) if d.track_id else '', d.label, round(d.pose.position.x, 4), d.size.x)
-                for d in live[stamp].detections]
-        theirs = [(d.id, d.results[0].hypothesis.class_id, round(d.bbox.center.position.x, 4), d.bbox.size.x)
-                  for d in msg.detections]
+        ours = [
+            (str(d.track_id) if d.track_id else '', d.label, round(d.pose.position.x, 4), d.size.x)
+            for d in live[stamp].detections
+        ]
+        theirs = [
+            (
+                d.id,
+                d.results[0].hypothesis.class_id,
+                round(d.bbox.center.position.x, 4),
+                d.bbox.size.x,
+            )
+            for d in msg.detections
+        ]
         assert theirs == ours, f'frame {stamp}: vision_msgs boxes differ from the rsdfm ones'
     trajectories = by_stamp(probe.get('/rsdfm/trajectories'))
     assert sorted(trajectories) == sorted(live), 'one trajectory message per detection message'
     for stamp, msg in trajectories.items():
         tracked = sorted((d.track_id, d.label) for d in live[stamp].detections if d.track_id)
-        assert len({i for i, _ in tracked}) == len(tracked), f'frame {stamp}: a track id on two boxes'
+        assert len({i for i, _ in tracked}) == len(tracked), (
+            f'frame {stamp}: a track id on two boxes'
+        )
         got = sorted((t.track_id, t.label) for t in msg.trajectories)
-        assert got == tracked, f'frame {stamp}: trajectories {got} are not the tracked detections {tracked}'
-    assert sum(len(m.trajectories) for m in trajectories.values()) > 0, 'nothing tracked: a vacuous check'
+        assert got == tracked, (
+            f'frame {stamp}: trajectories {got} are not the tracked detections {tracked}'
+        )
+    assert sum(len(m.trajectories) for m in trajectories.values()) > 0, (
+        'nothing tracked: a vacuous check'
+    )
     assert trajectory_diag['refused_total'] == '0', trajectory_diag
 
     rec = read_recorded(rec_dir)
@@ -156,5 +235,9 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     ref = offline_evaluate(bag, tmp_path / 'evaluate.json', ros_env)
     for key in ('ap50', 'ap70', 'iou'):
         a, b = ros[key], ref[key]
-        assert (a is None or math.isnan(a)) == (b is None) and (b is None or abs(a - b) <= 0.02), (key, a, b)
+        assert (a is None or math.isnan(a)) == (b is None) and (b is None or abs(a - b) <= 0.02), (
+            key,
+            a,
+            b,
+        )
     assert ros['bytes_per_agent_frame'] == ref['bytes_per_agent_frame']

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from graph_support import Probe, isolate_this_process
+from graph_support import isolate_this_process, Probe
 from helpers import ros_test_env, wait_for
 
 isolate_this_process()
@@ -29,7 +29,7 @@ class CompressedDrone:
         from sensor_msgs.msg import CameraInfo, CompressedImage
 
         from rsdfm_bringup.runner import GraphRunner
-        from rsdfm_core.camera import EXAMPLE_DISTORTION, CameraModel, distort
+        from rsdfm_core.camera import CameraModel, distort, EXAMPLE_DISTORTION
         from rsdfm_core.graph import fleet_graph
         from rsdfm_core.world import Simulator, WorldConfig
         from rsdfm_msgs.msg import BevFeature
@@ -39,22 +39,41 @@ class CompressedDrone:
                                                height=H)).frames(1))).views[0]
         self.D = EXAMPLE_DISTORTION['plumb_bob']
         self.K, self.pose = view.K, view.cam_to_map
-        self.rgb = distort(view.image, CameraModel(tuple(view.K.ravel()), self.D, 'plumb_bob', W, H))
-        graph = fleet_graph(namespaces=['uav1'], parameters={
-            'threads': 1, 'pose_wait': 0.5, 'image_qos': 'reliable', 'image_transport': 'compressed',
-            'pose_source': 'topic'})
+        self.rgb = distort(
+            view.image, CameraModel(tuple(view.K.ravel()), self.D, 'plumb_bob', W, H)
+        )
+        graph = fleet_graph(
+            namespaces=['uav1'],
+            parameters={
+                'threads': 1,
+                'pose_wait': 0.5,
+                'image_qos': 'reliable',
+                'image_transport': 'compressed',
+                'pose_source': 'topic',
+            },
+        )
         self.runner = GraphRunner(graph, log_dir=tmp / 'logs', env=ros_test_env())
         self.runner.start([NODE])
         self.probe = Probe(context, {'/uav1/rsdfm/bev_feature': BevFeature,
                                      '/diagnostics': DiagnosticArray}, name='camera_stream_probe')
         qos = camera_qos('reliable', depth=50)
         node = self.probe.node
-        self.image = node.create_publisher(CompressedImage, '/uav1/camera/image_raw/compressed', qos)
+        self.image = node.create_publisher(
+            CompressedImage, '/uav1/camera/image_raw/compressed', qos
+        )
         self.info = node.create_publisher(CameraInfo, '/uav1/camera/camera_info', qos)
         self.pose_pub = node.create_publisher(PoseStamped, '/uav1/camera/pose', qos)
-        wait_for(lambda: not self.runner.exited()
-                 and all(p.get_subscription_count() >= 1 for p in (self.image, self.info, self.pose_pub)),
-                 timeout=90, interval=0.1, message='perception node subscribed to the compressed stream')
+        wait_for(
+            lambda: (
+                not self.runner.exited()
+                and all(
+                    p.get_subscription_count() >= 1 for p in (self.image, self.info, self.pose_pub)
+                )
+            ),
+            timeout=90,
+            interval=0.1,
+            message='perception node subscribed to the compressed stream',
+        )
 
     def send(self, stamp: int, jpeg: bytes | None = None) -> None:
         import cv2
@@ -71,7 +90,9 @@ class CompressedDrone:
         if jpeg is None:
             ok, data = cv2.imencode('.jpg', cv2.cvtColor(self.rgb, cv2.COLOR_RGB2BGR))
             jpeg = data.tobytes()
-        image = CompressedImage(format='rgb8; jpeg compressed bgr8', data=bytes_to_uint8_array(jpeg))
+        image = CompressedImage(
+            format='rgb8; jpeg compressed bgr8', data=bytes_to_uint8_array(jpeg)
+        )
         image.header.stamp, image.header.frame_id = ns_to_stamp(stamp), frame
         self.pose_pub.publish(pose)
         self.info.publish(info)
@@ -87,8 +108,8 @@ class CompressedDrone:
 
     def set_parameter(self, name: str, value) -> bool:
         """SetParameters on the node's service (what `ros2 param set` calls); True if accepted."""
-        from rclpy.parameter import Parameter
         from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
 
         client = self.probe.node.create_client(SetParameters, f'{NODE}/set_parameters')
         wait_for(lambda: client.service_is_ready(), timeout=30, interval=0.1,
@@ -122,14 +143,18 @@ def drone(tmp_path_factory):
 def test_compressed_distorted_stream_is_encoded_and_corrupt_jpeg_refused(drone):
     stamp = time.time_ns()
     drone.send(stamp)
-    wait_for(lambda: drone.features_at(stamp), timeout=60, interval=0.05, message='map of a JPEG frame')
+    wait_for(
+        lambda: drone.features_at(stamp), timeout=60, interval=0.05, message='map of a JPEG frame'
+    )
     bad = stamp + PERIOD_NS
     drone.send(bad, jpeg=b'\xff\xd8 this is not a JPEG')
     wait_for(lambda: drone.refused('image_decode') >= 1, timeout=30, interval=0.1,
              message='refused.image_decode on /diagnostics')
     good = bad + PERIOD_NS
     drone.send(good)
-    wait_for(lambda: drone.features_at(good), timeout=30, interval=0.05, message='good frame after it')
+    wait_for(
+        lambda: drone.features_at(good), timeout=30, interval=0.05, message='good frame after it'
+    )
     assert not drone.features_at(bad) and not drone.runner.exited()
 
 
@@ -137,7 +162,7 @@ def test_max_bitrate_set_at_run_time_fits_the_next_maps(drone):
     from rsdfm_core.link_budget import bytes_per_map
 
     stamp = time.time_ns()
-    for i in range(3):                                  # a few frames at 10 Hz: the rate is measured
+    for i in range(3):  # a few frames at 10 Hz: the rate is measured
         drone.send(stamp + i * PERIOD_NS)
         wait_for(lambda: drone.features_at(stamp + i * PERIOD_NS), timeout=30, interval=0.05,
                  message='unconstrained map')
@@ -147,12 +172,16 @@ def test_max_bitrate_set_at_run_time_fits_the_next_maps(drone):
     assert limit < unconstrained, 'the link must be narrower than the default budget'
     nxt = stamp + 3 * PERIOD_NS
     drone.send(nxt)
-    wait_for(lambda: drone.features_at(nxt), timeout=30, interval=0.05, message='map under the limit')
+    wait_for(
+        lambda: drone.features_at(nxt), timeout=30, interval=0.05, message='map under the limit'
+    )
     size = len(drone.features_at(nxt)[0].payload)
     assert limit * 0.9 < size <= limit, (size, limit)
     assert not drone.set_parameter('max_bitrate', -5)
     assert drone.set_parameter('max_bitrate', 0)
     last = nxt + PERIOD_NS
     drone.send(last)
-    wait_for(lambda: drone.features_at(last), timeout=30, interval=0.05, message='map after lifting it')
+    wait_for(
+        lambda: drone.features_at(last), timeout=30, interval=0.05, message='map after lifting it'
+    )
     assert len(drone.features_at(last)[0].payload) == unconstrained

@@ -3,11 +3,11 @@ writes is read back by rosbags and by the mcap reader, every message there, stam
 asked (restamp to now, one drone's clock skewed 2 s behind)."""
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
 import signal
 import subprocess
 import sys
-from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +30,9 @@ def _read_rosbags(path: Path):
     return out
 
 
-def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(tmp_path, rclpy_context, ros_env):
+def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(
+    tmp_path, rclpy_context, ros_env
+):
     import rclpy
 
     from rsdfm_bringup.replay import BagReplay
@@ -59,9 +61,15 @@ def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(tmp_path, rc
     source = _read_rosbags(src)
     recorded = _read_rosbags(out)
     assert Counter(t for t, _, _ in recorded) == Counter(t for t, _, _ in source if t in topics)
-    src_stamps = {(t, m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) for t, _, m in source if t in topics}
+    src_stamps = {
+        (t, m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)
+        for t, _, m in source
+        if t in topics
+    }
     rec_stamps = {(t, m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) for t, _, m in recorded}
-    expected = {(t, s + offset - (2 * 10**9 if t.startswith('/uav2/') else 0)) for t, s in src_stamps}
+    expected = {
+        (t, s + offset - (2 * 10**9 if t.startswith('/uav2/') else 0)) for t, s in src_stamps
+    }
     assert rec_stamps == expected
     images = [m for t, _, m in recorded if t == '/uav1/camera/image_raw']
     originals = [m for t, _, m in source if t == '/uav1/camera/image_raw']

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from graph_support import Probe, isolate_this_process, make_bag, node_inputs, play_topics
+from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
 from helpers import wait_for
 
 isolate_this_process()
@@ -22,11 +22,12 @@ class FusedWatch:
 
     def __init__(self, probe) -> None:
         from rsdfm_msgs.msg import FusedBev
-
         from rsdfm_ros.qos import result_qos
         self.arrivals: list[tuple[float, tuple[str, ...]]] = []
         self.lock = threading.Lock()
-        probe.node.create_subscription(FusedBev, '/rsdfm/fused_bev', self._keep, result_qos(depth=50))
+        probe.node.create_subscription(
+            FusedBev, '/rsdfm/fused_bev', self._keep, result_qos(depth=50)
+        )
 
     def _keep(self, msg) -> None:
         with self.lock:
@@ -56,12 +57,22 @@ def test_killed_nodes_are_respawned_and_fused_again(tmp_path, rclpy_context, ros
         # 3 Hz: the graph keeps up on two shared cores, so a restart is timed, not the backlog
         replay = BagReplay(probe.node, bag, rate=0.3, topics=play_topics(['/uav1', '/uav2']),
                            restamp=True, loop=True, camera_qos_kind='reliable')
-        wait_for(lambda: all(replay.matched(t) >= 1 for t in node_inputs(replay.topics)), timeout=90,
-                 interval=0.2, message='perception nodes connected')
-        player = threading.Thread(target=replay.play, kwargs={'stop': stop, 'progress': False}, daemon=True)
+        wait_for(
+            lambda: all(replay.matched(t) >= 1 for t in node_inputs(replay.topics)),
+            timeout=90,
+            interval=0.2,
+            message='perception nodes connected',
+        )
+        player = threading.Thread(
+            target=replay.play, kwargs={'stop': stop, 'progress': False}, daemon=True
+        )
         player.start()
-        wait_for(lambda: watch.first_after(0.0, 'uav2') and watch.first_after(0.0, 'uav1'), timeout=90,
-                 interval=0.1, message='both drones fused before any crash')
+        wait_for(
+            lambda: watch.first_after(0.0, 'uav2') and watch.first_after(0.0, 'uav1'),
+            timeout=90,
+            interval=0.1,
+            message='both drones fused before any crash',
+        )
 
         for name, agent in (('/fusion_node', None), ('/uav2/perception_node', 'uav2')):
             old_pid = runner.processes[name].pid
@@ -72,8 +83,10 @@ def test_killed_nodes_are_respawned_and_fused_again(tmp_path, rclpy_context, ros
             restarted = runner._started_at[name]
             back = wait_for(lambda: watch.first_after(restarted, agent), timeout=60, interval=0.05,
                             message=f'fused maps after {name} restarted')
-            print(f'{name}: respawned {restarted - killed:.2f} s after the kill, fused again '
-                  f'{back - restarted:.2f} s after the restart ({back - killed:.2f} s after the kill)')
+            print(
+                f'{name}: respawned {restarted - killed:.2f} s after the kill, fused again '
+                f'{back - restarted:.2f} s after the restart ({back - killed:.2f} s after the kill)'
+            )
             assert back - restarted <= RESTART_TARGET_S, (name, back - restarted)
         assert runner.restarts == {'/fusion_node': 1, '/uav2/perception_node': 1}
     finally:

@@ -16,11 +16,24 @@ isolate_this_process()
 def test_lossy_reordered_link_loses_no_frame_and_memory_stays_flat(tmp_path):
     from rsdfm_bench.soak import run_soak
 
-    result = run_soak(duration_s=15.0, log_dir=tmp_path / 'logs', env=ros_test_env(), drones=4, rate_hz=10.0,
-                      drop=0.2, reorder=0.2, seed=3, progress=False)
+    result = run_soak(
+        duration_s=15.0,
+        log_dir=tmp_path / 'logs',
+        env=ros_test_env(),
+        drones=4,
+        rate_hz=10.0,
+        drop=0.2,
+        reorder=0.2,
+        seed=3,
+        progress=False,
+    )
     s = result.summary()
-    assert result.frames >= 140 and result.messages_dropped > 0 and result.messages_reordered > 0, s
-    assert result.frames_with_map >= 0.95 * result.frames, s           # 0.2^4: nearly every frame keeps a map
+    assert (
+        result.frames >= 140 and result.messages_dropped > 0 and result.messages_reordered > 0
+    ), s
+    assert result.frames_with_map >= 0.95 * result.frames, (
+        s
+    )  # 0.2^4: nearly every frame keeps a map
     assert result.missing == [] and result.frames_with_detections == result.frames_with_map, s
     assert int(result.refused.get('refused.late', 0)) == 0, s
     drift = result.memory_drift()

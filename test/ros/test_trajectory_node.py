@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from graph_support import Probe, isolate_this_process
+from graph_support import isolate_this_process, Probe
 from helpers import wait_for
 
 isolate_this_process()
@@ -16,7 +16,7 @@ STEP_NS = 100_000_000
 def _fused(rt, stamp_ns: int):
     import numpy as np
 
-    from rsdfm_core.model.runtime import FusedMap, fused_to_payload
+    from rsdfm_core.model.runtime import fused_to_payload, FusedMap
     from rsdfm_msgs.msg import FusedBev
     from rsdfm_ros.conversions import bytes_to_uint8_array, grid_to_fields, ns_to_stamp
 

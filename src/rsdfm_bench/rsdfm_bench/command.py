@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
 from pathlib import Path
+import time
 
 from rsdfm_core.cli import UserError
 
@@ -20,13 +20,26 @@ SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'bandwidth')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--quick', action='store_true', help='small sizes for development (under 2 minutes)')
+    parser.add_argument(
+        '--quick', action='store_true', help='small sizes for development (under 2 minutes)'
+    )
     parser.add_argument('--json', help='also write every figure to this JSON file')
-    parser.add_argument('--out', default='benchmarks', help='directory for RESULTS.md and the PNGs (default benchmarks)')
-    parser.add_argument('--work', help='scratch directory for the bag, ONNX file and graph logs (default out/bench)')
+    parser.add_argument(
+        '--out',
+        default='benchmarks',
+        help='directory for RESULTS.md and the PNGs (default benchmarks)',
+    )
+    parser.add_argument(
+        '--work',
+        help='scratch directory for the bag, ONNX file and graph logs (default out/bench)',
+    )
     parser.add_argument('--weights', help='model checkpoint (default: the shipped weights)')
-    parser.add_argument('--from-json', help='only rewrite RESULTS.md and the plots from a JSON of an earlier run')
-    parser.add_argument('--only', help=f'comma-separated subset of {",".join(SECTIONS)} (default: all)')
+    parser.add_argument(
+        '--from-json', help='only rewrite RESULTS.md and the plots from a JSON of an earlier run'
+    )
+    parser.add_argument(
+        '--only', help=f'comma-separated subset of {",".join(SECTIONS)} (default: all)'
+    )
 
 
 def _sections(text: str | None) -> list[str]:
@@ -35,7 +48,9 @@ def _sections(text: str | None) -> list[str]:
     chosen = [s.strip() for s in text.split(',') if s.strip()]
     bad = [s for s in chosen if s not in SECTIONS]
     if bad or not chosen:
-        raise UserError(f'--only takes a comma-separated subset of {",".join(SECTIONS)}, got {text!r}')
+        raise UserError(
+            f'--only takes a comma-separated subset of {",".join(SECTIONS)}, got {text!r}'
+        )
     return chosen
 
 
@@ -97,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     load_start = [round(x, 2) for x in os.getloadavg()]
     competing = competing_processes()
     if competing:
-        progress(f'{len(competing)} other busy process(es) share the CPU: figures will be slower and noisier')
+        progress(
+            f'{len(competing)} other busy process(es) share the CPU: figures will be slower and noisier'
+        )
     try:
         inputs = load_inputs(work, plan, args.weights)
     except (FileNotFoundError, ValueError) as exc:
@@ -113,31 +130,57 @@ def run(args: argparse.Namespace) -> int:
         results['onnx'] = measure_onnx(rt, views, plan.onnx_runs, work)
     if 'transport' in sections:
         from rsdfm_bench.transport import measure_transport
-        results['transport'] = measure_transport(rt, inputs.frames[0].views[0], plan.transport_messages,
-                                                 plan.transport_rate_hz, work)
+
+        results['transport'] = measure_transport(
+            rt, inputs.frames[0].views[0], plan.transport_messages, plan.transport_rate_hz, work
+        )
     if 'scaling' in sections:
         from rsdfm_bench.scaling import measure_scaling
         tr = results.get('transport', {}).get('hlf-v1')
-        results['scaling'] = measure_scaling(rt, inputs.frames[:plan.scaling_frames + 1], inputs.bag, len(inputs.frames),
-                                             plan.graph_drones, work, inputs.weights, tr['median_ms'] if tr else None)
+        results['scaling'] = measure_scaling(
+            rt,
+            inputs.frames[: plan.scaling_frames + 1],
+            inputs.bag,
+            len(inputs.frames),
+            plan.graph_drones,
+            work,
+            inputs.weights,
+            tr['median_ms'] if tr else None,
+        )
     if 'bandwidth' in sections:
         from rsdfm_bench.bandwidth import measure_bandwidth
-        results['bandwidth'] = measure_bandwidth(rt, inputs.fleet(plan.drones, plan.accuracy_frames))
+
+        results['bandwidth'] = measure_bandwidth(
+            rt, inputs.fleet(plan.drones, plan.accuracy_frames)
+        )
     competing = sorted(set(competing) | set(competing_processes()))
     results['meta'] = {
-        'plan': plan.name, 'sections': sections, 'model_id': rt.model_id,
+        'plan': plan.name,
+        'sections': sections,
+        'model_id': rt.model_id,
         'weights': args.weights or 'shipped default (rsdfm_core/data/rsdfm.pt)',
-        'random_init': bool(rt.extra.get('random_init')), 'machine': machine_facts(), 'load_start': load_start,
-        'competing': competing, 'seconds': time.monotonic() - t0, 'bag': str(inputs.bag),
+        'random_init': bool(rt.extra.get('random_init')),
+        'machine': machine_facts(),
+        'load_start': load_start,
+        'competing': competing,
+        'seconds': time.monotonic() - t0,
+        'bag': str(inputs.bag),
     }
     results['targets'] = check_targets(results)
     plots = write_plots(results, out_dir)
     md = write_results_md(results, out_dir, plots)
-    results['meta']['files'] = {'results_md': str(md), 'plots': {k: str(out_dir / v) for k, v in plots.items()}}
+    results['meta']['files'] = {
+        'results_md': str(md),
+        'plots': {k: str(out_dir / v) for k, v in plots.items()},
+    }
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(json_safe(results), indent=2, allow_nan=False) + '\n')
+        Path(args.json).write_text(
+            json.dumps(json_safe(results), indent=2, allow_nan=False) + '\n'
+        )
     for t in results['targets']:
-        progress(f"target: {t['target']}: {t['measured']} -> {({True: 'holds', False: 'does not hold', None: 'not measured'})[t['holds']]}")
+        progress(
+            f"target: {t['target']}: {t['measured']} -> {({True: 'holds', False: 'does not hold', None: 'not measured'})[t['holds']]}"
+        )
     progress(f'wrote {md} and {len(plots)} plots in {time.monotonic() - t0:.0f} s')
     return 0

@@ -1,15 +1,15 @@
 """Inputs shared by the measurements: one simulated 8-drone bag, its frames, the loaded model."""
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+import shutil
 
 from rsdfm_bench.plan import BenchPlan
 from rsdfm_bench.timing import progress
 from rsdfm_core.types import Frame
 
-BAG_DRONES = 8      # the largest fleet of the scaling measurement; smaller fleets use the first drones
+BAG_DRONES = 8  # the largest fleet of the scaling measurement; smaller fleets use the first drones
 
 
 @dataclass

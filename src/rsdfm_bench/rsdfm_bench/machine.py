@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import datetime
+from importlib import metadata
 import os
+from pathlib import Path
 import platform
 import re
 import subprocess
 import time
-from importlib import metadata
-from pathlib import Path
 
 from rsdfm_bench.timing import all_threads
 
-PACKAGES = ('torch', 'numpy', 'onnx', 'onnxruntime', 'onnxscript', 'rclpy', 'rosbags', 'opencv-python-headless')
+PACKAGES = (
+    'torch',
+    'numpy',
+    'onnx',
+    'onnxruntime',
+    'onnxscript',
+    'rclpy',
+    'rosbags',
+    'opencv-python-headless',
+)
 
 
 def cpu_model() -> str:
@@ -39,8 +48,13 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str:
     try:
-        r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, timeout=10,
-                           cwd=Path(__file__).resolve().parent)
+        r = subprocess.run(
+            ['git', 'rev-parse', '--short', 'HEAD'],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        )
         return r.stdout.strip() or 'unknown'
     except (OSError, subprocess.SubprocessError):
         return 'unknown'
@@ -67,7 +81,11 @@ def competing_processes(sample_s: float = 1.0, busy_percent: float = 30.0) -> li
             busy = p.cpu_percent(None)
         except psutil.Error:
             continue
-        if 'rsdfm train' in cmd or re.search(r'\btrain\w*\.py\b', cmd) or (busy >= busy_percent and cmd):
+        if (
+            'rsdfm train' in cmd
+            or re.search(r'\btrain\w*\.py\b', cmd)
+            or (busy >= busy_percent and cmd)
+        ):
             out.append(f"{p.info['pid']}: {cmd[:120]}")
     return out
 
@@ -77,7 +95,11 @@ def machine_facts() -> dict:
 
     return {
         'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-        'cpu': cpu_model(), 'cores': all_threads(), 'ram_gib': round(psutil.virtual_memory().total / 2 ** 30, 1),
-        'os': platform.platform(), 'versions': versions(), 'commit': git_commit(),
+        'cpu': cpu_model(),
+        'cores': all_threads(),
+        'ram_gib': round(psutil.virtual_memory().total / 2**30, 1),
+        'os': platform.platform(),
+        'versions': versions(),
+        'commit': git_commit(),
         'load_average': [round(x, 2) for x in os.getloadavg()],
     }

@@ -13,15 +13,15 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
-import time
 from pathlib import Path
+import time
 
 import numpy as np
 import torch
 
 from rsdfm_bench.timing import all_threads, paired, progress, repeat, torch_threads
 
-RTOL, ATOL = 1e-3, 1e-4        # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
+RTOL, ATOL = 1e-3, 1e-4  # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
 
 
 class DroneNet(torch.nn.Module):
@@ -67,12 +67,21 @@ def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
     return {'image': image, 'points': points.float(), 'ok': ok, 'valid': valid}
 
 
-def export(model: torch.nn.Module, example: dict[str, torch.Tensor], path: Path, outputs: list[str]) -> None:
+def export(
+    model: torch.nn.Module, example: dict[str, torch.Tensor], path: Path, outputs: list[str]
+) -> None:
     """torch.onnx.export with the dynamo exporter; its chatter goes to a buffer, not the terminal."""
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        torch.onnx.export(model, tuple(example.values()), str(path), input_names=list(example), output_names=outputs,
-                          dynamo=True, opset_version=18)
+        torch.onnx.export(
+            model,
+            tuple(example.values()),
+            str(path),
+            input_names=list(example),
+            output_names=outputs,
+            dynamo=True,
+            opset_version=18,
+        )
 
 
 def session(path: Path, threads: int):
@@ -94,12 +103,22 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     t0 = time.perf_counter()
     try:
         export(model, feeds[0], path, ['bev'])
-    except Exception as exc:    # report why, do not stop the other measurements
-        return {'ok': False, 'error': f'export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
+    except Exception as exc:  # report why, do not stop the other measurements
+        return {
+            'ok': False,
+            'error': f'export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}',
+        }
     export_s = time.perf_counter() - t0
-    res = {'ok': True, 'exporter': 'torch.onnx.export(dynamo=True), opset 18', 'export_s': export_s,
-           'onnx_bytes': path.stat().st_size, 'rtol': RTOL, 'atol': ATOL, 'onnxruntime': ort.__version__,
-           'part': 'encoder + height distribution + splat (geometry and codec stay eager in both paths)'}
+    res = {
+        'ok': True,
+        'exporter': 'torch.onnx.export(dynamo=True), opset 18',
+        'export_s': export_s,
+        'onnx_bytes': path.stat().st_size,
+        'rtol': RTOL,
+        'atol': ATOL,
+        'onnxruntime': ort.__version__,
+        'part': 'encoder + height distribution + splat (geometry and codec stay eager in both paths)',
+    }
     sessions = {n: session(path, n) for n in (1, all_threads())}
     worst = 0.0
     agree = True
@@ -113,15 +132,21 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     res.update({'agree': agree, 'max_abs_diff': worst, 'views_checked': len(feeds)})
     np_feeds = [{key: v.numpy() for key, v in f.items()} for f in feeds]
     for n in (1, all_threads()):
-        torch_feed, ort_feed, view = (itertools.cycle(x).__next__ for x in (feeds, np_feeds, views))
+        torch_feed, ort_feed, view = (
+            itertools.cycle(x).__next__ for x in (feeds, np_feeds, views)
+        )
         with torch_threads(n), torch.no_grad():
-            eager, onnx = paired(lambda: model(**torch_feed()), lambda: sessions[n].run(None, ort_feed()), runs)
+            eager, onnx = paired(
+                lambda: model(**torch_feed()), lambda: sessions[n].run(None, ort_feed()), runs
+            )
             geometry = repeat(lambda: drone_inputs(rt, view()), runs)
         res[f'threads_{"1" if n == 1 else "all"}'] = {
             'threads': n, 'eager': eager, 'onnxruntime': onnx, 'geometry_eager': geometry,
             'speedup': eager['median_ms'] / onnx['median_ms']}
-        progress(f'onnx ({n} thread{"s" * (n > 1)}): eager {eager["median_ms"]:.1f} ms, onnxruntime '
-                 f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x')
+        progress(
+            f'onnx ({n} thread{"s" * (n > 1)}): eager {eager["median_ms"]:.1f} ms, onnxruntime '
+            f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x'
+        )
     res['encoder_only'] = encoder_only(rt, feeds, runs, out_dir)
     return res
 
@@ -137,6 +162,15 @@ def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:
     sess = session(path, 1)
     images = itertools.cycle([f['image'] for f in feeds]).__next__
     with torch_threads(1), torch.no_grad():
-        eager, onnx = paired(lambda: model(images()), lambda: sess.run(None, {'image': images().numpy()}), runs)
-    progress(f'onnx encoder only (1 thread): eager {eager["median_ms"]:.1f} ms, onnxruntime {onnx["median_ms"]:.1f} ms')
-    return {'ok': True, 'eager': eager, 'onnxruntime': onnx, 'speedup': eager['median_ms'] / onnx['median_ms']}
+        eager, onnx = paired(
+            lambda: model(images()), lambda: sess.run(None, {'image': images().numpy()}), runs
+        )
+    progress(
+        f'onnx encoder only (1 thread): eager {eager["median_ms"]:.1f} ms, onnxruntime {onnx["median_ms"]:.1f} ms'
+    )
+    return {
+        'ok': True,
+        'eager': eager,
+        'onnxruntime': onnx,
+        'speedup': eager['median_ms'] / onnx['median_ms'],
+    }

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from rsdfm_bench.stages import DRONE_STAGES, FUSION_STAGES, stage_shares
 
-PLOTS = {'stages': 'bench_stages.png', 'scaling': 'bench_scaling.png', 'bandwidth': 'bench_bandwidth.png'}
+PLOTS = {
+    'stages': 'bench_stages.png',
+    'scaling': 'bench_scaling.png',
+    'bandwidth': 'bench_bandwidth.png',
+}
 
 
 def _f(x, digits: int = 1, unit: str = '') -> str:
@@ -20,7 +24,9 @@ def _holds(h) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + ['| ' + ' | '.join(r) + ' |' for r in rows]
+    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + [
+        '| ' + ' | '.join(r) + ' |' for r in rows
+    ]
 
 
 def plot_stages(res: dict, path: Path) -> None:
@@ -30,14 +36,19 @@ def plot_stages(res: dict, path: Path) -> None:
     names = list(DRONE_STAGES) + list(FUSION_STAGES)
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 5))
-    for off, key, label in ((-0.2, 'threads_1', '1 thread'), (0.2, 'threads_all', f"{res['all_threads']} threads")):
+    for off, key, label in (
+        (-0.2, 'threads_1', '1 thread'),
+        (0.2, 'threads_all', f"{res['all_threads']} threads"),
+    ):
         st = res[key]['stages']
         ax.barh(y + off, [st[n]['median_ms'] for n in names], 0.4, label=label,
                 xerr=[[0] * len(names), [st[n]['p90_ms'] - st[n]['median_ms'] for n in names]])
     ax.set_yticks(y, [('drone: ' if n in DRONE_STAGES else 'fusion: ') + n for n in names])
     ax.invert_yaxis()
     ax.set_xlabel('ms (median, whisker to p90)')
-    ax.set_title(f"Per-stage time\ndrone stages per image, fusion stages per frame of {res['drones']} drones")
+    ax.set_title(
+        f"Per-stage time\ndrone stages per image, fusion stages per frame of {res['drones']} drones"
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -51,9 +62,17 @@ def plot_scaling(res: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     ax.loglog(ns, [r['fusion_side']['median_ms'] for r in res['rows']], 'o-',
               label=f"fusion side (b = {_f(res['exponent_fusion_side'], 2)})")
-    ax.loglog(ns, [r['modelled_e2e_ms'] for r in res['rows']], 's--',
-              label=f"modelled e2e, drone per computer (b = {_f(res['exponent_modelled_e2e'], 2)})")
-    g = [(r['drones'], r['graph']['median_ms']) for r in res['rows'] if r.get('graph') and 'median_ms' in r['graph']]
+    ax.loglog(
+        ns,
+        [r['modelled_e2e_ms'] for r in res['rows']],
+        's--',
+        label=f"modelled e2e, drone per computer (b = {_f(res['exponent_modelled_e2e'], 2)})",
+    )
+    g = [
+        (r['drones'], r['graph']['median_ms'])
+        for r in res['rows']
+        if r.get('graph') and 'median_ms' in r['graph']
+    ]
     if g:
         ax.loglog([a for a, _ in g], [b for _, b in g], '^-',
                   label=f"graph e2e on this machine (b = {_f(res['exponent_graph_e2e'], 2)})")
@@ -81,11 +100,19 @@ def plot_bandwidth(res: dict, path: Path) -> None:
                    label=f"{r['method']} ({r['bytes_per_agent_frame']:.0f} B)")
     for mbit in res['link_mbit_s']:
         ax.axvline(mbit * 1e6 / 8 / res['rate_hz'], color='grey', lw=0.8, ls=':')
-        ax.text(mbit * 1e6 / 8 / res['rate_hz'], ax.get_ylim()[1], f' {mbit:g} Mbit/s', fontsize=7, va='top')
+        ax.text(
+            mbit * 1e6 / 8 / res['rate_hz'],
+            ax.get_ylim()[1],
+            f' {mbit:g} Mbit/s',
+            fontsize=7,
+            va='top',
+        )
     ax.set_xscale('log')
     ax.set_xlabel(f"bytes per drone per frame (link lines at {res['rate_hz']:g} Hz)")
     ax.set_ylabel('BEV AP@0.5')
-    ax.set_title(f"Accuracy vs bandwidth ({res['frames']} frames, {res['drones']} drones; 0 B drawn at 1 B)")
+    ax.set_title(
+        f"Accuracy vs bandwidth ({res['frames']} frames, {res['drones']} drones; 0 B drawn at 1 B)"
+    )
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -97,7 +124,11 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
     import matplotlib
     matplotlib.use('Agg')
     made = {}
-    for key, fn in (('stages', plot_stages), ('scaling', plot_scaling), ('bandwidth', plot_bandwidth)):
+    for key, fn in (
+        ('stages', plot_stages),
+        ('scaling', plot_scaling),
+        ('bandwidth', plot_bandwidth),
+    ):
         if results.get(key):
             fn(results[key], out_dir / PLOTS[key])
             made[key] = PLOTS[key]
@@ -107,47 +138,92 @@ def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
 def _meta_lines(results: dict) -> list[str]:
     m = results['meta']
     v = m['machine']['versions']
-    lines = [f"# rsdfm benchmarks ({m['plan']} run)", '',
-             f"Written by `rsdfm bench{' --quick' if m['plan'] == 'quick' else ''}` on {m['machine']['date']} "
-             f"at commit {m['machine']['commit']}, in {m['seconds']:.0f} s. Benchmarks report; they assert nothing.", '',
-             f"- Model: `{m['model_id']}` ({m['weights']})"]
+    lines = [
+        f"# rsdfm benchmarks ({m['plan']} run)",
+        '',
+        f"Written by `rsdfm bench{' --quick' if m['plan'] == 'quick' else ''}` on {m['machine']['date']} "
+        f"at commit {m['machine']['commit']}, in {m['seconds']:.0f} s. Benchmarks report; they assert nothing.",
+        '',
+        f"- Model: `{m['model_id']}` ({m['weights']})",
+    ]
     if m.get('random_init'):
-        lines.append('- **The weights were a random initialisation** (no trained checkpoint was available): speed and '
-                     'bytes are meaningful, accuracy is not.')
+        lines.append(
+            '- **The weights were a random initialisation** (no trained checkpoint was available): speed and '
+            'bytes are meaningful, accuracy is not.'
+        )
     mc = m['machine']
     lines += [f"- Machine: {mc['cpu']}, {mc['cores']} cores, {mc['ram_gib']} GiB RAM, {mc['os']}",
               '- Versions: ' + ', '.join(f'{k} {val}' for k, val in v.items()),
               f"- Load average at start / end: {m['load_start']} / {mc['load_average']}"]
     if m['competing']:
-        lines.append(f"- **Other jobs were using the CPU during this run** ({len(m['competing'])} process(es): "
-                     'training or evaluation), so times are slower and noisier than on an idle machine: '
-                     + '; '.join(f'`{c}`' for c in m['competing']))
+        lines.append(
+            f"- **Other jobs were using the CPU during this run** ({len(m['competing'])} process(es): "
+            'training or evaluation), so times are slower and noisier than on an idle machine: '
+            + '; '.join(f'`{c}`' for c in m['competing'])
+        )
     else:
-        lines.append('- No training or other busy process was seen on the CPU at the start or the end of the run.')
+        lines.append(
+            '- No training or other busy process was seen on the CPU at the start or the end of the run.'
+        )
     return lines + ['']
 
 
 def _stage_lines(st: dict, transport_ms: float | None) -> list[str]:
     one, alln = st['threads_1'], st['threads_all']
-    shares = stage_shares(one, {'transport (DDS)': transport_ms} if transport_ms is not None else None)
+    shares = stage_shares(
+        one, {'transport (DDS)': transport_ms} if transport_ms is not None else None
+    )
     rows = []
-    for side, names, unit in (('drone', DRONE_STAGES, 'per image'), ('fusion', FUSION_STAGES,
-                                                                      f"per frame of {st['drones']} drones")):
+    for side, names, unit in (
+        ('drone', DRONE_STAGES, 'per image'),
+        ('fusion', FUSION_STAGES, f"per frame of {st['drones']} drones"),
+    ):
         for n in names:
             a, b = one['stages'][n], alln['stages'][n]
-            rows.append([f'{side}: {n}', unit, f"{_f(a['median_ms'])} / {_f(a['p90_ms'])}",
-                         f"{_f(b['median_ms'])} / {_f(b['p90_ms'])}", _f(100 * shares.get(f'{side}: {n}', float('nan')), 0, ' %')])
+            rows.append(
+                [
+                    f'{side}: {n}',
+                    unit,
+                    f"{_f(a['median_ms'])} / {_f(a['p90_ms'])}",
+                    f"{_f(b['median_ms'])} / {_f(b['p90_ms'])}",
+                    _f(100 * shares.get(f'{side}: {n}', float('nan')), 0, ' %'),
+                ]
+            )
         if side == 'drone' and transport_ms is not None:
-            rows.append(['transport (DDS, BevFeature)', 'per map', f'{_f(transport_ms, 2)}', '', _f(100 * shares['transport (DDS)'], 0, ' %')])
+            rows.append(
+                [
+                    'transport (DDS, BevFeature)',
+                    'per map',
+                    f'{_f(transport_ms, 2)}',
+                    '',
+                    _f(100 * shares['transport (DDS)'], 0, ' %'),
+                ]
+            )
         tot = f'{side} side (total)'
-        rows.append([f'**{tot}**', unit, f"{_f(one['stages'][tot]['median_ms'])} / {_f(one['stages'][tot]['p90_ms'])}",
-                     f"{_f(alln['stages'][tot]['median_ms'])} / {_f(alln['stages'][tot]['p90_ms'])}", ''])
-    return (['## Per-stage time', '',
-             f"Median / p90 ms over {st['frames']} fleet frames of {st['drones']} drones ({st['frames'] * st['drones']} "
-             f"drone images); 1 thread and all {st['all_threads']} threads. Share = the stage's part of one frame's path "
-             '(one drone image, one transport, the fusion side), 1 thread. Resampling maps each drone\'s own grid '
-             '(centred where its camera looks) into the fusion region; with the default shared grid it is skipped.', '']
-            + _table(['stage', 'unit', '1 thread median / p90', 'all threads median / p90', 'share'], rows) + [''])
+        rows.append(
+            [
+                f'**{tot}**',
+                unit,
+                f"{_f(one['stages'][tot]['median_ms'])} / {_f(one['stages'][tot]['p90_ms'])}",
+                f"{_f(alln['stages'][tot]['median_ms'])} / {_f(alln['stages'][tot]['p90_ms'])}",
+                '',
+            ]
+        )
+    return (
+        [
+            '## Per-stage time',
+            '',
+            f"Median / p90 ms over {st['frames']} fleet frames of {st['drones']} drones ({st['frames'] * st['drones']} "
+            f"drone images); 1 thread and all {st['all_threads']} threads. Share = the stage's part of one frame's path "
+            '(one drone image, one transport, the fusion side), 1 thread. Resampling maps each drone\'s own grid '
+            '(centred where its camera looks) into the fusion region; with the default shared grid it is skipped.',
+            '',
+        ]
+        + _table(
+            ['stage', 'unit', '1 thread median / p90', 'all threads median / p90', 'share'], rows
+        )
+        + ['']
+    )
 
 
 def _onnx_lines(ox: dict) -> list[str]:
@@ -157,19 +233,50 @@ def _onnx_lines(ox: dict) -> list[str]:
     rows = []
     for key in ('threads_1', 'threads_all'):
         r = ox[key]
-        rows.append([str(r['threads']), f"{_f(r['eager']['median_ms'])} / {_f(r['eager']['p90_ms'])}",
-                     f"{_f(r['onnxruntime']['median_ms'])} / {_f(r['onnxruntime']['p90_ms'])}", f"{r['speedup']:.2f}x",
-                     _f(r['geometry_eager']['median_ms'], 2)])
+        rows.append(
+            [
+                str(r['threads']),
+                f"{_f(r['eager']['median_ms'])} / {_f(r['eager']['p90_ms'])}",
+                f"{_f(r['onnxruntime']['median_ms'])} / {_f(r['onnxruntime']['p90_ms'])}",
+                f"{r['speedup']:.2f}x",
+                _f(r['geometry_eager']['median_ms'], 2),
+            ]
+        )
     enc = ox.get('encoder_only') or {}
     if enc.get('ok'):
-        rows.append(['1 (encoder only)', f"{_f(enc['eager']['median_ms'])} / {_f(enc['eager']['p90_ms'])}",
-                     f"{_f(enc['onnxruntime']['median_ms'])} / {_f(enc['onnxruntime']['p90_ms'])}",
-                     f"{enc['speedup']:.2f}x", ''])
-    return lines + [f"Exported part: {ox['part']}; {ox['exporter']}, {ox['onnx_bytes'] / 1e6:.1f} MB, exported in "
-                    f"{ox['export_s']:.1f} s. Outputs agree within |onnx - eager| <= {ox['atol']:g} + {ox['rtol']:g}·|eager| "
-                    f"on {ox['views_checked']} views: **{ox['agree']}** (max abs diff {ox['max_abs_diff']:.1e}).", ''] + _table(
-        ['threads', 'eager median / p90 ms', 'onnxruntime median / p90 ms', 'speed-up', 'geometry (eager, both paths) ms'],
-        rows) + ['', 'Eager and onnxruntime calls alternate, so load from other processes hits both alike.', '']
+        rows.append(
+            [
+                '1 (encoder only)',
+                f"{_f(enc['eager']['median_ms'])} / {_f(enc['eager']['p90_ms'])}",
+                f"{_f(enc['onnxruntime']['median_ms'])} / {_f(enc['onnxruntime']['p90_ms'])}",
+                f"{enc['speedup']:.2f}x",
+                '',
+            ]
+        )
+    return (
+        lines
+        + [
+            f"Exported part: {ox['part']}; {ox['exporter']}, {ox['onnx_bytes'] / 1e6:.1f} MB, exported in "
+            f"{ox['export_s']:.1f} s. Outputs agree within |onnx - eager| <= {ox['atol']:g} + {ox['rtol']:g}·|eager| "
+            f"on {ox['views_checked']} views: **{ox['agree']}** (max abs diff {ox['max_abs_diff']:.1e}).",
+            '',
+        ]
+        + _table(
+            [
+                'threads',
+                'eager median / p90 ms',
+                'onnxruntime median / p90 ms',
+                'speed-up',
+                'geometry (eager, both paths) ms',
+            ],
+            rows,
+        )
+        + [
+            '',
+            'Eager and onnxruntime calls alternate, so load from other processes hits both alike.',
+            '',
+        ]
+    )
 
 
 def _transport_lines(tr: dict) -> list[str]:
@@ -177,14 +284,38 @@ def _transport_lines(tr: dict) -> list[str]:
     for codec in ('hlf-v1', 'raw-f32'):
         r = tr.get(codec)
         if r:
-            rows.append([codec + (f" {r['budget']['topk']}:{r['budget']['bits']}" if r.get('budget') else ''),
-                         str(r['payload_bytes']), f"{r['ratio_to_raw']:.4f}", f"{_f(r['median_ms'], 2)} / {_f(r['p90_ms'], 2)}",
-                         f"{r['received']}/{r['sent']}", f"{r['rate_hz']:g}"])
-    return (['## Transport: BevFeature over DDS between two processes', '',
-             f"{tr['qos']} QoS on {tr['topic']}, Fast DDS with the project's profile (config/fastdds.xml). Latency = "
-             'receive time in the subscriber minus the stamp taken just before publish() (same clock).', '']
-            + _table(['codec', 'payload bytes', 'payload / raw float32 map', 'latency median / p90 ms', 'received',
-                      'rate Hz'], rows) + [''])
+            rows.append(
+                [
+                    codec
+                    + (f" {r['budget']['topk']}:{r['budget']['bits']}" if r.get('budget') else ''),
+                    str(r['payload_bytes']),
+                    f"{r['ratio_to_raw']:.4f}",
+                    f"{_f(r['median_ms'], 2)} / {_f(r['p90_ms'], 2)}",
+                    f"{r['received']}/{r['sent']}",
+                    f"{r['rate_hz']:g}",
+                ]
+            )
+    return (
+        [
+            '## Transport: BevFeature over DDS between two processes',
+            '',
+            f"{tr['qos']} QoS on {tr['topic']}, Fast DDS with the project's profile (config/fastdds.xml). Latency = "
+            'receive time in the subscriber minus the stamp taken just before publish() (same clock).',
+            '',
+        ]
+        + _table(
+            [
+                'codec',
+                'payload bytes',
+                'payload / raw float32 map',
+                'latency median / p90 ms',
+                'received',
+                'rate Hz',
+            ],
+            rows,
+        )
+        + ['']
+    )
 
 
 def _scaling_lines(sc: dict) -> list[str]:
@@ -193,37 +324,80 @@ def _scaling_lines(sc: dict) -> list[str]:
         g = r.get('graph') or {}
         gtxt = (f"{_f(g.get('median_ms'), 0)} / {_f(g.get('p90_ms'), 0)}" if 'median_ms' in g
                 else ('error: ' + g['error'][:80] if 'error' in g else 'not run'))
-        rows.append([str(r['drones']), f"{_f(r['fusion_side']['median_ms'])} / {_f(r['fusion_side']['p90_ms'])}",
-                     _f(r['modelled_e2e_ms'], 0), gtxt, f"{g['delivered']}/{g['frames']}" if 'delivered' in g else '',
-                     f"{_f(model_cpu_ms(sc, r), 0)} ms, {_f(model_cpu_ms(sc, r) / (sc.get('cores', 2) * 1.0), 0)} %",
-                     f"{_f(g['cpu_ms_per_frame'], 0)} ms" if g.get('cpu_ms_per_frame') else ''])
-    lines = ['## Scaling with the number of drones', '',
-             f"Fusion side (decode, fuse, decoder, heads, trajectories; 1 thread) per frame. Modelled end-to-end = one drone's "
-             f"image-to-payload time ({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
-             f"({_f(sc['transport_ms'], 2)} ms) + fusion side. Graph end-to-end = every node as a process over DDS on this "
-             'machine (all drones share its cores), bag replayed at 10 Hz, image publish to detections recorded; frames '
-             'the graph could not keep up with are dropped by the sensor-data QoS, hence "delivered"; the first 5 delivered '
-             'frames (cold start of every node) are left out of the latency.', '',
-             f"Measured exponent b of time ~ drones^b: fusion side **{_f(sc['exponent_fusion_side'], 2)}**, modelled "
-             f"end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
-             f"(b = 1 is linear). Linear fit of the fusion side: {_f(sc['linear_fusion_side']['fixed_ms'])} ms fixed "
-             f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone (decode, resample, "
-             'attention).', '']
-    lines += _table(['drones', 'fusion side median / p90 ms', 'modelled e2e ms', 'graph e2e median / p90 ms',
-                     'frames delivered', 'model compute per frame, % of the cores at 10 Hz', 'graph node time per frame'],
-                    rows) + ['']
-    lines += ['Model compute per frame = drones x one drone\'s image-to-payload time + the fusion side (1 thread, in '
-              'process): what the graph must at least do every 100 ms on this machine\'s cores. Graph node time per '
-              'frame = the processing medians of every node added (from /diagnostics, wall clock, so it also holds '
-              'message conversion and waiting for a core). Once either passes the cores\' time per frame the graph '
-              'cannot keep up at 10 Hz: queues fill, frames drop, and the latency is mostly waiting.', '']
-    g4 = next((r['graph'] for r in sc['rows'] if r['drones'] == 4 and r.get('graph') and r['graph'].get('nodes')), None)
+        rows.append(
+            [
+                str(r['drones']),
+                f"{_f(r['fusion_side']['median_ms'])} / {_f(r['fusion_side']['p90_ms'])}",
+                _f(r['modelled_e2e_ms'], 0),
+                gtxt,
+                f"{g['delivered']}/{g['frames']}" if 'delivered' in g else '',
+                f"{_f(model_cpu_ms(sc, r), 0)} ms, {_f(model_cpu_ms(sc, r) / (sc.get('cores', 2) * 1.0), 0)} %",
+                f"{_f(g['cpu_ms_per_frame'], 0)} ms" if g.get('cpu_ms_per_frame') else '',
+            ]
+        )
+    lines = [
+        '## Scaling with the number of drones',
+        '',
+        f"Fusion side (decode, fuse, decoder, heads, trajectories; 1 thread) per frame. Modelled end-to-end = one drone's "
+        f"image-to-payload time ({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
+        f"({_f(sc['transport_ms'], 2)} ms) + fusion side. Graph end-to-end = every node as a process over DDS on this "
+        'machine (all drones share its cores), bag replayed at 10 Hz, image publish to detections recorded; frames '
+        'the graph could not keep up with are dropped by the sensor-data QoS, hence "delivered"; the first 5 delivered '
+        'frames (cold start of every node) are left out of the latency.',
+        '',
+        f"Measured exponent b of time ~ drones^b: fusion side **{_f(sc['exponent_fusion_side'], 2)}**, modelled "
+        f"end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
+        f"(b = 1 is linear). Linear fit of the fusion side: {_f(sc['linear_fusion_side']['fixed_ms'])} ms fixed "
+        f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone (decode, resample, "
+        'attention).',
+        '',
+    ]
+    lines += _table(
+        [
+            'drones',
+            'fusion side median / p90 ms',
+            'modelled e2e ms',
+            'graph e2e median / p90 ms',
+            'frames delivered',
+            'model compute per frame, % of the cores at 10 Hz',
+            'graph node time per frame',
+        ],
+        rows,
+    ) + ['']
+    lines += [
+        'Model compute per frame = drones x one drone\'s image-to-payload time + the fusion side (1 thread, in '
+        'process): what the graph must at least do every 100 ms on this machine\'s cores. Graph node time per '
+        'frame = the processing medians of every node added (from /diagnostics, wall clock, so it also holds '
+        'message conversion and waiting for a core). Once either passes the cores\' time per frame the graph '
+        'cannot keep up at 10 Hz: queues fill, frames drop, and the latency is mostly waiting.',
+        '',
+    ]
+    g4 = next(
+        (
+            r['graph']
+            for r in sc['rows']
+            if r['drones'] == 4 and r.get('graph') and r['graph'].get('nodes')
+        ),
+        None,
+    )
     if g4:
-        lines += ['Per node in the 4-drone graph (from /diagnostics): processing = callback time, e2e = output time '
-                  'minus capture stamp.', '']
-        lines += _table(['node', 'processing median ms', 'e2e median ms', 'published'],
-                        [[n, d.get('processing_ms_median', ''), d.get('e2e_latency_ms_median', ''), d.get('published', '')]
-                         for n, d in g4['nodes'].items()]) + ['']
+        lines += [
+            'Per node in the 4-drone graph (from /diagnostics): processing = callback time, e2e = output time '
+            'minus capture stamp.',
+            '',
+        ]
+        lines += _table(
+            ['node', 'processing median ms', 'e2e median ms', 'published'],
+            [
+                [
+                    n,
+                    d.get('processing_ms_median', ''),
+                    d.get('e2e_latency_ms_median', ''),
+                    d.get('published', ''),
+                ]
+                for n, d in g4['nodes'].items()
+            ],
+        ) + ['']
     return lines
 
 
@@ -235,25 +409,58 @@ def model_cpu_ms(sc: dict, row: dict) -> float:
 def _bandwidth_lines(bw: dict) -> list[str]:
     rows = []
     for r in bw['rows']:
-        rows.append([r['method'], _f(r['ap50'], 3), _f(r['ap70'], 3), f"{r['bytes_per_agent_frame']:.0f}",
-                     _f(r['log2_bytes'], 1), _f(r['mbit_s_at_10hz'], 2),
-                     ', '.join(f'{x:g}' for x in r['fits_link_mbit_s']) or 'none'])
-    return (['## Accuracy versus bandwidth', '',
-             f"BEV AP at rotated IoU 0.5 / 0.7 over {bw['frames']} frames of {bw['drones']} drones, through rsdfm "
-             'evaluate\'s evaluation. single = one drone, no link; late = boxes sent (40 B each); raw = float32 maps; '
-             'codec TOPK:BITS = HLF payload with that budget (default '
-             f"{bw['default_budget']['topk']}:{bw['default_budget']['bits']}). Bit rate per drone at {bw['rate_hz']:g} Hz; "
-             'UAV links considered: ' + ', '.join(f'{x:g}' for x in bw['link_mbit_s']) + ' Mbit/s.', '']
-            + _table(['method', 'AP@0.5', 'AP@0.7', 'bytes / drone / frame', 'log2 bytes', 'Mbit/s at 10 Hz',
-                      'fits links (Mbit/s)'], rows) + [''])
+        rows.append(
+            [
+                r['method'],
+                _f(r['ap50'], 3),
+                _f(r['ap70'], 3),
+                f"{r['bytes_per_agent_frame']:.0f}",
+                _f(r['log2_bytes'], 1),
+                _f(r['mbit_s_at_10hz'], 2),
+                ', '.join(f'{x:g}' for x in r['fits_link_mbit_s']) or 'none',
+            ]
+        )
+    return (
+        [
+            '## Accuracy versus bandwidth',
+            '',
+            f"BEV AP at rotated IoU 0.5 / 0.7 over {bw['frames']} frames of {bw['drones']} drones, through rsdfm "
+            'evaluate\'s evaluation. single = one drone, no link; late = boxes sent (40 B each); raw = float32 maps; '
+            'codec TOPK:BITS = HLF payload with that budget (default '
+            f"{bw['default_budget']['topk']}:{bw['default_budget']['bits']}). Bit rate per drone at {bw['rate_hz']:g} Hz; "
+            'UAV links considered: ' + ', '.join(f'{x:g}' for x in bw['link_mbit_s']) + ' Mbit/s.',
+            '',
+        ]
+        + _table(
+            [
+                'method',
+                'AP@0.5',
+                'AP@0.7',
+                'bytes / drone / frame',
+                'log2 bytes',
+                'Mbit/s at 10 Hz',
+                'fits links (Mbit/s)',
+            ],
+            rows,
+        )
+        + ['']
+    )
 
 
 def write_results_md(results: dict, out_dir: Path, plots: dict[str, str]) -> Path:
     """benchmarks/RESULTS.md: meta, targets, then one section per measurement that ran."""
     lines = _meta_lines(results)
-    lines += ['## Targets', ''] + _table(['target', 'measured', 'holds', 'note'],
-                                         [[t['target'], t['measured'], _holds(t['holds']), t['note']]
-                                          for t in results['targets']]) + ['']
+    lines += (
+        ['## Targets', '']
+        + _table(
+            ['target', 'measured', 'holds', 'note'],
+            [
+                [t['target'], t['measured'], _holds(t['holds']), t['note']]
+                for t in results['targets']
+            ],
+        )
+        + ['']
+    )
     tr = results.get('transport')
     t_ms = tr['hlf-v1']['median_ms'] if tr and tr.get('hlf-v1') else None
     if results.get('stages'):

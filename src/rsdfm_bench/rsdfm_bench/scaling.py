@@ -10,17 +10,19 @@ time ~ drones^b on a log-log scale and b is reported.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
+import time
 
 import numpy as np
 
-from rsdfm_bench.timing import StageClock, all_threads, progress, summary, torch_threads
+from rsdfm_bench.timing import all_threads, progress, StageClock, summary, torch_threads
 from rsdfm_core.model.trajectory import track_detections
 from rsdfm_core.types import Frame
 
 DRONE_COUNTS = (1, 2, 4, 8)
-GRAPH_WARMUP_FRAMES = 5     # delivered frames left out of the graph latency (lazy torch init in every node)
+GRAPH_WARMUP_FRAMES = (
+    5  # delivered frames left out of the graph latency (lazy torch init in every node)
+)
 
 
 def exponent(ns: list[int], times: list[float]) -> float | None:
@@ -72,47 +74,87 @@ def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dic
                 with clock('fusion side'):
                     fusion_side(fus, heads, tracker, pred, frame, row[:n])
             out[n] = summary(clock.samples['fusion side'])
-            progress(f'scaling: fusion side with {n} drone{"s" * (n > 1)}: {out[n]["median_ms"]:.1f} ms per frame')
+            progress(
+                f'scaling: fusion side with {n} drone{"s" * (n > 1)}: {out[n]["median_ms"]:.1f} ms per frame'
+            )
     return out, drone.summaries(skip=1)['drone side']
 
 
 def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str | None) -> dict:
     """Run the bag through the real graph with `drones` drones at 10 Hz; latency of every delivered frame."""
     from rsdfm_bringup.recorded import read_recorded
-    from rsdfm_bringup.session import SessionError, run_session
+    from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.graph import fleet_graph
 
     out_dir = work / f'graph_{drones}'
     graph = fleet_graph(drones=drones, weights=weights, parameters={'threads': 1})
-    progress(f'scaling: graph of {len(graph.nodes)} processes with {drones} drone{"s" * (drones > 1)}, '
-             f'{frames} frames at 10 Hz')
+    progress(
+        f'scaling: graph of {len(graph.nodes)} processes with {drones} drone{"s" * (drones > 1)}, '
+        f'{frames} frames at 10 Hz'
+    )
     t0 = time.monotonic()
     try:
         res = run_session(graph, bag, frames, out_dir, rate=1.0, idle_timeout=5.0)
     except SessionError as exc:
         return {'drones': drones, 'error': str(exc)}
     rec = read_recorded(res.record_dir)
-    lat = [(rec.receive_ns[s] - res.sent_at[s - res.offset_ns]) / 1e6 for s in sorted(rec.detections)
-           if s in rec.receive_ns and s - res.offset_ns in res.sent_at]
-    lat = lat[GRAPH_WARMUP_FRAMES:] if len(lat) > 2 * GRAPH_WARMUP_FRAMES else lat   # first inferences are cold
-    nodes = {name: {k: d[k] for k in ('processing_ms_median', 'e2e_latency_ms_median', 'published', 'received',
-                                      'refused_total') if k in d}
-             for name, d in sorted(rec.diagnostics.items())}
+    lat = [
+        (rec.receive_ns[s] - res.sent_at[s - res.offset_ns]) / 1e6
+        for s in sorted(rec.detections)
+        if s in rec.receive_ns and s - res.offset_ns in res.sent_at
+    ]
+    lat = (
+        lat[GRAPH_WARMUP_FRAMES:] if len(lat) > 2 * GRAPH_WARMUP_FRAMES else lat
+    )  # first inferences are cold
+    nodes = {
+        name: {
+            k: d[k]
+            for k in (
+                'processing_ms_median',
+                'e2e_latency_ms_median',
+                'published',
+                'received',
+                'refused_total',
+            )
+            if k in d
+        }
+        for name, d in sorted(rec.diagnostics.items())
+    }
     out = summary(lat)
     demand = sum(float(d.get('processing_ms_median', 'nan')) for d in nodes.values()
                  if d.get('processing_ms_median', 'nan') != 'nan')
-    out['cpu_ms_per_frame'] = demand          # every node's processing median added: CPU time one frame needs
-    out['cpu_load'] = demand / (all_threads() * 100.0)   # of the cores' time in one 100 ms frame period
-    out.update({'drones': drones, 'frames': frames, 'delivered': len(rec.detections), 'nodes': nodes,
-                'warmup_frames_left_out': len(rec.detections) - len(lat),
-                'seconds': time.monotonic() - t0, 'logs': str(out_dir / 'logs')})
-    progress(f'scaling: graph with {drones} drone{"s" * (drones > 1)}: latency median {out["median_ms"]:.0f} ms, '
-             f'p90 {out["p90_ms"]:.0f} ms, {out["delivered"]}/{frames} frames delivered')
+    out['cpu_ms_per_frame'] = demand
+    out['cpu_load'] = demand / (
+        all_threads() * 100.0
+    )  # of the cores' time in one 100 ms frame period
+    out.update(
+        {
+            'drones': drones,
+            'frames': frames,
+            'delivered': len(rec.detections),
+            'nodes': nodes,
+            'warmup_frames_left_out': len(rec.detections) - len(lat),
+            'seconds': time.monotonic() - t0,
+            'logs': str(out_dir / 'logs'),
+        }
+    )
+    progress(
+        f'scaling: graph with {drones} drone{"s" * (drones > 1)}: latency median {out["median_ms"]:.0f} ms, '
+        f'p90 {out["p90_ms"]:.0f} ms, {out["delivered"]}/{frames} frames delivered'
+    )
     return out
 
 
-def measure_scaling(rt, frames: list[Frame], bag: Path, bag_frames: int, graph_drones: tuple[int, ...],
-                    work: Path, weights: str | None, transport_ms: float | None) -> dict:
+def measure_scaling(
+    rt,
+    frames: list[Frame],
+    bag: Path,
+    bag_frames: int,
+    graph_drones: tuple[int, ...],
+    work: Path,
+    weights: str | None,
+    transport_ms: float | None,
+) -> dict:
     """Fusion-side time for 1..8 drones, modelled and measured end-to-end latency, fitted exponents."""
     fusion, drone = fusion_side_times(rt, frames)
     t_ms = transport_ms if transport_ms is not None and math.isfinite(transport_ms) else 0.0
@@ -128,9 +170,13 @@ def measure_scaling(rt, frames: list[Frame], bag: Path, bag_frames: int, graph_d
     return {
         'cores': all_threads(),
         'linear_fusion_side': {'fixed_ms': fixed, 'per_drone_ms': per},
-        'drone_side': drone, 'transport_ms': t_ms, 'rows': rows,
+        'drone_side': drone,
+        'transport_ms': t_ms,
+        'rows': rows,
         'exponent_fusion_side': exponent(ns, [r['fusion_side']['median_ms'] for r in rows]),
         'exponent_modelled_e2e': exponent(ns, [r['modelled_e2e_ms'] for r in rows]),
-        'exponent_graph_e2e': exponent([n for n in graph_drones if 'median_ms' in graphs[n]],
-                                       [graphs[n]['median_ms'] for n in graph_drones if 'median_ms' in graphs[n]]),
+        'exponent_graph_e2e': exponent(
+            [n for n in graph_drones if 'median_ms' in graphs[n]],
+            [graphs[n]['median_ms'] for n in graph_drones if 'median_ms' in graphs[n]],
+        ),
     }

@@ -10,13 +10,13 @@ resident memory of each node stays flat (end vs. after warm-up). Used by benchma
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 import random
 import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 NODES = ('/fusion_node', '/detection_node')
 
@@ -26,15 +26,19 @@ class SoakResult:
     """What the soak saw: frames sent and served, and the memory of each node over time."""
 
     duration_s: float
-    frames: int                               # frames whose time came (each had `drones` maps before loss)
+    frames: int  # frames whose time came (each had `drones` maps before loss)
     frames_with_map: int                      # frames with at least one map delivered
     frames_with_detections: int               # of those, frames that got a Detection3DArray
     messages_sent: int
     messages_dropped: int
     messages_reordered: int
-    missing: list[int] = field(default_factory=list)            # stamps with a map but no detections
-    memory_mb: dict[str, list[float]] = field(default_factory=dict)   # node -> RSS samples (MB), 1 per second
-    refused: dict[str, str] = field(default_factory=dict)       # nodes' /diagnostics: received, published, refused.*
+    missing: list[int] = field(default_factory=list)  # stamps with a map but no detections
+    memory_mb: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # node -> RSS samples (MB), 1 per second
+    refused: dict[str, str] = field(
+        default_factory=dict
+    )  # nodes' /diagnostics: received, published, refused.*
 
     def memory_drift(self, warmup_fraction: float = 0.25) -> dict[str, tuple[float, float, float]]:
         """node -> (MB after warm-up, MB at the end, relative change): medians of the 5 samples there."""
@@ -50,16 +54,25 @@ class SoakResult:
 
     def summary(self) -> dict:
         return {
-            'duration_s': round(self.duration_s, 1), 'frames': self.frames, 'frames_with_map': self.frames_with_map,
-            'frames_with_detections': self.frames_with_detections, 'messages_sent': self.messages_sent,
-            'messages_dropped': self.messages_dropped, 'messages_reordered': self.messages_reordered,
-            'missing_stamps': self.missing[:20], 'diagnostics': self.refused,
-            'memory_mb': {n: {'after_warmup': round(a, 1), 'end': round(b, 1), 'drift': round(d, 4)}
-                          for n, (a, b, d) in self.memory_drift().items()},
+            'duration_s': round(self.duration_s, 1),
+            'frames': self.frames,
+            'frames_with_map': self.frames_with_map,
+            'frames_with_detections': self.frames_with_detections,
+            'messages_sent': self.messages_sent,
+            'messages_dropped': self.messages_dropped,
+            'messages_reordered': self.messages_reordered,
+            'missing_stamps': self.missing[:20],
+            'diagnostics': self.refused,
+            'memory_mb': {
+                n: {'after_warmup': round(a, 1), 'end': round(b, 1), 'drift': round(d, 4)}
+                for n, (a, b, d) in self.memory_drift().items()
+            },
         }
 
 
-def encode_fleet_maps(drones: int, frames: int, seed: int = 7, size: tuple[int, int] = (160, 120)) -> list[list]:
+def encode_fleet_maps(
+    drones: int, frames: int, seed: int = 7, size: tuple[int, int] = (160, 120)
+) -> list[list]:
     """[frame][drone] -> (agent_id, EncodedMap, cam_to_map) from a short simulated flight (encoded once)."""
     from rsdfm_core.model.runtime import DroneEncoder, Runtime
     from rsdfm_core.world.config import WorldConfig
@@ -67,14 +80,23 @@ def encode_fleet_maps(drones: int, frames: int, seed: int = 7, size: tuple[int, 
 
     rt = Runtime.load(None, threads=1)
     enc = DroneEncoder(rt)
-    sim = Simulator(WorldConfig(seed=seed, drones=drones, dense_gt=False, width=size[0], height=size[1]))
+    sim = Simulator(
+        WorldConfig(seed=seed, drones=drones, dense_gt=False, width=size[0], height=size[1])
+    )
     out = []
     for frame in sim.frames(frames):
-        out.append([(v.agent_id, enc.encode(v.image, v.K, v.cam_to_map), v.cam_to_map) for v in frame.views])
+        out.append(
+            [
+                (v.agent_id, enc.encode(v.image, v.K, v.cam_to_map), v.cam_to_map)
+                for v in frame.views
+            ]
+        )
     return out, rt.model_id
 
 
-def lossy_order(rng: random.Random, messages: list, held: list, drop: float, reorder: float) -> tuple[list, list, int, int]:
+def lossy_order(
+    rng: random.Random, messages: list, held: list, drop: float, reorder: float
+) -> tuple[list, list, int, int]:
     """One frame of the link: (to send now, held back for the next frame, dropped, reordered).
 
     Messages held back from the previous frame go out after this frame's, so they arrive late
@@ -88,21 +110,30 @@ def lossy_order(rng: random.Random, messages: list, held: list, drop: float, reo
     return now + held, later, dropped, len(later)
 
 
-def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, drones: int = 4, rate_hz: float = 10.0,
-             drop: float = 0.2, reorder: float = 0.2, seed: int = 1, drain_s: float = 15.0,
-             progress: bool = True) -> SoakResult:
+def run_soak(
+    duration_s: float,
+    log_dir: str | Path,
+    env: dict | None = None,
+    drones: int = 4,
+    rate_hz: float = 10.0,
+    drop: float = 0.2,
+    reorder: float = 0.2,
+    seed: int = 1,
+    drain_s: float = 15.0,
+    progress: bool = True,
+) -> SoakResult:
     """Run the soak for duration_s and return what it saw (the graph is stopped afterwards)."""
+    from diagnostic_msgs.msg import DiagnosticArray
     import psutil
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
-    from diagnostic_msgs.msg import DiagnosticArray
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
+    from rsdfm_msgs.msg import BevFeature, Detection3DArray
     from rsdfm_ros.conversions import encoded_to_feature, stamp_to_ns
     from rsdfm_ros.qos import result_qos
-    from rsdfm_msgs.msg import BevFeature, Detection3DArray
 
     def say(text: str) -> None:
         if progress:
@@ -132,14 +163,21 @@ def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, dr
                     diag.update({f'{s.name}.{k}': v for k, v in values.items()
                                  if k.startswith('refused') or k in ('received', 'published')})
 
-    node.create_subscription(Detection3DArray, '/rsdfm/detections', on_detections, result_qos(depth=100))
+    node.create_subscription(
+        Detection3DArray, '/rsdfm/detections', on_detections, result_qos(depth=100)
+    )
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, result_qos(depth=50))
-    pubs = {a: node.create_publisher(BevFeature, f'/{a}/rsdfm/bev_feature', result_qos()) for a in agents}
+    pubs = {
+        a: node.create_publisher(BevFeature, f'/{a}/rsdfm/bev_feature', result_qos())
+        for a in agents
+    }
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     stop = threading.Event()
-    spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
-                               daemon=True)
+    spinner = threading.Thread(
+        target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
+        daemon=True,
+    )
     spinner.start()
     sent_frames: set[int] = set()
     frames = sent = dropped = reordered = 0
@@ -148,37 +186,56 @@ def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, dr
     try:
         runner.start(list(NODES))
         deadline = time.monotonic() + 120
-        while not all(p.get_subscription_count() >= 1 for p in pubs.values()) or node.count_publishers(
-                '/rsdfm/detections') < 1 or node.count_subscribers('/rsdfm/fused_bev') < 1:
+        while (
+            not all(p.get_subscription_count() >= 1 for p in pubs.values())
+            or node.count_publishers('/rsdfm/detections') < 1
+            or node.count_subscribers('/rsdfm/fused_bev') < 1
+        ):
             if runner.exited():
                 raise RuntimeError(f'nodes exited early: {runner.exited()}; see {log_dir}')
             if time.monotonic() > deadline:
                 raise RuntimeError(f'graph not up within 120 s; see {log_dir}')
             time.sleep(0.1)
         procs = {n: psutil.Process(runner.processes[n].pid) for n in NODES}
-        say(f'{drones} drones at {rate_hz:g} Hz for {duration_s:g} s, drop {drop:.0%}, reorder {reorder:.0%}')
+        say(
+            f'{drones} drones at {rate_hz:g} Hz for {duration_s:g} s, drop {drop:.0%}, reorder {reorder:.0%}'
+        )
         held: list = []
         period = 1.0 / rate_hz
         t0, stamp0 = time.monotonic(), time.time_ns()
         next_mem = t0
         while (now := time.monotonic()) - t0 < duration_s:
-            stamp = stamp0 + int(frames * period * 1e9)     # capture times on the cameras' 10 Hz schedule
-            msgs = [encoded_to_feature(m, a, stamp, pose, model_id) for a, m, pose in maps[frames % len(maps)]]
+            stamp = stamp0 + int(
+                frames * period * 1e9
+            )  # capture times on the cameras' 10 Hz schedule
+            msgs = [
+                encoded_to_feature(m, a, stamp, pose, model_id)
+                for a, m, pose in maps[frames % len(maps)]
+            ]
             out, held, d, r = lossy_order(rng, msgs, held, drop, reorder)
             for msg in out:
                 pubs[msg.agent_id].publish(msg)
                 sent_frames.add(stamp_to_ns(msg.header.stamp))
-            sent, dropped, reordered, frames = sent + len(out), dropped + d, reordered + r, frames + 1
+            sent, dropped, reordered, frames = (
+                sent + len(out),
+                dropped + d,
+                reordered + r,
+                frames + 1,
+            )
             if now >= next_mem:
                 next_mem += 1.0
                 for n, p in procs.items():
                     memory[n].append(p.memory_info().rss / 2**20)
                 if len(memory[NODES[0]]) % 10 == 0:
                     with lock:
-                        say(f'{now - t0:5.0f} s: {frames} frames, {len(detected)} with detections, '
-                            + ', '.join(f'{n} {memory[n][-1]:.0f} MB' for n in NODES))
+                        say(
+                            f'{now - t0:5.0f} s: {frames} frames, {len(detected)} with detections, '
+                            + ', '.join(f'{n} {memory[n][-1]:.0f} MB' for n in NODES)
+                        )
             if runner.exited():
-                raise RuntimeError(f'nodes exited during the soak: {runner.exited()}; see {log_dir}')
+                raise RuntimeError(
+                    f'nodes exited during the soak: {runner.exited()}; see {log_dir}'
+                )
             time.sleep(max(0.0, t0 + frames * period - time.monotonic()))
         for msg in held:
             pubs[msg.agent_id].publish(msg)
@@ -191,7 +248,7 @@ def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, dr
                 if sent_frames <= detected:
                     break
             time.sleep(0.1)
-        time.sleep(1.5)                              # one more /diagnostics period for the counters
+        time.sleep(1.5)  # one more /diagnostics period for the counters
         with lock:
             missing = sorted(sent_frames - detected)
             refused = dict(diag)
@@ -203,7 +260,17 @@ def run_soak(duration_s: float, log_dir: str | Path, env: dict | None = None, dr
         node.destroy_node()
         context.try_shutdown()
         runner.stop(timeout=20)
-    result = SoakResult(time.monotonic() - started, frames, len(sent_frames), served, sent, dropped, reordered,
-                        missing, memory, refused)
+    result = SoakResult(
+        time.monotonic() - started,
+        frames,
+        len(sent_frames),
+        served,
+        sent,
+        dropped,
+        reordered,
+        missing,
+        memory,
+        refused,
+    )
     say(f'done: {result.summary()}')
     return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rsdfm_bench.timing import StageClock, all_threads, progress, torch_threads
+from rsdfm_bench.timing import all_threads, progress, StageClock, torch_threads
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.types import Frame
 
@@ -37,7 +37,13 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
     from rsdfm_core.model.lift import camera_validity, splat
     from rsdfm_core.model.network import prepare_image
     from rsdfm_core.model.resample import resample
-    from rsdfm_core.model.runtime import DroneEncoder, EncodedMap, FusedMap, TaskHeads, decode_payload
+    from rsdfm_core.model.runtime import (
+        decode_payload,
+        DroneEncoder,
+        EncodedMap,
+        FusedMap,
+        TaskHeads,
+    )
     from rsdfm_core.model.trajectory import track_detections
 
     net, region = rt.net, rt.region
@@ -76,7 +82,9 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
             f = net.fusion(torch.stack(xs)[None], torch.stack(vs)[None])
         with clock('bev decoder'):
             fused = net.decoder(f)
-        fm = FusedMap(fused[0].numpy().astype(np.float16), region, [v.agent_id for v in frame.views])
+        fm = FusedMap(
+            fused[0].numpy().astype(np.float16), region, [v.agent_id for v in frame.views]
+        )
         with clock('detection head'):
             dets = track_detections(tracker, frame.stamp_ns, heads.detect(fm))
         with clock('segmentation head'):
@@ -103,8 +111,10 @@ def measure_stages(rt, frames: list[Frame]) -> dict:
             res = clock.summaries()
         out[key] = {'threads': n, 'stages': res}
         d, f = res['drone side (total)']['median_ms'], res['fusion side (total)']['median_ms']
-        progress(f'stages ({n} thread{"s" * (n > 1)}): drone side {d:.1f} ms per image, fusion side {f:.1f} ms '
-                 f'per frame of {out["drones"]} drones (median)')
+        progress(
+            f'stages ({n} thread{"s" * (n > 1)}): drone side {d:.1f} ms per image, fusion side {f:.1f} ms '
+            f'per frame of {out["drones"]} drones (median)'
+        )
     return out
 
 

@@ -19,20 +19,39 @@ def check_targets(results: dict) -> list[dict]:
     g4 = next((r.get('graph') for r in sc.get('rows', []) if r['drones'] == 4), None)
     m4 = next((r.get('modelled_e2e_ms') for r in sc.get('rows', []) if r['drones'] == 4), None)
     if g4 and _finite(g4.get('median_ms')):
-        out.append({'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
-                              '(all nodes on this machine)',
-                    'measured': f"{g4['median_ms']:.0f} ms median, {g4['p90_ms']:.0f} ms p90, "
-                                f"{g4['delivered']}/{g4['frames']} frames delivered",
-                    'holds': g4['median_ms'] < LATENCY_TARGET_MS, 'note': graph_note(g4, results)})
+        out.append(
+            {
+                'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                '(all nodes on this machine)',
+                'measured': f"{g4['median_ms']:.0f} ms median, {g4['p90_ms']:.0f} ms p90, "
+                f"{g4['delivered']}/{g4['frames']} frames delivered",
+                'holds': g4['median_ms'] < LATENCY_TARGET_MS,
+                'note': graph_note(g4, results),
+            }
+        )
     else:
-        out.append({'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
-                              '(all nodes on this machine)', 'measured': 'not measured in this run', 'holds': None,
-                    'note': 'the graph ran only with ' + ', '.join(str(r['drones']) for r in sc.get('rows', [])
-                                                                if r.get('graph')) + ' drones' if sc else ''})
+        out.append(
+            {
+                'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                '(all nodes on this machine)',
+                'measured': 'not measured in this run',
+                'holds': None,
+                'note': 'the graph ran only with '
+                + ', '.join(str(r['drones']) for r in sc.get('rows', []) if r.get('graph'))
+                + ' drones'
+                if sc
+                else '',
+            }
+        )
     if _finite(m4):
-        out.append({'target': f'end-to-end latency, 4 drones, each drone on its own computer, < {LATENCY_TARGET_MS:.0f} ms',
-                    'measured': f'{m4:.0f} ms (drone side + transport + fusion side medians)',
-                    'holds': m4 < LATENCY_TARGET_MS, 'note': 'modelled from measured stages'})
+        out.append(
+            {
+                'target': f'end-to-end latency, 4 drones, each drone on its own computer, < {LATENCY_TARGET_MS:.0f} ms',
+                'measured': f'{m4:.0f} ms (drone side + transport + fusion side medians)',
+                'holds': m4 < LATENCY_TARGET_MS,
+                'note': 'modelled from measured stages',
+            }
+        )
     tr = (results.get('transport') or {}).get('hlf-v1')
     bw = results.get('bandwidth') or {}
     default = next((r for r in bw.get('rows', []) if r['budget'] and bw.get('default_budget')
@@ -41,21 +60,37 @@ def check_targets(results: dict) -> list[dict]:
     size = tr['payload_bytes'] if tr else (default['bytes_per_agent_frame'] if default else None)
     if size is not None:
         ap = f", AP@0.5 {default['ap50']:.3f}" if default and default['ap50'] is not None else ''
-        out.append({'target': 'default codec budget <= 64 KB per drone per frame (< 5 Mbit/s at 10 Hz)',
-                    'measured': f'{size / 1024:.1f} KB, {size * 80 / 1e6:.2f} Mbit/s{ap}',
-                    'holds': size <= BUDGET_TARGET_BYTES, 'note': ''})
+        out.append(
+            {
+                'target': 'default codec budget <= 64 KB per drone per frame (< 5 Mbit/s at 10 Hz)',
+                'measured': f'{size / 1024:.1f} KB, {size * 80 / 1e6:.2f} Mbit/s{ap}',
+                'holds': size <= BUDGET_TARGET_BYTES,
+                'note': '',
+            }
+        )
     ox = results.get('onnx') or {}
     if ox.get('ok'):
         s1 = ox['threads_1']['speedup']
         sa = ox['threads_all']['speedup']
         why = '' if s1 >= ONNX_TARGET_SPEEDUP else onnx_reason(ox)
-        out.append({'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
-                    'measured': f'{s1:.2f}x with 1 thread, {sa:.2f}x with all threads; outputs agree: {ox["agree"]} '
-                                f'(max abs diff {ox["max_abs_diff"]:.1e})',
-                    'holds': s1 >= ONNX_TARGET_SPEEDUP, 'note': why})
+        out.append(
+            {
+                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
+                'measured': f'{s1:.2f}x with 1 thread, {sa:.2f}x with all threads; outputs agree: {ox["agree"]} '
+                f'(max abs diff {ox["max_abs_diff"]:.1e})',
+                'holds': s1 >= ONNX_TARGET_SPEEDUP,
+                'note': why,
+            }
+        )
     elif ox:
-        out.append({'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
-                    'measured': 'export failed', 'holds': False, 'note': ox.get('error', '')})
+        out.append(
+            {
+                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
+                'measured': 'export failed',
+                'holds': False,
+                'note': ox.get('error', ''),
+            }
+        )
     return out
 
 
@@ -64,12 +99,17 @@ def onnx_reason(ox: dict) -> str:
     enc = ox.get('encoder_only') or {}
     if not enc.get('ok'):
         return 'below the target in this run'
-    full_e, full_o = ox['threads_1']['eager']['median_ms'], ox['threads_1']['onnxruntime']['median_ms']
+    full_e, full_o = (
+        ox['threads_1']['eager']['median_ms'],
+        ox['threads_1']['onnxruntime']['median_ms'],
+    )
     enc_e, enc_o = enc['eager']['median_ms'], enc['onnxruntime']['median_ms']
-    return (f"the encoder alone runs {enc['speedup']:.2f}x faster ({enc_e:.1f} -> {enc_o:.1f} ms); the lifting "
-            f"(height softmax, masked gather, scatter-add splat) takes {full_e - enc_e:.1f} ms eager and "
-            f"{full_o - enc_o:.1f} ms in onnxruntime: ONNX gains on the convolutions only, and the lifting is "
-            f"{100 * (full_e - enc_e) / full_e:.0f} % of the eager time")
+    return (
+        f"the encoder alone runs {enc['speedup']:.2f}x faster ({enc_e:.1f} -> {enc_o:.1f} ms); the lifting "
+        f"(height softmax, masked gather, scatter-add splat) takes {full_e - enc_e:.1f} ms eager and "
+        f"{full_o - enc_o:.1f} ms in onnxruntime: ONNX gains on the convolutions only, and the lifting is "
+        f"{100 * (full_e - enc_e) / full_e:.0f} % of the eager time"
+    )
 
 
 def graph_note(g: dict, results: dict) -> str:
@@ -80,8 +120,10 @@ def graph_note(g: dict, results: dict) -> str:
     if row and sc.get('drone_side'):
         need = g['drones'] * sc['drone_side']['median_ms'] + row['fusion_side']['median_ms']
         cores = sc.get('cores', 2)
-        note += (f"; the model alone needs {need:.0f} ms of compute per frame ({need / cores:.0f} % of the {cores} "
-                 f"cores at 10 Hz)")
+        note += (
+            f"; the model alone needs {need:.0f} ms of compute per frame ({need / cores:.0f} % of the {cores} "
+            f"cores at 10 Hz)"
+        )
     if g.get('cpu_ms_per_frame'):
         note += f"; the nodes' processing adds up to {g['cpu_ms_per_frame']:.0f} ms per frame, so frames queue and drop"
     if (results.get('meta') or {}).get('competing'):

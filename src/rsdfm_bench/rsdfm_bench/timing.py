@@ -15,7 +15,12 @@ def summary(samples_ms: list[float]) -> dict:
     """{'median_ms', 'p90_ms', 'mean_ms', 'runs'} of a list of milliseconds (NaN when empty)."""
     a = np.asarray(samples_ms, dtype=np.float64)
     if a.size == 0:
-        return {'median_ms': float('nan'), 'p90_ms': float('nan'), 'mean_ms': float('nan'), 'runs': 0}
+        return {
+            'median_ms': float('nan'),
+            'p90_ms': float('nan'),
+            'mean_ms': float('nan'),
+            'runs': 0,
+        }
     return {'median_ms': float(np.median(a)), 'p90_ms': float(np.percentile(a, 90)),
             'mean_ms': float(a.mean()), 'runs': int(a.size)}
 
@@ -32,7 +37,9 @@ def repeat(fn: Callable[[], object], runs: int, warmup: int = 2) -> dict:
     return summary(out)
 
 
-def paired(fa: Callable[[], object], fb: Callable[[], object], runs: int, warmup: int = 2) -> tuple[dict, dict]:
+def paired(
+    fa: Callable[[], object], fb: Callable[[], object], runs: int, warmup: int = 2
+) -> tuple[dict, dict]:
     """summary() of fa and fb timed alternately, so a change in machine load hits both alike."""
     for _ in range(warmup):
         fa()
@@ -67,7 +74,9 @@ class StageClock:
 
 def all_threads() -> int:
     """The number of cores torch may use when 'all threads' are asked for."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    )
 
 
 @contextlib.contextmanager

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from rsdfm_bench.timing import progress, summary
 
@@ -33,9 +33,9 @@ def publish_main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import rclpy
 
+    from rsdfm_msgs.msg import BevFeature
     from rsdfm_ros.conversions import bytes_to_uint8_array
     from rsdfm_ros.qos import result_qos
-    from rsdfm_msgs.msg import BevFeature
 
     payload = Path(args.payload).read_bytes()
     rclpy.init()
@@ -66,16 +66,23 @@ def publish_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def send_and_receive(payload: bytes, codec: str, raw_bytes: int, count: int, rate: float, work: Path,
-                     timeout: float = 90.0) -> dict:
+def send_and_receive(
+    payload: bytes,
+    codec: str,
+    raw_bytes: int,
+    count: int,
+    rate: float,
+    work: Path,
+    timeout: float = 90.0,
+) -> dict:
     """Run one publisher process and receive its messages here; latency summary and sizes."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
     from rsdfm_bringup.runner import node_environment
-    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import BevFeature
+    from rsdfm_ros.qos import result_qos
 
     path = work / f'transport_{codec}.bin'
     path.write_bytes(payload)
@@ -85,14 +92,19 @@ def send_and_receive(payload: bytes, codec: str, raw_bytes: int, count: int, rat
     node = rclpy.create_node('rsdfm_bench_subscriber', context=ctx)
 
     def on_msg(msg) -> None:
-        latencies.append((time.time_ns() - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)) / 1e6)
+        latencies.append(
+            (time.time_ns() - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec))
+            / 1e6
+        )
         sizes.append(len(msg.payload))
     node.create_subscription(BevFeature, TOPIC, on_msg, result_qos(depth=50))
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
     cmd = [sys.executable, '-m', 'rsdfm_bench.transport', '--payload', str(path), '--codec', codec,
            '--raw-bytes', str(raw_bytes), '--count', str(count), '--rate', str(rate)]
-    proc = subprocess.Popen(cmd, env=node_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=node_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + timeout
         while len(latencies) < count and time.monotonic() < deadline:
@@ -110,9 +122,18 @@ def send_and_receive(payload: bytes, codec: str, raw_bytes: int, count: int, rat
         node.destroy_node()
         ctx.try_shutdown()
     res = summary(latencies)
-    res.update({'codec': codec, 'sent': count, 'received': len(latencies), 'payload_bytes': len(payload),
-                'raw_bytes': raw_bytes, 'ratio_to_raw': len(payload) / raw_bytes, 'rate_hz': rate,
-                'publisher_exit': proc.returncode})
+    res.update(
+        {
+            'codec': codec,
+            'sent': count,
+            'received': len(latencies),
+            'payload_bytes': len(payload),
+            'raw_bytes': raw_bytes,
+            'ratio_to_raw': len(payload) / raw_bytes,
+            'rate_hz': rate,
+            'publisher_exit': proc.returncode,
+        }
+    )
     if err and proc.returncode:
         res['publisher_error'] = err.splitlines()[-1][:300]
     return res
@@ -126,7 +147,9 @@ def measure_transport(rt, view, count: int, rate: float, work: Path) -> dict:
     for codec in ('hlf-v1', 'raw-f32'):
         enc = DroneEncoder(rt, codec=codec)
         m = enc.encode(view.image, view.K, view.cam_to_map)
-        progress(f'transport: {count} {codec} messages of {len(m.payload)} bytes at {rate:g} Hz over DDS')
+        progress(
+            f'transport: {count} {codec} messages of {len(m.payload)} bytes at {rate:g} Hz over DDS'
+        )
         r = send_and_receive(m.payload, codec, m.raw_bytes, count, rate, work)
         if codec == 'hlf-v1':
             r['budget'] = enc.budget

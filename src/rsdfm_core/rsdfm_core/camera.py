@@ -83,8 +83,13 @@ def distort_maps(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     u, v = np.meshgrid(np.arange(camera.width, dtype=np.float64),
                        np.arange(camera.height, dtype=np.float64))
     pts = np.stack([u.ravel(), v.ravel()], 1)[:, None, :]
-    ideal = cv2.undistortPoints(pts, K, np.asarray(camera.D, np.float64), P=K,
-                                criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-6))
+    ideal = cv2.undistortPoints(
+        pts,
+        K,
+        np.asarray(camera.D, np.float64),
+        P=K,
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 1e-6),
+    )
     ideal = ideal.reshape(camera.height, camera.width, 2).astype(np.float32)
     return ideal[..., 0], ideal[..., 1]
 

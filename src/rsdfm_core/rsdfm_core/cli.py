@@ -10,8 +10,8 @@ imported only when its subcommand runs, so `rsdfm simulate` does not pay for tor
 from __future__ import annotations
 
 import argparse
+from importlib.metadata import entry_points, EntryPoint
 import sys
-from importlib.metadata import EntryPoint, entry_points
 
 GROUP = 'rsdfm.commands'
 ORDER = ('simulate', 'train', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')

@@ -106,7 +106,9 @@ def ray_ground_depth(K: np.ndarray, cam_to_map: np.ndarray, u: np.ndarray, v: np
     return np.where(d_map_z < -1e-9, t, np.inf)
 
 
-def project_points(K: np.ndarray, cam_to_map: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project_points(
+    K: np.ndarray, cam_to_map: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Project map points (N, 3) to pixels. Returns (uv (N, 2), z-depth (N,)); uv is nan behind the camera."""
     map_to_cam = np.linalg.inv(cam_to_map)
     p = np.asarray(points, dtype=np.float64) @ map_to_cam[:3, :3].T + map_to_cam[:3, 3]
@@ -146,7 +148,9 @@ class BevGrid:
     def grid_to_map(self) -> np.ndarray:
         """3x3 affine from (col, row, 1) continuous cell coordinates (corner-based) to map (x, y, 1)."""
         c, s, r = np.cos(self.yaw), np.sin(self.yaw), self.resolution
-        return np.array([[c * r, -s * r, self.origin_x], [s * r, c * r, self.origin_y], [0, 0, 1.0]])
+        return np.array(
+            [[c * r, -s * r, self.origin_x], [s * r, c * r, self.origin_y], [0, 0, 1.0]]
+        )
 
     def map_to_cells(self, xy: np.ndarray) -> np.ndarray:
         """Map points (N, 2) to continuous (col, row) coordinates; integer part is the cell index."""
@@ -158,7 +162,9 @@ class BevGrid:
         """(rows, cols, 2) map coordinates of the cell centres."""
         cc, rr = np.meshgrid(np.arange(self.cols) + 0.5, np.arange(self.rows) + 0.5)
         A = self.grid_to_map()
-        return np.stack([A[0, 0] * cc + A[0, 1] * rr + A[0, 2], A[1, 0] * cc + A[1, 1] * rr + A[1, 2]], -1)
+        return np.stack(
+            [A[0, 0] * cc + A[0, 1] * rr + A[0, 2], A[1, 0] * cc + A[1, 1] * rr + A[1, 2]], -1
+        )
 
 
 def level_body_pose(cam_to_map: np.ndarray) -> np.ndarray:

@@ -8,10 +8,10 @@ written down once. ROS-free: nothing here imports rclpy or launch.
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
+import re
 from typing import Sequence
 
 import yaml
@@ -85,7 +85,9 @@ class FleetGraph:
         for spec in self.nodes:
             if spec.full_name == full_name:
                 return spec
-        raise GraphError(f'no node {full_name!r} in the graph; have {[n.full_name for n in self.nodes]}')
+        raise GraphError(
+            f'no node {full_name!r} in the graph; have {[n.full_name for n in self.nodes]}'
+        )
 
 
 def _param_text(value) -> str:
@@ -119,7 +121,9 @@ def drone_namespaces(drones: int | None = None, namespaces: str | Sequence[str] 
         out = []
         for ns in namespaces:
             if not _NAMESPACE.match(ns):
-                raise GraphError(f'bad drone namespace {ns!r}: use letters, digits and _ (e.g. uav1)')
+                raise GraphError(
+                    f'bad drone namespace {ns!r}: use letters, digits and _ (e.g. uav1)'
+                )
             out.append('/' + ns.strip('/'))
         if len(set(out)) != len(out):
             raise GraphError(f'drone namespaces repeat: {out}')
@@ -156,11 +160,22 @@ def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | Non
         missing = {'package', 'executable'} - set(entry)
         if missing:
             raise GraphError(f'fleet layout node {entry} lacks {sorted(missing)}')
-        return NodeSpec(entry['package'], entry['executable'], entry.get('name', entry['executable']),
-                        namespace, {**entry.get('parameters', {}), **overrides}, (str(pfile),),
-                        tuple(tuple(r) for r in entry.get('remappings', [])))
+        return NodeSpec(
+            entry['package'],
+            entry['executable'],
+            entry.get('name', entry['executable']),
+            namespace,
+            {**entry.get('parameters', {}), **overrides},
+            (str(pfile),),
+            tuple(tuple(r) for r in entry.get('remappings', [])),
+        )
 
     for ns in spaces:
         nodes += [spec(e, ns) for e in layout['per_drone']]
     nodes += [spec(e, '') for e in layout['central']]
-    return FleetGraph(tuple(spaces), tuple(nodes), str(pfile), str(base / layout.get('rviz_config', 'rsdfm.rviz')))
+    return FleetGraph(
+        tuple(spaces),
+        tuple(nodes),
+        str(pfile),
+        str(base / layout.get('rviz_config', 'rsdfm.rviz')),
+    )

@@ -14,8 +14,14 @@ import numpy as np
 from rsdfm_core.camera import CameraModel, check_distortion, undistort
 from rsdfm_core.geometry import BevGrid, pose_matrix, quat_to_yaw
 from rsdfm_core.types import LABELS, ObjectState
-from rsdfm_core.validation import (MAX_COMPRESSED_BYTES, FeatureFields, check_image,
-                                   check_image_size, check_intrinsics, check_pose)
+from rsdfm_core.validation import (
+    check_image,
+    check_image_size,
+    check_intrinsics,
+    check_pose,
+    FeatureFields,
+    MAX_COMPRESSED_BYTES,
+)
 
 # sensor_msgs/Image encoding -> (numpy dtype, channels)
 IMAGE_ENCODINGS = {'rgb8': (np.uint8, 3), 'bgr8': (np.uint8, 3), 'rgba8': (np.uint8, 4),
@@ -151,10 +157,17 @@ def fields_to_grid(msg) -> BevGrid:
     """BevGrid of a BevFeature or FusedBev; ConversionError for an empty grid."""
     o = msg.grid_origin
     if msg.rows == 0 or msg.cols == 0 or not (msg.resolution > 0):
-        raise ConversionError(f'grid {msg.rows}x{msg.cols} at resolution {msg.resolution} is empty',
-                              'grid_size')
-    return BevGrid(float(o.position.x), float(o.position.y), quat_to_yaw(quaternion(o.orientation)),
-                   float(msg.resolution), int(msg.rows), int(msg.cols))
+        raise ConversionError(
+            f'grid {msg.rows}x{msg.cols} at resolution {msg.resolution} is empty', 'grid_size'
+        )
+    return BevGrid(
+        float(o.position.x),
+        float(o.position.y),
+        quat_to_yaw(quaternion(o.orientation)),
+        float(msg.resolution),
+        int(msg.rows),
+        int(msg.cols),
+    )
 
 
 def feature_fields(msg) -> FeatureFields:

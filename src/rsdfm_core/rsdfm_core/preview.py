@@ -9,15 +9,24 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use('Agg')
+from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
 from .geometry import pixel_rays, ray_ground_depth  # noqa: E402
 from .types import Frame  # noqa: E402
 
 CLASS_COLOURS = {'car': '#00e5ff', 'truck': '#ffb300', 'bus': '#ff3d00'}
-DRONE_COLOURS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c']
+DRONE_COLOURS = [
+    '#e6194b',
+    '#3cb44b',
+    '#4363d8',
+    '#f58231',
+    '#911eb4',
+    '#46f0f0',
+    '#f032e6',
+    '#bcf60c',
+]
 
 
 def camera_footprint(K: np.ndarray, cam_to_map: np.ndarray, width: int, height: int,
@@ -53,7 +62,12 @@ def save_preview(path: str | Path, frame: Frame, town, region_size: float = 128.
     for i, view in enumerate(frame.views):
         ax = fig.add_subplot(grid[i // cols, i % cols])
         ax.imshow(view.image)
-        ax.set_title(view.agent_id, color=DRONE_COLOURS[i % len(DRONE_COLOURS)], fontsize=12, fontweight='bold')
+        ax.set_title(
+            view.agent_id,
+            color=DRONE_COLOURS[i % len(DRONE_COLOURS)],
+            fontsize=12,
+            fontweight='bold',
+        )
         ax.axis('off')
     top = fig.add_subplot(grid[:, cols])
     if background is not None:
@@ -61,13 +75,36 @@ def save_preview(path: str | Path, frame: Frame, town, region_size: float = 128.
     else:
         top.set_facecolor('#6b8e4e')
         for x0 in town.road_xs:
-            top.add_patch(Rectangle((x0 - town.road_half_width, -half), 2 * town.road_half_width, town.size, color='#555'))
+            top.add_patch(
+                Rectangle(
+                    (x0 - town.road_half_width, -half),
+                    2 * town.road_half_width,
+                    town.size,
+                    color='#555',
+                )
+            )
         for y0 in town.road_ys:
-            top.add_patch(Rectangle((-half, y0 - town.road_half_width), town.size, 2 * town.road_half_width, color='#555'))
+            top.add_patch(
+                Rectangle(
+                    (-half, y0 - town.road_half_width),
+                    town.size,
+                    2 * town.road_half_width,
+                    color='#555',
+                )
+            )
     for poly in town.buildings.footprints():
-        top.add_patch(Polygon(poly, closed=True, facecolor='#9e9e9e', edgecolor='#333', lw=0.6, alpha=0.85))
+        top.add_patch(
+            Polygon(poly, closed=True, facecolor='#9e9e9e', edgecolor='#333', lw=0.6, alpha=0.85)
+        )
     canopy = town.trees.kind == 1
-    top.scatter(town.trees.centre[canopy, 0], town.trees.centre[canopy, 1], s=10, c='#1b5e20', alpha=0.7, lw=0)
+    top.scatter(
+        town.trees.centre[canopy, 0],
+        town.trees.centre[canopy, 1],
+        s=10,
+        c='#1b5e20',
+        alpha=0.7,
+        lw=0,
+    )
     for o in frame.objects:
         top.add_patch(Polygon(box_corners_xy(o.x, o.y, o.length, o.width, o.yaw), closed=True,
                               facecolor=CLASS_COLOURS.get(o.label, 'w'), edgecolor='k', lw=0.4))
@@ -80,13 +117,25 @@ def save_preview(path: str | Path, frame: Frame, town, region_size: float = 128.
         cx, cy = view.cam_to_map[0, 3], view.cam_to_map[1, 3]
         u0, v0 = np.array([view.K[0, 2]]), np.array([view.K[1, 2]])
         t0 = min(float(ray_ground_depth(view.K, view.cam_to_map, u0, v0)[0]), 400.0)
-        centre = view.cam_to_map[:2, 3] + t0 * (pixel_rays(view.K, u0, v0) @ view.cam_to_map[:3, :3].T)[0, :2]
+        centre = (
+            view.cam_to_map[:2, 3]
+            + t0 * (pixel_rays(view.K, u0, v0) @ view.cam_to_map[:3, :3].T)[0, :2]
+        )
         top.plot([cx, centre[0]], [cy, centre[1]], color=colour, lw=1.2, ls=':')
         top.plot([cx], [cy], marker='^', color=colour, ms=10, mec='k')
-        top.annotate(view.agent_id, (cx, cy), textcoords='offset points', xytext=(6, 6), color=colour,
-                     fontsize=10, fontweight='bold')
+        top.annotate(
+            view.agent_id,
+            (cx, cy),
+            textcoords='offset points',
+            xytext=(6, 6),
+            color=colour,
+            fontsize=10,
+            fontweight='bold',
+        )
     r = region_size / 2
-    top.add_patch(Rectangle((-r, -r), 2 * r, 2 * r, fill=False, ls='--', lw=1.5, edgecolor='white'))
+    top.add_patch(
+        Rectangle((-r, -r), 2 * r, 2 * r, fill=False, ls='--', lw=1.5, edgecolor='white')
+    )
     for label, colour in CLASS_COLOURS.items():
         top.plot([], [], 's', color=colour, label=label)
     top.legend(loc='lower left', fontsize=9, framealpha=0.8)

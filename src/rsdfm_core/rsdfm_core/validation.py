@@ -9,9 +9,9 @@ Every check returns None for good input or a `Refusal(reason, detail)`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -59,33 +59,45 @@ class FeatureLimits:
     channels: int                           # the model's BEV channels
     max_cells: int = 512 * 512
     max_payload: int = 16 * 1024 * 1024
-    region_margin: float = 64.0             # m a grid may lie outside the region and still count as near
+    region_margin: float = 64.0  # m a grid may lie outside the region and still count as near
     max_future_ns: int = 30 * 10**9         # stamp ahead of the receiver's clock
     max_age_ns: int = 300 * 10**9           # stamp behind the receiver's clock (0 = no limit)
     codecs: tuple[str, ...] = field(default=CODECS)
 
 
-def check_pose(position: Sequence[float], orientation: Sequence[float], what: str) -> Refusal | None:
+def check_pose(
+    position: Sequence[float], orientation: Sequence[float], what: str
+) -> Refusal | None:
     """Finite position within MAX_COORDINATE and a unit quaternion (x, y, z, w)."""
     p, q = tuple(position), tuple(orientation)
     if not all(math.isfinite(v) for v in p + q):
-        return Refusal('pose_not_finite', f'{what} has non-finite values (position {p}, quaternion {q})')
+        return Refusal(
+            'pose_not_finite', f'{what} has non-finite values (position {p}, quaternion {q})'
+        )
     if max(abs(v) for v in p) > MAX_COORDINATE:
-        return Refusal('pose_out_of_range', f'{what} position {p} is more than {MAX_COORDINATE:g} m from the map origin')
+        return Refusal(
+            'pose_out_of_range',
+            f'{what} position {p} is more than {MAX_COORDINATE:g} m from the map origin',
+        )
     norm = math.sqrt(sum(v * v for v in q))
     if abs(norm - 1.0) > QUAT_TOLERANCE:
         return Refusal('quaternion_not_unit', f'{what} quaternion {q} has norm {norm:.6g}, not 1')
     return None
 
 
-def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int, max_age_ns: int, what: str) -> Refusal | None:
+def check_stamp(
+    stamp_ns: int, now_ns: int, max_future_ns: int, max_age_ns: int, what: str
+) -> Refusal | None:
     """A capture stamp not ahead of `now_ns` by more than max_future nor behind it by more than max_age."""
     if stamp_ns <= 0:
         return Refusal('stamp_missing', f'{what} has no stamp ({stamp_ns} ns)')
     ahead = stamp_ns - now_ns
     if ahead > max_future_ns:
-        return Refusal('stamp_future', f'{what} is stamped {ahead / 1e9:.3f} s in the future '
-                                       f'(max {max_future_ns / 1e9:g} s ahead of this node\'s clock)')
+        return Refusal(
+            'stamp_future',
+            f'{what} is stamped {ahead / 1e9:.3f} s in the future '
+            f'(max {max_future_ns / 1e9:g} s ahead of this node\'s clock)',
+        )
     if max_age_ns and -ahead > max_age_ns:
         return Refusal('stamp_past', f'{what} is stamped {-ahead / 1e9:.3f} s in the past '
                                      f'(max age {max_age_ns / 1e9:g} s behind this node\'s clock)')
@@ -95,7 +107,9 @@ def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int, max_age_ns: int,
 def grid_distance_to_region(grid: BevGrid, region: BevGrid) -> float:
     """Metres between the axis-aligned footprints of two grids (0 when they overlap)."""
     def box(g: BevGrid) -> np.ndarray:
-        corners = np.array([[0, 0, 1], [g.cols, 0, 1], [0, g.rows, 1], [g.cols, g.rows, 1]], dtype=np.float64)
+        corners = np.array(
+            [[0, 0, 1], [g.cols, 0, 1], [0, g.rows, 1], [g.cols, g.rows, 1]], dtype=np.float64
+        )
         xy = corners @ g.grid_to_map()[:2].T
         return np.concatenate([xy.min(0), xy.max(0)])
     a, b = box(grid), box(region)
@@ -104,14 +118,18 @@ def grid_distance_to_region(grid: BevGrid, region: BevGrid) -> float:
     return math.hypot(dx, dy)
 
 
-def check_feature(f: FeatureFields, limits: FeatureLimits, now_ns: int | None = None) -> Refusal | None:
+def check_feature(
+    f: FeatureFields, limits: FeatureLimits, now_ns: int | None = None
+) -> Refusal | None:
     """Everything about one BevFeature that can be checked without decoding its payload.
 
     Order: identity, numbers, sizes, codec and payload length against the header (so nothing
     big is ever allocated), placement against the fusion region, then the stamp (if now_ns).
     """
     if not _AGENT_ID.match(f.agent_id or ''):
-        return Refusal('agent_id', f'agent_id {f.agent_id[:80]!r} is not 1-64 characters of [A-Za-z0-9_./-]')
+        return Refusal(
+            'agent_id', f'agent_id {f.agent_id[:80]!r} is not 1-64 characters of [A-Za-z0-9_./-]'
+        )
     who = f'map from {f.agent_id}'
     for what, pos, ori in (('camera_pose', f.camera_position, f.camera_orientation),
                            ('grid_origin', f.grid_position, f.grid_orientation)):
@@ -123,28 +141,50 @@ def check_feature(f: FeatureFields, limits: FeatureLimits, now_ns: int | None = 
         return Refusal('resolution', f'{who}: resolution {res} m is not in [0.01, 100]')
     rows, cols, channels = int(f.rows), int(f.cols), int(f.channels)
     if rows < 1 or cols < 1 or rows * cols > limits.max_cells:
-        return Refusal('grid_size', f'{who}: grid {rows}x{cols} is empty or over {limits.max_cells} cells')
+        return Refusal(
+            'grid_size', f'{who}: grid {rows}x{cols} is empty or over {limits.max_cells} cells'
+        )
     if channels != limits.channels:
         return Refusal('channels', f'{who}: {channels} channels, the model has {limits.channels}')
     if f.codec not in limits.codecs:
-        return Refusal('codec', f'{who}: unknown codec {f.codec[:40]!r} (expected one of {limits.codecs})')
+        return Refusal(
+            'codec', f'{who}: unknown codec {f.codec[:40]!r} (expected one of {limits.codecs})'
+        )
     n = len(f.payload)
     if n > limits.max_payload:
-        return Refusal('payload_size', f'{who}: payload of {n} bytes is over the limit of {limits.max_payload}')
+        return Refusal(
+            'payload_size',
+            f'{who}: payload of {n} bytes is over the limit of {limits.max_payload}',
+        )
     try:
         head = read_header(f.codec, f.payload)
     except PayloadError as exc:
         return Refusal('payload_header', f'{who}: {exc}')
     if (head.channels, head.rows, head.cols) != (channels, rows, cols):
-        return Refusal('payload_shape', f'{who}: payload header says {head.channels}x{head.rows}x{head.cols}, '
-                                        f'the message {channels}x{rows}x{cols}')
+        return Refusal(
+            'payload_shape',
+            f'{who}: payload header says {head.channels}x{head.rows}x{head.cols}, '
+            f'the message {channels}x{rows}x{cols}',
+        )
     if n != head.size:
-        return Refusal('payload_size', f'{who}: payload has {n} bytes, its header says {head.size}')
-    grid = BevGrid(float(f.grid_position[0]), float(f.grid_position[1]), quat_to_yaw(tuple(f.grid_orientation)), res, rows, cols)
+        return Refusal(
+            'payload_size', f'{who}: payload has {n} bytes, its header says {head.size}'
+        )
+    grid = BevGrid(
+        float(f.grid_position[0]),
+        float(f.grid_position[1]),
+        quat_to_yaw(tuple(f.grid_orientation)),
+        res,
+        rows,
+        cols,
+    )
     dist = grid_distance_to_region(grid, limits.region)
     if dist > limits.region_margin:
-        return Refusal('grid_outside_region', f'{who}: grid lies {dist:.0f} m outside the fusion region '
-                                              f'(margin {limits.region_margin:g} m)')
+        return Refusal(
+            'grid_outside_region',
+            f'{who}: grid lies {dist:.0f} m outside the fusion region '
+            f'(margin {limits.region_margin:g} m)',
+        )
     if now_ns is not None:
         return check_stamp(int(f.stamp_ns), now_ns, limits.max_future_ns, limits.max_age_ns, who)
     return None
@@ -170,8 +210,11 @@ def check_image(encoding: str, width: int, height: int, step: int, data_len: int
         return too_big
     row = IMAGE_ENCODINGS[encoding] * width
     if step < row or data_len != step * height:
-        return Refusal('image_step', f'image {width}x{height} {encoding} with step {step} needs '
-                                     f'step >= {row} and {step * height} data bytes, has {data_len}')
+        return Refusal(
+            'image_step',
+            f'image {width}x{height} {encoding} with step {step} needs '
+            f'step >= {row} and {step * height} data bytes, has {data_len}',
+        )
     return check_image_size(width, height, info_size)
 
 
@@ -194,7 +237,10 @@ def check_intrinsics(K: Sequence[float]) -> Refusal | None:
         return Refusal('camera_info', f'camera_info K is not 9 finite numbers: {k.tolist()}')
     k = k.reshape(3, 3)
     if k[0, 0] <= 0 or k[1, 1] <= 0 or not np.allclose(k[2], (0, 0, 1)):
-        return Refusal('camera_info', f'camera_info K is not a pinhole matrix (fx, fy > 0, last row 0 0 1): {k.tolist()}')
+        return Refusal(
+            'camera_info',
+            f'camera_info K is not a pinhole matrix (fx, fy > 0, last row 0 0 1): {k.tolist()}',
+        )
     if np.linalg.cond(k) > 1e8:
         return Refusal('camera_info', f'camera_info K is singular: {k.tolist()}')
     return None
@@ -206,7 +252,9 @@ def check_camera_pose(cam_to_map: np.ndarray, ground_z: float = 0.0, min_height:
     optical axis (z of the optical frame) pointing below the horizon."""
     T = np.asarray(cam_to_map, dtype=np.float64)
     if T.shape != (4, 4) or not np.isfinite(T).all():
-        return Refusal('pose_not_finite', f'camera pose is not a finite 4x4 transform: {T.tolist()}')
+        return Refusal(
+            'pose_not_finite', f'camera pose is not a finite 4x4 transform: {T.tolist()}'
+        )
     height = T[2, 3] - ground_z
     if height < min_height:
         return Refusal('camera_under_ground', f'camera is {height:.2f} m above the ground '
@@ -219,7 +267,9 @@ def check_camera_pose(cam_to_map: np.ndarray, ground_z: float = 0.0, min_height:
     return None
 
 
-def pose_matrix_checked(position: Sequence[float], orientation: Sequence[float], what: str) -> np.ndarray | Refusal:
+def pose_matrix_checked(
+    position: Sequence[float], orientation: Sequence[float], what: str
+) -> np.ndarray | Refusal:
     """4x4 pose from position and a unit quaternion, or the Refusal of check_pose."""
     bad = check_pose(position, orientation, what)
     if bad:

@@ -14,13 +14,13 @@ from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_core.model.trajectory import track_detections
-from rsdfm_ros.conversions import object_to_detection
-from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_fusion.markers import detection_markers
-from rsdfm_ros.node_support import check, declare, run_node
-from rsdfm_ros.qos import result_qos
 from rsdfm_fusion.vision import vision_publisher
 from rsdfm_msgs.msg import Detection3DArray
+from rsdfm_ros.conversions import object_to_detection
+from rsdfm_ros.fused_map_node import FusedMapNode
+from rsdfm_ros.node_support import check, declare, run_node
+from rsdfm_ros.qos import result_qos
 
 
 class DetectionNode(FusedMapNode):
@@ -29,10 +29,19 @@ class DetectionNode(FusedMapNode):
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
 
-        threshold = declare(self, 'score_threshold', 0.05,
-                            'boxes below this score are not published (low, so consumers can compute AP '
-                            'and pick their own operating point)')
-        shown = declare(self, 'track_threshold', 0.3, 'boxes from this score on are tracked and drawn as markers')
+        threshold = declare(
+            self,
+            'score_threshold',
+            0.05,
+            'boxes below this score are not published (low, so consumers can compute AP '
+            'and pick their own operating point)',
+        )
+        shown = declare(
+            self,
+            'track_threshold',
+            0.3,
+            'boxes from this score on are tracked and drawn as markers',
+        )
         check(0.0 <= threshold <= 1.0, f'score_threshold must be in [0, 1], got {threshold}')
         check(0.0 <= shown <= 1.0, f'track_threshold must be in [0, 1], got {shown}')
         self.threshold, self.shown = float(threshold), float(shown)
@@ -45,7 +54,9 @@ class DetectionNode(FusedMapNode):
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         objects = track_detections(self.tracker, stamp_ns, self.heads.detect(fused))
-        out = Detection3DArray(header=msg.header, detections=[object_to_detection(o) for o in objects])
+        out = Detection3DArray(
+            header=msg.header, detections=[object_to_detection(o) for o in objects]
+        )
         self.pub.publish(out)
         confident = [o for o in objects if o.score >= self.shown]
         self.markers.publish(detection_markers(msg.header, confident))

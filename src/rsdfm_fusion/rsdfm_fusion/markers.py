@@ -26,11 +26,29 @@ def detection_markers(header, objects) -> MarkerArray:
     life = Duration(sec=1)
     for i, o in enumerate(objects):
         d = object_to_detection(o)
-        markers.append(Marker(header=header, ns='boxes', id=i, type=Marker.CUBE, action=Marker.ADD, pose=d.pose,
-                              scale=d.size, color=_colour(o.label, 0.6), lifetime=life))
-        text = Marker(header=header, ns='labels', id=i, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD,
-                      color=_colour(o.label, 1.0), lifetime=life,
-                      text=f'{o.label} #{o.track_id}' if o.track_id else o.label)
+        markers.append(
+            Marker(
+                header=header,
+                ns='boxes',
+                id=i,
+                type=Marker.CUBE,
+                action=Marker.ADD,
+                pose=d.pose,
+                scale=d.size,
+                color=_colour(o.label, 0.6),
+                lifetime=life,
+            )
+        )
+        text = Marker(
+            header=header,
+            ns='labels',
+            id=i,
+            type=Marker.TEXT_VIEW_FACING,
+            action=Marker.ADD,
+            color=_colour(o.label, 1.0),
+            lifetime=life,
+            text=f'{o.label} #{o.track_id}' if o.track_id else o.label,
+        )
         text.pose.position.x, text.pose.position.y = d.pose.position.x, d.pose.position.y
         text.pose.position.z = d.pose.position.z + o.height / 2 + 1.5
         text.pose.orientation.w = 1.0
@@ -43,8 +61,15 @@ def trajectory_markers(header, tracks) -> MarkerArray:
     """A LINE_STRIP per track from the object's position through its predicted points."""
     markers = [_clear(header)]
     for i, (state, points) in enumerate(tracks):
-        line = Marker(header=header, ns='trajectories', id=i, type=Marker.LINE_STRIP, action=Marker.ADD,
-                      color=_colour(state.label, 1.0), lifetime=Duration(sec=1))
+        line = Marker(
+            header=header,
+            ns='trajectories',
+            id=i,
+            type=Marker.LINE_STRIP,
+            action=Marker.ADD,
+            color=_colour(state.label, 1.0),
+            lifetime=Duration(sec=1),
+        )
         line.pose.orientation.w = 1.0
         line.scale.x = 0.4
         line.points = [Point(x=float(state.x), y=float(state.y), z=float(state.z))] + \

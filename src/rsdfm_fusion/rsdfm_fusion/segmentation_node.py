@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import array
 
-import numpy as np
 from nav_msgs.msg import OccupancyGrid
+import numpy as np
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
@@ -35,14 +35,28 @@ class SegmentationNode(FusedMapNode):
         grid = OccupancyGrid(header=msg.header)
         origin, res, rows, cols = grid_to_fields(fused.grid)
         grid.info.map_load_time = msg.header.stamp
-        grid.info.resolution, grid.info.width, grid.info.height, grid.info.origin = res, cols, rows, origin
+        grid.info.resolution, grid.info.width, grid.info.height, grid.info.origin = (
+            res,
+            cols,
+            rows,
+            origin,
+        )
         grid.data = array.array('b', (np.asarray(semantic, np.int8) * OCCUPIED).tobytes())
         self.grid_pub.publish(grid)
-        inst = Image(header=msg.header, height=rows, width=cols, encoding='mono16', is_bigendian=0, step=2 * cols)
+        inst = Image(
+            header=msg.header,
+            height=rows,
+            width=cols,
+            encoding='mono16',
+            is_bigendian=0,
+            step=2 * cols,
+        )
         inst.data = bytes_to_uint8_array(np.ascontiguousarray(instances, dtype='<u2').tobytes())
         self.inst_pub.publish(inst)
         self.diag.extra['instances_last'] = str(int(instances.max()) if instances.size else 0)
-        self.diag.output(stamp_ns, started, len(serialize_message(grid)) + len(serialize_message(inst)))
+        self.diag.output(
+            stamp_ns, started, len(serialize_message(grid)) + len(serialize_message(inst))
+        )
 
 
 def main(args=None) -> int:

@@ -17,27 +17,32 @@ from __future__ import annotations
 import collections
 import time
 
-import numpy as np
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from rsdfm_core.camera import CameraModel
-from rsdfm_core.link_budget import StampRate, bytes_per_map
+from rsdfm_core.link_budget import bytes_per_map, StampRate
 from rsdfm_core.model.runtime import DroneEncoder
-from rsdfm_core.validation import Refusal, check_camera_pose, check_image, pose_matrix_checked
-from rsdfm_ros.conversions import (ConversionError, camera_image_to_rgb, camera_model,
-                                   encoded_to_feature, stamp_to_ns)
-from rsdfm_ros.diagnostics import NodeDiagnostics
-from rsdfm_ros.node_support import check, declare, load_runtime, run_node
-from rsdfm_ros.qos import CAMERA_QOS_CHOICES, camera_qos, result_qos
 from rsdfm_core.regions import grid_around_aim
+from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked, Refusal
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
 from rsdfm_perception.pose_source import POSE_SOURCES, TfPoses
+from rsdfm_ros.conversions import (
+    camera_image_to_rgb,
+    camera_model,
+    ConversionError,
+    encoded_to_feature,
+    stamp_to_ns,
+)
+from rsdfm_ros.diagnostics import NodeDiagnostics
+from rsdfm_ros.node_support import check, declare, load_runtime, run_node
+from rsdfm_ros.qos import camera_qos, CAMERA_QOS_CHOICES, result_qos
 
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 
@@ -46,32 +51,60 @@ class PerceptionNode(Node):
     def __init__(self) -> None:
         super().__init__('perception_node')
         self.rt = load_runtime(self)
-        topk = declare(self, 'codec_topk', 0, 'high-frequency cells sent per map; 0 = model default')
+        topk = declare(
+            self, 'codec_topk', 0, 'high-frequency cells sent per map; 0 = model default'
+        )
         bits = declare(self, 'codec_bits', 0, 'quantisation bits 1..8; 0 = model default')
-        self.bev_range = float(declare(self, 'bev_range', 0.0,
-                                       'metres of ground the drone map covers, centred where the camera looks; '
-                                       '0 = the whole fusion region of the model'))
+        self.bev_range = float(
+            declare(
+                self,
+                'bev_range',
+                0.0,
+                'metres of ground the drone map covers, centred where the camera looks; '
+                '0 = the whole fusion region of the model',
+            )
+        )
         self.tolerance_ns = int(1e9 * declare(self, 'pose_tolerance', 0.06,
                                               's: an image needs a pose this close to its stamp'))
-        self.pose_wait = float(declare(self, 'pose_wait', 2.0,
-                                       's of wall time an image may wait for a pose after its stamp (or camera '
-                                       'info) before it is refused; generous, as a busy node reads poses late'))
+        self.pose_wait = float(
+            declare(
+                self,
+                'pose_wait',
+                2.0,
+                's of wall time an image may wait for a pose after its stamp (or camera '
+                'info) before it is refused; generous, as a busy node reads poses late',
+            )
+        )
         ns = self.get_namespace().strip('/')
-        self.agent_id = declare(self, 'agent_id', '', 'drone name in the features; empty = namespace') or ns or self.get_name()
-        qos_kind = declare(self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}')
-        self.max_bitrate = int(declare(
-            self, 'max_bitrate', 0,
-            'bit/s this drone may send on its link; 0 = no limit (codec_topk/codec_bits as given). '
-            'The codec budget is chosen per frame to fit it; settable at run time '
-            '(ros2 param set), taking effect on the next frame'))
+        self.agent_id = (
+            declare(self, 'agent_id', '', 'drone name in the features; empty = namespace')
+            or ns
+            or self.get_name()
+        )
+        qos_kind = declare(
+            self, 'image_qos', 'sensor_data', f'QoS of the camera inputs: {CAMERA_QOS_CHOICES}'
+        )
+        self.max_bitrate = int(
+            declare(
+                self,
+                'max_bitrate',
+                0,
+                'bit/s this drone may send on its link; 0 = no limit (codec_topk/codec_bits as given). '
+                'The codec budget is chosen per frame to fit it; settable at run time '
+                '(ros2 param set), taking effect on the next frame',
+            )
+        )
         self.link_overhead = float(declare(
             self, 'link_overhead', 0.05,
             "share of the link's bits taken by RTPS/UDP/IP headers, 0 <= value < 1"))
         self.pose_source = declare(
-            self, 'pose_source', 'tf',
+            self,
+            'pose_source',
+            'tf',
             "camera pose: 'tf' (map -> camera optical frame from /tf and /tf_static at the image "
             "stamp), 'topic' (PoseStamped of the optical frame on camera/pose) or 'odometry' "
-            '(nav_msgs/Odometry of the body on odom, with the body -> camera mount from /tf_static)')
+            '(nav_msgs/Odometry of the body on odom, with the body -> camera mount from /tf_static)',
+        )
         self.camera_frame = declare(self, 'camera_frame', '',
                                     "TF frame of the camera's optical frame; empty = the image's "
                                     'header.frame_id')
@@ -81,15 +114,24 @@ class PerceptionNode(Node):
                             "camera stream: 'raw' (sensor_msgs/Image on camera/image_raw) or "
                             "'compressed' (sensor_msgs/CompressedImage, JPEG or PNG, on "
                             'camera/image_raw/compressed, as image_transport names it)')
-        check(isinstance(topk, int) and topk >= 0, f'codec_topk must be an integer >= 0, got {topk!r}')
-        check(isinstance(bits, int) and 0 <= bits <= 8, f'codec_bits must be 0 (default) or 1..8, got {bits!r}')
+        check(
+            isinstance(topk, int) and topk >= 0,
+            f'codec_topk must be an integer >= 0, got {topk!r}',
+        )
+        check(
+            isinstance(bits, int) and 0 <= bits <= 8,
+            f'codec_bits must be 0 (default) or 1..8, got {bits!r}',
+        )
         check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
         check(self.max_bitrate >= 0, f'max_bitrate must be >= 0 bit/s, got {self.max_bitrate}')
         check(0 <= self.link_overhead < 1,
               f'link_overhead must be in [0, 1), got {self.link_overhead:g}')
         check(self.tolerance_ns > 0, 'pose_tolerance must be > 0')
         check(self.pose_wait > 0, 'pose_wait must be > 0')
-        check(qos_kind in CAMERA_QOS_CHOICES, f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}')
+        check(
+            qos_kind in CAMERA_QOS_CHOICES,
+            f'image_qos must be one of {CAMERA_QOS_CHOICES}, got {qos_kind!r}',
+        )
         check(self.pose_source in POSE_SOURCES,
               f'pose_source must be one of {POSE_SOURCES}, got {self.pose_source!r}')
         check(transport in IMAGE_TRANSPORTS,
@@ -102,7 +144,9 @@ class PerceptionNode(Node):
         self.poses = PoseBuffer()                          # 'topic': camera, 'odometry': body
         self.body_frame = ''                               # child frame of the odometry
         self.tf = TfPoses(self, self.world_frame) if self.pose_source != 'topic' else None
-        self.pending: collections.deque = collections.deque(maxlen=10)   # (image msg, arrival monotonic)
+        self.pending: collections.deque = collections.deque(
+            maxlen=10
+        )  # (image msg, arrival monotonic)
         self.diag = NodeDiagnostics(self)
         self.diag.extra['agent_id'] = self.agent_id
         self.diag.extra['model_id'] = self.rt.model_id
@@ -114,14 +158,20 @@ class PerceptionNode(Node):
             self.create_subscription(PoseStamped, 'camera/pose', self.on_pose,
                                      camera_qos(qos_kind, depth=50))
         elif self.pose_source == 'odometry':
-            self.create_subscription(Odometry, 'odom', self.on_odometry, camera_qos(qos_kind, depth=50))
+            self.create_subscription(
+                Odometry, 'odom', self.on_odometry, camera_qos(qos_kind, depth=50)
+            )
         if transport == 'compressed':
-            self.create_subscription(CompressedImage, 'camera/image_raw/compressed', self.on_image, qos)
+            self.create_subscription(
+                CompressedImage, 'camera/image_raw/compressed', self.on_image, qos
+            )
         else:
             self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.create_timer(0.05, self.process_pending)
-        self.get_logger().info(f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map')
+        self.get_logger().info(
+            f'agent {self.agent_id}: {self.encoder.payload_size()} bytes per map'
+        )
 
     def on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Run-time changes: max_bitrate and link_overhead are read on the next frame."""
@@ -135,7 +185,9 @@ class PerceptionNode(Node):
             elif p.name == 'link_overhead':
                 if not isinstance(p.value, float) or not 0 <= p.value < 1:
                     return SetParametersResult(
-                        successful=False, reason=f'link_overhead must be in [0, 1), got {p.value!r}')
+                        successful=False,
+                        reason=f'link_overhead must be in [0, 1), got {p.value!r}',
+                    )
                 self.link_overhead = float(p.value)
         return SetParametersResult(successful=True)
 
@@ -164,7 +216,9 @@ class PerceptionNode(Node):
 
     def on_pose(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ('map', '/map'):
-            self.diag.refuse('pose_frame', f"pose in frame {msg.header.frame_id[:64]!r}, expected 'map'")
+            self.diag.refuse(
+                'pose_frame', f"pose in frame {msg.header.frame_id[:64]!r}, expected 'map'"
+            )
             return
         p, q = msg.pose.position, msg.pose.orientation
         T = pose_matrix_checked((p.x, p.y, p.z), (q.x, q.y, q.z, q.w), 'camera pose')
@@ -228,8 +282,11 @@ class PerceptionNode(Node):
             elif isinstance(pose, Refusal):
                 self.diag.refuse(pose.reason, f'{pose.detail} (image stamp {stamp / 1e9:.3f})')
             elif pose is Lookup.MISSING:
-                self.diag.refuse('no_pose', f'no pose within {self.tolerance_ns / 1e9:g} s of image stamp '
-                                            f'{stamp / 1e9:.3f} (newest pose {(self.poses.newest() or 0) / 1e9:.3f})')
+                self.diag.refuse(
+                    'no_pose',
+                    f'no pose within {self.tolerance_ns / 1e9:g} s of image stamp '
+                    f'{stamp / 1e9:.3f} (newest pose {(self.poses.newest() or 0) / 1e9:.3f})',
+                )
             else:
                 self.encode_and_publish(msg, stamp, pose)
 
@@ -248,8 +305,11 @@ class PerceptionNode(Node):
         self.frame_rate.add(stamp)
         budget = self.frame_budget()
         if budget is None:
-            self.diag.refuse('link_too_narrow', f'max_bitrate {self.max_bitrate:g} bit/s leaves no '
-                                                f'room for a map (image stamp {stamp / 1e9:.3f})')
+            self.diag.refuse(
+                'link_too_narrow',
+                f'max_bitrate {self.max_bitrate:g} bit/s leaves no '
+                f'room for a map (image stamp {stamp / 1e9:.3f})',
+            )
             return
         self.diag.extra['budget'] = f"topk={budget['topk']} bits={budget['bits']}"
         try:

@@ -58,7 +58,9 @@ class PoseBuffer:
         P0, P1 = self.poses[i - 1], self.poses[i]
         T = np.eye(4)
         T[:3, 3] = (1 - a) * P0[:3, 3] + a * P1[:3, 3]
-        T[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([P0[:3, :3], P1[:3, :3]])))([a]).as_matrix()[0]
+        T[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([P0[:3, :3], P1[:3, :3]])))(
+            [a]
+        ).as_matrix()[0]
         return T
 
     def newest(self) -> int | None:

@@ -18,8 +18,13 @@ import numpy as np
 from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
-from tf2_ros import (Buffer, ConnectivityException, ExtrapolationException, LookupException,
-                     TransformListener)
+from tf2_ros import (
+    Buffer,
+    ConnectivityException,
+    ExtrapolationException,
+    LookupException,
+    TransformListener,
+)
 
 from rsdfm_core.geometry import pose_matrix
 from rsdfm_core.validation import Refusal
@@ -52,7 +57,9 @@ class TfPoses:
                 final: bool) -> np.ndarray | Lookup | Refusal:
         """Pose of `child` in `parent` at stamp_ns (tf2 interpolates between /tf messages)."""
         try:
-            return transform_matrix(self.buffer.lookup_transform(parent, child, Time(nanoseconds=stamp_ns)))
+            return transform_matrix(
+                self.buffer.lookup_transform(parent, child, Time(nanoseconds=stamp_ns))
+            )
         except ExtrapolationException as exc:
             if not final:
                 return Lookup.WAIT
@@ -72,9 +79,11 @@ class TfPoses:
         newest_ns = Time.from_msg(newest.header.stamp).nanoseconds
         if abs(stamp_ns - newest_ns) <= tolerance_ns or newest_ns == 0:   # 0: a static transform
             return transform_matrix(newest)
-        return Refusal('tf_extrapolation',
-                       f'{parent} -> {child} at {stamp_ns / 1e9:.3f} is {(stamp_ns - newest_ns) / 1e9:+.3f} s '
-                       f'from the newest transform (tolerance {tolerance_ns / 1e9:g} s): {_first_line(why)}')
+        return Refusal(
+            'tf_extrapolation',
+            f'{parent} -> {child} at {stamp_ns / 1e9:.3f} is {(stamp_ns - newest_ns) / 1e9:+.3f} s '
+            f'from the newest transform (tolerance {tolerance_ns / 1e9:g} s): {_first_line(why)}',
+        )
 
 
 def _first_line(exc) -> str:

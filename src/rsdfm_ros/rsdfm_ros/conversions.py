@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import array
 
-import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Vector3
+import numpy as np
 from sensor_msgs.msg import Image
 
 from rsdfm_core.geometry import BevGrid, rot_to_quat, yaw_to_quat
-from rsdfm_core.messages import (ConversionError, camera_image_to_rgb, camera_K, camera_model,
-                                 detection_to_object, feature_fields, fields_to_grid,
-                                 image_to_rgb, pose_to_matrix, stamp_to_ns)
+from rsdfm_core.messages import (
+    camera_image_to_rgb,
+    camera_K,
+    camera_model,
+    ConversionError,
+    detection_to_object,
+    feature_fields,
+    fields_to_grid,
+    image_to_rgb,
+    pose_to_matrix,
+    stamp_to_ns,
+)
 from rsdfm_core.types import ObjectState
 from rsdfm_msgs.msg import BevFeature, Detection3D, Trajectory
 
@@ -45,7 +54,13 @@ def matrix_to_pose(T: np.ndarray) -> Pose:
 
 
 def rgb_to_image(rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
-    msg = Image(height=rgb.shape[0], width=rgb.shape[1], encoding='rgb8', is_bigendian=0, step=3 * rgb.shape[1])
+    msg = Image(
+        height=rgb.shape[0],
+        width=rgb.shape[1],
+        encoding='rgb8',
+        is_bigendian=0,
+        step=3 * rgb.shape[1],
+    )
     msg.header.stamp, msg.header.frame_id = ns_to_stamp(stamp_ns), frame_id
     msg.data = bytes_to_uint8_array(np.ascontiguousarray(rgb, dtype=np.uint8).tobytes())
     return msg
@@ -54,8 +69,10 @@ def rgb_to_image(rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
 def grid_to_fields(grid: BevGrid) -> tuple[Pose, float, int, int]:
     """(grid_origin pose, resolution, rows, cols) of BevFeature/FusedBev for a BevGrid."""
     q = yaw_to_quat(grid.yaw)
-    origin = Pose(position=Point(x=float(grid.origin_x), y=float(grid.origin_y), z=0.0),
-                  orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])))
+    origin = Pose(
+        position=Point(x=float(grid.origin_x), y=float(grid.origin_y), z=0.0),
+        orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])),
+    )
     return origin, float(grid.resolution), int(grid.rows), int(grid.cols)
 
 
@@ -76,11 +93,16 @@ def encoded_to_feature(m, agent_id: str, stamp_ns: int, cam_to_map: np.ndarray,
 def object_to_detection(o: ObjectState) -> Detection3D:
     q = yaw_to_quat(o.yaw)
     return Detection3D(
-        track_id=int(o.track_id), label=o.label, score=float(o.score),
-        pose=Pose(position=Point(x=float(o.x), y=float(o.y), z=float(o.z)),
-                  orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3]))),
+        track_id=int(o.track_id),
+        label=o.label,
+        score=float(o.score),
+        pose=Pose(
+            position=Point(x=float(o.x), y=float(o.y), z=float(o.z)),
+            orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])),
+        ),
         size=Vector3(x=float(o.length), y=float(o.width), z=float(o.height)),
-        velocity=Vector3(x=float(o.vx), y=float(o.vy), z=0.0))
+        velocity=Vector3(x=float(o.vx), y=float(o.vy), z=0.0),
+    )
 
 
 def trajectory_msg(state: ObjectState, points: np.ndarray, step_s: float) -> Trajectory:

@@ -43,8 +43,10 @@ class NodeDiagnostics:
     def refuse(self, reason: str, detail: str) -> None:
         """Count a refused input; log it the first time this reason occurs."""
         if self.refused[reason] == 0:
-            self.node.get_logger().warning(f'refusing input ({reason}): {detail}; '
-                                           f'further refusals of this kind are only counted on /diagnostics')
+            self.node.get_logger().warning(
+                f'refusing input ({reason}): {detail}; '
+                f'further refusals of this kind are only counted on /diagnostics'
+            )
         self.refused[reason] += 1
 
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
@@ -71,8 +73,10 @@ class NodeDiagnostics:
         """The current figures as one DiagnosticStatus."""
         values = {
             'rate_hz': f'{self.rate():.2f}',
-            'received': str(self.received), 'published': str(self.published),
-            'bytes_in': str(self.bytes_in), 'bytes_out': str(self.bytes_out),
+            'received': str(self.received),
+            'published': str(self.published),
+            'bytes_in': str(self.bytes_in),
+            'bytes_out': str(self.bytes_out),
             'bytes_out_per_output': str(self.bytes_out // max(1, self.published)),
             'processing_ms_median': _median_ms(self._processing, 1e3),
             'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),

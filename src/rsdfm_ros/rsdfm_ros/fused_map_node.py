@@ -5,11 +5,11 @@ import time
 
 from rclpy.node import Node
 
+from rsdfm_msgs.msg import FusedBev
 from rsdfm_ros.conversions import ConversionError, fields_to_grid, stamp_to_ns
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import load_runtime
 from rsdfm_ros.qos import result_qos
-from rsdfm_msgs.msg import FusedBev
 
 
 class FusedMapNode(Node):
@@ -25,15 +25,20 @@ class FusedMapNode(Node):
         self.create_subscription(FusedBev, 'rsdfm/fused_bev', self.on_fused, result_qos())
 
     def on_fused(self, msg: FusedBev) -> None:
-        from rsdfm_core.model.runtime import PayloadError, fused_from_payload
+        from rsdfm_core.model.runtime import fused_from_payload, PayloadError
 
         started = time.perf_counter()
         self.diag.received_input(len(msg.payload))
         if msg.model_id != self.rt.model_id:
-            self.diag.refuse('model_id', f'fused map of model {msg.model_id!r}, this node runs {self.rt.model_id!r}')
+            self.diag.refuse(
+                'model_id',
+                f'fused map of model {msg.model_id!r}, this node runs {self.rt.model_id!r}',
+            )
             return
         try:
-            fused = fused_from_payload(fields_to_grid(msg), int(msg.channels), bytes(msg.payload), list(msg.agents))
+            fused = fused_from_payload(
+                fields_to_grid(msg), int(msg.channels), bytes(msg.payload), list(msg.agents)
+            )
         except (PayloadError, ConversionError) as exc:
             self.diag.refuse('bad_payload', str(exc))
             return

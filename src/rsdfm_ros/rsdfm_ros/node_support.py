@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -19,10 +19,14 @@ def declare(node: Node, name: str, default, description: str):
     """Declare one parameter with its description and return its value; SettingError for a value of the
     wrong type (e.g. a string where a number is expected), naming the parameter and the expected type."""
     try:
-        node.declare_parameter(name, default, ParameterDescriptor(name=name, description=description))
+        node.declare_parameter(
+            name, default, ParameterDescriptor(name=name, description=description)
+        )
     except InvalidParameterTypeException:
-        raise SettingError(f'parameter {name} must be of type {type(default).__name__} ({description}), '
-                           f'got {_override_text(node, name)}') from None
+        raise SettingError(
+            f'parameter {name} must be of type {type(default).__name__} ({description}), '
+            f'got {_override_text(node, name)}'
+        ) from None
     except InvalidParameterValueException as exc:
         raise SettingError(f'parameter {name}: {exc}') from None
     return node.get_parameter(name).value
@@ -48,8 +52,13 @@ def declare_runtime_parameters(node: Node) -> tuple[str, str, int]:
     """weights, device, threads: the model parameters every node has."""
     weights = declare(node, 'weights', '', 'model checkpoint; empty = the shipped weights')
     device = declare(node, 'device', 'cpu', 'torch device, e.g. cpu')
-    threads = declare(node, 'threads', 1, 'torch threads of this node (the machine is shared by all nodes)')
-    check(isinstance(threads, int) and threads >= 1, f'threads must be an integer >= 1, got {threads!r}')
+    threads = declare(
+        node, 'threads', 1, 'torch threads of this node (the machine is shared by all nodes)'
+    )
+    check(
+        isinstance(threads, int) and threads >= 1,
+        f'threads must be an integer >= 1, got {threads!r}',
+    )
     return weights, device, threads
 
 
@@ -65,8 +74,10 @@ def load_runtime(node: Node):
     except (ValueError, RuntimeError, KeyError, TypeError) as exc:
         text = ' '.join(str(exc).split()) or type(exc).__name__
         first = text if len(text) <= 240 else text[:240] + '...'
-        raise SettingError(f'parameter weights: cannot load weights {weights or "(shipped)"}: they do not fit the '
-                           f'rsdfm network (another architecture or a damaged file): {first}') from None
+        raise SettingError(
+            f'parameter weights: cannot load weights {weights or "(shipped)"}: they do not fit the '
+            f'rsdfm network (another architecture or a damaged file): {first}'
+        ) from None
     node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)')
     return rt
 

@@ -7,8 +7,13 @@ best-effort publisher, and that mismatch is silent, hence one definition here.
 """
 from __future__ import annotations
 
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    qos_profile_sensor_data,
+    QoSProfile,
+    ReliabilityPolicy,
+)
 
 CAMERA_QOS_CHOICES = ('sensor_data', 'reliable')
 
@@ -25,13 +30,20 @@ def camera_qos(kind: str = 'sensor_data', depth: int = 10) -> QoSProfile:
 
 def result_qos(depth: int = 10) -> QoSProfile:
     """Reliable keep-last QoS for BEV features, fused maps and task outputs."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
+    )
 
 
 def tf_qos(static: bool = False) -> QoSProfile:
     """QoS of /tf (reliable, volatile, depth 100) and /tf_static (also transient local, so a node
     that starts late still gets every mount), as tf2_ros' broadcasters and listeners use."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                      reliability=ReliabilityPolicy.RELIABLE,
-                      durability=DurabilityPolicy.TRANSIENT_LOCAL if static else DurabilityPolicy.VOLATILE)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=100,
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if static else DurabilityPolicy.VOLATILE,
+    )

@@ -13,10 +13,23 @@ from pathlib import Path
 from .. import messages
 from ..camera import undistort
 from ..types import CameraView, Frame
-from .source import SKIP_HINT, BagError, BagSource, warn_stderr
-from .topics import (COMPRESSED_TYPE, DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE,
-                     IMAGE_COMPRESSED, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE, POSE,
-                     agent_sort_key, split_drone_topic)
+from .source import BagError, BagSource, SKIP_HINT, warn_stderr
+from .topics import (
+    agent_sort_key,
+    COMPRESSED_TYPE,
+    DENSE_TOPICS,
+    DEPTH,
+    DRONE_TOPICS,
+    HEIGHT,
+    IMAGE,
+    IMAGE_COMPRESSED,
+    INFO,
+    INSTANCES,
+    OBJECTS_TOPIC,
+    OBJECTS_TYPE,
+    POSE,
+    split_drone_topic,
+)
 from .typestore import make_typestore
 
 
@@ -56,7 +69,9 @@ def usable_topics(source: BagSource, require_ground_truth: bool = False) -> set[
     return usable
 
 
-def _assemble(index: int, stamp: int, parts: dict[str, dict], objects, source: BagSource) -> Frame | None:
+def _assemble(
+    index: int, stamp: int, parts: dict[str, dict], objects, source: BagSource
+) -> Frame | None:
     views = []
     for agent in sorted(parts, key=agent_sort_key):
         p = parts[agent]
@@ -98,7 +113,9 @@ def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_trut
             msg = ts.deserialize_cdr(m.data, m.msgtype)
             ns = messages.stamp_to_ns(msg.header.stamp)
         except Exception as exc:  # noqa: BLE001 - corrupt CDR raises several kinds
-            problem = f'{source.path}: message on {m.topic} at {m.log_time} ns cannot be decoded ({exc})'
+            problem = (
+                f'{source.path}: message on {m.topic} at {m.log_time} ns cannot be decoded ({exc})'
+            )
             if not skip_bad:
                 raise BagError(f'{problem}; {SKIP_HINT}') from None
             warn(f'{problem}; skipped (--skip-bad)')

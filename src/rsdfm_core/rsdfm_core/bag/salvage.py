@@ -8,11 +8,11 @@ Record parsing is the `mcap` library's; only the walk over a partial file is don
 """
 from __future__ import annotations
 
-import io
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+import io
 from pathlib import Path
+import struct
 
 from mcap.exceptions import McapError
 from mcap.records import Channel, Message, Schema

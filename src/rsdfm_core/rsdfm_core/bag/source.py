@@ -7,15 +7,15 @@ read_frames) and `rsdfm replay` read bags through this.
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+import sys
 
-import yaml
 from rosbags.rosbag2 import Reader
+import yaml
 
-from .salvage import MAGIC, SalvageReport, salvage_mcap
+from .salvage import MAGIC, salvage_mcap, SalvageReport
 
 SKIP_HINT = 'use --skip-bad to go on with what is readable'
 
@@ -66,10 +66,14 @@ def cut_files(path: Path) -> list[Path]:
 class BagSource:
     """Topics, types, time span and raw messages of one bag; strict or skipping what is bad."""
 
-    def __init__(self, path: str | Path, skip_bad: bool = False, warn: Callable[[str], None] = warn_stderr) -> None:
+    def __init__(
+        self, path: str | Path, skip_bad: bool = False, warn: Callable[[str], None] = warn_stderr
+    ) -> None:
         self.path, self.skip_bad, self.warn = Path(path), skip_bad, warn
         if not (self.path / 'metadata.yaml').is_file():
-            raise FileNotFoundError(f'no rosbag2 bag at {self.path} (expected a directory with metadata.yaml)')
+            raise FileNotFoundError(
+                f'no rosbag2 bag at {self.path} (expected a directory with metadata.yaml)'
+            )
         self.salvaged = False
         try:
             with Reader(self.path) as reader:
@@ -80,7 +84,9 @@ class BagSource:
             what = (f'{", ".join(map(str, cut))} is cut short or damaged (no MCAP footer)' if cut
                     else f'{self.path} cannot be read')
             if not skip_bad or not cut:
-                raise BagError(f'{what}: {str(exc).rstrip(".")}' + (f'; {SKIP_HINT}' if cut else '')) from None
+                raise BagError(
+                    f'{what}: {str(exc).rstrip(".")}' + (f'; {SKIP_HINT}' if cut else '')
+                ) from None
             self.warn(f'{what}; reading the messages before the cut (--skip-bad)')
             self._scan_salvaged()
 
@@ -119,7 +125,9 @@ class BagSource:
         except BagError:
             raise
         except Exception as exc:  # noqa: BLE001 - damaged chunk or index in the middle of a bag
-            where = f'after the message at {t_ns} ns' if t_ns is not None else 'at its first message'
+            where = (
+                f'after the message at {t_ns} ns' if t_ns is not None else 'at its first message'
+            )
             if not self.skip_bad:
                 raise BagError(f'{self.path}: unreadable {where}: {exc}; {SKIP_HINT}') from None
             self.warn(f'{self.path}: unreadable {where}: {exc}; stopping there (--skip-bad)')

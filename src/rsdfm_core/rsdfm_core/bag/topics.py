@@ -6,14 +6,18 @@ import re
 OBJECTS_TOPIC = '/ground_truth/objects'
 OBJECTS_TYPE = 'rsdfm_msgs/msg/Detection3DArray'
 IMAGE, INFO, POSE = 'camera/image_raw', 'camera/camera_info', 'camera/pose'
-IMAGE_COMPRESSED = 'camera/image_raw/compressed'      # image_transport's name for the JPEG/PNG stream
+IMAGE_COMPRESSED = 'camera/image_raw/compressed'  # image_transport's name for the JPEG/PNG stream
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
 TF, TF_STATIC, TF_TYPE = '/tf', '/tf_static', 'tf2_msgs/msg/TFMessage'
 DEPTH, HEIGHT, INSTANCES = 'ground_truth/depth', 'ground_truth/height', 'ground_truth/instances'
 
 DRONE_TOPICS = {IMAGE: 'sensor_msgs/msg/Image', INFO: 'sensor_msgs/msg/CameraInfo',
                 POSE: 'geometry_msgs/msg/PoseStamped'}
-DENSE_TOPICS = {DEPTH: 'sensor_msgs/msg/Image', HEIGHT: 'sensor_msgs/msg/Image', INSTANCES: 'sensor_msgs/msg/Image'}
+DENSE_TOPICS = {
+    DEPTH: 'sensor_msgs/msg/Image',
+    HEIGHT: 'sensor_msgs/msg/Image',
+    INSTANCES: 'sensor_msgs/msg/Image',
+}
 
 _DRONE_TOPIC = re.compile(r'^/(?P<agent>[A-Za-z_][A-Za-z0-9_]*)/(?P<leaf>.+)$')
 

@@ -5,11 +5,11 @@ in a source checkout, beside this package (src/rsdfm_msgs/msg).
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
+import os
 from pathlib import Path
 
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
 PACKAGE = 'rsdfm_msgs'
@@ -27,7 +27,9 @@ def find_msg_dir() -> Path:
     tried.append(candidate)
     if any(candidate.glob('*.msg')):
         return candidate
-    raise FileNotFoundError('cannot find the rsdfm_msgs .msg files; looked in: ' + ', '.join(map(str, tried)))
+    raise FileNotFoundError(
+        'cannot find the rsdfm_msgs .msg files; looked in: ' + ', '.join(map(str, tried))
+    )
 
 
 @lru_cache(maxsize=1)

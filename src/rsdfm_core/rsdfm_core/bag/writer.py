@@ -8,23 +8,38 @@ uavN/camera_optical_frame, once), /tf the body pose (map -> uavN/base_link) at e
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
-from pathlib import Path
-
-from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
-
 from dataclasses import dataclass
+from pathlib import Path
+import sys
 
 import numpy as np
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
-from ..camera import EXAMPLE_DISTORTION, CameraModel, distort
+from ..camera import CameraModel, distort, EXAMPLE_DISTORTION
 from ..geometry import level_body_pose
 from ..types import CameraView, Frame
 from . import convert
-from .topics import (COMPRESSED_TYPE, DENSE_TOPICS, DEPTH, DRONE_TOPICS, HEIGHT, IMAGE,
-                     IMAGE_COMPRESSED, INFO, INSTANCES, OBJECTS_TOPIC, OBJECTS_TYPE, POSE, TF,
-                     TF_STATIC, TF_TYPE, body_frame, camera_frame, drone_topic)
+from .topics import (
+    body_frame,
+    camera_frame,
+    COMPRESSED_TYPE,
+    DENSE_TOPICS,
+    DEPTH,
+    drone_topic,
+    DRONE_TOPICS,
+    HEIGHT,
+    IMAGE,
+    IMAGE_COMPRESSED,
+    INFO,
+    INSTANCES,
+    OBJECTS_TOPIC,
+    OBJECTS_TYPE,
+    POSE,
+    TF,
+    TF_STATIC,
+    TF_TYPE,
+)
 from .typestore import make_typestore
 
 IMAGE_FORMATS = ('raw', 'jpeg', 'png')
@@ -41,7 +56,9 @@ class CameraStream:
 
     def __post_init__(self) -> None:
         if self.image_format not in IMAGE_FORMATS:
-            raise ValueError(f'image format must be one of {IMAGE_FORMATS}, got {self.image_format!r}')
+            raise ValueError(
+                f'image format must be one of {IMAGE_FORMATS}, got {self.image_format!r}'
+            )
         if self.distortion and self.distortion not in EXAMPLE_DISTORTION:
             raise ValueError(f'distortion must be empty or one of {tuple(EXAMPLE_DISTORTION)}, '
                              f'got {self.distortion!r}')
@@ -53,8 +70,14 @@ class CameraStream:
                            self.distortion or 'plumb_bob', w, h)
 
 
-def write_bag(out_dir: str | Path, frames: Iterable[Frame], progress: bool = False, total: int | None = None,
-              compress: bool = True, stream: CameraStream = CameraStream()) -> Path:
+def write_bag(
+    out_dir: str | Path,
+    frames: Iterable[Frame],
+    progress: bool = False,
+    total: int | None = None,
+    compress: bool = True,
+    stream: CameraStream = CameraStream(),
+) -> Path:
     """Write every frame; returns the bag directory. out_dir must not exist yet (rosbag2 creates it).
 
     Dense ground truth topics are written for views that carry depth/height/instance images
@@ -87,24 +110,69 @@ def write_bag(out_dir: str | Path, frames: Iterable[Frame], progress: bool = Fal
                     mounts[a] = np.linalg.inv(level_body_pose(view.cam_to_map)) @ view.cam_to_map
                     put(TF_STATIC, TF_TYPE, convert.tf_message(
                         [convert.transform_to_msg(mounts[a], ns, body_frame(a), fid, ts)], ts), ns)
-                moved.append(convert.transform_to_msg(view.cam_to_map @ np.linalg.inv(mounts[a]), ns,
-                                                      'map', body_frame(a), ts))
+                moved.append(
+                    convert.transform_to_msg(
+                        view.cam_to_map @ np.linalg.inv(mounts[a]), ns, 'map', body_frame(a), ts
+                    )
+                )
                 camera = stream.camera(view)
                 image = distort(view.image, camera)
                 if stream.image_format == 'raw':
-                    put(drone_topic(a, IMAGE), DRONE_TOPICS[IMAGE], convert.image_to_msg(image, ns, fid, 'rgb8', ts), ns)
+                    put(
+                        drone_topic(a, IMAGE),
+                        DRONE_TOPICS[IMAGE],
+                        convert.image_to_msg(image, ns, fid, 'rgb8', ts),
+                        ns,
+                    )
                 else:
-                    put(drone_topic(a, IMAGE_COMPRESSED), COMPRESSED_TYPE, convert.compressed_image_to_msg(
-                        image, ns, fid, stream.image_format, stream.jpeg_quality, ts), ns)
-                put(drone_topic(a, INFO), DRONE_TOPICS[INFO], convert.camera_info_to_msg(
-                    view.K, camera.width, camera.height, ns, fid, ts, camera.distortion_model, camera.D), ns)
-                put(drone_topic(a, POSE), DRONE_TOPICS[POSE], convert.pose_stamped_to_msg(view.cam_to_map, ns, 'map', ts), ns)
-                for leaf, arr, enc in ((DEPTH, view.depth, '32FC1'), (HEIGHT, view.height, '32FC1'),
-                                       (INSTANCES, view.instance, 'mono16')):
+                    put(
+                        drone_topic(a, IMAGE_COMPRESSED),
+                        COMPRESSED_TYPE,
+                        convert.compressed_image_to_msg(
+                            image, ns, fid, stream.image_format, stream.jpeg_quality, ts
+                        ),
+                        ns,
+                    )
+                put(
+                    drone_topic(a, INFO),
+                    DRONE_TOPICS[INFO],
+                    convert.camera_info_to_msg(
+                        view.K,
+                        camera.width,
+                        camera.height,
+                        ns,
+                        fid,
+                        ts,
+                        camera.distortion_model,
+                        camera.D,
+                    ),
+                    ns,
+                )
+                put(
+                    drone_topic(a, POSE),
+                    DRONE_TOPICS[POSE],
+                    convert.pose_stamped_to_msg(view.cam_to_map, ns, 'map', ts),
+                    ns,
+                )
+                for leaf, arr, enc in (
+                    (DEPTH, view.depth, '32FC1'),
+                    (HEIGHT, view.height, '32FC1'),
+                    (INSTANCES, view.instance, 'mono16'),
+                ):
                     if arr is not None:
-                        put(drone_topic(a, leaf), DENSE_TOPICS[leaf], convert.image_to_msg(arr, ns, fid, enc, ts), ns)
+                        put(
+                            drone_topic(a, leaf),
+                            DENSE_TOPICS[leaf],
+                            convert.image_to_msg(arr, ns, fid, enc, ts),
+                            ns,
+                        )
             put(TF, TF_TYPE, convert.tf_message(moved, ts), ns)
-            put(OBJECTS_TOPIC, OBJECTS_TYPE, convert.objects_to_msg(frame.objects, ns, 'map', ts), ns)
+            put(
+                OBJECTS_TOPIC,
+                OBJECTS_TYPE,
+                convert.objects_to_msg(frame.objects, ns, 'map', ts),
+                ns,
+            )
             count += 1
             if progress:
                 of = f'/{total}' if total else ''

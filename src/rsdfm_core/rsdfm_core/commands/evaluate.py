@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
+import sys
 
 from rsdfm_core.cli import UserError
 
-HELP = 'evaluate the model on a bag: BEV AP@0.5/0.7, seg IoU/PQ, ADE/FDE, bytes per drone per frame'
+HELP = (
+    'evaluate the model on a bag: BEV AP@0.5/0.7, seg IoU/PQ, ADE/FDE, bytes per drone per frame'
+)
 MODES = ('collaborative', 'single', 'late', 'raw', 'absolute-depth')
 
 
@@ -41,16 +43,31 @@ def json_safe(value):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--bag', required=True, help='rosbag2 directory (e.g. from rsdfm simulate)')
-    parser.add_argument('--weights', help='checkpoint (default: the shipped model; absolute-depth: the shipped LSS model)')
-    parser.add_argument('--mode', choices=MODES, default='collaborative', help='method to evaluate (default collaborative)')
-    parser.add_argument('--budget', help='codec budget TOPK:BITS (default from the model config, e.g. 1024:8)')
+    parser.add_argument(
+        '--bag', required=True, help='rosbag2 directory (e.g. from rsdfm simulate)'
+    )
+    parser.add_argument(
+        '--weights',
+        help='checkpoint (default: the shipped model; absolute-depth: the shipped LSS model)',
+    )
+    parser.add_argument(
+        '--mode',
+        choices=MODES,
+        default='collaborative',
+        help='method to evaluate (default collaborative)',
+    )
+    parser.add_argument(
+        '--budget', help='codec budget TOPK:BITS (default from the model config, e.g. 1024:8)'
+    )
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='go on with what is readable in a cut or damaged bag (drones with missing topics, '
-                             'unreadable messages and incomplete views are left out, and said on stderr)')
+    parser.add_argument(
+        '--skip-bad',
+        action='store_true',
+        help='go on with what is readable in a cut or damaged bag (drones with missing topics, '
+        'unreadable messages and incomplete views are left out, and said on stderr)',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f'cannot read bag {bag}: {exc}') from None
     if not frames:
         raise UserError(f'bag {bag} has no frames')
-    print(f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr)
+    print(
+        f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
+    )
     res = evaluate_frames(frames, rt, args.mode, budget)
     res['bag'] = str(bag)
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)

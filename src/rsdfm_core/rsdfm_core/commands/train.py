@@ -11,9 +11,17 @@ HELP = 'train the RS-DFM model on simulated frames (YAML config, resumable check
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--config', required=True, help='training YAML (e.g. config/model.yaml)')
-    parser.add_argument('--out', required=True, help='checkpoint to write (optimizer state goes to OUT.resume.pt)')
-    parser.add_argument('--resume', action='store_true', help='continue from OUT.resume.pt if it exists')
-    parser.add_argument('--lift', choices=['relative', 'absolute'], help='override model.lift (absolute = LSS ablation)')
+    parser.add_argument(
+        '--out', required=True, help='checkpoint to write (optimizer state goes to OUT.resume.pt)'
+    )
+    parser.add_argument(
+        '--resume', action='store_true', help='continue from OUT.resume.pt if it exists'
+    )
+    parser.add_argument(
+        '--lift',
+        choices=['relative', 'absolute'],
+        help='override model.lift (absolute = LSS ablation)',
+    )
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
     parser.add_argument('--iterations', type=int, help='override train.iterations')
     parser.add_argument('--traj-iterations', type=int, help='override train.traj_iterations')
@@ -34,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lift:
         config['model']['lift'] = args.lift
     if config['model']['lift'] not in ('relative', 'absolute'):
-        raise UserError(f"model.lift must be 'relative' or 'absolute', got {config['model']['lift']!r}")
+        raise UserError(
+            f"model.lift must be 'relative' or 'absolute', got {config['model']['lift']!r}"
+        )
     tr = config.setdefault('train', {})
     for key, val in (('iterations', args.iterations), ('traj_iterations', args.traj_iterations),
                      ('cache_dir', args.cache_dir)):

@@ -91,4 +91,8 @@ def bev_ap(frames: list[tuple[list[ObjectState], list[ObjectState]]], threshold:
         per_class[label] = average_precision(np.array(scores), np.array(tps), n_gt, interp)
         counts[label] = n_gt
     valid = [v for v in per_class.values() if not np.isnan(v)]
-    return {'mean': float(np.mean(valid)) if valid else float('nan'), 'per_class': per_class, 'gt_count': counts}
+    return {
+        'mean': float(np.mean(valid)) if valid else float('nan'),
+        'per_class': per_class,
+        'gt_count': counts,
+    }

@@ -12,7 +12,9 @@ class SegmentationMeter:
         self.iou_sum = 0.0
         self.tp = self.fp = self.fn = 0
 
-    def add(self, pred_sem: np.ndarray, pred_inst: np.ndarray, gt_sem: np.ndarray, gt_inst: np.ndarray) -> None:
+    def add(
+        self, pred_sem: np.ndarray, pred_inst: np.ndarray, gt_sem: np.ndarray, gt_inst: np.ndarray
+    ) -> None:
         p, g = pred_sem.astype(bool), gt_sem.astype(bool)
         self.inter += int((p & g).sum())
         self.union += int((p | g).sum())
@@ -27,7 +29,7 @@ class SegmentationMeter:
                     continue
                 pm = pred_inst == pi
                 iou = (gm & pm).sum() / (gm | pm).sum()
-                if iou > 0.5:           # unique by construction: two instances cannot both exceed 0.5
+                if iou > 0.5:  # unique by construction: two instances cannot both exceed 0.5
                     self.tp += 1
                     self.iou_sum += float(iou)
                     matched_p.add(pi)

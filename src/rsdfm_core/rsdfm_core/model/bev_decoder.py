@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 from rsdfm_core.model.encoder import conv_bn
 
@@ -23,5 +23,15 @@ class BevDecoder(nn.Module):
         x1 = self.e1(x)
         x2 = self.e2(x1)
         x3 = self.e3(x2)
-        y2 = self.d2(torch.cat([F.interpolate(x3, size=x2.shape[-2:], mode='bilinear', align_corners=False), x2], 1))
-        return self.d1(torch.cat([F.interpolate(y2, size=x1.shape[-2:], mode='bilinear', align_corners=False), x1], 1))
+        y2 = self.d2(
+            torch.cat(
+                [F.interpolate(x3, size=x2.shape[-2:], mode='bilinear', align_corners=False), x2],
+                1,
+            )
+        )
+        return self.d1(
+            torch.cat(
+                [F.interpolate(y2, size=x1.shape[-2:], mode='bilinear', align_corners=False), x1],
+                1,
+            )
+        )

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
-from rsdfm_core.model.payload import HlfContent, PayloadError, hlf_payload_size
+from rsdfm_core.model.payload import hlf_payload_size, HlfContent, PayloadError
 
 
 @dataclass
@@ -92,12 +92,19 @@ class HlfCodec(nn.Module):
 
     def __init__(self, channels: int, lf_channels: int, hf_channels: int, pool: int):
         super().__init__()
-        self.channels, self.lf_channels, self.hf_channels, self.pool = channels, lf_channels, hf_channels, pool
+        self.channels, self.lf_channels, self.hf_channels, self.pool = (
+            channels,
+            lf_channels,
+            hf_channels,
+            pool,
+        )
         self.lf_reduce = nn.Conv2d(channels, lf_channels, 1)
         self.lf_expand = nn.Conv2d(lf_channels, channels, 1)
         self.hf_reduce = nn.Conv2d(channels, hf_channels, 1)
         self.hf_expand = nn.Linear(hf_channels, channels)
-        self.saliency = nn.Sequential(nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(16, 1, 1))
+        self.saliency = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(16, 1, 1)
+        )
 
     # --- drone side -------------------------------------------------------------------------
     def low_latent(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,21 +114,31 @@ class HlfCodec(nn.Module):
     def low_decode(self, lat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return F.interpolate(self.lf_expand(lat), size=size, mode='bilinear', align_corners=False)
 
-    def select(self, x: torch.Tensor, valid: torch.Tensor, topk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def select(
+        self, x: torch.Tensor, valid: torch.Tensor, topk: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Saliency logits (B, R, W) and the flat indices (B, k) of the k most salient valid cells."""
         s = self.saliency(x)[:, 0]
         k = min(int(topk), s.shape[-1] * s.shape[-2])
         ranked = torch.where(valid, s, torch.full_like(s, -1e4)).detach().flatten(1)
-        idx = torch.topk(ranked, k, dim=1).indices if k > 0 else ranked.new_zeros(ranked.shape[0], 0).long()
+        idx = (
+            torch.topk(ranked, k, dim=1).indices
+            if k > 0
+            else ranked.new_zeros(ranked.shape[0], 0).long()
+        )
         return s, torch.sort(idx, dim=1).values
 
-    def high_latent(self, x: torch.Tensor, x_lf: torch.Tensor, s: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    def high_latent(
+        self, x: torch.Tensor, x_lf: torch.Tensor, s: torch.Tensor, idx: torch.Tensor
+    ) -> torch.Tensor:
         """Reduced residual at the selected cells, gated by saliency: (B, Ch, k)."""
         r = self.hf_reduce(x - x_lf).flatten(2)                                   # (B, Ch, R*W)
         gate = torch.sigmoid(s.flatten(1).gather(1, idx))[:, None, :]             # (B, 1, k)
         return r.gather(2, idx[:, None, :].expand(-1, r.shape[1], -1)) * gate
 
-    def high_decode(self, vals: torch.Tensor, idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    def high_decode(
+        self, vals: torch.Tensor, idx: torch.Tensor, size: tuple[int, int]
+    ) -> torch.Tensor:
         """Scatter the expanded residual values (B, Ch, k) at idx (B, k) into a dense (B, C, R, W) map."""
         B = vals.shape[0]
         e = self.hf_expand(vals.transpose(1, 2)).transpose(1, 2)                  # (B, C, k)

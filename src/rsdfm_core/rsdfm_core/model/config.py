@@ -15,17 +15,30 @@ from rsdfm_core.geometry import BevGrid
 
 DEFAULT_CONFIG: dict[str, Any] = {
     'model': {
-        'image_size': [320, 240],          # internal (width, height); inputs are resized to this
-        'train_altitude_max': 120.0,       # above this height the drone side enlarges its input (see runtime)
-        'feat_stride': 4,                  # image feature stride of the lifted features
-        'img_channels': 32,                # channels of the lifted image features (= BEV channels)
-        'lift': 'relative',                # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)
-        'height_bins': [0.0, 0.7, 1.4, 2.3, 3.3, 6.0, 12.0, 20.0],   # metres above ground (relative lift)
-        'depth_bins': {'min': 25.0, 'max': 450.0, 'count': 32},   # log-spaced z-depth bins (absolute lift)
+        'image_size': [320, 240],  # internal (width, height); inputs are resized to this
+        'train_altitude_max': 120.0,  # above this height the drone side enlarges its input (see runtime)
+        'feat_stride': 4,  # image feature stride of the lifted features
+        'img_channels': 32,  # channels of the lifted image features (= BEV channels)
+        'lift': 'relative',  # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)
+        'height_bins': [
+            0.0,
+            0.7,
+            1.4,
+            2.3,
+            3.3,
+            6.0,
+            12.0,
+            20.0,
+        ],  # metres above ground (relative lift)
+        'depth_bins': {
+            'min': 25.0,
+            'max': 450.0,
+            'count': 32,
+        },  # log-spaced z-depth bins (absolute lift)
         'region': {'cx': 0.0, 'cy': 0.0, 'size_x': 128.0, 'size_y': 128.0, 'resolution': 1.0},
         'codec': {'pool': 4, 'lf_channels': 16, 'hf_channels': 16, 'topk': 1024, 'bits': 8},
         'fused_channels': 32,
-        'history_lags_s': [0.2, 0.4],       # past fused maps fed to the trajectory head
+        'history_lags_s': [0.2, 0.4],  # past fused maps fed to the trajectory head
         'future_steps': 6,
         'future_dt': 0.5,
     },
@@ -36,7 +49,11 @@ def merge(base: dict, override: dict) -> dict:
     """Recursive dict merge; override wins; base is not modified."""
     out = copy.deepcopy(base)
     for k, v in (override or {}).items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = (
+            merge(out[k], v)
+            if isinstance(v, dict) and isinstance(out.get(k), dict)
+            else copy.deepcopy(v)
+        )
     return out
 
 

@@ -23,13 +23,21 @@ def peaks(heat: torch.Tensor, threshold: float, max_count: int) -> tuple[torch.T
     return top.values, idx // (R * W), (idx % (R * W)) // W, idx % W
 
 
-def decode_boxes(det: torch.Tensor, grid: BevGrid, threshold: float = 0.1, max_count: int = 200) -> list[ObjectState]:
+def decode_boxes(
+    det: torch.Tensor, grid: BevGrid, threshold: float = 0.1, max_count: int = 200
+) -> list[ObjectState]:
     """det (13, R, W) raw head output on `grid` -> boxes in map (track_id 0), best score first."""
     det = det.float()
     scores, cls, r, c = peaks(torch.sigmoid(det[DET_CHANNELS['heatmap']]), threshold, max_count)
-    at = det[:, r, c]                                             # (13, n)
-    off, z, size = at[DET_CHANNELS['offset']], at[DET_CHANNELS['z']][0], torch.exp(at[DET_CHANNELS['size']].clamp(-3, 4))
-    yaw = 0.5 * torch.atan2(at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1])     # modulo pi, grid frame
+    at = det[:, r, c]  # (13, n)
+    off, z, size = (
+        at[DET_CHANNELS['offset']],
+        at[DET_CHANNELS['z']][0],
+        torch.exp(at[DET_CHANNELS['size']].clamp(-3, 4)),
+    )
+    yaw = 0.5 * torch.atan2(
+        at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1]
+    )  # modulo pi, grid frame
     vel = at[DET_CHANNELS['vel']]
     # heading direction from the velocity where the box moves: flip by pi when it points backwards
     backwards = (vel.norm(dim=0) > 1.0) & ((torch.cos(yaw) * vel[0] + torch.sin(yaw) * vel[1]) < 0)
@@ -42,10 +50,22 @@ def decode_boxes(det: torch.Tensor, grid: BevGrid, threshold: float = 0.1, max_c
     for i in range(len(scores)):
         vx, vy = float(vel[0, i]), float(vel[1, i])
         y = float(yaw[i])
-        out.append(ObjectState(0, LABELS[int(cls[i])], float(xs[i]), float(ys[i]), float(z[i]),
-                               float(size[0, i]), float(size[1, i]), float(size[2, i]),
-                               math.atan2(math.sin(y), math.cos(y)), cy * vx - sy * vy, sy * vx + cy * vy,
-                               float(scores[i])))
+        out.append(
+            ObjectState(
+                0,
+                LABELS[int(cls[i])],
+                float(xs[i]),
+                float(ys[i]),
+                float(z[i]),
+                float(size[0, i]),
+                float(size[1, i]),
+                float(size[2, i]),
+                math.atan2(math.sin(y), math.cos(y)),
+                cy * vx - sy * vy,
+                sy * vx + cy * vy,
+                float(scores[i]),
+            )
+        )
     return out
 
 
@@ -63,7 +83,7 @@ def decode_instances(seg: torch.Tensor, mask_threshold: float = 0.5, centre_thre
     _, _, pr, pc = peaks(torch.sigmoid(seg[SEG_CHANNELS['centre']]), centre_threshold, 65535)
     rows, cols = torch.nonzero(semantic, as_tuple=True)
     if len(pr) and len(rows):
-        off = seg[SEG_CHANNELS['offset']][:, rows, cols]           # (2, M) (d col, d row) to the centre
+        off = seg[SEG_CHANNELS['offset']][:, rows, cols]  # (2, M) (d col, d row) to the centre
         vote = torch.stack([cols.float() + 0.5 + off[0], rows.float() + 0.5 + off[1]], 1)
         cen = torch.stack([pc.float() + 0.5, pr.float() + 0.5], 1)
         d = torch.cdist(vote, cen)

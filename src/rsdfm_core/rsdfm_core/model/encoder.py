@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 
 
 def conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
     """Conv + BatchNorm + ReLU, the building block of the encoder and the BEV decoder."""
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, k // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class ImageEncoder(nn.Module):
@@ -36,7 +40,17 @@ class ImageEncoder(nn.Module):
         x4 = self.s4(self.s2(x))
         x8 = self.s8(x4)
         x16 = self.s16(x8)
-        y8 = self.up8(torch.cat([F.interpolate(x16, size=x8.shape[-2:], mode='bilinear', align_corners=False), x8], 1))
-        y4 = self.up4(torch.cat([F.interpolate(y8, size=x4.shape[-2:], mode='bilinear', align_corners=False), x4], 1))
+        y8 = self.up8(
+            torch.cat(
+                [F.interpolate(x16, size=x8.shape[-2:], mode='bilinear', align_corners=False), x8],
+                1,
+            )
+        )
+        y4 = self.up4(
+            torch.cat(
+                [F.interpolate(y8, size=x4.shape[-2:], mode='bilinear', align_corners=False), x4],
+                1,
+            )
+        )
         out = self.out(y4)
         return out[:, :self.out_channels], out[:, self.out_channels:]

@@ -16,7 +16,9 @@ class AttentionFusion(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.score = nn.Sequential(nn.Conv2d(2 * channels, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1))
+        self.score = nn.Sequential(
+            nn.Conv2d(2 * channels, 32, 1), nn.ReLU(inplace=True), nn.Conv2d(32, 1, 1)
+        )
 
     def forward(self, maps: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """maps (G, N, C, R, W), valid (G, N, R, W) -> fused (G, C + 1, R, W); G = independent scenes."""

@@ -12,14 +12,24 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-DET_CHANNELS = {'heatmap': slice(0, 3), 'offset': slice(3, 5), 'z': slice(5, 6), 'size': slice(6, 9),
-                'yaw': slice(9, 11), 'vel': slice(11, 13)}
+DET_CHANNELS = {
+    'heatmap': slice(0, 3),
+    'offset': slice(3, 5),
+    'z': slice(5, 6),
+    'size': slice(6, 9),
+    'yaw': slice(9, 11),
+    'vel': slice(11, 13),
+}
 SEG_CHANNELS = {'mask': slice(0, 1), 'centre': slice(1, 2), 'offset': slice(2, 4)}
 TRAJ_SCALE = 10.0
 
 
-def _head(cin: int, mid: int, cout: int, bias: float | None = None, bias_channels: slice | None = None) -> nn.Sequential:
-    h = nn.Sequential(nn.Conv2d(cin, mid, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, 1))
+def _head(
+    cin: int, mid: int, cout: int, bias: float | None = None, bias_channels: slice | None = None
+) -> nn.Sequential:
+    h = nn.Sequential(
+        nn.Conv2d(cin, mid, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, 1)
+    )
     if bias is not None:
         with torch.no_grad():
             h[-1].bias[bias_channels] = bias
@@ -49,9 +59,13 @@ class TrajectoryHead(nn.Module):
 
     def __init__(self, cin: int, steps: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(cin, 48, 3, padding=1), nn.ReLU(inplace=True),
-                                 nn.Conv2d(48, 48, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
-                                 nn.Conv2d(48, 2 * steps, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(cin, 48, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(48, 48, 3, padding=2, dilation=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(48, 2 * steps, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -27,13 +27,21 @@ def feature_pixel_rays(K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tuple
     dev, dt = K.device, K.dtype
     v, u = torch.meshgrid((torch.arange(hf, device=dev, dtype=dt) + 0.5) * stride,
                           (torch.arange(wf, device=dev, dtype=dt) + 0.5) * stride, indexing='ij')
-    uv1 = torch.stack([u.reshape(-1), v.reshape(-1), torch.ones(hf * wf, device=dev, dtype=dt)], -1)
+    uv1 = torch.stack(
+        [u.reshape(-1), v.reshape(-1), torch.ones(hf * wf, device=dev, dtype=dt)], -1
+    )
     d_cam = uv1 @ torch.linalg.inv(K).transpose(1, 2)           # (B, N, 3)
     return d_cam @ cam_to_map[:, :3, :3].transpose(1, 2)          # rotate into map
 
 
-def ground_prior_points(K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tuple[int, int], stride: int,
-                        heights: torch.Tensor, ground_z: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def ground_prior_points(
+    K: torch.Tensor,
+    cam_to_map: torch.Tensor,
+    feat_hw: tuple[int, int],
+    stride: int,
+    heights: torch.Tensor,
+    ground_z: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Map points (B, D, N, 3) of every feature pixel at every height bin, and validity (B, 1, N).
 
     Invalid where the ray does not reach the ground (at/above the horizon) or the camera is below
@@ -44,7 +52,9 @@ def ground_prior_points(K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tupl
     c_z = (c[:, 2] - ground_z)[:, None]                           # (B, 1)
     dz = d[..., 2]
     valid = (dz < -1e-6) & (c_z > heights.max() + 1e-3)
-    t_g = torch.where(valid, -c_z / torch.where(valid, dz, -torch.ones_like(dz)), torch.zeros_like(dz))
+    t_g = torch.where(
+        valid, -c_z / torch.where(valid, dz, -torch.ones_like(dz)), torch.zeros_like(dz)
+    )
     t = t_g[:, None, :] * (1.0 - heights[None, :, None] / c_z[:, :, None])   # (B, D, N)
     pts = c[:, None, None, :] + t[..., None] * d[:, None, :, :]
     return pts, valid[:, None, :]
@@ -55,8 +65,13 @@ def depth_bin_centres(dmin: float, dmax: float, count: int) -> torch.Tensor:
     return torch.exp(torch.linspace(math.log(dmin), math.log(dmax), count))
 
 
-def absolute_depth_points(K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tuple[int, int], stride: int,
-                          depths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def absolute_depth_points(
+    K: torch.Tensor,
+    cam_to_map: torch.Tensor,
+    feat_hw: tuple[int, int],
+    stride: int,
+    depths: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Map points (B, D, N, 3) at absolute z-depth bins, validity (B, 1, N) (all rays valid)."""
     d = feature_pixel_rays(K, cam_to_map, feat_hw, stride)
     c = cam_to_map[:, :3, 3]
@@ -71,8 +86,14 @@ def grid_affine_torch(grid: BevGrid, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(A, dtype=like.dtype, device=like.device)
 
 
-def splat(features: torch.Tensor, probs: torch.Tensor, points: torch.Tensor, valid: torch.Tensor,
-          grid: BevGrid, z_range: tuple[float, float] = (-2.0, 8.0)) -> tuple[torch.Tensor, torch.Tensor]:
+def splat(
+    features: torch.Tensor,
+    probs: torch.Tensor,
+    points: torch.Tensor,
+    valid: torch.Tensor,
+    grid: BevGrid,
+    z_range: tuple[float, float] = (-2.0, 8.0),
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Sum-pool lifted features into the BEV grid with one index_add_ (no Python loop over points).
 
     features: (B, C, N) image features; probs: (B, D, N) depth/height distribution;
@@ -83,13 +104,15 @@ def splat(features: torch.Tensor, probs: torch.Tensor, points: torch.Tensor, val
     B, C, N = features.shape
     D = probs.shape[1]
     A = grid_affine_torch(grid, points)
-    cr = points[..., :2] @ A[:, :2].T + A[:, 2]                   # (B, D, N, 2) continuous (col, row)
+    cr = points[..., :2] @ A[:, :2].T + A[:, 2]  # (B, D, N, 2) continuous (col, row)
     col, row = torch.floor(cr[..., 0]).long(), torch.floor(cr[..., 1]).long()
     z = points[..., 2]
     keep = (valid.expand(B, D, N) & (col >= 0) & (col < grid.cols) & (row >= 0) & (row < grid.rows)
             & (z >= z_range[0]) & (z <= z_range[1]))
     cells = grid.rows * grid.cols
-    flat = (torch.arange(B, device=points.device)[:, None, None] * cells + row * grid.cols + col)[keep]
+    flat = (torch.arange(B, device=points.device)[:, None, None] * cells + row * grid.cols + col)[
+        keep
+    ]
     w = probs[keep]                                               # (M,)
     f = features.permute(0, 2, 1)[:, None, :, :].expand(B, D, N, C)[keep] * w[:, None]   # (M, C)
     acc = features.new_zeros(B * cells, C).index_add_(0, flat, f)
@@ -103,7 +126,9 @@ def camera_validity(K: torch.Tensor, cam_to_map: torch.Tensor, image_hw: tuple[i
                     grid: BevGrid) -> torch.Tensor:
     """(B, rows, cols) bool: the ground point of each cell centre is in front of the camera and inside the image."""
     centres = torch.as_tensor(grid.cell_centres(), dtype=K.dtype, device=K.device).reshape(-1, 2)
-    p = torch.cat([centres, torch.zeros_like(centres[:, :1]), torch.ones_like(centres[:, :1])], 1)   # (M, 4)
+    p = torch.cat(
+        [centres, torch.zeros_like(centres[:, :1]), torch.ones_like(centres[:, :1])], 1
+    )  # (M, 4)
     m2c = torch.linalg.inv(cam_to_map)                           # (B, 4, 4)
     pc = p @ m2c.transpose(1, 2)                                 # (B, M, 4)
     z = pc[..., 2]

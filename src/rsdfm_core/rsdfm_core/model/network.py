@@ -15,11 +15,18 @@ from rsdfm_core.model.codec import HlfCodec
 from rsdfm_core.model.encoder import ImageEncoder
 from rsdfm_core.model.fusion import AttentionFusion
 from rsdfm_core.model.heads import DetectionHead, SegmentationHead, TrajectoryHead
-from rsdfm_core.model.lift import (absolute_depth_points, camera_validity, depth_bin_centres,
-                                   ground_prior_points, splat)
+from rsdfm_core.model.lift import (
+    absolute_depth_points,
+    camera_validity,
+    depth_bin_centres,
+    ground_prior_points,
+    splat,
+)
 
 
-def prepare_image(image: np.ndarray, K: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def prepare_image(
+    image: np.ndarray, K: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Resize an (H, W, 3) uint8 image to the internal (width, height) and scale K to match."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f'image must be (H, W, 3) uint8, got {image.shape} {image.dtype}')
@@ -45,7 +52,9 @@ class RsdfmNet(nn.Module):
             db = model_cfg['depth_bins']
             bins = depth_bin_centres(db['min'], db['max'], db['count'])
         else:
-            raise ValueError(f"model.lift must be 'relative' or 'absolute', got {self.lift_mode!r}")
+            raise ValueError(
+                f"model.lift must be 'relative' or 'absolute', got {self.lift_mode!r}"
+            )
         self.register_buffer('bins', bins)
         cc = model_cfg['codec']
         self.encoder = ImageEncoder(C, len(bins))
@@ -55,7 +64,9 @@ class RsdfmNet(nn.Module):
         self.decoder = BevDecoder(C + 1, Cf)
         self.det_head = DetectionHead(Cf)
         self.seg_head = SegmentationHead(Cf)
-        self.traj_head = TrajectoryHead(Cf * (1 + len(model_cfg['history_lags_s'])), model_cfg['future_steps'])
+        self.traj_head = TrajectoryHead(
+            Cf * (1 + len(model_cfg['history_lags_s'])), model_cfg['future_steps']
+        )
 
     # --- drone side -----------------------------------------------------------------------------
     def lift_points(self, K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tuple[int, int]):

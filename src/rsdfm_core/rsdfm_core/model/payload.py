@@ -24,9 +24,9 @@ FusedBev payload, no header (channels, rows and cols are fields of the message):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import struct
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,8 +67,16 @@ def index_bytes(rows: int, cols: int) -> int:
     return 2 if rows * cols <= 65536 else 4
 
 
-def hlf_payload_size(channels: int, rows: int, cols: int, pool: int, lf_channels: int, hf_channels: int,
-                     topk: int, bits: int) -> int:
+def hlf_payload_size(
+    channels: int,
+    rows: int,
+    cols: int,
+    pool: int,
+    lf_channels: int,
+    hf_channels: int,
+    topk: int,
+    bits: int,
+) -> int:
     """Exact payload bytes of an hlf-v1 map (the budget formula of the module docstring)."""
     k = min(int(topk), rows * cols)
     rp, wp = -(-rows // pool), -(-cols // pool)
@@ -100,11 +108,15 @@ def pack_hlf(c: HlfContent) -> bytes:
     cl, ch, k = c.lf_codes.shape[0], c.hf_codes.shape[0], c.hf_index.shape[0]
     ib = index_bytes(c.rows, c.cols)
     parts = [
-        _HLF_HEADER.pack(HLF_MAGIC, VERSION, c.bits, c.pool, ib, c.channels, c.rows, c.cols, cl, ch, k),
+        _HLF_HEADER.pack(
+            HLF_MAGIC, VERSION, c.bits, c.pool, ib, c.channels, c.rows, c.cols, cl, ch, k
+        ),
         np.packbits(c.valid.reshape(-1).astype(np.uint8)).tobytes(),
-        np.stack([c.lf_lo, c.lf_step], 1).astype('<f4').tobytes(), pack_bits(c.lf_codes, c.bits),
+        np.stack([c.lf_lo, c.lf_step], 1).astype('<f4').tobytes(),
+        pack_bits(c.lf_codes, c.bits),
         np.stack([c.hf_lo, c.hf_step], 1).astype('<f4').tobytes(),
-        c.hf_index.astype('<u2' if ib == 2 else '<u4').tobytes(), pack_bits(c.hf_codes, c.bits),
+        c.hf_index.astype('<u2' if ib == 2 else '<u4').tobytes(),
+        pack_bits(c.hf_codes, c.bits),
     ]
     body = b''.join(parts)
     return body + struct.pack('<I', zlib.crc32(body))
@@ -119,17 +131,23 @@ def unpack_hlf(payload: bytes) -> HlfContent:
     """Parse and validate an hlf-v1 payload; raises PayloadError naming what is wrong."""
     payload = bytes(payload)
     if len(payload) < _HLF_HEADER.size + 4:
-        raise PayloadError(f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}')
+        raise PayloadError(
+            f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}'
+        )
     magic, ver, bits, pool, ib, C, R, W, cl, ch, k = _HLF_HEADER.unpack_from(payload)
     if magic != HLF_MAGIC:
         raise PayloadError(f'not an hlf-v1 payload: magic {magic!r}, expected {HLF_MAGIC!r}')
     if ver != VERSION:
         raise PayloadError(f'hlf payload version {ver} is not supported (expected {VERSION})')
     if not (1 <= bits <= 8) or pool < 1 or ib != index_bytes(R, W) or k > R * W:
-        raise PayloadError(f'hlf-v1 header is inconsistent (bits={bits}, pool={pool}, index bytes={ib}, k={k}, {R}x{W})')
+        raise PayloadError(
+            f'hlf-v1 header is inconsistent (bits={bits}, pool={pool}, index bytes={ib}, k={k}, {R}x{W})'
+        )
     expected = hlf_payload_size(C, R, W, pool, cl, ch, k, bits)
     if len(payload) != expected:
-        raise PayloadError(f'hlf-v1 payload is truncated or padded: {len(payload)} bytes, header says {expected}')
+        raise PayloadError(
+            f'hlf-v1 payload is truncated or padded: {len(payload)} bytes, header says {expected}'
+        )
     _check_crc(payload, 'hlf-v1')
     off = _HLF_HEADER.size
 
@@ -138,10 +156,16 @@ def unpack_hlf(payload: bytes) -> HlfContent:
         off += n
         return payload[off - n:off]
 
-    valid = np.unpackbits(np.frombuffer(take(-(-R * W // 8)), np.uint8))[:R * W].reshape(R, W).astype(bool)
+    valid = (
+        np.unpackbits(np.frombuffer(take(-(-R * W // 8)), np.uint8))[: R * W]
+        .reshape(R, W)
+        .astype(bool)
+    )
     rp, wp = -(-R // pool), -(-W // pool)
     lf_s = np.frombuffer(take(8 * cl), '<f4').reshape(cl, 2)
-    lf_codes = unpack_bits(take(-(-cl * rp * wp * bits // 8)), cl * rp * wp, bits).reshape(cl, rp, wp)
+    lf_codes = unpack_bits(take(-(-cl * rp * wp * bits // 8)), cl * rp * wp, bits).reshape(
+        cl, rp, wp
+    )
     hf_s = np.frombuffer(take(8 * ch), '<f4').reshape(ch, 2)
     hf_index = np.frombuffer(take(k * ib), '<u2' if ib == 2 else '<u4').astype(np.int64)
     hf_codes = unpack_bits(take(-(-k * ch * bits // 8)), k * ch, bits).reshape(ch, k)
@@ -151,8 +175,18 @@ def unpack_hlf(payload: bytes) -> HlfContent:
         raise PayloadError('hlf-v1 payload has non-finite quantization scales')
     top = float(2 ** bits - 1)
     for s in (lf_s, hf_s):
-        if s.size and float((np.abs(s[:, 0].astype(np.float64)) + top * np.abs(s[:, 1].astype(np.float64))).max()) > MAX_ABS_VALUE:
-            raise PayloadError(f'hlf-v1 payload has quantization scales reaching beyond +-{MAX_ABS_VALUE:g}')
+        if (
+            s.size
+            and float(
+                (
+                    np.abs(s[:, 0].astype(np.float64)) + top * np.abs(s[:, 1].astype(np.float64))
+                ).max()
+            )
+            > MAX_ABS_VALUE
+        ):
+            raise PayloadError(
+                f'hlf-v1 payload has quantization scales reaching beyond +-{MAX_ABS_VALUE:g}'
+            )
     return HlfContent(C, R, W, pool, bits, valid, lf_s[:, 0].copy(), lf_s[:, 1].copy(), lf_codes,
                       hf_s[:, 0].copy(), hf_s[:, 1].copy(), hf_index, hf_codes)
 
@@ -176,11 +210,15 @@ def read_header(codec: str, payload: bytes | memoryview) -> PayloadHeader:
     head = bytes(payload[:_HLF_HEADER.size])
     if codec == 'hlf-v1':
         if len(head) < _HLF_HEADER.size:
-            raise PayloadError(f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}')
+            raise PayloadError(
+                f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}'
+            )
         magic, ver, bits, pool, _, C, R, W, cl, ch, k = _HLF_HEADER.unpack_from(head)
         if magic != HLF_MAGIC or ver != VERSION:
             raise PayloadError(f'not an hlf-v1 payload: magic {magic!r} version {ver}')
-        return PayloadHeader(C, R, W, hlf_payload_size(C, R, W, max(pool, 1), cl, ch, min(k, R * W), bits))
+        return PayloadHeader(
+            C, R, W, hlf_payload_size(C, R, W, max(pool, 1), cl, ch, min(k, R * W), bits)
+        )
     if codec == 'raw-f32':
         if len(head) < _RAW_HEADER.size:
             raise PayloadError(f'raw-f32 payload is truncated: {len(payload)} bytes')
@@ -198,8 +236,11 @@ def raw_payload_size(channels: int, rows: int, cols: int) -> int:
 def pack_raw(bev: np.ndarray, valid: np.ndarray) -> bytes:
     """'raw-f32' payload: header, validity bits, float32 (C, R, W) little endian, crc32."""
     C, R, W = bev.shape
-    body = (_RAW_HEADER.pack(RAW_MAGIC, VERSION, 0, C, R, W) + np.packbits(valid.reshape(-1).astype(np.uint8)).tobytes()
-            + np.ascontiguousarray(bev, dtype='<f4').tobytes())
+    body = (
+        _RAW_HEADER.pack(RAW_MAGIC, VERSION, 0, C, R, W)
+        + np.packbits(valid.reshape(-1).astype(np.uint8)).tobytes()
+        + np.ascontiguousarray(bev, dtype='<f4').tobytes()
+    )
     return body + struct.pack('<I', zlib.crc32(body))
 
 
@@ -211,14 +252,22 @@ def unpack_raw(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     if magic != RAW_MAGIC or ver != VERSION:
         raise PayloadError(f'not a raw-f32 v{VERSION} payload: magic {magic!r} version {ver}')
     if len(payload) != raw_payload_size(C, R, W):
-        raise PayloadError(f'raw-f32 payload is truncated or padded: {len(payload)} bytes, header says {raw_payload_size(C, R, W)}')
+        raise PayloadError(
+            f'raw-f32 payload is truncated or padded: {len(payload)} bytes, header says {raw_payload_size(C, R, W)}'
+        )
     _check_crc(payload, 'raw-f32')
     off = _RAW_HEADER.size
     nb = -(-R * W // 8)
-    valid = np.unpackbits(np.frombuffer(payload[off:off + nb], np.uint8))[:R * W].reshape(R, W).astype(bool)
+    valid = (
+        np.unpackbits(np.frombuffer(payload[off : off + nb], np.uint8))[: R * W]
+        .reshape(R, W)
+        .astype(bool)
+    )
     bev = np.frombuffer(payload[off + nb:-4], '<f4').reshape(C, R, W).copy()
     if bev.size and not (np.isfinite(bev).all() and float(np.abs(bev).max()) <= MAX_ABS_VALUE):
-        raise PayloadError(f'raw-f32 payload has values that are not finite or beyond +-{MAX_ABS_VALUE:g}')
+        raise PayloadError(
+            f'raw-f32 payload has values that are not finite or beyond +-{MAX_ABS_VALUE:g}'
+        )
     return bev, valid
 
 

@@ -14,7 +14,9 @@ def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
     Destination cell centre -> map (dst.grid_to_map) -> continuous source (col, row) -> [-1, 1]
     with align_corners=False, where -1 and +1 are the outer edges of the source grid.
     """
-    A = np.linalg.inv(src.grid_to_map()) @ dst.grid_to_map()       # dst (col, row, 1) -> src (col, row, 1)
+    A = (
+        np.linalg.inv(src.grid_to_map()) @ dst.grid_to_map()
+    )  # dst (col, row, 1) -> src (col, row, 1)
     cc, rr = np.meshgrid(np.arange(dst.cols) + 0.5, np.arange(dst.rows) + 0.5)
     sc = A[0, 0] * cc + A[0, 1] * rr + A[0, 2]
     sr = A[1, 0] * cc + A[1, 1] * rr + A[1, 2]
@@ -22,7 +24,9 @@ def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
     return torch.as_tensor(g, dtype=torch.float32)[None]
 
 
-def resample(bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid) -> tuple[torch.Tensor, torch.Tensor]:
+def resample(
+    bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Map (B, C, Rs, Ws) and validity (B, Rs, Ws) on `src` -> (B, C, Rd, Wd), (B, Rd, Wd) on `dst`.
 
     Identity grids short-cut to a copy. Features are bilinear with border padding (so cells near
@@ -33,5 +37,14 @@ def resample(bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid)
         return bev, valid
     g = sampling_grid(src, dst).to(bev.dtype).expand(bev.shape[0], -1, -1, -1)
     out = F.grid_sample(bev, g, mode='bilinear', padding_mode='border', align_corners=False)
-    v = F.grid_sample(valid[:, None].to(bev.dtype), g, mode='bilinear', padding_mode='zeros', align_corners=False)[:, 0] > 0.5
+    v = (
+        F.grid_sample(
+            valid[:, None].to(bev.dtype),
+            g,
+            mode='bilinear',
+            padding_mode='zeros',
+            align_corners=False,
+        )[:, 0]
+        > 0.5
+    )
     return out * v[:, None].to(bev.dtype), v

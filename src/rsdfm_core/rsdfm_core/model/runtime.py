@@ -19,9 +19,18 @@ from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.codec import check_budget
 from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.decode import decode_boxes, decode_instances
-from rsdfm_core.model.network import RsdfmNet, prepare_image
-from rsdfm_core.model.payload import (CODECS, PayloadError, pack_fused, pack_hlf, pack_raw,
-                                      raw_payload_size, unpack_fused, unpack_hlf, unpack_raw)
+from rsdfm_core.model.network import prepare_image, RsdfmNet
+from rsdfm_core.model.payload import (
+    CODECS,
+    pack_fused,
+    pack_hlf,
+    pack_raw,
+    PayloadError,
+    raw_payload_size,
+    unpack_fused,
+    unpack_hlf,
+    unpack_raw,
+)
 from rsdfm_core.model.resample import resample
 from rsdfm_core.model.weights import load_checkpoint, model_id
 from rsdfm_core.types import ObjectState
@@ -54,7 +63,9 @@ class FusedMap:
 class Runtime:
     """Loaded weights plus the settings shared by all the deployment pieces."""
 
-    def __init__(self, net: RsdfmNet, config: dict, extra: dict | None = None, device: str = 'cpu'):
+    def __init__(
+        self, net: RsdfmNet, config: dict, extra: dict | None = None, device: str = 'cpu'
+    ):
         self.net = net.to(device).eval()
         self.config = config
         self.extra = extra or {}
@@ -63,7 +74,9 @@ class Runtime:
         self.region = region_grid(config['model'])
 
     @staticmethod
-    def load(weights: str | Path | None = None, device: str = 'cpu', threads: int | None = 1) -> 'Runtime':
+    def load(
+        weights: str | Path | None = None, device: str = 'cpu', threads: int | None = 1
+    ) -> 'Runtime':
         """weights None -> shipped default (rsdfm_core/data/rsdfm.pt), random init if none is shipped."""
         if threads:
             torch.set_num_threads(int(threads))
@@ -85,8 +98,14 @@ class DroneEncoder:
     a free choice at run time. At or below that altitude the input size is the trained one.
     """
 
-    def __init__(self, rt: Runtime, budget: dict | None = None, bev_grid: BevGrid | None = None, codec: str = 'hlf-v1',
-                 altitude_scaling: bool = True):
+    def __init__(
+        self,
+        rt: Runtime,
+        budget: dict | None = None,
+        bev_grid: BevGrid | None = None,
+        codec: str = 'hlf-v1',
+        altitude_scaling: bool = True,
+    ):
         if codec not in CODECS:
             raise ValueError(f'codec must be one of {CODECS}, got {codec!r}')
         self.rt, self.codec, self.altitude_scaling = rt, codec, altitude_scaling
@@ -113,16 +132,26 @@ class DroneEncoder:
         return sw, sh
 
     @torch.no_grad()
-    def bev(self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def bev(
+        self, image: np.ndarray, K: np.ndarray, cam_to_map: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Uncompressed BEV map (1, C, R, W) and validity (1, R, W) of one image."""
         cam_to_map = np.asarray(cam_to_map, dtype=np.float64)
         if cam_to_map.shape != (4, 4) or not np.isfinite(cam_to_map).all():
-            raise ValueError(f'cam_to_map must be a finite 4x4 matrix, got shape {cam_to_map.shape}')
-        img, Ks = prepare_image(image, K, self.input_size(image.shape[1], image.shape[0], float(cam_to_map[2, 3])))
+            raise ValueError(
+                f'cam_to_map must be a finite 4x4 matrix, got shape {cam_to_map.shape}'
+            )
+        img, Ks = prepare_image(
+            image, K, self.input_size(image.shape[1], image.shape[0], float(cam_to_map[2, 3]))
+        )
         dev = self.rt.device
         t_img = torch.from_numpy(img).to(dev).permute(2, 0, 1)[None].float() / 255.0
-        x, valid, _ = self.rt.net.drone_bev(t_img, torch.tensor(Ks[None], dtype=torch.float32, device=dev),
-                                            torch.tensor(cam_to_map[None], dtype=torch.float32, device=dev), self.grid)
+        x, valid, _ = self.rt.net.drone_bev(
+            t_img,
+            torch.tensor(Ks[None], dtype=torch.float32, device=dev),
+            torch.tensor(cam_to_map[None], dtype=torch.float32, device=dev),
+            self.grid,
+        )
         return x, valid
 
     @torch.no_grad()
@@ -161,7 +190,9 @@ class FusionDecoder:
         self.region = region or rt.region
 
     @torch.no_grad()
-    def fuse_maps(self, maps: list[tuple[torch.Tensor, torch.Tensor, BevGrid]], agents: list[str]) -> FusedMap:
+    def fuse_maps(
+        self, maps: list[tuple[torch.Tensor, torch.Tensor, BevGrid]], agents: list[str]
+    ) -> FusedMap:
         """Already-decoded maps [(bev (C, R, W), valid (R, W), grid)] -> FusedMap."""
         if not maps:
             raise ValueError('no maps to fuse')
@@ -211,7 +242,9 @@ def fused_to_payload(f: FusedMap) -> bytes:
     return pack_fused(f.features)
 
 
-def fused_from_payload(grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None) -> FusedMap:
+def fused_from_payload(
+    grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None
+) -> FusedMap:
     """Rebuild a FusedMap from FusedBev fields; PayloadError if the size does not match the grid."""
     features = unpack_fused(payload, channels, grid.rows, grid.cols)
     return FusedMap(features, grid, list(agents or []))

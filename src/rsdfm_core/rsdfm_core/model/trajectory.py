@@ -11,8 +11,8 @@ Objects with track_id 0 are not tracked and get no trajectory.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
+import math
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from rsdfm_core.model.heads import TRAJ_SCALE
 from rsdfm_core.model.runtime import FusedMap, Runtime
-from rsdfm_core.model.tracker import Tracker, constant_velocity
+from rsdfm_core.model.tracker import constant_velocity, Tracker
 from rsdfm_core.types import ObjectState
 
 MODES = ('learned', 'cv')

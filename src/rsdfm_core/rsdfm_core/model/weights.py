@@ -23,7 +23,9 @@ def model_id(net: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def save_checkpoint(path: str | Path, net: RsdfmNet, config: dict, extra: dict | None = None) -> None:
+def save_checkpoint(
+    path: str | Path, net: RsdfmNet, config: dict, extra: dict | None = None
+) -> None:
     """Write {config, state_dict (float32), extra} atomically (tmp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

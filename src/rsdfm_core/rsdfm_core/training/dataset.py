@@ -7,12 +7,12 @@ track id) are computed when a sample is drawn.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 import hashlib
 import json
+from pathlib import Path
 import sys
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.lift import depth_bin_centres
 from rsdfm_core.model.network import prepare_image
 from rsdfm_core.training.targets import bev_targets, bin_targets, in_region, visible_ids
-from rsdfm_core.types import Frame, ObjectState, objects_to_array, LABELS
+from rsdfm_core.types import Frame, LABELS, objects_to_array, ObjectState
 
 
 def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
@@ -38,7 +38,9 @@ def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
         hf, wf = size[1] // model_cfg['feat_stride'], size[0] // model_cfg['feat_stride']
         if v.height is not None:
             hb.append(bin_targets(v.height, heights, stride, limit=heights[-1] * 1.3)[:hf, :wf])
-            dbn.append(bin_targets(v.depth, depths, stride, log=True, limit=db['max'] * 1.2)[:hf, :wf])
+            dbn.append(
+                bin_targets(v.depth, depths, stride, log=True, limit=db['max'] * 1.2)[:hf, :wf]
+            )
         else:
             hb.append(np.full((hf, wf), -1, np.int8))
             dbn.append(np.full((hf, wf), -1, np.int8))
@@ -95,7 +97,12 @@ class Sequence:
         d = np.load(path)
         self.images, self.K, self.poses = d['images'], d['K'], d['poses']
         self.hbin, self.dbin = d['hbin'], d['dbin']
-        self.objects, self.offsets, self.visible, self.stamps = d['objects'], d['offsets'], d['visible'], d['stamps']
+        self.objects, self.offsets, self.visible, self.stamps = (
+            d['objects'],
+            d['offsets'],
+            d['visible'],
+            d['stamps'],
+        )
         self.length = len(self.stamps)
 
     def frame_objects(self, t: int, visible_only: bool = True) -> np.ndarray:
@@ -117,7 +124,9 @@ class Sequence:
                     out[i, k] = pos[int(tid)]
         return out
 
-    def targets(self, t: int, grid: BevGrid, steps: int = 6, dt: float = 0.5) -> dict[str, np.ndarray]:
+    def targets(
+        self, t: int, grid: BevGrid, steps: int = 6, dt: float = 0.5
+    ) -> dict[str, np.ndarray]:
         objs = in_region(array_to_objects(self.frame_objects(t)), grid)
         fut = self.futures(t, np.array([o.track_id for o in objs]), steps, dt)
         return bev_targets(objs, grid, fut, steps)
@@ -134,5 +143,9 @@ def build_cache(cache_dir: str | Path, specs: list[SequenceSpec], model_cfg: dic
         if not p.exists():
             build_sequence(spec, model_cfg, p)
         paths.append(p)
-        print(f'cache: {i + 1}/{len(specs)} sequences ready ({time.time() - t0:.0f} s)', file=sys.stderr, flush=True)
+        print(
+            f'cache: {i + 1}/{len(specs)} sequences ready ({time.time() - t0:.0f} s)',
+            file=sys.stderr,
+            flush=True,
+        )
     return paths

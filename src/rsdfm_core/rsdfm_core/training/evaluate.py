@@ -18,10 +18,16 @@ from scipy.optimize import linear_sum_assignment
 from rsdfm_core.metrics.detection import bev_ap, rotated_iou
 from rsdfm_core.metrics.segmentation import SegmentationMeter
 from rsdfm_core.metrics.trajectory import TrajectoryMeter
-from rsdfm_core.model.runtime import (DroneEncoder, EncodedMap, FusionDecoder, Runtime, TaskHeads,
-                                      decode_payload)
+from rsdfm_core.model.runtime import (
+    decode_payload,
+    DroneEncoder,
+    EncodedMap,
+    FusionDecoder,
+    Runtime,
+    TaskHeads,
+)
 from rsdfm_core.model.tracker import Tracker
-from rsdfm_core.model.trajectory import TrajectoryPredictor, track_detections
+from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
 from rsdfm_core.training.targets import box_masks, in_region, visible_ids
 from rsdfm_core.types import Frame, LABELS, ObjectState
 
@@ -48,7 +54,9 @@ def nms(boxes: list[ObjectState], iou_threshold: float = 0.1) -> list[ObjectStat
     return keep
 
 
-def future_positions(frames: list[Frame], i: int, track_id: int, steps: int, dt: float) -> np.ndarray | None:
+def future_positions(
+    frames: list[Frame], i: int, track_id: int, steps: int, dt: float
+) -> np.ndarray | None:
     """(steps, 2) ground-truth positions of a track at dt, 2 dt, ... after frame i; None if any is missing.
 
     Frames must be in time order within a sequence; a later sequence must start later in time
@@ -69,8 +77,15 @@ def future_positions(frames: list[Frame], i: int, track_id: int, steps: int, dt:
     return np.array(out)
 
 
-def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative', budget: dict | None = None,
-                    progress: bool = True, warmup_frames: int = 5, bev_cache: dict | None = None) -> dict:
+def evaluate_frames(
+    frames: list[Frame],
+    rt: Runtime,
+    mode: str = 'collaborative',
+    budget: dict | None = None,
+    progress: bool = True,
+    warmup_frames: int = 5,
+    bev_cache: dict | None = None,
+) -> dict:
     """Metrics of one method over a list of frames (all drones' views in each).
 
     bev_cache: optional dict reused across calls with the same runtime and frames, holding each
@@ -86,7 +101,12 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
     mcfg = rt.config['model']
     steps, dt = mcfg['future_steps'], mcfg['future_dt']
     tracker, learned, cv = trajectory_pieces(rt, mode, heads)
-    det_frames, seg, traj, traj_cv = [], SegmentationMeter(), TrajectoryMeter(dt), TrajectoryMeter(dt)
+    det_frames, seg, traj, traj_cv = (
+        [],
+        SegmentationMeter(),
+        TrajectoryMeter(dt),
+        TrajectoryMeter(dt),
+    )
     bytes_sent, n_agent_frames, raw_bytes = 0, 0, 0
     t0 = time.time()
     cache = bev_cache if bev_cache is not None else {}
@@ -98,7 +118,9 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
         x, valid = cache[key]
         if bev_cache is None:
             del cache[key]
-        return EncodedMap(enc.grid, int(x.shape[1]), enc.codec, enc.compress(x, valid), int(x.numel() * 4))
+        return EncodedMap(
+            enc.grid, int(x.shape[1]), enc.codec, enc.compress(x, valid), int(x.numel() * 4)
+        )
 
     seq_start = 0
     for i, frame in enumerate(frames):
@@ -152,12 +174,27 @@ def evaluate_frames(frames: list[Frame], rt: Runtime, mode: str = 'collaborative
     ade_cv, fde_cv = traj_cv.result()
     bpf = bytes_sent / max(n_agent_frames, 1)
     return {
-        'mode': mode, 'model_id': rt.model_id, 'budget': enc.budget if codec == 'hlf-v1' and mode != 'late' else None,
-        'frames': len(frames), 'ap50': ap50['mean'], 'ap70': ap70['mean'], 'iou': seg.iou, 'pq': seg.pq,
-        'ade': ade, 'fde': fde, 'ade_cv': ade_cv, 'fde_cv': fde_cv, 'trajectories': traj.count,
-        'bytes_per_agent_frame': bpf, 'log2_bytes': math.log2(bpf) if bpf > 0 else float('-inf'),
+        'mode': mode,
+        'model_id': rt.model_id,
+        'budget': enc.budget if codec == 'hlf-v1' and mode != 'late' else None,
+        'frames': len(frames),
+        'ap50': ap50['mean'],
+        'ap70': ap70['mean'],
+        'iou': seg.iou,
+        'pq': seg.pq,
+        'ade': ade,
+        'fde': fde,
+        'ade_cv': ade_cv,
+        'fde_cv': fde_cv,
+        'trajectories': traj.count,
+        'bytes_per_agent_frame': bpf,
+        'log2_bytes': math.log2(bpf) if bpf > 0 else float('-inf'),
         'raw_bytes_per_agent_frame': raw_bytes / max(n_agent_frames, 1),
-        'per_class': {'ap50': ap50['per_class'], 'ap70': ap70['per_class'], 'gt_count': ap50['gt_count']},
+        'per_class': {
+            'ap50': ap50['per_class'],
+            'ap70': ap70['per_class'],
+            'gt_count': ap50['gt_count'],
+        },
     }
 
 
@@ -170,8 +207,15 @@ def trajectory_pieces(rt: Runtime, mode: str, heads: TaskHeads
     return Tracker(min_score=heads.score_threshold), learned, TrajectoryPredictor(rt, 'cv')
 
 
-def add_trajectories(outs, gts: list[ObjectState], frames: list[Frame], i: int, steps: int, dt: float,
-                     meter: TrajectoryMeter) -> None:
+def add_trajectories(
+    outs,
+    gts: list[ObjectState],
+    frames: list[Frame],
+    i: int,
+    steps: int,
+    dt: float,
+    meter: TrajectoryMeter,
+) -> None:
     """Match predicted tracks to ground truth by centre distance and add their future errors."""
     if not outs or not gts:
         return
@@ -203,6 +247,8 @@ def load_runtime(mode: str, weights: str | None, threads: int = 1) -> Runtime:
     from rsdfm_core.model.weights import ABSDEPTH_WEIGHTS
     if mode == 'absolute-depth' and weights is None:
         if not ABSDEPTH_WEIGHTS.exists():
-            raise FileNotFoundError(f'absolute-depth weights not shipped yet ({ABSDEPTH_WEIGHTS}); pass --weights')
+            raise FileNotFoundError(
+                f'absolute-depth weights not shipped yet ({ABSDEPTH_WEIGHTS}); pass --weights'
+            )
         weights = str(ABSDEPTH_WEIGHTS)
     return Runtime.load(weights, threads=threads)

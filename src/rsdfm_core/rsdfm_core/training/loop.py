@@ -3,10 +3,10 @@ trajectory head on the frozen model; progress with ETA on stderr, resumable chec
 from __future__ import annotations
 
 import math
+from pathlib import Path
 import random
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,18 +16,42 @@ from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.heads import DET_CHANNELS, SEG_CHANNELS, TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet
 from rsdfm_core.model.weights import build_model, model_id, save_checkpoint
-from rsdfm_core.training.dataset import Sequence, SequenceSpec, build_cache
+from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
 from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
 
 TRAIN_DEFAULTS = {
-    'train_seeds': list(range(100, 116)), 'val_seeds': [900, 901], 'frames_per_sequence': 60,
-    'altitude': [40.0, 120.0], 'pitch': [30.0, 70.0], 'drones': 4,
-    'iterations': 3000, 'traj_iterations': 600, 'scenes_per_batch': 2, 'lr': 2e-3, 'weight_decay': 1e-4,
-    'checkpoint_every': 200, 'log_every': 20, 'val_scenes': 8, 'seed': 0,
-    'cache_dir': 'cache/train', 'budgets_topk': [256, 512, 1024, 2048, 4096], 'budgets_bits': [4, 5, 6, 8],
-    'codec_probability': 0.8, 'single_drone_probability': 0.25, 'subset_probability': 0.2,
-    'weights': {'heatmap': 1.0, 'reg': 1.0, 'vel': 0.1, 'seg': 1.0, 'centre': 1.0, 'seg_offset': 0.2,
-                'bins': 0.5, 'saliency': 0.2, 'traj': 1.0},
+    'train_seeds': list(range(100, 116)),
+    'val_seeds': [900, 901],
+    'frames_per_sequence': 60,
+    'altitude': [40.0, 120.0],
+    'pitch': [30.0, 70.0],
+    'drones': 4,
+    'iterations': 3000,
+    'traj_iterations': 600,
+    'scenes_per_batch': 2,
+    'lr': 2e-3,
+    'weight_decay': 1e-4,
+    'checkpoint_every': 200,
+    'log_every': 20,
+    'val_scenes': 8,
+    'seed': 0,
+    'cache_dir': 'cache/train',
+    'budgets_topk': [256, 512, 1024, 2048, 4096],
+    'budgets_bits': [4, 5, 6, 8],
+    'codec_probability': 0.8,
+    'single_drone_probability': 0.25,
+    'subset_probability': 0.2,
+    'weights': {
+        'heatmap': 1.0,
+        'reg': 1.0,
+        'vel': 0.1,
+        'seg': 1.0,
+        'centre': 1.0,
+        'seg_offset': 0.2,
+        'bins': 0.5,
+        'saliency': 0.2,
+        'traj': 1.0,
+    },
 }
 
 
@@ -41,7 +65,20 @@ def log(msg: str, log_file=None) -> None:
 def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict, device) -> dict:
     """Stack the inputs and targets of scenes picks [(sequence index, frame)]."""
     imgs, Ks, poses, bins = [], [], [], []
-    tg = {k: [] for k in ('heatmap', 'centre', 'mask', 'seg_offset', 'index', 'reg', 'traj', 'traj_mask', 'count')}
+    tg = {
+        k: []
+        for k in (
+            'heatmap',
+            'centre',
+            'mask',
+            'seg_offset',
+            'index',
+            'reg',
+            'traj',
+            'traj_mask',
+            'count',
+        )
+    }
     key = 'hbin' if mcfg['lift'] == 'relative' else 'dbin'
     for si, t in picks:
         s = seqs[si]
@@ -54,7 +91,9 @@ def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict
                 tg[k].append(v)
     G, N = len(picks), imgs[0].shape[0]
     out = {k: torch.from_numpy(np.stack(v)).to(device) for k, v in tg.items()}
-    out['images'] = torch.from_numpy(np.concatenate(imgs)).to(device).permute(0, 3, 1, 2).float() / 255.0
+    out['images'] = (
+        torch.from_numpy(np.concatenate(imgs)).to(device).permute(0, 3, 1, 2).float() / 255.0
+    )
     out['K'] = torch.from_numpy(np.concatenate(Ks)).to(device)
     out['poses'] = torch.from_numpy(np.concatenate(poses)).to(device)
     out['bins'] = torch.from_numpy(np.concatenate(bins)).long().to(device)
@@ -99,16 +138,24 @@ def model_loss(net: RsdfmNet, b: dict, cfg: dict, rng: random.Random, train: boo
     det, seg = net.heads(fused)
     parts = {}
     parts['heatmap'] = focal_heatmap_loss(det[:, DET_CHANNELS['heatmap']], b['heatmap'])
-    regp = gather_at(det[:, 3:13], b['index'])                          # (G, M, 10)
-    m = (torch.arange(b['index'].shape[1], device=x.device)[None] < b['count'][:, None]).float()[..., None]
+    regp = gather_at(det[:, 3:13], b['index'])  # (G, M, 10)
+    m = (torch.arange(b['index'].shape[1], device=x.device)[None] < b['count'][:, None]).float()[
+        ..., None
+    ]
     parts['reg'] = masked_l1(regp[..., :8], b['reg'][..., :8], m.expand(-1, -1, 8))
     parts['vel'] = masked_l1(regp[..., 8:], b['reg'][..., 8:], m.expand(-1, -1, 2))
-    parts['seg'] = F.binary_cross_entropy_with_logits(seg[:, 0], b['mask'], pos_weight=torch.tensor(3.0))
+    parts['seg'] = F.binary_cross_entropy_with_logits(
+        seg[:, 0], b['mask'], pos_weight=torch.tensor(3.0)
+    )
     parts['centre'] = focal_heatmap_loss(seg[:, 1], b['centre'])
-    parts['seg_offset'] = masked_l1(seg[:, 2:4], b['seg_offset'], b['mask'][:, None].expand(-1, 2, -1, -1))
+    parts['seg_offset'] = masked_l1(
+        seg[:, 2:4], b['seg_offset'], b['mask'][:, None].expand(-1, 2, -1, -1)
+    )
     parts['bins'] = bin_cross_entropy(logits, b['bins'])
     sal_target = F.max_pool2d(b['mask'][:, None], 3, 1, 1)[:, 0].repeat_interleave(N, 0)
-    parts['saliency'] = F.binary_cross_entropy_with_logits(sal, sal_target, pos_weight=torch.tensor(5.0))
+    parts['saliency'] = F.binary_cross_entropy_with_logits(
+        sal, sal_target, pos_weight=torch.tensor(5.0)
+    )
     total = sum(w[k] * v for k, v in parts.items())
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
@@ -123,7 +170,13 @@ def _batches(seqs, cfg, rng, margin_frames):
         yield picks
 
 
-def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1, log_path: str | None = None) -> dict:
+def train(
+    config: dict,
+    out: str | Path,
+    resume: bool = False,
+    threads: int = 1,
+    log_path: str | None = None,
+) -> dict:
     """Run both training stages; writes `out` (weights + config) and `out`.resume.pt (optimizer state)."""
     torch.set_num_threads(threads)
     cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
@@ -137,10 +190,22 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
     torch.manual_seed(cfg['seed'])
 
     def specs(seeds):
-        return [SequenceSpec(s, cfg['frames_per_sequence'], cfg['drones'], tuple(cfg['altitude']), tuple(cfg['pitch']))
-                for s in seeds]
-    log(f'train: caching {len(cfg["train_seeds"])} training + {len(cfg["val_seeds"])} validation sequences '
-        f'of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}', log_file)
+        return [
+            SequenceSpec(
+                s,
+                cfg['frames_per_sequence'],
+                cfg['drones'],
+                tuple(cfg['altitude']),
+                tuple(cfg['pitch']),
+            )
+            for s in seeds
+        ]
+
+    log(
+        f'train: caching {len(cfg["train_seeds"])} training + {len(cfg["val_seeds"])} validation sequences '
+        f'of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
+        log_file,
+    )
     train_paths = build_cache(cfg['cache_dir'], specs(cfg['train_seeds']), mcfg)
     val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg)
     seqs = [Sequence(p) for p in train_paths]
@@ -149,7 +214,9 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
     net = build_model(config, seed=cfg['seed'])
     params_main = [p for n, p in net.named_parameters() if not n.startswith('traj_head')]
     opt = torch.optim.AdamW(params_main, lr=cfg['lr'], weight_decay=cfg['weight_decay'])
-    opt_traj = torch.optim.AdamW(net.traj_head.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay'])
+    opt_traj = torch.optim.AdamW(
+        net.traj_head.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay']
+    )
     it0, history = 0, []
     if resume and state_path.exists():
         st = torch.load(state_path, map_location='cpu', weights_only=False)
@@ -170,8 +237,17 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
         extra = {'iterations': it, 'history': history[-50:], 'train_seeds': cfg['train_seeds'],
                  'val_seeds': cfg['val_seeds']}
         save_checkpoint(out, net, config, extra)
-        torch.save({'state_dict': net.state_dict(), 'opt': opt.state_dict(), 'opt_traj': opt_traj.state_dict(),
-                    'iteration': it, 'history': history, 'rng': rng.getstate()}, state_path)
+        torch.save(
+            {
+                'state_dict': net.state_dict(),
+                'opt': opt.state_dict(),
+                'opt_traj': opt_traj.state_dict(),
+                'iteration': it,
+                'history': history,
+                'rng': rng.getstate(),
+            },
+            state_path,
+        )
 
     def lr_at(it, n, base):
         warm = min(100, n // 10)
@@ -188,7 +264,14 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
                 s = vals[i % len(vals)]
                 picks = [(i % len(vals), vrng.randrange(margin, s.length))]
                 b = collate(vals, picks, grid, mcfg, 'cpu')
-                total, _ = model_loss(net, b, cfg, vrng, train=False, budget=(mcfg['codec']['topk'], mcfg['codec']['bits']))
+                total, _ = model_loss(
+                    net,
+                    b,
+                    cfg,
+                    vrng,
+                    train=False,
+                    budget=(mcfg['codec']['topk'], mcfg['codec']['bits']),
+                )
                 losses.append(float(total))
         net.train()
         return float(np.mean(losses))
@@ -218,10 +301,20 @@ def train(config: dict, out: str | Path, resume: bool = False, threads: int = 1,
         if (it + 1) % cfg['log_every'] == 0 or it + 1 == total_its:
             rate = (time.time() - t_start) / (it + 1 - it_start)
             recent = np.mean([h['loss'] for h in history[-cfg['log_every']:]])
-            detail = ' '.join(f'{k}={np.mean([h.get(k, np.nan) for h in history[-cfg["log_every"]:]]):.3f}' for k in parts)
-            log(f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) {rate:.2f} s/it '
-                f'ETA {rate * (total_its - it - 1) / 60:.1f} min', log_file)
-        if (it + 1) % cfg['checkpoint_every'] == 0 or it + 1 == cfg['iterations'] or it + 1 == total_its:
+            detail = ' '.join(
+                f'{k}={np.mean([h.get(k, np.nan) for h in history[-cfg["log_every"] :]]):.3f}'
+                for k in parts
+            )
+            log(
+                f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) {rate:.2f} s/it '
+                f'ETA {rate * (total_its - it - 1) / 60:.1f} min',
+                log_file,
+            )
+        if (
+            (it + 1) % cfg['checkpoint_every'] == 0
+            or it + 1 == cfg['iterations']
+            or it + 1 == total_its
+        ):
             if stage == 'model':
                 vl = validate()
                 history[-1]['val_loss'] = vl
@@ -238,7 +331,9 @@ def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
     with torch.no_grad():
         net.eval()
         img = torch.from_numpy(seq.images[t]).permute(0, 3, 1, 2).float() / 255.0
-        x, valid, _ = net.drone_bev(img, torch.from_numpy(seq.K[t]), torch.from_numpy(seq.poses[t]), grid)
+        x, valid, _ = net.drone_bev(
+            img, torch.from_numpy(seq.K[t]), torch.from_numpy(seq.poses[t]), grid
+        )
         cc = net.cfg['codec']
         x, _ = net.codec(x, valid, cc['topk'], cc['bits'])
         f = net.fuse(x[None], valid[None])[0]

@@ -5,7 +5,9 @@ import torch
 import torch.nn.functional as F
 
 
-def focal_heatmap_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
+def focal_heatmap_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0
+) -> torch.Tensor:
     """CenterNet/CenterPoint penalty-reduced focal loss; target 1 at centres, Gaussian around them."""
     p = torch.sigmoid(logits).clamp(1e-4, 1 - 1e-4)
     pos = target.eq(1).float()

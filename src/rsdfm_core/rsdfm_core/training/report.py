@@ -9,14 +9,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
+import sys
 
-BUDGETS = [{'topk': 0, 'bits': 4}, {'topk': 256, 'bits': 6}, {'topk': 1024, 'bits': 8}, {'topk': 4096, 'bits': 8}]
+BUDGETS = [
+    {'topk': 0, 'bits': 4},
+    {'topk': 256, 'bits': 6},
+    {'topk': 1024, 'bits': 8},
+    {'topk': 4096, 'bits': 8},
+]
 
 
-def run_study(bags: list[str], high_bags: list[str] | None, weights: str | None, abs_weights: str | None,
-              threads: int = 1) -> list[dict]:
+def run_study(
+    bags: list[str],
+    high_bags: list[str] | None,
+    weights: str | None,
+    abs_weights: str | None,
+    threads: int = 1,
+) -> list[dict]:
     from rsdfm_core.bag import read_frames
     from rsdfm_core.training.evaluate import evaluate_frames, load_runtime, offset_sequences
     frames = offset_sequences([list(read_frames(b)) for b in bags])
@@ -31,7 +41,11 @@ def run_study(bags: list[str], high_bags: list[str] | None, weights: str | None,
         print(f'report: {name} on {bag_name}: AP50 {res["ap50"]:.3f} AP70 {res["ap70"]:.3f} '
               f'bytes {res["bytes_per_agent_frame"]:.0f}', file=sys.stderr, flush=True)
     for b in BUDGETS:
-        add(f'collaborative k={b["topk"]} b={b["bits"]}', evaluate_frames(frames, rt, 'collaborative', b, bev_cache=cache), bag)
+        add(
+            f'collaborative k={b["topk"]} b={b["bits"]}',
+            evaluate_frames(frames, rt, 'collaborative', b, bev_cache=cache),
+            bag,
+        )
     for mode in ('raw', 'single', 'late'):
         add(mode, evaluate_frames(frames, rt, mode, bev_cache=cache), bag)
     try:
@@ -59,14 +73,18 @@ def write_outputs(rows: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     from rsdfm_core.commands.evaluate import json_safe
     (out / 'results.json').write_text(json.dumps(json_safe(rows), indent=2) + '\n')
-    lines = ['| method | bags | bytes / drone / frame | log2 bytes | mAP@0.5 | mAP@0.7 | car AP@0.5 | car AP@0.7 '
-             '| seg IoU | PQ | ADE@3s | ADE@3s (CV) |',
-             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    lines = [
+        '| method | bags | bytes / drone / frame | log2 bytes | mAP@0.5 | mAP@0.7 | car AP@0.5 | car AP@0.7 '
+        '| seg IoU | PQ | ADE@3s | ADE@3s (CV) |',
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ]
     for r in rows:
-        lines.append(f'| {r["name"]} | {r["bag"]} | {r["bytes_per_agent_frame"]:.0f} | {fmt(r["log2_bytes"], 1)} | '
-                     f'{fmt(r["ap50"])} | {fmt(r["ap70"])} | {fmt(r["per_class"]["ap50"]["car"])} | '
-                     f'{fmt(r["per_class"]["ap70"]["car"])} | {fmt(r["iou"])} | {fmt(r["pq"])} | '
-                     f'{fmt(r["ade"]["3s"], 2)} | {fmt(r["ade_cv"]["3s"], 2)} |')
+        lines.append(
+            f'| {r["name"]} | {r["bag"]} | {r["bytes_per_agent_frame"]:.0f} | {fmt(r["log2_bytes"], 1)} | '
+            f'{fmt(r["ap50"])} | {fmt(r["ap70"])} | {fmt(r["per_class"]["ap50"]["car"])} | '
+            f'{fmt(r["per_class"]["ap70"]["car"])} | {fmt(r["iou"])} | {fmt(r["pq"])} | '
+            f'{fmt(r["ade"]["3s"], 2)} | {fmt(r["ade_cv"]["3s"], 2)} |'
+        )
     (out / 'accuracy_vs_bytes.md').write_text('\n'.join(lines) + '\n')
     import matplotlib
     matplotlib.use('Agg')
@@ -74,19 +92,38 @@ def write_outputs(rows: list[dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     first_bag = rows[0]['bag']
     curve = [r for r in rows if r['name'].startswith('collaborative k=') and r['bag'] == first_bag]
-    ax.plot([math.log2(r['bytes_per_agent_frame']) for r in curve], [r['ap50'] for r in curve], 'o-',
-            label='collaborative, HLF codec (AP@0.5)')
-    ax.plot([math.log2(r['bytes_per_agent_frame']) for r in curve], [r['ap70'] for r in curve], 's--',
-            label='collaborative, HLF codec (AP@0.7)')
-    ax.plot([math.log2(r['bytes_per_agent_frame']) for r in curve], [r['per_class']['ap50']['car'] for r in curve], '^:',
-            label='collaborative, HLF codec (car AP@0.5)')
+    ax.plot(
+        [math.log2(r['bytes_per_agent_frame']) for r in curve],
+        [r['ap50'] for r in curve],
+        'o-',
+        label='collaborative, HLF codec (AP@0.5)',
+    )
+    ax.plot(
+        [math.log2(r['bytes_per_agent_frame']) for r in curve],
+        [r['ap70'] for r in curve],
+        's--',
+        label='collaborative, HLF codec (AP@0.7)',
+    )
+    ax.plot(
+        [math.log2(r['bytes_per_agent_frame']) for r in curve],
+        [r['per_class']['ap50']['car'] for r in curve],
+        '^:',
+        label='collaborative, HLF codec (car AP@0.5)',
+    )
     for r in rows:
         if r['bag'] != first_bag or r['name'].startswith('collaborative k='):
             continue
         if r['bytes_per_agent_frame'] > 0:
-            ax.scatter([math.log2(r['bytes_per_agent_frame'])], [r['ap50']], marker='x', s=60, zorder=3)
-            ax.annotate(r['name'], (math.log2(r['bytes_per_agent_frame']), r['ap50']), textcoords='offset points',
-                        xytext=(4, 4), fontsize=8)
+            ax.scatter(
+                [math.log2(r['bytes_per_agent_frame'])], [r['ap50']], marker='x', s=60, zorder=3
+            )
+            ax.annotate(
+                r['name'],
+                (math.log2(r['bytes_per_agent_frame']), r['ap50']),
+                textcoords='offset points',
+                xytext=(4, 4),
+                fontsize=8,
+            )
     ax.set_xlabel('log2 bytes per drone per frame')
     ax.set_ylabel('BEV mean AP')
     ax.set_title('rsdfm: accuracy vs bytes (held-out seeds, 4 drones)')
@@ -98,8 +135,12 @@ def write_outputs(rows: list[dict], out: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--bag', nargs='+', required=True, help='held-out bags in the training altitude range')
-    ap.add_argument('--high-bag', nargs='+', help='held-out bags above the training altitudes (150-200 m)')
+    ap.add_argument(
+        '--bag', nargs='+', required=True, help='held-out bags in the training altitude range'
+    )
+    ap.add_argument(
+        '--high-bag', nargs='+', help='held-out bags above the training altitudes (150-200 m)'
+    )
     ap.add_argument('--weights')
     ap.add_argument('--abs-weights')
     ap.add_argument('--threads', type=int, default=1)

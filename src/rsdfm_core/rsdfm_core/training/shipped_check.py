@@ -22,12 +22,20 @@ def measure(weights: str | None = None, threads: int = 1) -> dict:
     from rsdfm_core.training.evaluate import evaluate_frames
     from rsdfm_core.world import Simulator, WorldConfig
     rt = Runtime.load(weights, threads=threads)
-    frames = list(Simulator(WorldConfig(seed=SMALL_RUN['seed'], drones=SMALL_RUN['drones'])).frames(SMALL_RUN['frames']))
+    frames = list(
+        Simulator(WorldConfig(seed=SMALL_RUN['seed'], drones=SMALL_RUN['drones'])).frames(
+            SMALL_RUN['frames']
+        )
+    )
     collab = evaluate_frames(frames, rt, 'collaborative', progress=False)
     single = evaluate_frames(frames, rt, 'single', progress=False)
-    return {'model_id': rt.model_id, 'run': SMALL_RUN, 'collaborative': {k: collab[k] for k in ('ap50', 'ap70', 'iou', 'pq')},
-            'single': {k: single[k] for k in ('ap50', 'ap70', 'iou', 'pq')},
-            'bytes_per_agent_frame': collab['bytes_per_agent_frame']}
+    return {
+        'model_id': rt.model_id,
+        'run': SMALL_RUN,
+        'collaborative': {k: collab[k] for k in ('ap50', 'ap70', 'iou', 'pq')},
+        'single': {k: single[k] for k in ('ap50', 'ap70', 'iou', 'pq')},
+        'bytes_per_agent_frame': collab['bytes_per_agent_frame'],
+    }
 
 
 def main() -> int:

@@ -11,7 +11,9 @@ MAX_OBJECTS = 256
 REG_DIM = 10     # offset (2), z, log l w h (3), sin/cos of 2*yaw (2), velocity (2)
 
 
-def visible_ids(views: list[CameraView], objects: list[ObjectState], min_pixels: int = 4) -> set[int]:
+def visible_ids(
+    views: list[CameraView], objects: list[ObjectState], min_pixels: int = 4
+) -> set[int]:
     """Track ids of objects that some view sees: >= min_pixels in an instance map, or, for views
     without one, a box centre that projects inside the image (in front of the camera)."""
     from rsdfm_core.geometry import project_points
@@ -81,7 +83,9 @@ def bev_targets(objects: list[ObjectState], grid: BevGrid, futures: np.ndarray |
     seg_off = np.zeros((2, R, W), np.float32)
     cg, sg = np.cos(grid.yaw), np.sin(grid.yaw)
     n = 0
-    cells = grid.map_to_cells(np.array([[o.x, o.y] for o in objects])) if objects else np.zeros((0, 2))
+    cells = (
+        grid.map_to_cells(np.array([[o.x, o.y] for o in objects])) if objects else np.zeros((0, 2))
+    )
     for i, (o, (cc, rr)) in enumerate(zip(objects, cells)):
         if not (0 <= cc < W and 0 <= rr < R) or n >= MAX_OBJECTS:
             continue
@@ -108,9 +112,18 @@ def bev_targets(objects: list[ObjectState], grid: BevGrid, futures: np.ndarray |
             traj[n] = np.where(np.repeat(ok, 2), np.nan_to_num(loc).reshape(-1), 0.0)
             traj_mask[n] = np.repeat(ok, 2).astype(np.float32)
         n += 1
-    return {'heatmap': heat, 'centre': centre, 'mask': (inst > 0).astype(np.float32), 'seg_offset': seg_off,
-            'instances': inst, 'index': index, 'reg': reg, 'traj': traj, 'traj_mask': traj_mask,
-            'count': np.int64(n)}
+    return {
+        'heatmap': heat,
+        'centre': centre,
+        'mask': (inst > 0).astype(np.float32),
+        'seg_offset': seg_off,
+        'instances': inst,
+        'index': index,
+        'reg': reg,
+        'traj': traj,
+        'traj_mask': traj_mask,
+        'count': np.int64(n),
+    }
 
 
 def bin_targets(values: np.ndarray, centres: np.ndarray, stride: int, log: bool = False,
@@ -121,7 +134,9 @@ def bin_targets(values: np.ndarray, centres: np.ndarray, stride: int, log: bool 
     centre (in log space for depth); non-finite values and values beyond `limit` are ignored.
     """
     h, w = values.shape
-    v = values[stride // 2::stride, stride // 2::stride][:h // stride, :w // stride].astype(np.float64)
+    v = values[stride // 2 :: stride, stride // 2 :: stride][: h // stride, : w // stride].astype(
+        np.float64
+    )
     ok = np.isfinite(v)
     if limit is not None:
         ok &= v <= limit

@@ -29,10 +29,16 @@ def albedo(kind: np.ndarray, local: np.ndarray, half: np.ndarray, base: np.ndarr
     (0: front/back, 1: sides, 2: top/bottom); ident: box track id (vehicles) for per-vehicle variation.
     """
     out = base.astype(np.float32)
-    for painter, kinds in ((_vehicles, (CAR, TRUCK, BUS, CAR_CABIN, TRUCK_CARGO)), (_buildings, (BUILDING,)), (_canopies, (CANOPY,))):
+    for painter, kinds in (
+        (_vehicles, (CAR, TRUCK, BUS, CAR_CABIN, TRUCK_CARGO)),
+        (_buildings, (BUILDING,)),
+        (_canopies, (CANOPY,)),
+    ):
         sel = np.flatnonzero(np.isin(kind, kinds))
         if len(sel):
-            out[sel] = painter(kind[sel], local[sel], half[sel], out[sel], axis[sel], sign[sel], ident[sel])
+            out[sel] = painter(
+                kind[sel], local[sel], half[sel], out[sel], axis[sel], sign[sel], ident[sel]
+            )
     return np.clip(out, 0, 1)
 
 
@@ -47,7 +53,9 @@ def _vehicles(kind, local, half, out, axis, sign, ident):
     # car body: bonnet and boot in the body colour, dark grille, red tail lights, wheels
     out[body & front & (fz < 0.1)] *= 0.45
     out[body & back & (fz > 0.1) & (np.abs(fy) > 0.28)] = TAIL
-    out[(body | cab | cargo | bus) & side & (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.2)] = TYRE
+    out[(body | cab | cargo | bus) & side & (np.abs(np.abs(fl) - 0.31) < 0.08) & (fz < -0.2)] = (
+        TYRE
+    )
     # car cabin: roof with the sloped windscreen and rear window seen from above, glass all round
     out[cabin & top & ((fl > 0.26) | (fl < -0.32))] = GLASS
     out[cabin & top & (np.abs(fy) > 0.44)] *= 0.8
@@ -59,13 +67,17 @@ def _vehicles(kind, local, half, out, axis, sign, ident):
     out[cab & top & (fl > 0.3)] = GLASS
     out[cab & side & (fl > 0.05) & (fz > 0.12)] = GLASS
     if cargo.any():
-        tone = (0.72 + 0.25 * cell_hash(ident[cargo], ident[cargo] * 3 + 1))[:, None] * np.array([1.0, 1.0, 0.97], np.float32)
+        tone = (0.72 + 0.25 * cell_hash(ident[cargo], ident[cargo] * 3 + 1))[:, None] * np.array(
+            [1.0, 1.0, 0.97], np.float32
+        )
         ribs = np.where(top[cargo] & ((local[cargo, 0] % 0.8) < 0.12), 0.85, 1.0)
         out[cargo] = tone * (np.where(top[cargo], 1.0, 0.93) * ribs)[:, None]
     # bus: light roof with a dark air-conditioning unit, windscreen strip, long window band with pillars
     roof = bus & top
     out[roof] = np.array([0.82, 0.82, 0.8], np.float32)
-    out[roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3)] = np.array([0.42, 0.43, 0.45], np.float32)
+    out[roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3)] = np.array(
+        [0.42, 0.43, 0.45], np.float32
+    )
     out[roof & (fl > 0.44)] = GLASS
     pillars = (local[:, 0] % 1.3) > 0.15
     out[bus & side & (fz > -0.02) & (fz < 0.38) & (np.abs(fl) < 0.46) & pillars] = GLASS
@@ -95,5 +107,7 @@ def _buildings(kind, local, half, out, axis, sign, ident):
 def _canopies(kind, local, half, out, axis, sign, ident):
     """Leafy cells, sides a little darker than the top."""
     top = (axis == 2) & (sign > 0)
-    leaf = 0.7 + 0.5 * cell_hash(np.floor(local[:, 0] * 2.0) + 7 * ident, np.floor(local[:, 1] * 2.0 + local[:, 2] * 2.0))
+    leaf = 0.7 + 0.5 * cell_hash(
+        np.floor(local[:, 0] * 2.0) + 7 * ident, np.floor(local[:, 1] * 2.0 + local[:, 2] * 2.0)
+    )
     return out * (leaf * np.where(top, 1.0, 0.85))[:, None]

@@ -22,7 +22,9 @@ VEHICLE_PARTS = {
     'bus': ((BUS, 0.0, 1.0, 1.0, 1.0),),
 }
 
-_UNIT_CORNERS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
+_UNIT_CORNERS = np.array(
+    [[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64
+)
 
 
 @dataclass
@@ -54,22 +56,47 @@ class BoxSet:
         half = a[:, 3:6] / 2
         kinds = np.broadcast_to(np.asarray(kind, dtype=np.int16), (n,)).copy()
         ident = np.zeros(n, np.int32) if ident is None else np.asarray(ident, np.int32)
-        return BoxSet(centre, half, a[:, 6].copy(), kinds, np.asarray(colours, np.float32).reshape(n, 3), ident)
+        return BoxSet(
+            centre,
+            half,
+            a[:, 6].copy(),
+            kinds,
+            np.asarray(colours, np.float32).reshape(n, 3),
+            ident,
+        )
 
     @staticmethod
-    def vehicles(labels: list[str], xy: np.ndarray, yaw: np.ndarray, size: np.ndarray, colour: np.ndarray,
-                 track_ids: np.ndarray) -> 'BoxSet':
+    def vehicles(
+        labels: list[str],
+        xy: np.ndarray,
+        yaw: np.ndarray,
+        size: np.ndarray,
+        colour: np.ndarray,
+        track_ids: np.ndarray,
+    ) -> 'BoxSet':
         """The part boxes of vehicles given by their ground-truth boxes (centre xy, yaw, size l/w/h)."""
         rows, kinds, cols, ids = [], [], [], []
         for k, label in enumerate(labels):
             L, W, H = size[k]
             c, s = np.cos(yaw[k]), np.sin(yaw[k])
             for kind, off, fl, fw, fh in VEHICLE_PARTS[label]:
-                rows.append((xy[k, 0] + c * off * L, xy[k, 1] + s * off * L, 0.0, fl * L, fw * W, fh * H, yaw[k]))
+                rows.append(
+                    (
+                        xy[k, 0] + c * off * L,
+                        xy[k, 1] + s * off * L,
+                        0.0,
+                        fl * L,
+                        fw * W,
+                        fh * H,
+                        yaw[k],
+                    )
+                )
                 kinds.append(kind)
                 cols.append(colour[k])
                 ids.append(track_ids[k])
-        return BoxSet.from_rows(rows, kinds, np.array(cols).reshape(-1, 3), np.array(ids, np.int32))
+        return BoxSet.from_rows(
+            rows, kinds, np.array(cols).reshape(-1, 3), np.array(ids, np.int32)
+        )
 
     def __len__(self) -> int:
         return len(self.yaw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .boxes import TRUNK, BoxSet
+from .boxes import BoxSet, TRUNK
 from .lighting import Lighting
 from .town import Town
 
@@ -18,7 +18,9 @@ FIELD_RES, FIELD_TILE = 0.5, 512
 MIP_LEVELS = 4
 
 
-def value_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int, octaves: int = 3) -> np.ndarray:
+def value_noise(
+    rng: np.random.Generator, shape: tuple[int, int], cells: int, octaves: int = 3
+) -> np.ndarray:
     """Smooth noise in [-1, 1] of the given shape: bicubic upsampling of random grids, several octaves."""
     out = np.zeros(shape, np.float32)
     amp, total = 1.0, 0.0
@@ -52,7 +54,9 @@ class Ground:
         albedo = self._paint(rng)
         for poly in shadow_polygons(self._casters(), lighting.sun):
             cv2.fillConvexPoly(self.static_shadow, self._to_px(poly), 1, shift=4)
-        light = lighting.shade(np.full((self.n, self.n), lighting.sun[2]), self.static_shadow.astype(bool))
+        light = lighting.shade(
+            np.full((self.n, self.n), lighting.sun[2]), self.static_shadow.astype(bool)
+        )
         lit = albedo * light[..., None] * lighting.tint.astype(np.float32)
         self.lit = np.clip(lit * 255, 0, 255).astype(np.uint8)
         # coarser copies (mip levels) so far-away ground is averaged rather than aliased
@@ -60,13 +64,17 @@ class Ground:
         for _ in range(MIP_LEVELS - 1):
             self.levels.append(cv2.pyrDown(self.levels[-1]))
         self.fields = self._paint_fields(rng)
-        self.shadow_ratio = lighting.ambient / (lighting.ambient + lighting.direct * max(lighting.sun[2], 0.0))
+        self.shadow_ratio = lighting.ambient / (
+            lighting.ambient + lighting.direct * max(lighting.sun[2], 0.0)
+        )
         self.dynamic_shadow = np.zeros_like(self.static_shadow)
 
     def _casters(self) -> BoxSet:
         t = self.town.trees
         keep = t.kind != TRUNK
-        trees = type(t)(t.centre[keep], t.half[keep], t.yaw[keep], t.kind[keep], t.colour[keep], t.ident[keep])
+        trees = type(t)(
+            t.centre[keep], t.half[keep], t.yaw[keep], t.kind[keep], t.colour[keep], t.ident[keep]
+        )
         return self.town.buildings.concat(trees)
 
     def _to_px(self, xy: np.ndarray) -> np.ndarray:
@@ -76,7 +84,7 @@ class Ground:
     # --- painting ----------------------------------------------------------------------------
     def _paint(self, rng: np.random.Generator) -> np.ndarray:
         n, town = self.n, self.town
-        g = (np.arange(n) + 0.5) * RESOLUTION - self.half          # cell centre coordinate, both axes
+        g = (np.arange(n) + 0.5) * RESOLUTION - self.half  # cell centre coordinate, both axes
         img = np.empty((n, n, 3), np.float32)
         coarse, fine = value_noise(rng, (n, n), 6, 3), value_noise(rng, (n, n), 60, 2)
         grain = rng.uniform(-1, 1, (n, n)).astype(np.float32)
@@ -87,14 +95,26 @@ class Ground:
         img *= (1 + 0.12 * fine + 0.06 * grain)[..., None]
 
         def rect(x0, y0, x1, y1):
-            return (slice(max(int((y0 + self.half) / RESOLUTION), 0), max(int((y1 + self.half) / RESOLUTION), 0)),
-                    slice(max(int((x0 + self.half) / RESOLUTION), 0), max(int((x1 + self.half) / RESOLUTION), 0)))
+            return (
+                slice(
+                    max(int((y0 + self.half) / RESOLUTION), 0),
+                    max(int((y1 + self.half) / RESOLUTION), 0),
+                ),
+                slice(
+                    max(int((x0 + self.half) / RESOLUTION), 0),
+                    max(int((x1 + self.half) / RESOLUTION), 0),
+                ),
+            )
 
         asphalt_var = (1 + 0.1 * coarse + 0.07 * fine + 0.05 * grain)[..., None]
         for x0, y0, x1, y1 in town.plazas:
             r = rect(x0, y0, x1, y1)
-            tiles = ((np.floor(g[r[0]] / 1.5)[:, None] + np.floor(g[r[1]] / 1.5)[None, :]) % 2)[..., None]
-            img[r] = np.array([0.62, 0.58, 0.52], np.float32) * (0.95 + 0.05 * tiles) * asphalt_var[r]
+            tiles = ((np.floor(g[r[0]] / 1.5)[:, None] + np.floor(g[r[1]] / 1.5)[None, :]) % 2)[
+                ..., None
+            ]
+            img[r] = (
+                np.array([0.62, 0.58, 0.52], np.float32) * (0.95 + 0.05 * tiles) * asphalt_var[r]
+            )
         for x0, y0, x1, y1 in town.parking:
             r = rect(x0, y0, x1, y1)
             img[r] = np.array([0.36, 0.36, 0.37], np.float32) * asphalt_var[r]
@@ -105,13 +125,22 @@ class Ground:
                 off = np.array([-s, c]) * side * 1.35
                 a = np.array([x, y]) + off - np.array([c, s]) * 2.5
                 b = np.array([x, y]) + off + np.array([c, s]) * 2.5
-                cv2.line(img, tuple(self._to_px(a)), tuple(self._to_px(b)), tuple(float(v) for v in white), 1,
-                         cv2.LINE_AA, shift=4)
+                cv2.line(
+                    img,
+                    tuple(self._to_px(a)),
+                    tuple(self._to_px(b)),
+                    tuple(float(v) for v in white),
+                    1,
+                    cv2.LINE_AA,
+                    shift=4,
+                )
         hw, sw = town.road_half_width, town.sidewalk
         xs, ys = town.road_xs, town.road_ys
         pave = np.array([0.6, 0.59, 0.56], np.float32)
         asphalt = np.array([0.27, 0.27, 0.28], np.float32)
-        d_x = np.min(np.abs(g[None, :] - xs[:, None]), axis=0)     # distance of each column to a N-S road
+        d_x = np.min(
+            np.abs(g[None, :] - xs[:, None]), axis=0
+        )  # distance of each column to a N-S road
         d_y = np.min(np.abs(g[None, :] - ys[:, None]), axis=0)     # of each row to an E-W road
         side_c, side_r = d_x < hw + sw, d_y < hw + sw
         road_c, road_r = d_x < hw, d_y < hw
@@ -121,16 +150,22 @@ class Ground:
         img[road] = asphalt * asphalt_var[road]
         inter = road_r[:, None] & road_c[None, :]
         # lane markings: solid edge lines, dashed centre line, none inside intersections
-        edge_c, edge_r = (d_x > hw - 0.55) & (d_x < hw - 0.35), (d_y > hw - 0.55) & (d_y < hw - 0.35)
+        edge_c, edge_r = (
+            (d_x > hw - 0.55) & (d_x < hw - 0.35),
+            (d_y > hw - 0.55) & (d_y < hw - 0.35),
+        )
         dash = (g % 6.0) < 3.0
         centre_c, centre_r = d_x < 0.12, d_y < 0.12
-        mark = ((edge_r | (centre_r))[:, None] & ~road_c[None, :] & ((edge_r[:, None]) | dash[None, :])) | \
-               ((edge_c | centre_c)[None, :] & ~road_r[:, None] & (edge_c[None, :] | dash[:, None]))
+        mark = (
+            (edge_r | (centre_r))[:, None] & ~road_c[None, :] & ((edge_r[:, None]) | dash[None, :])
+        ) | ((edge_c | centre_c)[None, :] & ~road_r[:, None] & (edge_c[None, :] | dash[:, None]))
         # crosswalks: stripes across each approach just outside the intersection
         near_c = (d_x > hw + 0.5) & (d_x < hw + 3.5)
         near_r = (d_y > hw + 0.5) & (d_y < hw + 3.5)
         stripe = (g % 1.2) < 0.6
-        cross = (road_r[:, None] & near_c[None, :] & stripe[:, None]) | (road_c[None, :] & near_r[:, None] & stripe[None, :])
+        cross = (road_r[:, None] & near_c[None, :] & stripe[:, None]) | (
+            road_c[None, :] & near_r[:, None] & stripe[None, :]
+        )
         mark = (mark | cross) & ~inter
         wear = np.clip(0.85 + 0.15 * fine + 0.1 * grain, 0.6, 1.0)
         img[mark] = white * wear[mark, None] + asphalt * (1 - wear[mark, None])
@@ -141,8 +176,16 @@ class Ground:
     def _paint_fields(self, rng: np.random.Generator) -> np.ndarray:
         """A wrapping tile of farmland for the ground beyond the town edge."""
         t = FIELD_TILE
-        palette = np.array([[0.35, 0.45, 0.2], [0.55, 0.5, 0.3], [0.42, 0.35, 0.22], [0.3, 0.4, 0.18],
-                            [0.6, 0.58, 0.35]], np.float32)
+        palette = np.array(
+            [
+                [0.35, 0.45, 0.2],
+                [0.55, 0.5, 0.3],
+                [0.42, 0.35, 0.22],
+                [0.3, 0.4, 0.18],
+                [0.6, 0.58, 0.35],
+            ],
+            np.float32,
+        )
         cells = rng.integers(len(palette), size=(6, 6))
         idx = cv2.resize(cells.astype(np.uint8), (t, t), interpolation=cv2.INTER_NEAREST)
         img = palette[idx]
@@ -165,7 +208,9 @@ class Ground:
         inside = (c >= 0) & (c < self.n) & (r >= 0) & (r < self.n)
         return r, c, inside
 
-    def colour(self, x: np.ndarray, y: np.ndarray, footprint: np.ndarray | None = None) -> np.ndarray:
+    def colour(
+        self, x: np.ndarray, y: np.ndarray, footprint: np.ndarray | None = None
+    ) -> np.ndarray:
         """(N, 3) float32 0..255 lit ground colour at map points.
 
         footprint: size in metres of each pixel on the ground; picks the mip level that matches it.
@@ -189,7 +234,9 @@ class Ground:
                 if len(sel):
                     rr, cc = r.take(sel) >> k, c.take(sel) >> k
                     col[sel] = img.reshape(-1, 3).take(rr * img.shape[1] + cc, axis=0)
-        dyn = self.dynamic_shadow.reshape(-1).take(flat) > self.static_shadow.reshape(-1).take(flat)
+        dyn = self.dynamic_shadow.reshape(-1).take(flat) > self.static_shadow.reshape(-1).take(
+            flat
+        )
         col[dyn] *= np.float32(self.shadow_ratio)
         if everywhere:
             return col

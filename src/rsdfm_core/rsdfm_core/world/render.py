@@ -12,7 +12,7 @@ import numpy as np
 
 from ..geometry import intrinsics
 from .appearance import albedo
-from .boxes import CAR, BoxSet
+from .boxes import BoxSet, CAR
 from .ground import Ground
 from .lighting import Lighting
 
@@ -30,24 +30,33 @@ class RenderResult:
 def _put_rows(dst: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """dst[rows] = values for a C-contiguous (N, 3) float32 dst, via np.put on 12-byte records (fast)."""
     rec = np.dtype((np.void, 12))
-    np.put(dst.view(rec).reshape(-1), rows, np.ascontiguousarray(values, np.float32).view(rec).reshape(-1))
+    np.put(
+        dst.view(rec).reshape(-1),
+        rows,
+        np.ascontiguousarray(values, np.float32).view(rec).reshape(-1),
+    )
 
 
 class Renderer:
     """Renders one pinhole camera of fixed intrinsics at any pose in a scene of boxes over a ground."""
 
-    def __init__(self, width: int, height: int, hfov_deg: float, ground: Ground, lighting: Lighting):
+    def __init__(
+        self, width: int, height: int, hfov_deg: float, ground: Ground, lighting: Lighting
+    ):
         self.width, self.height = int(width), int(height)
         self.K = intrinsics(self.width, self.height, hfov_deg)
         fx, fy, cx, cy = self.K[0, 0], self.K[1, 1], self.K[0, 2], self.K[1, 2]
         # optical-frame ray of pixel (r, c) is (ax[c], ay[r], 1)
         self.ax = ((np.arange(self.width) + 0.5 - cx) / fx).astype(np.float32)
         self.ay = ((np.arange(self.height) + 0.5 - cy) / fy).astype(np.float32)
-        self.ray_norm = np.sqrt(self.ax[None, :] ** 2 + self.ay[:, None] ** 2 + 1.0).astype(np.float32)
+        self.ray_norm = np.sqrt(self.ax[None, :] ** 2 + self.ay[:, None] ** 2 + 1.0).astype(
+            np.float32
+        )
         self.ground, self.lighting = ground, lighting
         # unit-variance sensor noise; each render reads it from a random offset (cheaper than drawing anew)
-        self._noise = np.random.default_rng(12345).standard_normal(self.height * self.width * 3 + 65536,
-                                                                    dtype=np.float32)
+        self._noise = np.random.default_rng(12345).standard_normal(
+            self.height * self.width * 3 + 65536, dtype=np.float32
+        )
 
     def _rects(self, corners: np.ndarray, R: np.ndarray, o: np.ndarray) -> np.ndarray:
         """(N, 4) pixel rectangles r0, r1, c0, c1 covered by each box; empty (r0 >= r1) when unseen."""
@@ -57,10 +66,17 @@ class Renderer:
         with np.errstate(divide='ignore', invalid='ignore'):
             u = K[0, 0] * pc[..., 0] / z + K[0, 2]
             v = K[1, 1] * pc[..., 1] / z + K[1, 2]
-        rects = np.stack([np.floor(v.min(1)), np.ceil(v.max(1)), np.floor(u.min(1)), np.ceil(u.max(1))], 1)
+        rects = np.stack(
+            [np.floor(v.min(1)), np.ceil(v.max(1)), np.floor(u.min(1)), np.ceil(u.max(1))], 1
+        )
         rects = np.nan_to_num(rects, nan=0.0, posinf=1e6, neginf=-1e6)
         partly = (z <= NEAR).any(1)
-        rects[partly] = [0, self.height, 0, self.width]      # straddles the camera plane: test all rays
+        rects[partly] = [
+            0,
+            self.height,
+            0,
+            self.width,
+        ]  # straddles the camera plane: test all rays
         rects[(z <= NEAR).all(1)] = [0, 0, 0, 0]
         rects[:, 0:2] = np.clip(rects[:, 0:2], 0, self.height)
         rects[:, 2:4] = np.clip(rects[:, 2:4], 0, self.width)
@@ -72,12 +88,14 @@ class Renderer:
         o = np.asarray(cam_to_map[:3, 3], np.float64)
         Rf = R.astype(np.float32)
         ax, ay = self.ax[None, :], self.ay[:, None]
-        dx = ax * Rf[0, 0] + ay * Rf[0, 1] + Rf[0, 2]        # map-frame ray directions, (H, W) each
+        dx = ax * Rf[0, 0] + ay * Rf[0, 1] + Rf[0, 2]  # map-frame ray directions, (H, W) each
         dy = ax * Rf[1, 0] + ay * Rf[1, 1] + Rf[1, 2]
         dz = ax * Rf[2, 0] + ay * Rf[2, 1] + Rf[2, 2]
         with np.errstate(divide='ignore'):
             inv_dz = np.float32(1.0) / dz
-        t_best = np.where(dz < -1e-6, np.float32(-o[2]) * inv_dz, np.float32(np.inf)).astype(np.float32)
+        t_best = np.where(dz < -1e-6, np.float32(-o[2]) * inv_dz, np.float32(np.inf)).astype(
+            np.float32
+        )
         hit = np.full((self.height, self.width), -1, np.int32)
 
         rects = self._rects(boxes.corners(), R, o)
@@ -107,7 +125,9 @@ class Renderer:
                 np.copyto(hit[sl], k, where=m)
         return self._shade(o, dx, dy, dz, t_best, hit, boxes, rng, noise_std, exposure)
 
-    def _shade(self, o, dx, dy, dz, t, hit, boxes: BoxSet, rng, noise_std, exposure) -> RenderResult:
+    def _shade(
+        self, o, dx, dy, dz, t, hit, boxes: BoxSet, rng, noise_std, exposure
+    ) -> RenderResult:
         H, W = t.shape
         img = np.empty((H, W, 3), np.float32)
         flat = img.reshape(-1, 3)
@@ -122,13 +142,21 @@ class Renderer:
         if len(si):                # sky: blend from the horizon colour to the zenith colour
             sx, sy, sz = fdx.take(si), fdy.take(si), fdz.take(si)
             k = np.clip(sz / np.sqrt(sx ** 2 + sy ** 2 + sz ** 2), 0, 1)[:, None] ** 0.5
-            _put_rows(flat, si, ((light.sky_horizon * (1 - k) + light.sky_top * k) * 255).astype(np.float32))
+            _put_rows(
+                flat,
+                si,
+                ((light.sky_horizon * (1 - k) + light.sky_top * k) * 255).astype(np.float32),
+            )
         obj = hit >= 0
         gi = np.flatnonzero(finite & ~obj)
         # ground footprint of a pixel: distance / f, stretched by the grazing angle (geometric mean of the axes)
         rn = self.ray_norm.reshape(-1).take(gi)
-        foot = ft.take(gi) * rn * rn / (np.float32(self.K[0, 0]) * np.sqrt(np.abs(fdz.take(gi)) * rn))
-        _put_rows(flat, gi, self.ground.colour(px.reshape(-1).take(gi), py.reshape(-1).take(gi), foot))
+        foot = (
+            ft.take(gi) * rn * rn / (np.float32(self.K[0, 0]) * np.sqrt(np.abs(fdz.take(gi)) * rn))
+        )
+        _put_rows(
+            flat, gi, self.ground.colour(px.reshape(-1).take(gi), py.reshape(-1).take(gi), foot)
+        )
         instance = np.zeros((H, W), np.uint16)
         oi = np.flatnonzero(obj)
         if len(oi):
@@ -139,7 +167,9 @@ class Renderer:
             c, s = np.cos(yaw), np.sin(yaw)
             qx, qy = px.reshape(-1).take(oi), py.reshape(-1).take(oi)
             hx, hy = qx - centre[:, 0], qy - centre[:, 1]
-            local = np.stack([c * hx + s * hy, c * hy - s * hx, pz.reshape(-1).take(oi) - centre[:, 2]], 1)
+            local = np.stack(
+                [c * hx + s * hy, c * hy - s * hx, pz.reshape(-1).take(oi) - centre[:, 2]], 1
+            )
             axis = np.argmax(np.abs(local) / half, axis=1)
             sign = np.sign(np.take_along_axis(local, axis[:, None], 1)[:, 0])
             sun = light.sun.astype(np.float32)
@@ -158,7 +188,9 @@ class Renderer:
             _put_rows(flat, oi, col)
             instance.reshape(-1)[oi] = np.where(kind >= CAR, ident, 0)
         # aerial haze with distance, exposure, then sensor noise
-        haze = np.where(finite, np.float32(1.0) - np.exp(t * self.ray_norm * np.float32(-1 / 900.0)), 0)
+        haze = np.where(
+            finite, np.float32(1.0) - np.exp(t * self.ray_norm * np.float32(-1 / 900.0)), 0
+        )
         haze = haze.astype(np.float32)[..., None]
         e = np.float32(exposure)
         img *= (np.float32(1.0) - haze) * e

@@ -4,8 +4,8 @@ Deterministic for a given WorldConfig: every random stream is derived from the s
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
+import sys
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from .fleet import Drone, place_fleet
 from .ground import Ground
 from .lighting import Lighting
 from .render import Renderer
-from .town import Town, generate_town
+from .town import generate_town, Town
 from .traffic import Traffic
 
 
@@ -26,17 +26,23 @@ class Simulator:
         self.config = config = config or WorldConfig()
         config.validate()
         seeds = np.random.SeedSequence(int(config.seed)).spawn(5)
-        rng_town, rng_light, rng_ground, rng_traffic, rng_fleet = (np.random.default_rng(s) for s in seeds)
+        rng_town, rng_light, rng_ground, rng_traffic, rng_fleet = (
+            np.random.default_rng(s) for s in seeds
+        )
         self.town: Town = generate_town(rng_town, config.town_size)
         margin = 3.0
         if config.altitude[0] < self.town.tallest + margin:
-            raise ValueError(f'minimum altitude {config.altitude[0]:g} m is below the tallest building '
-                             f'({self.town.tallest:.1f} m) plus a {margin:g} m margin')
+            raise ValueError(
+                f'minimum altitude {config.altitude[0]:g} m is below the tallest building '
+                f'({self.town.tallest:.1f} m) plus a {margin:g} m margin'
+            )
         self.lighting = Lighting.random(rng_light)
         self.ground = Ground(self.town, self.lighting, rng_ground)
         self.traffic = Traffic(self.town, rng_traffic)
         self.drones: list[Drone] = place_fleet(config, rng_fleet)
-        self.renderer = Renderer(config.width, config.height, config.hfov_deg, self.ground, self.lighting)
+        self.renderer = Renderer(
+            config.width, config.height, config.hfov_deg, self.ground, self.lighting
+        )
         self._exposure_phase = rng_light.uniform(0, 2 * np.pi)
         self.index = 0
 
@@ -76,4 +82,9 @@ class Simulator:
         for k in range(n):
             yield self.step()
             if progress:
-                print(f'\rsimulated {k + 1}/{n} frames', end='' if k + 1 < n else '\n', file=sys.stderr, flush=True)
+                print(
+                    f'\rsimulated {k + 1}/{n} frames',
+                    end='' if k + 1 < n else '\n',
+                    file=sys.stderr,
+                    flush=True,
+                )

@@ -9,15 +9,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .boxes import BUILDING, CANOPY, TRUNK, BoxSet
+from .boxes import BoxSet, BUILDING, CANOPY, TRUNK
 
 ROAD_HALF_WIDTH = 5.0     # two lanes of 3.5 m plus shoulders
 LANE_OFFSET = 1.9         # lane centre from the road centre line
 SIDEWALK = 2.5
 BAY_WIDTH, BAY_DEPTH = 2.7, 5.2
 
-_ROOF_COLOURS = np.array([[0.55, 0.55, 0.55], [0.42, 0.42, 0.45], [0.62, 0.35, 0.28], [0.5, 0.43, 0.36],
-                          [0.7, 0.7, 0.68], [0.35, 0.38, 0.42], [0.58, 0.5, 0.42], [0.3, 0.32, 0.3]])
+_ROOF_COLOURS = np.array(
+    [
+        [0.55, 0.55, 0.55],
+        [0.42, 0.42, 0.45],
+        [0.62, 0.35, 0.28],
+        [0.5, 0.43, 0.36],
+        [0.7, 0.7, 0.68],
+        [0.35, 0.38, 0.42],
+        [0.58, 0.5, 0.42],
+        [0.3, 0.32, 0.3],
+    ]
+)
 
 
 @dataclass
@@ -74,16 +84,22 @@ def _road_lines(rng: np.random.Generator, half: float) -> np.ndarray:
 
 def _spans(lines: np.ndarray, half: float, clear: float) -> list[tuple[float, float]]:
     edges = [-half] + [v for c in lines for v in (c - clear, c + clear)] + [half]
-    return [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2) if edges[i + 1] - edges[i] > 6.0]
+    return [
+        (edges[i], edges[i + 1]) for i in range(0, len(edges), 2) if edges[i + 1] - edges[i] > 6.0
+    ]
 
 
-def _tree(rng: np.random.Generator, x: float, y: float, rows: list, colours: list, scale: float = 1.0) -> None:
+def _tree(
+    rng: np.random.Generator, x: float, y: float, rows: list, colours: list, scale: float = 1.0
+) -> None:
     h = rng.uniform(5.0, 12.0) * scale
     w = rng.uniform(3.5, 7.0) * scale
     z0 = h * rng.uniform(0.28, 0.4)
     yaw = rng.uniform(0, np.pi / 2)
     rows.append((x, y, z0, w, w * rng.uniform(0.8, 1.0), h - z0, yaw))
-    colours.append(np.array([0.22, 0.42, 0.16]) * rng.uniform(0.7, 1.2) + rng.uniform(-0.04, 0.04, 3))
+    colours.append(
+        np.array([0.22, 0.42, 0.16]) * rng.uniform(0.7, 1.2) + rng.uniform(-0.04, 0.04, 3)
+    )
     rows.append((x, y, 0.0, 0.45, 0.45, z0 + 0.4, yaw))
     colours.append(np.array([0.33, 0.24, 0.16]))
 
@@ -94,7 +110,11 @@ def _scatter_trees(rng, x0, x1, y0, y1, density, rows, colours, avoid=()) -> Non
     for _ in range(n * 3):
         if len(pts) >= n:
             break
-        p = (rng.uniform(x0 + 2.5, x1 - 2.5), rng.uniform(y0 + 2.5, y1 - 2.5)) if x1 - x0 > 5 and y1 - y0 > 5 else None
+        p = (
+            (rng.uniform(x0 + 2.5, x1 - 2.5), rng.uniform(y0 + 2.5, y1 - 2.5))
+            if x1 - x0 > 5 and y1 - y0 > 5
+            else None
+        )
         if p is None:
             break
         if all((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 > 25.0 for q in pts):
@@ -103,7 +123,9 @@ def _scatter_trees(rng, x0, x1, y0, y1, density, rows, colours, avoid=()) -> Non
         _tree(rng, p[0], p[1], rows, colours)
 
 
-def _split(a: float, b: float, rng: np.random.Generator, lo: float, hi: float) -> list[tuple[float, float]]:
+def _split(
+    a: float, b: float, rng: np.random.Generator, lo: float, hi: float
+) -> list[tuple[float, float]]:
     """Cut [a, b] into lots between lo and hi long (the last may be shorter)."""
     cuts = [a]
     while b - cuts[-1] > hi:
@@ -124,7 +146,11 @@ def _parking_lot(rng, x0, x1, y0, y1, lots, slots) -> None:
         n = int((a1 - a0 - 2.0) // BAY_WIDTH)
         for k in range(n):
             a = a0 + 1.0 + (k + 0.5) * BAY_WIDTH
-            yaw = (np.pi / 2 if facing > 0 else -np.pi / 2) if along_x else (0.0 if facing > 0 else np.pi)
+            yaw = (
+                (np.pi / 2 if facing > 0 else -np.pi / 2)
+                if along_x
+                else (0.0 if facing > 0 else np.pi)
+            )
             slots.append((a, centre_b, yaw) if along_x else (centre_b, a, yaw))
         b += BAY_DEPTH
         facing = -facing
@@ -152,8 +178,14 @@ def generate_town(rng: np.random.Generator, size: float = 240.0) -> Town:
             rows_of_lots = 2 if depth > 34 else 1
             cut_b = np.linspace(y0 if along_x else x0, y1 if along_x else x1, rows_of_lots + 1)
             for r in range(rows_of_lots):
-                for a0, a1 in _split(x0 if along_x else y0, x1 if along_x else y1, rng, 14.0, 30.0):
-                    lx0, lx1, ly0, ly1 = (a0, a1, cut_b[r], cut_b[r + 1]) if along_x else (cut_b[r], cut_b[r + 1], a0, a1)
+                for a0, a1 in _split(
+                    x0 if along_x else y0, x1 if along_x else y1, rng, 14.0, 30.0
+                ):
+                    lx0, lx1, ly0, ly1 = (
+                        (a0, a1, cut_b[r], cut_b[r + 1])
+                        if along_x
+                        else (cut_b[r], cut_b[r + 1], a0, a1)
+                    )
                     roll = rng.uniform()
                     if kind == 'mixed' and roll < 0.35:
                         _parking_lot(rng, lx0 + 1.0, lx1 - 1.0, ly0 + 1.0, ly1 - 1.0, lots, slots)
@@ -167,8 +199,12 @@ def generate_town(rng: np.random.Generator, size: float = 240.0) -> Town:
                     bx0, bx1, by0, by1 = lx0 + m[0], lx1 - m[1], ly0 + m[2], ly1 - m[3]
                     centrality = 1.0 - min(1.0, np.hypot((bx0 + bx1) / 2, (by0 + by1) / 2) / half)
                     h = 5.0 + (22.0 + 8.0 * centrality) * rng.uniform() ** 1.6
-                    b_rows.append(((bx0 + bx1) / 2, (by0 + by1) / 2, 0.0, bx1 - bx0, by1 - by0, h, 0.0))
-                    b_cols.append(_ROOF_COLOURS[rng.integers(len(_ROOF_COLOURS))] * rng.uniform(0.85, 1.15))
+                    b_rows.append(
+                        ((bx0 + bx1) / 2, (by0 + by1) / 2, 0.0, bx1 - bx0, by1 - by0, h, 0.0)
+                    )
+                    b_cols.append(
+                        _ROOF_COLOURS[rng.integers(len(_ROOF_COLOURS))] * rng.uniform(0.85, 1.15)
+                    )
     # street trees on the sidewalks, away from intersections
     for axis, lines, cross in ((0, road_ys, road_xs), (1, road_xs, road_ys)):
         for c in lines:
@@ -182,7 +218,16 @@ def generate_town(rng: np.random.Generator, size: float = 240.0) -> Town:
                     s += rng.uniform(9.0, 18.0)
     trees = BoxSet.from_rows(t_rows, [CANOPY if i % 2 == 0 else TRUNK for i in range(len(t_rows))],
                              np.clip(np.array(t_cols), 0, 1) if t_cols else np.zeros((0, 3)))
-    buildings = BoxSet.from_rows(b_rows, BUILDING, np.clip(np.array(b_cols), 0, 1) if b_cols else np.zeros((0, 3)))
-    return Town(size, road_xs, road_ys, buildings, trees,
-                np.array(lots, dtype=np.float64).reshape(-1, 4), np.array(slots, dtype=np.float64).reshape(-1, 3),
-                np.array(plazas, dtype=np.float64).reshape(-1, 4))
+    buildings = BoxSet.from_rows(
+        b_rows, BUILDING, np.clip(np.array(b_cols), 0, 1) if b_cols else np.zeros((0, 3))
+    )
+    return Town(
+        size,
+        road_xs,
+        road_ys,
+        buildings,
+        trees,
+        np.array(lots, dtype=np.float64).reshape(-1, 4),
+        np.array(slots, dtype=np.float64).reshape(-1, 3),
+        np.array(plazas, dtype=np.float64).reshape(-1, 4),
+    )

@@ -130,7 +130,13 @@ def _mark_conflicts(paths: list[Path], clearance: float = 3.0) -> None:
 class Traffic:
     """All vehicles of the town; `advance(dt)` moves them, `objects()` reports exact boxes."""
 
-    def __init__(self, town: Town, rng: np.random.Generator, density: float = 1 / 28.0, parked_share: float = 0.25):
+    def __init__(
+        self,
+        town: Town,
+        rng: np.random.Generator,
+        density: float = 1 / 28.0,
+        parked_share: float = 0.25,
+    ):
         self.town = town
         self.rng = rng
         self.paths = build_lane_graph(town)
@@ -164,17 +170,23 @@ class Traffic:
         self.path = np.array(path, dtype=np.int64)
         self.s = np.array(s, dtype=np.float64)
         self.v = np.array(vmax) * rng.uniform(0.0, 0.8, len(vmax))
-        self.next_path = np.array([rng.choice(self.paths[p].next) for p in self.path], dtype=np.int64)
+        self.next_path = np.array(
+            [rng.choice(self.paths[p].next) for p in self.path], dtype=np.int64
+        )
         self.prev_path = np.full(self.n_moving, -1, dtype=np.int64)
         self.has_slot = np.zeros(self.n_moving, bool)
-        self.waited = np.zeros(self.n_moving)      # seconds stopped at the line without a way through
+        self.waited = np.zeros(self.n_moving)  # seconds stopped at the line without a way through
         # parked cars (and the odd van) in a share of the parking bays
         slots = town.parking_slots
         take = slots[rng.uniform(size=len(slots)) < parked_share] if len(slots) else slots
         self.parked_pose = take.copy()
         for _ in range(len(take)):
             new_vehicle('car' if rng.uniform() < 0.95 else 'truck')
-            size[-1] = (min(size[-1][0], 5.0), min(size[-1][1], 2.1), size[-1][2]) if labels[-1] == 'truck' else size[-1]
+            size[-1] = (
+                (min(size[-1][0], 5.0), min(size[-1][1], 2.1), size[-1][2])
+                if labels[-1] == 'truck'
+                else size[-1]
+            )
         self.vmax = np.array(vmax)
         self.labels = labels
         self.size = np.array(size, dtype=np.float64).reshape(-1, 3)
@@ -213,9 +225,21 @@ class Traffic:
         out = []
         for k, label in enumerate(self.labels):
             l, w, h = self.size[k]
-            out.append(ObjectState(int(self.track_ids[k]), label, float(xy[k, 0]), float(xy[k, 1]), float(h / 2),
-                                   float(l), float(w), float(h), float(np.arctan2(np.sin(yaw[k]), np.cos(yaw[k]))),
-                                   float(vel[k, 0]), float(vel[k, 1])))
+            out.append(
+                ObjectState(
+                    int(self.track_ids[k]),
+                    label,
+                    float(xy[k, 0]),
+                    float(xy[k, 1]),
+                    float(h / 2),
+                    float(l),
+                    float(w),
+                    float(h),
+                    float(np.arctan2(np.sin(yaw[k]), np.cos(yaw[k]))),
+                    float(vel[k, 0]),
+                    float(vel[k, 1]),
+                )
+            )
         return out
 
     def boxes(self) -> BoxSet:
@@ -261,7 +285,11 @@ class Traffic:
                 room[pid] = min(room.get(pid, np.inf), self.s[k] - self.size[k, 0] / 2)
         for k in range(self.n_moving):
             p = self.paths[self.path[k]]
-            target = p.next[0] if p.node is None else (self.paths[self.next_path[k]].next[0] if self.has_slot[k] else None)
+            target = (
+                p.next[0]
+                if p.node is None
+                else (self.paths[self.next_path[k]].next[0] if self.has_slot[k] else None)
+            )
             if target is not None:
                 room[target] = room.get(target, np.inf) - self.size[k, 0] - MIN_GAP
         return room
@@ -278,7 +306,7 @@ class Traffic:
         fwd = np.einsum('ijk,ik->ij', rel, head)
         lat = np.abs(rel[..., 0] * head[:, None, 1] - rel[..., 1] * head[:, None, 0])
         hd_all = np.stack([np.cos(yaw_all), np.sin(yaw_all)], 1)
-        same = head @ hd_all.T > -0.2               # not oncoming: also a leader that is turning away
+        same = head @ hd_all.T > -0.2  # not oncoming: also a leader that is turning away
         same[:, n:] = False                       # parked cars are off the lanes
         ahead = (fwd > 0) & (lat < 1.6) & same
         np.fill_diagonal(ahead[:, :n], False)
@@ -305,7 +333,9 @@ class Traffic:
                 v_des[k] = min(v_des[k], np.sqrt(2 * BRAKE * max(to_end - 0.5, 0.0)))
                 if to_end < 1.0 and self.v[k] < 0.1:
                     self.waited[k] += dt
-                    if self.waited[k] > REROUTE_AFTER and len(p.next) > 1:   # blocked too long: go another way
+                    if (
+                        self.waited[k] > REROUTE_AFTER and len(p.next) > 1
+                    ):  # blocked too long: go another way
                         others = [q for q in p.next if q != self.next_path[k]]
                         self.next_path[k] = others[self.rng.integers(len(others))]
                         self.waited[k] = 0.0
@@ -318,7 +348,7 @@ class Traffic:
         for k in range(n):
             p = self.paths[self.path[k]]
             if p.node is not None and not self.has_slot[k]:
-                stop = p.length - self.size[k, 0] / 2     # never nose into an unreserved intersection
+                stop = p.length - self.size[k, 0] / 2  # never nose into an unreserved intersection
                 if s_new[k] > stop:
                     s_new[k] = max(stop, self.s[k])
                     self.v[k] = 0.0
