@@ -77,6 +77,7 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
 def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
     from diagnostic_msgs.msg import DiagnosticArray
     import numpy as np
+    from nav_msgs.msg import OccupancyGrid
     from vision_msgs.msg import Detection3DArray as VisionDetections
 
     from rsdfm_bringup.readiness import GraphReadiness
@@ -120,6 +121,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             '/rsdfm/trajectories': TrajectoryArray,
             '/diagnostics': DiagnosticArray,
             '/rsdfm/detections/vision': VisionDetections,
+            '/rsdfm/segmentation': OccupancyGrid,
         },
     )
     readiness = GraphReadiness(probe.node, graph)
@@ -142,6 +144,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
                  message=f'detections for all {FRAMES} frames')
+        wait_for(lambda: len(probe.get('/rsdfm/segmentation')) >= FRAMES, timeout=60, interval=0.2,
+                 message=f'segmentation for all {FRAMES} frames')
         wait_for(
             lambda: len(probe.get('/rsdfm/detections/vision')) >= FRAMES,
             timeout=60,
@@ -195,6 +199,16 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             )
             >= 0.95
         ), f'frame {stamp}: confident boxes differ'
+    fused_by_stamp = by_stamp(probe.get('/rsdfm/fused_bev'))
+    segmentation = by_stamp(probe.get('/rsdfm/segmentation'))
+    assert sorted(segmentation) == sorted(fused_by_stamp), 'one segmentation per fused map'
+    for stamp, grid in segmentation.items():
+        fused = fused_by_stamp[stamp]
+        coverage = np.frombuffer(bytes(fused.coverage), np.uint8).reshape(fused.rows, fused.cols)
+        cells = np.frombuffer(bytes(grid.data), np.int8).reshape(grid.info.height, grid.info.width)
+        assert 0 < (coverage == 0).sum() < coverage.size, 'two drones see part of the region'
+        assert np.array_equal(cells == -1, coverage == 0), f'frame {stamp}: unknown cells are not the unseen ones'
+        assert set(np.unique(cells[coverage > 0])) <= {0, 100}
     vision = by_stamp(probe.get('/rsdfm/detections/vision'))
     assert sorted(vision) == sorted(live), 'one vision_msgs message per detection message'
     for stamp, msg in vision.items():

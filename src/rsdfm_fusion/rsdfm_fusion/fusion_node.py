@@ -178,6 +178,7 @@ class FusionNode(Node):
         out.agents, out.model_id = agents, self.rt.model_id
         payload = fused_to_payload(fused)
         out.payload = bytes_to_uint8_array(payload)
+        out.coverage = bytes_to_uint8_array(fused.coverage.tobytes())
         self.pub.publish(out)
         self.diag.extra['agents_fused_last'] = ','.join(agents)
         self.diag.output(ref, started, len(payload))

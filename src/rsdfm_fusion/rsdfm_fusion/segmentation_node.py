@@ -1,8 +1,9 @@
 """segmentation_node: BEV vehicle mask and instance ids from the fused fleet map.
 
-Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid, OCCUPIED (100) = vehicle, 0 = free, on the fusion
-grid so rviz2 draws it in place) and rsdfm/instances (sensor_msgs/Image mono16 instance ids,
-row 0 at the grid origin, rows along the grid's +y axis).
+Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid on the fusion grid, so rviz2 draws it in
+place: OCCUPIED (100) = vehicle, 0 = free, -1 = unknown, a cell no drone saw) and
+rsdfm/instances (sensor_msgs/Image mono16 instance ids, row 0 at the grid origin, rows along the
+grid's +y axis).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
-from rsdfm_core.messages import OCCUPIED
+from rsdfm_core.messages import OCCUPIED, UNKNOWN
 from rsdfm_ros.conversions import bytes_to_uint8_array, grid_to_fields
 from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_ros.node_support import run_node
@@ -41,7 +42,11 @@ class SegmentationNode(FusedMapNode):
             rows,
             origin,
         )
-        grid.data = array.array('b', (np.asarray(semantic, np.int8) * OCCUPIED).tobytes())
+        cells = np.asarray(semantic, np.int8) * OCCUPIED
+        if len(msg.coverage) == rows * cols:          # cells no drone saw are unknown, not free
+            unseen = np.frombuffer(memoryview(msg.coverage), np.uint8).reshape(rows, cols) == 0
+            cells[unseen] = UNKNOWN
+        grid.data = array.array('b', cells.tobytes())
         self.grid_pub.publish(grid)
         inst = Image(
             header=msg.header,

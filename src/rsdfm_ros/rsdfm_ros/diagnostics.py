@@ -21,8 +21,13 @@ from rsdfm_ros.qos import result_qos
 class NodeDiagnostics:
     """Counters, latencies and refusals of one node, published on /diagnostics."""
 
-    def __init__(self, node: Node, period: float = 1.0, window: int = 50) -> None:
+    def __init__(self, node: Node, period: float = 1.0, window: int = 50,
+                 warn_hold: float = 10.0) -> None:
         self.node = node
+        # WARN while refusals are recent (within warn_hold s), OK again once they stop; the
+        # refused.<reason> counters keep their totals either way.
+        self.warn_hold = warn_hold
+        self._last_refusal: float | None = None
         self.name = node.get_fully_qualified_name()
         self.refused: collections.Counter[str] = collections.Counter()
         self.received = 0
@@ -48,6 +53,7 @@ class NodeDiagnostics:
                 f'further refusals of this kind are only counted on /diagnostics'
             )
         self.refused[reason] += 1
+        self._last_refusal = time.monotonic()
 
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
         """Record one published output: its source stamp, when processing started (time.perf_counter)."""
@@ -88,8 +94,11 @@ class NodeDiagnostics:
         }
         values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
         values.update(self.extra)
-        level = DiagnosticStatus.WARN if self.refused else DiagnosticStatus.OK
-        message = (f'refused {dict(self.refused)}' if self.refused else 'ok')
+        recent = (self._last_refusal is not None
+                  and time.monotonic() - self._last_refusal <= self.warn_hold)
+        level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
+        message = (f'refusing input: {dict(self.refused)} so far' if recent
+                   else f'ok (refused before: {dict(self.refused)})' if self.refused else 'ok')
         return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id='rsdfm',
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])
 

@@ -58,6 +58,7 @@ class FusedMap:
     features: np.ndarray  # (C, R, W) float16
     grid: BevGrid
     agents: list[str] = field(default_factory=list)
+    coverage: np.ndarray | None = None  # (R, W) uint8: drones that saw each cell (None: unknown)
 
 
 class Runtime:
@@ -201,8 +202,10 @@ class FusionDecoder:
             x, v = resample(bev[None].float(), valid[None], grid, self.region)
             xs.append(x[0])
             vs.append(v[0])
-        fused = self.rt.net.fuse(torch.stack(xs)[None], torch.stack(vs)[None])
-        return FusedMap(fused[0].cpu().numpy().astype(np.float16), self.region, list(agents))
+        valid = torch.stack(vs)
+        fused = self.rt.net.fuse(torch.stack(xs)[None], valid[None])
+        coverage = (valid > 0.5).sum(0).cpu().numpy().astype(np.uint8)
+        return FusedMap(fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage)
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
         decoded = []
