@@ -33,8 +33,8 @@ from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_ch
 from rsdfm_msgs.msg import BevFeature
 from rsdfm_perception.pose_buffer import Lookup, PoseBuffer
 from rsdfm_perception.pose_source import POSE_SOURCES, TfPoses
+from rsdfm_ros.camera_bridge import camera_rgb
 from rsdfm_ros.conversions import (
-    camera_image_to_rgb,
     camera_model,
     ConversionError,
     encoded_to_feature,
@@ -298,7 +298,7 @@ class PerceptionNode(Node):
             self.diag.refuse(refusal.reason, f'{refusal.detail} (image stamp {stamp / 1e9:.3f})')
             return
         try:
-            rgb = camera_image_to_rgb(msg, self.camera)
+            rgb = camera_rgb(msg, self.camera)
         except ConversionError as exc:
             self.diag.refuse(exc.reason, f'{exc} (image stamp {stamp / 1e9:.3f})')
             return
