@@ -14,8 +14,9 @@
 #
 # Steps 3 to 5 are skipped when their inputs did not change: stamp files hold a hash of
 # requirements.txt (step 3), of the ROS tool sources (step 4) and of the package folders,
-# metadata and message files under src/ (step 5). Python sources need no rebuild:
-# --symlink-install links the packages to src/.
+# metadata and message files under src/ and the file names under launch/ and config/ (step 5).
+# Python sources need no rebuild: --symlink-install links the packages to src/ (and the launch
+# and config files of rsdfm_bringup to launch/ and config/).
 # Environment: PYTHON (interpreter to build the venv from, default python3.11 or python3),
 # RSDFM_FORCE=1 (ignore the stamps), RSDFM_ROS_SOURCES (folder with the python/ and colcon/
 # ROS tool sources; default ../shared/vendor/ros2 beside the repository, when it exists).
@@ -170,7 +171,9 @@ fi
 
 # --- 5. colcon build -------------------------------------------------------------------------
 STEP="colcon build"
+# The names of launch/ and config/ files count too: rsdfm_bringup installs (links) each of them.
 colcon_key=$({ cat "$PIP_STAMP"; cat colcon.meta 2>/dev/null || true
+               find launch config -type f | sort
                cd src && find . -maxdepth 2 -type d -not -name '*.egg-info' -not -name __pycache__ | sort
                find . -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
                    \( -not -name '*.py' -o -name setup.py \) -print0 | sort -z | xargs -0 -r sha256sum
