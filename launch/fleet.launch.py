@@ -1,24 +1,44 @@
-"""Bring up the whole rsdfm graph for a drone fleet (run by path: ros2 launch launch/fleet.launch.py).
+"""Bring up the whole rsdfm graph for a drone fleet.
 
-    ros2 launch launch/fleet.launch.py drones:=4
-    ros2 launch launch/fleet.launch.py namespaces:=[uav1,uav3] weights:=model.pt rviz:=true
-    ros2 launch launch/fleet.launch.py use_sim_time:=true   # with: ros2 bag play --clock 100 BAG
+    ros2 launch rsdfm_bringup fleet.launch.py drones:=4         # installed (share/rsdfm_bringup)
+    ros2 launch launch/fleet.launch.py drones:=4                 # by path, from a checkout
+    ros2 launch rsdfm_bringup fleet.launch.py namespaces:=[uav1,uav3] weights:=model.pt rviz:=true
+    ros2 launch rsdfm_bringup fleet.launch.py use_sim_time:=true  # with: ros2 bag play --clock BAG
 
 The node list comes from rsdfm_core.graph (config/fleet.yaml), the same description that
-`rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout.
+`rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout; the
+nodes get the same DDS settings as there (config/fastdds.xml, rsdfm_bringup.dds).
 """
 import os
 from pathlib import Path
 
+from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-# The config/ beside this launch/ directory, also when rsdfm_core is installed elsewhere.
-os.environ.setdefault('RSDFM_CONFIG_DIR', str(Path(__file__).resolve().parents[1] / 'config'))
 
+def launch_config_dir() -> Path:
+    """config/ of this launch file: share/rsdfm_bringup/config (found through the ament index)
+    when it is the installed copy, else the config/ beside launch/ in the checkout it runs from."""
+    here = Path(os.path.abspath(__file__)).parent   # not resolved: the installed one may be a link
+    try:
+        share = Path(get_package_share_directory('rsdfm_bringup'))
+    except PackageNotFoundError:
+        return here.parent / 'config'
+    beside = here.parent / 'config'
+    installed = (share / 'launch').is_dir() and here.samefile(share / 'launch')
+    if installed or not (beside / 'fleet.yaml').is_file():
+        return share / 'config'
+    return beside
+
+
+# rsdfm_core.graph.config_dir() reads this: the fleet layout, parameters, rviz and DDS files.
+os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
+
+from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
 from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
 
 
@@ -32,28 +52,35 @@ def _nodes(context, *args, **kwargs):
     # A recorded bag carries its capture stamps: with use_sim_time the nodes' clocks follow the
     # bag's /clock, so the fusion node's stamp-age check compares like with like.
     sim_time = {'use_sim_time': arg('use_sim_time').lower() in ('true', '1')}
+    dds = rsdfm_dds_variables()
     actions = []
     for spec in graph.nodes:
         actions.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name,
             namespace=spec.namespace or None, output='screen',
             parameters=[*spec.params_files, {**spec.parameters, **sim_time}],
-            remappings=list(spec.remappings)))
+            remappings=list(spec.remappings), additional_env=dds))
     actions.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
-                        arguments=['-d', graph.rviz_config], condition=IfCondition(arg('rviz'))))
+                        arguments=['-d', graph.rviz_config], parameters=[sim_time],
+                        condition=IfCondition(arg('rviz'))))
     return actions
 
 
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
-        DeclareLaunchArgument('drones', default_value='4', description='number of drones: namespaces uav1..uavN'),
+        DeclareLaunchArgument('drones', default_value='4',
+                              description='number of drones: namespaces uav1..uavN'),
         DeclareLaunchArgument('namespaces', default_value='',
-                              description='explicit drone namespaces, e.g. [uav1,uav3] (overrides drones)'),
-        DeclareLaunchArgument('weights', default_value='', description='model checkpoint (empty = shipped weights)'),
+                              description='explicit drone namespaces, e.g. [uav1,uav3] '
+                                          '(overrides drones)'),
+        DeclareLaunchArgument('weights', default_value='',
+                              description='model checkpoint (empty = shipped weights)'),
         DeclareLaunchArgument('params_file', default_value=str(config_dir() / 'rsdfm.yaml'),
                               description='node parameters file'),
-        DeclareLaunchArgument('rviz', default_value='false', description='start rviz2 with config/rsdfm.rviz'),
+        DeclareLaunchArgument('rviz', default_value='false',
+                              description='start rviz2 with config/rsdfm.rviz'),
         DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='follow /clock (set true when replaying a bag with ros2 bag play --clock)'),
+                              description='follow /clock (set true when replaying a bag with '
+                                          'ros2 bag play --clock or rsdfm replay --clock)'),
         OpaqueFunction(function=_nodes),
     ])

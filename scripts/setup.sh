@@ -5,19 +5,28 @@
 #   2. the virtual environment .venv in the repo root (created if missing)
 #   3. requirements.txt into it (ROS 2 Kilted wheels, colcon, torch CPU, ...), rsdfm_core
 #      editable, and the CMake path fix-up of the ROS wheels (scripts/fix_ros_cmake_paths.sh)
-#   4. colcon build --symlink-install of every package under src/ into build/ and install/
-#   5. a smoke check: `source env.sh` then import rclpy, rsdfm_msgs.msg and rsdfm_core
+#   4. the ROS 2 tools that have no wheel (launch, launch_ros, launch_testing, launch_pytest, the
+#      ros2 command line, rosidl_runtime_py; composition_interfaces, tf2, tf2_ros_py,
+#      vision_msgs) from their upstream sources in RSDFM_ROS_SOURCES, unless they are importable
+#      already (a machine with a ROS 2 distribution has them all)
+#   5. colcon build --symlink-install of every package under src/ into build/ and install/
+#   6. a smoke check: `source env.sh` then import rclpy, rsdfm_msgs.msg and rsdfm_core
 #
-# Steps 3 and 4 are skipped when their inputs did not change: stamp files hold a hash of
-# requirements.txt (step 3) and of the package folders, metadata and message files under src/
-# (step 4). Python sources need no rebuild: --symlink-install links the packages to src/.
+# Steps 3 to 5 are skipped when their inputs did not change: stamp files hold a hash of
+# requirements.txt (step 3), of the ROS tool sources (step 4) and of the package folders,
+# metadata and message files under src/ and the file names under launch/ and config/ (step 5).
+# Python sources need no rebuild: --symlink-install links the packages to src/ (and the launch
+# and config files of rsdfm_bringup to launch/ and config/).
 # Environment: PYTHON (interpreter to build the venv from, default python3.11 or python3),
-# RSDFM_FORCE=1 (ignore the stamps).
+# RSDFM_FORCE=1 (ignore the stamps), RSDFM_ROS_SOURCES (folder with the python/ and colcon/
+# ROS tool sources; default ../shared/vendor/ros2 beside the repository, when it exists).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 PIP_STAMP="$VENV/.rsdfm-pip-stamp"
+ROS_PY_STAMP="$VENV/.rsdfm-ros-tools-stamp"
+ROS_COLCON_STAMP="$ROOT/install/.rsdfm-ros-tools-stamp"
 COLCON_STAMP="$ROOT/install/.rsdfm-colcon-stamp"
 START=$SECONDS
 STEP=start
@@ -89,9 +98,82 @@ else
     echo "$pip_key" > "$PIP_STAMP"
 fi
 
-# --- 4. colcon build -------------------------------------------------------------------------
+# --- 4. ROS tools from source ----------------------------------------------------------------
+# The wheels give rclpy and the message packages, not the launch system, the ros2 command line
+# or a few interface packages. Where those are not importable (no ROS 2 distribution), they are
+# installed from upstream sources: the python/ packages with pip into .venv, from a writable copy
+# under build/ (pip builds inside the source folder), and the colcon/ packages with a colcon
+# build of their own into install/ (BUILD_TESTING off: their tests want the lint tools).
+STEP="ROS tools"
+ROS_SOURCES=${RSDFM_ROS_SOURCES:-}
+if [ -z "$ROS_SOURCES" ] && [ -d "$ROOT/../shared/vendor/ros2" ]; then
+    ROS_SOURCES=$(cd "$ROOT/../shared/vendor/ros2" && pwd)
+fi
+ROS_TOOL_MODULES="launch launch_ros launch_testing launch_pytest ros2cli ros2launch"
+ROS_TOOL_MODULES+=" rosidl_runtime_py"
+# Where the venv's Python finds launch_ros ('' when any of the tools is missing); found, not
+# imported: launch_ros imports composition_interfaces, which lives in install/.
+ros_origin=$("$VENV/bin/python" - $ROS_TOOL_MODULES <<'PY' 2>/dev/null || true
+import importlib.util, sys
+specs = [importlib.util.find_spec(name) for name in sys.argv[1:]]
+if None not in specs:
+    print(specs[1].origin)
+PY
+)
+tree_hash() {  # content hash of one folder of the ROS tool sources
+    (cd "$ROS_SOURCES/$1" && find . -type f -not -path '*/__pycache__/*' -print0 | sort -z \
+        | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1
+}
+if [ -n "$ros_origin" ] && [ "${ros_origin#"$VENV"/}" = "$ros_origin" ]; then
+    log "ROS tools: provided by a ROS 2 distribution ($ros_origin), not installing them"
+elif [ -z "$ROS_SOURCES" ]; then
+    [ -n "$ros_origin" ] || log "ROS tools: not importable and no sources found (set" \
+        "RSDFM_ROS_SOURCES to a folder with python/ and colcon/): ros2 launch, the ros2" \
+        "command line and the launch tests are missing"
+else
+    [ -d "$ROS_SOURCES/python" ] && [ -d "$ROS_SOURCES/colcon" ] \
+        || die "RSDFM_ROS_SOURCES=$ROS_SOURCES has no python/ and colcon/ folders"
+    ros_py_key=$({ tree_hash python; "$VENV/bin/python" -VV; } | sha256sum | cut -d' ' -f1)
+    if [ "${RSDFM_FORCE:-0}" != 1 ] && [ -n "$ros_origin" ] && [ -f "$ROS_PY_STAMP" ] \
+            && [ "$(cat "$ROS_PY_STAMP")" = "$ros_py_key" ]; then
+        log "ROS tools: python packages unchanged, skipping pip"
+    else
+        rm -f "$ROS_PY_STAMP"
+        log "ROS tools: installing launch, launch_ros, ros2cli, ... from $ROS_SOURCES/python"
+        rm -rf build/ros_tools/python && mkdir -p build/ros_tools
+        cp -r "$ROS_SOURCES/python" build/ros_tools/python && chmod -R u+w build/ros_tools/python
+        mapfile -t ros_py_pkgs < <(find build/ros_tools/python -mindepth 2 -maxdepth 2 \
+                                       -name setup.py -printf '%h\n' | sort)
+        "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation "${ros_py_pkgs[@]}" >&2
+        echo "$ros_py_key" > "$ROS_PY_STAMP"
+    fi
+    ros_colcon_key=$({ cat "$PIP_STAMP"; tree_hash colcon; } | sha256sum | cut -d' ' -f1)
+    if [ "${RSDFM_FORCE:-0}" != 1 ] && [ -f "$ROS_COLCON_STAMP" ] \
+            && [ "$(cat "$ROS_COLCON_STAMP")" = "$ros_colcon_key" ]; then
+        log "ROS tools: colcon packages unchanged, skipping their colcon build"
+    else
+        rm -f "$ROS_COLCON_STAMP"
+        log "ROS tools: colcon build of composition_interfaces, tf2, tf2_ros_py, vision_msgs, ..."
+        rm -rf build/ros_tools/colcon && mkdir -p build/ros_tools
+        cp -r "$ROS_SOURCES/colcon" build/ros_tools/colcon && chmod -R u+w build/ros_tools/colcon
+        (
+            # shellcheck disable=SC1091
+            source "$VENV/bin/activate"
+            export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+            unset COLCON_PREFIX_PATH PYTHONPATH
+            colcon build --base-paths build/ros_tools/colcon --parallel-workers 2 \
+                --event-handlers status- desktop_notification- terminal_title- \
+                --cmake-args -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release >&2
+        ) || die "colcon build of the ROS tools failed; per-package logs: log/latest_build/"
+        echo "$ros_colcon_key" > "$ROS_COLCON_STAMP"
+    fi
+fi
+
+# --- 5. colcon build -------------------------------------------------------------------------
 STEP="colcon build"
+# The names of launch/ and config/ files count too: rsdfm_bringup installs (links) each of them.
 colcon_key=$({ cat "$PIP_STAMP"; cat colcon.meta 2>/dev/null || true
+               find launch config -type f | sort
                cd src && find . -maxdepth 2 -type d -not -name '*.egg-info' -not -name __pycache__ | sort
                find . -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' \
                    \( -not -name '*.py' -o -name setup.py \) -print0 | sort -z | xargs -0 -r sha256sum
@@ -116,7 +198,7 @@ else
     echo "$colcon_key" > "$COLCON_STAMP"
 fi
 
-# --- 5. smoke check --------------------------------------------------------------------------
+# --- 6. smoke check --------------------------------------------------------------------------
 STEP="smoke check"
 # shellcheck disable=SC1091
 ( source "$ROOT/env.sh" && python -c 'import rclpy, rsdfm_msgs.msg, rsdfm_core' ) \

@@ -1,34 +1,149 @@
-"""launch/fleet.launch.py builds the same nodes as the graph description (where launch_ros exists)."""
+"""launch/fleet.launch.py, run by path and installed (share/rsdfm_bringup): it expands into the
+nodes of the graph description, passes use_sim_time and the DDS profile of `rsdfm run` to every
+node, and reads config/ from the checkout it runs from or, installed, through the ament index.
+
+test/ros/test_launch_installed.py runs the installed launch file for real.
+"""
+from __future__ import annotations
+
 import importlib.util
+import os
 from pathlib import Path
+from types import ModuleType
+from typing import Iterator
 
 import pytest
+import yaml
 
-LAUNCH = Path(__file__).resolve().parents[1] / 'launch' / 'fleet.launch.py'
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = REPO_ROOT / 'launch' / 'fleet.launch.py'
+CONFIG_FILES = ('fleet.yaml', 'rsdfm.yaml', 'model.yaml', 'fastdds.xml', 'rsdfm.rviz')
+# Set by the launch file or by other tests' processes; each test here starts without them.
+LAUNCH_ENV = ('RSDFM_CONFIG_DIR', 'FASTDDS_DEFAULT_PROFILES_FILE',
+              'FASTRTPS_DEFAULT_PROFILES_FILE')
 
 
-def test_launch_file_describes_the_fleet_graph():
-    if importlib.util.find_spec('launch_ros') is None or importlib.util.find_spec('launch') is None:
-        pytest.skip('launch_ros is not installable here (no PyPI wheel); the runner tests cover the same graph')
-    from launch import LaunchContext
-    from launch_ros.actions import Node
+@pytest.fixture
+def clean_environ() -> Iterator[None]:
+    """os.environ without LAUNCH_ENV during the test, as it was afterwards (loading the launch
+    file sets RSDFM_CONFIG_DIR in this process)."""
+    saved = dict(os.environ)
+    for name in LAUNCH_ENV:
+        os.environ.pop(name, None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
-    from rsdfm_core.graph import fleet_graph
 
-    spec = importlib.util.spec_from_file_location('fleet_launch', LAUNCH)
+def load(path: Path) -> ModuleType:
+    """The launch file as a module, as `ros2 launch` loads it."""
+    if importlib.util.find_spec('launch_ros') is None:
+        pytest.fail('launch_ros is not installed: scripts/setup.sh installs the ROS 2 tools from '
+                    'RSDFM_ROS_SOURCES (default ../shared/vendor/ros2); see README.md',
+                    pytrace=False)
+    spec = importlib.util.spec_from_file_location('fleet_launch', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+    return module
+
+
+def share_dir() -> Path:
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory('rsdfm_bringup'))
+
+
+def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
+    """The actions the launch description's node function returns for these launch arguments."""
+    from launch import LaunchContext
+
     context = LaunchContext()
-    context.launch_configurations.update({'drones': '3', 'namespaces': '', 'weights': '', 'params_file': '',
-                                          'rviz': 'false'})
-    opaque = description.entities[-1]
-    actions = opaque.execute(context)
+    context.launch_configurations.update({'drones': '4', 'namespaces': '', 'weights': '',
+                                          'params_file': '', 'rviz': 'false',
+                                          'use_sim_time': 'false', **arguments})
+    return module.generate_launch_description().entities[-1].execute(context), context
+
+
+def params_files(node, context) -> list[Path]:
+    """The --params-file arguments of a launch_ros Node's command line."""
+    from launch.substitutions import TextSubstitution
+
+    node._perform_substitutions(context)   # what Node.execute does first: writes dicts to files
+    words = [part[0].text if isinstance(part[0], TextSubstitution) else None for part in node.cmd]
+    return [Path(words[i + 1]) for i, word in enumerate(words[:-1]) if word == '--params-file']
+
+
+def node_parameters(node, context) -> dict:
+    """The parameters a launch_ros Node passes as dictionaries (the files besides rsdfm.yaml)."""
+    params = {}
+    for path in params_files(node, context):
+        if path.name != 'rsdfm.yaml':
+            for section in yaml.safe_load(path.read_text()).values():
+                params.update(section['ros__parameters'])
+    return params
+
+
+def node_env(node, context) -> dict[str, str]:
+    from launch.utilities import perform_substitutions
+
+    return {perform_substitutions(context, key): perform_substitutions(context, value)
+            for key, value in node.process_description.additional_env or []}
+
+
+@pytest.mark.parametrize('use_sim_time', ['false', 'true'])
+def test_launch_file_describes_the_fleet_graph(clean_environ, use_sim_time) -> None:
+    from launch_ros.actions import Node
+
+    from rsdfm_bringup.runner import node_environment
+    from rsdfm_core.graph import fleet_graph
+
+    actions, context = expand(load(LAUNCH), drones='3', use_sim_time=use_sim_time)
     nodes = [a for a in actions if isinstance(a, Node)]
     expected = fleet_graph(drones=3)
     assert len(nodes) == len(expected.nodes) + 1   # + rviz2, conditional
-    assert sorted(n.node_executable for n in nodes[:-1]) == sorted(s.executable for s in expected.nodes)
+    assert nodes[-1].condition is not None and not nodes[-1].condition.evaluate(context)
+    assert sorted(n.node_executable for n in nodes[:-1]) == \
+        sorted(s.executable for s in expected.nodes)
+    profile = node_environment({})['FASTDDS_DEFAULT_PROFILES_FILE']
+    assert profile == str(REPO_ROOT / 'config' / 'fastdds.xml')
+    for node in nodes[:-1]:
+        assert node_parameters(node, context)['use_sim_time'] is (use_sim_time == 'true')
+        assert node_env(node, context) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
 
 
-def test_launch_file_is_valid_python():
+def test_launch_file_leaves_a_chosen_dds_profile_alone(clean_environ, tmp_path) -> None:
+    from launch_ros.actions import Node
+
+    os.environ['FASTDDS_DEFAULT_PROFILES_FILE'] = str(tmp_path / 'mine.xml')
+    actions, context = expand(load(LAUNCH), drones='1')
+    assert all(node_env(a, context) == {} for a in actions if isinstance(a, Node))
+
+
+def test_launch_file_run_by_path_takes_the_checkout_config(clean_environ) -> None:
+    module = load(LAUNCH)
+    assert module.launch_config_dir() == REPO_ROOT / 'config'
+    assert os.environ['RSDFM_CONFIG_DIR'] == str(REPO_ROOT / 'config')
+
+
+def test_installed_launch_file_takes_config_through_the_ament_index(clean_environ) -> None:
+    from launch_ros.actions import Node
+
+    share = share_dir()
+    installed = share / 'launch' / 'fleet.launch.py'
+    assert installed.is_file(), 'rsdfm_bringup does not install launch/fleet.launch.py'
+    for name in CONFIG_FILES:
+        assert (share / 'config' / name).is_file(), f'rsdfm_bringup does not install config/{name}'
+    module = load(installed)
+    assert module.launch_config_dir() == share / 'config'
+    assert os.environ['RSDFM_CONFIG_DIR'] == str(share / 'config')
+    actions, context = expand(module, drones='2')
+    nodes = [a for a in actions if isinstance(a, Node)][:-1]
+    assert len(nodes) == 6
+    for node in nodes:
+        assert share / 'config' / 'rsdfm.yaml' in params_files(node, context)
+        assert node_env(node, context) == {
+            'FASTDDS_DEFAULT_PROFILES_FILE': str(share / 'config' / 'fastdds.xml')}
+
+
+def test_launch_file_is_valid_python() -> None:
     compile(LAUNCH.read_text(), str(LAUNCH), 'exec')

@@ -5,6 +5,8 @@ The imports of each package's .py files are read with ast (also those inside fun
 mapped to rosdep keys with IMPORT_TO_ROSDEP below. A new third-party import needs a line there;
 the keys follow rosdep's base.yaml names (python3-<name>), with the `-pip` suffix for packages
 rosdep only knows from PyPI. ROS packages (rclpy, *_msgs, launch, ...) are their own keys.
+test/test_rosdep_keys.py checks that rosdep really knows every key (torchmetrics and onnx, used
+by the tests and benchmarks only, have none).
 """
 from __future__ import annotations
 
@@ -25,8 +27,6 @@ IMPORT_TO_ROSDEP = {
     'scipy': 'python3-scipy',
     'torch': 'python3-torch',
     'torchvision': 'python3-torchvision',
-    'torchmetrics': 'python3-torchmetrics-pip',
-    'onnx': 'python3-onnx-pip',
     'onnxruntime': 'python3-onnxruntime-pip',
     'yaml': 'python3-yaml',
     'cv2': 'python3-opencv',
@@ -35,9 +35,10 @@ IMPORT_TO_ROSDEP = {
     'psutil': 'python3-psutil',
     'PIL': 'python3-pil',
     'rosbags': 'python3-rosbags-pip',
-    'mcap': 'python3-mcap-pip',
-    'zstandard': 'python3-zstandard',
-    'lz4': 'python3-lz4',
+    # No rosdep key of their own: mcap-ros2-support (pip) brings mcap, which requires both others.
+    'mcap': 'mcap-ros2-support',
+    'zstandard': 'mcap-ros2-support',
+    'lz4': 'mcap-ros2-support',
     'setuptools': 'python3-setuptools',
     'pytest': 'python3-pytest',
     'hypothesis': 'python3-hypothesis',

@@ -31,6 +31,11 @@ def built_artifacts() -> dict[str, int]:
     paths += (REPO_ROOT / 'build' / 'rsdfm_msgs').glob('lib*.so')
     paths += (REPO_ROOT / 'build' / 'rsdfm_msgs' / 'rosidl_generator_py' / 'rsdfm_msgs').rglob('*')
     paths += (REPO_ROOT / 'install' / 'rsdfm_msgs').rglob('*')
+    # The ROS tools set-up installs from source where no ROS 2 distribution provides them.
+    paths += [REPO_ROOT / '.venv' / '.rsdfm-ros-tools-stamp',
+              REPO_ROOT / 'install' / '.rsdfm-ros-tools-stamp']
+    paths += (REPO_ROOT / 'install' / 'tf2' / 'lib').glob('*.so')
+    paths += (REPO_ROOT / 'install' / 'composition_interfaces' / 'lib').glob('*.so')
     return {str(p): p.lstat().st_mtime_ns for p in paths
             if (p.exists() or p.is_symlink()) and '__pycache__' not in p.parts}
 
@@ -47,8 +52,13 @@ def test_second_run_rebuilds_nothing() -> None:
     second = run_setup()
     elapsed = time.monotonic() - start
     assert second.returncode == 0, second.stderr[-3000:]
-    assert 'skipping pip' in second.stderr
+    assert 'requirements.txt unchanged, skipping pip' in second.stderr
     assert 'skipping colcon build' in second.stderr
+    ros_tools = [line for line in second.stderr.splitlines() if 'ROS tools:' in line]
+    assert ros_tools, 'setup said nothing about the ROS tools (launch, ros2 CLI)'
+    if not any('ROS 2 distribution' in line or 'no sources' in line for line in ros_tools):
+        assert 'ROS tools: python packages unchanged, skipping pip' in second.stderr
+        assert 'ROS tools: colcon packages unchanged, skipping' in second.stderr
     after = built_artifacts()
     changed = sorted(p for p in before if after.get(p) != before[p])
     assert not changed, f'the second setup run touched {changed[:10]}'

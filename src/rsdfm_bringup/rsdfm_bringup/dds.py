@@ -8,7 +8,7 @@ the user chose a profile file (or another middleware) themselves.
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from typing import Mapping, MutableMapping
 
 from rsdfm_core.graph import GraphError, config_dir
 
@@ -32,3 +32,15 @@ def use_rsdfm_dds_profile(env: MutableMapping[str, str] | None = None) -> Mutabl
     if profile.is_file():
         env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
     return env
+
+
+def rsdfm_dds_variables(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables use_rsdfm_dds_profile adds to `env` (default os.environ), as a dict.
+
+    For starters that give their processes extra variables rather than a whole environment: the
+    launch file passes this as every node's additional_env, as the runner's node_environment
+    does through use_rsdfm_dds_profile, so both start paths use the same profile.
+    """
+    base = dict(os.environ if env is None else env)
+    added = use_rsdfm_dds_profile(dict(base))
+    return {key: value for key, value in added.items() if base.get(key) != value}

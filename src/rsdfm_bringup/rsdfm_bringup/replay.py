@@ -8,6 +8,8 @@ whose clock is off would. Camera topics use the camera QoS, everything else reli
 Bags are read through rsdfm_core.bag.BagSource: a cut or damaged bag, a requested topic the bag
 lacks, or a message type rclpy does not know stops with an error naming the file and the
 problem, unless skip_bad, which plays what is readable and says what it left out.
+With `clock_hz` the replay also publishes the playback time on /clock (rosgraph_msgs/Clock),
+like `ros2 bag play --clock`: nodes started with use_sim_time then take the bag's time as now.
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
 
 from rsdfm_bringup.cdr_stamp import shift_stamp, shift_tf_stamps
 from rsdfm_core.bag import BagError, BagSource, make_typestore
@@ -26,6 +32,9 @@ CAMERA_SUFFIXES = ('/camera/image_raw', '/camera/image_raw/compressed', '/camera
                    '/camera/pose', '/odom')
 TF_TYPE = 'tf2_msgs/msg/TFMessage'
 
+CLOCK_TOPIC = '/clock'
+# What rclpy's time source reads /clock with (and rosbag2 plays it with): best effort, newest only.
+CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def message_class(msgtype: str):
@@ -50,9 +59,11 @@ class BagReplay:
     def __init__(self, node, bag: str | Path, rate: float = 1.0, loop: bool = False,
                  topics: list[str] | None = None, restamp: bool = False,
                  skew: dict[str, float] | None = None, camera_qos_kind: str = 'sensor_data',
-                 skip_bad: bool = False, warn=warn_stderr) -> None:
+                 skip_bad: bool = False, warn=warn_stderr, clock_hz: float = 0.0) -> None:
         if rate <= 0:
             raise ValueError(f'rate must be > 0, got {rate}')
+        if clock_hz < 0:
+            raise ValueError(f'clock_hz must be >= 0 (0 = no /clock), got {clock_hz}')
         self.node, self.bag, self.rate, self.loop = node, Path(bag), rate, loop
         self.restamp = restamp
         self.skew_ns = {('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()}
@@ -87,6 +98,10 @@ class BagReplay:
             self.stampable[msgtype] = has_header(msgtype)
         if not self.publishers:
             raise BagError(f'{self.bag}: none of its topics can be played')
+        self.clock_period = 1.0 / clock_hz if clock_hz else 0.0
+        self.clock_publisher = None
+        if clock_hz:
+            self.clock_publisher = node.create_publisher(Clock, CLOCK_TOPIC, CLOCK_QOS)
 
     @property
     def topics(self) -> list[str]:
@@ -112,15 +127,19 @@ class BagReplay:
         self.offset_ns = wall0 - self.start_ns if self.restamp else 0
         span = max(1, self.end_ns - self.start_ns)
         last_report = 0.0
+        self._publish_clock(self.start_ns)
         for m in self.source.messages(self.publishers):
             due = wall0 + (m.log_time - self.start_ns) / self.rate
             while not stop.is_set():
                 wait = (due - time.time_ns()) / 1e9
                 if wait <= 0:
                     break
-                stop.wait(min(wait, 0.1))
+                stop.wait(min(wait, self.clock_period or 0.1))
+                played_ns = int((time.time_ns() - wall0) * self.rate)
+                self._publish_clock(min(m.log_time, self.start_ns + played_ns))
             if stop.is_set():
                 return
+            self._publish_clock(m.log_time)
             self.sent_at.setdefault(m.log_time, time.time_ns())
             self.publishers[m.topic].publish(bytes(self._stamped(m.topic, m.msgtype, m.data)))
             self.published += 1
@@ -130,9 +149,23 @@ class BagReplay:
                 print(f'replay: {100 * (m.log_time - self.start_ns) / span:5.1f}% of {self.bag.name}, '
                       f'{self.published} messages', file=sys.stderr)
 
+    def _publish_clock(self, bag_time_ns: int) -> None:
+        """Publish a bag time on /clock (moved like the stamps with restamp), if asked to."""
+        if self.clock_publisher is not None:
+            sec, nanosec = divmod(bag_time_ns + self.offset_ns, 10**9)
+            self.clock_publisher.publish(Clock(clock=TimeMsg(sec=sec, nanosec=nanosec)))
+
+    def writes(self, topic: str) -> bool:
+        """Whether this replay has a writer on `topic` (a bag topic, or /clock with clock_hz)."""
+        if topic == CLOCK_TOPIC:
+            return self.clock_publisher is not None
+        return topic in self.publishers
+
     def matched(self, topic: str) -> int:
         """Subscriptions the DDS writer of `topic` is matched with (not just seen in the graph):
         messages published before the match completes are lost for volatile subscribers."""
+        if topic == CLOCK_TOPIC and self.clock_publisher is not None:
+            return self.clock_publisher.get_subscription_count()
         return self.publishers[topic].get_subscription_count()
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -160,11 +193,19 @@ class BagReplay:
 
 def wait_for_subscribers(node, topics: list[str], timeout: float, replay: BagReplay | None = None) -> list[str]:
     """Wait until every topic has a subscriber (matched with the replay's writer where it plays the
-    topic); returns those still without one."""
+    topic; on /clock matched with every reader the graph shows, so no node misses the first
+    time); returns those still without one."""
     deadline = time.monotonic() + timeout
+
+    def unmatched(topic: str) -> bool:
+        if replay is None or not replay.writes(topic):
+            return node.count_subscribers(topic) == 0
+        if topic == CLOCK_TOPIC:
+            return replay.matched(topic) < max(1, node.count_subscribers(topic))
+        return replay.matched(topic) == 0
+
     while True:
-        missing = [t for t in topics if (replay.matched(t) if replay and t in replay.publishers
-                                         else node.count_subscribers(t)) == 0]
+        missing = [t for t in topics if unmatched(t)]
         if not missing or time.monotonic() > deadline:
             return missing
         time.sleep(0.1)

@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '(repeatable)')
     parser.add_argument('--camera-qos', choices=('sensor_data', 'reliable'), default='sensor_data',
                         help='QoS of camera topics (default sensor_data, best effort)')
+    parser.add_argument('--clock', type=float, nargs='?', const=40.0, default=0.0, metavar='HZ',
+                        help='also publish the playback time on /clock, HZ times a second '
+                             '(default 40), like ros2 bag play --clock: for nodes started with '
+                             'use_sim_time:=true')
     parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
                         help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber')
     parser.add_argument('--skip-bad', action='store_true',
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from rsdfm_bringup.replay import BagReplay, wait_for_subscribers
+    from rsdfm_bringup.replay import CLOCK_TOPIC, BagReplay, wait_for_subscribers
     from rsdfm_core.bag import BagError
 
     if args.rate <= 0:
@@ -63,11 +67,14 @@ def run(args: argparse.Namespace) -> int:
         try:
             replay = BagReplay(node, args.bag, rate=args.rate, loop=args.loop, topics=args.topics,
                                restamp=args.restamp, skew=skew, camera_qos_kind=args.camera_qos,
-                               skip_bad=args.skip_bad)
+                               skip_bad=args.skip_bad, clock_hz=args.clock)
         except (FileNotFoundError, ValueError, LookupError) as exc:
             raise UserError(str(exc)) from None
         if args.wait_subscribers > 0:
-            missing = wait_for_subscribers(node, args.wait_topic or replay.image_topics, args.wait_subscribers, replay)
+            wanted = args.wait_topic or replay.image_topics
+            if replay.writes(CLOCK_TOPIC):
+                wanted = [*wanted, CLOCK_TOPIC]
+            missing = wait_for_subscribers(node, wanted, args.wait_subscribers, replay)
             if missing:
                 print(f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
                       file=sys.stderr)
