@@ -41,6 +41,8 @@ os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
 from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
 from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
 
+RESPAWN_DELAY_S = 1.0
+
 
 def _nodes(context, *args, **kwargs):
     """Expand the fleet description with the launch arguments into launch_ros Node actions."""
@@ -53,13 +55,16 @@ def _nodes(context, *args, **kwargs):
     # bag's /clock, so the fusion node's stamp-age check compares like with like.
     sim_time = {'use_sim_time': arg('use_sim_time').lower() in ('true', '1')}
     dds = rsdfm_dds_variables()
+    respawn = arg('respawn').lower() in ('true', '1')
     actions = []
     for spec in graph.nodes:
         actions.append(Node(
             package=spec.package, executable=spec.executable, name=spec.name,
             namespace=spec.namespace or None, output='screen',
             parameters=[*spec.params_files, {**spec.parameters, **sim_time}],
-            remappings=list(spec.remappings), additional_env=dds))
+            remappings=list(spec.remappings), additional_env=dds,
+            # a crashed node comes back (launch has a fixed delay; rsdfm run backs off)
+            respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else None))
     actions.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
                         arguments=['-d', graph.rviz_config], parameters=[sim_time],
                         condition=IfCondition(arg('rviz'))))
@@ -79,6 +84,8 @@ def generate_launch_description() -> LaunchDescription:
                               description='node parameters file'),
         DeclareLaunchArgument('rviz', default_value='false',
                               description='start rviz2 with config/rsdfm.rviz'),
+        DeclareLaunchArgument('respawn', default_value='true',
+                              description=f'restart a node that crashed, after {RESPAWN_DELAY_S:g} s'),
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='follow /clock (set true when replaying a bag with '
                                           'ros2 bag play --clock or rsdfm replay --clock)'),

@@ -60,7 +60,7 @@ def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
     context = LaunchContext()
     context.launch_configurations.update({'drones': '4', 'namespaces': '', 'weights': '',
                                           'params_file': '', 'rviz': 'false',
-                                          'use_sim_time': 'false', **arguments})
+                                          'use_sim_time': 'false', 'respawn': 'true', **arguments})
     return module.generate_launch_description().entities[-1].execute(context), context
 
 
@@ -108,6 +108,7 @@ def test_launch_file_describes_the_fleet_graph(clean_environ, use_sim_time) -> N
     assert profile == str(REPO_ROOT / 'config' / 'fastdds.xml')
     for node in nodes[:-1]:
         assert node_parameters(node, context)['use_sim_time'] is (use_sim_time == 'true')
+        assert node._ExecuteLocal__respawn and node._ExecuteLocal__respawn_delay == 1.0  # no public getter
         assert node_env(node, context) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
 
 
