@@ -1,8 +1,8 @@
 """segmentation_node: BEV vehicle mask and instance ids from the fused fleet map.
 
-Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid, OCCUPIED (100) = vehicle, 0 = free, on the fusion
-grid so rviz2 draws it in place) and rsdfm/instances (sensor_msgs/Image mono16 instance ids,
-row 0 at the grid origin, rows along the grid's +y axis).
+Publishes rsdfm/segmentation (nav_msgs/OccupancyGrid, OCCUPIED (100) = vehicle, 0 = free, on
+the fusion grid so rviz2 draws it in place) and rsdfm/instances (sensor_msgs/Image mono16
+instance ids, row 0 at the grid origin, rows along the grid's +y axis).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from rsdfm_ros.qos import result_qos
 
 
 class SegmentationNode(FusedMapNode):
+
     def __init__(self) -> None:
         super().__init__('segmentation_node')
         from rsdfm_core.model.runtime import TaskHeads
