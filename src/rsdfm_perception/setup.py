@@ -15,7 +15,8 @@ setup(
     zip_safe=True,
     maintainer='rsdfm developers',
     maintainer_email='rsdfm@example.com',
-    description='Per-drone ROS node of rsdfm: camera image and pose in, compressed BEV feature map out.',
+    description=('Per-drone ROS node of rsdfm: camera image and pose in, '
+                 'compressed BEV feature map out.'),
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -65,7 +65,7 @@ def undistort_maps(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def undistort(image: np.ndarray, camera: CameraModel) -> np.ndarray:
-    """The pinhole image (same K, same size) of an image taken through the camera's lens."""
+    """Return the pinhole image (same K, same size) of an image taken through the camera's lens."""
     if camera.is_pinhole:
         return image
     if image.shape[1] != camera.width or image.shape[0] != camera.height:
@@ -77,8 +77,11 @@ def undistort(image: np.ndarray, camera: CameraModel) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def distort_maps(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap maps from the distorted image to the pinhole image: for each distorted pixel,
-    where the lens took its light from (cv2.undistortPoints, iterative), cached per camera."""
+    """Return cv2.remap maps from the distorted image to the pinhole image, cached per camera.
+
+    For each distorted pixel: where the lens took its light from (cv2.undistortPoints,
+    iterative).
+    """
     K = camera.matrix
     u, v = np.meshgrid(np.arange(camera.width, dtype=np.float64),
                        np.arange(camera.height, dtype=np.float64))
@@ -95,7 +98,7 @@ def distort_maps(camera: CameraModel) -> tuple[np.ndarray, np.ndarray]:
 
 
 def distort(image: np.ndarray, camera: CameraModel) -> np.ndarray:
-    """The image a camera with this lens takes of the scene whose pinhole image is given."""
+    """Return the image a camera with this lens takes of the scene whose pinhole image is given."""
     if camera.is_pinhole:
         return image
     map_x, map_y = distort_maps(camera)

@@ -29,7 +29,7 @@ def subcommands() -> dict[str, EntryPoint]:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    """The parser; only the subcommand named in argv (or all, for --help) is imported."""
+    """Return the parser; only the subcommand named in argv (or all, for --help) is imported."""
     parser = argparse.ArgumentParser(
         prog='rsdfm', description='rsdfm: collaborative BEV perception for drone fleets')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')

@@ -12,7 +12,10 @@ import numpy as np
 
 
 def quat_to_rot(q: np.ndarray | tuple) -> np.ndarray:
-    """(x, y, z, w) quaternion (ROS order) to a 3x3 rotation matrix; the quaternion is normalised."""
+    """Turn an (x, y, z, w) quaternion (ROS order) into a 3x3 rotation matrix.
+
+    The quaternion is normalised first.
+    """
     x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -62,7 +65,9 @@ def pose_matrix(position: np.ndarray | tuple, quat: np.ndarray | tuple) -> np.nd
 
 
 def look_at_optical(position: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """4x4 pose of an optical frame at `position` looking at `target`, image 'down' toward -z of map.
+    """Return the 4x4 pose of an optical frame at `position` looking at `target`.
+
+    The image's 'down' points toward -z of map.
 
     Optical frame: z forward, x right, y down (REP-103 camera optical convention).
     """
@@ -86,7 +91,10 @@ def intrinsics(width: int, height: int, hfov_deg: float) -> np.ndarray:
 
 
 def pixel_rays(K: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Optical-frame ray directions (..., 3) with z = 1 for pixel coordinates u, v (pixel centres at +0.5)."""
+    """Return optical-frame ray directions (..., 3) with z = 1 for pixel coordinates u, v.
+
+    Pixel centres are at +0.5.
+    """
     Kinv = np.linalg.inv(K)
     uv1 = np.stack([u, v, np.ones_like(u)], axis=-1).astype(np.float64)
     return uv1 @ Kinv.T
@@ -94,7 +102,9 @@ def pixel_rays(K: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def ray_ground_depth(K: np.ndarray, cam_to_map: np.ndarray, u: np.ndarray, v: np.ndarray,
                      ground_z: float = 0.0) -> np.ndarray:
-    """Analytic ground depth t_g of each pixel's ray: z-depth where it meets the plane z = ground_z.
+    """Return the analytic ground depth t_g of each pixel's ray.
+
+    That is the z-depth where the ray meets the plane z = ground_z.
 
     Returns +inf where the ray does not go down to the ground (at or above the horizon).
     """
@@ -109,7 +119,10 @@ def ray_ground_depth(K: np.ndarray, cam_to_map: np.ndarray, u: np.ndarray, v: np
 def project_points(
     K: np.ndarray, cam_to_map: np.ndarray, points: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Project map points (N, 3) to pixels. Returns (uv (N, 2), z-depth (N,)); uv is nan behind the camera."""
+    """Project map points (N, 3) to pixels.
+
+    Returns (uv (N, 2), z-depth (N,)); uv is nan behind the camera.
+    """
     map_to_cam = np.linalg.inv(cam_to_map)
     p = np.asarray(points, dtype=np.float64) @ map_to_cam[:3, :3].T + map_to_cam[:3, 3]
     z = p[:, 2]
@@ -139,21 +152,27 @@ class BevGrid:
     @staticmethod
     def centred(cx: float, cy: float, size_x: float, size_y: float, resolution: float,
                 yaw: float = 0.0) -> 'BevGrid':
-        """A grid of the given metric size centred on (cx, cy)."""
+        """Return a grid of the given metric size centred on (cx, cy)."""
         cols, rows = int(round(size_x / resolution)), int(round(size_y / resolution))
         c, s = np.cos(yaw), np.sin(yaw)
         hx, hy = cols * resolution / 2, rows * resolution / 2
         return BevGrid(cx - (c * hx - s * hy), cy - (s * hx + c * hy), yaw, resolution, rows, cols)
 
     def grid_to_map(self) -> np.ndarray:
-        """3x3 affine from (col, row, 1) continuous cell coordinates (corner-based) to map (x, y, 1)."""
+        """Return the 3x3 affine from continuous cell coordinates to map.
+
+        It takes (col, row, 1), corner-based, to (x, y, 1).
+        """
         c, s, r = np.cos(self.yaw), np.sin(self.yaw), self.resolution
         return np.array(
             [[c * r, -s * r, self.origin_x], [s * r, c * r, self.origin_y], [0, 0, 1.0]]
         )
 
     def map_to_cells(self, xy: np.ndarray) -> np.ndarray:
-        """Map points (N, 2) to continuous (col, row) coordinates; integer part is the cell index."""
+        """Map points (N, 2) to continuous (col, row) coordinates.
+
+        The integer part is the cell index.
+        """
         A = np.linalg.inv(self.grid_to_map())
         xy = np.asarray(xy, dtype=np.float64)
         return xy @ A[:2, :2].T + A[:2, 2]
@@ -168,8 +187,11 @@ class BevGrid:
 
 
 def level_body_pose(cam_to_map: np.ndarray) -> np.ndarray:
-    """4x4 pose in map of a level body frame (REP-103 x forward, z up) at the camera: heading
-    along the optical axis seen from above (along the image's up direction for a nadir view)."""
+    """Return the 4x4 pose in map of a level body frame (REP-103 x forward, z up) at the camera.
+
+    It heads along the optical axis seen from above (along the image's up direction for a nadir
+    view).
+    """
     R = np.asarray(cam_to_map, dtype=np.float64)[:3, :3]
     forward = R[:2, 2] if np.hypot(*R[:2, 2]) > 0.1 else -R[:2, 1]
     yaw = float(np.arctan2(forward[1], forward[0]))

@@ -20,12 +20,14 @@ _NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
 
 
 class GraphError(ValueError):
-    """A fleet description or argument that cannot describe a graph (bad namespace, count, file)."""
+    """A fleet description or argument that cannot describe a graph (bad namespace/count/file)."""
 
 
 def config_dir() -> Path:
-    """Directory holding fleet.yaml, rsdfm.yaml and rsdfm.rviz: $RSDFM_CONFIG_DIR, else the checkout's
-    config/ above this file, else ./config."""
+    """Return the directory holding fleet.yaml, rsdfm.yaml and rsdfm.rviz.
+
+    That is $RSDFM_CONFIG_DIR, else the checkout's config/ above this file, else ./config.
+    """
     env = os.environ.get('RSDFM_CONFIG_DIR')
     if env:
         return Path(env)
@@ -58,7 +60,10 @@ class NodeSpec:
         return f'{self.namespace}/{self.name}' if self.namespace else f'/{self.name}'
 
     def ros_arguments(self) -> list[str]:
-        """Command-line arguments (`--ros-args ...`) that give this node its name, namespace and parameters."""
+        """Return the command-line arguments (`--ros-args ...`) for this node.
+
+        They give the node its name, namespace and parameters.
+        """
         args = ['--ros-args', '-r', f'__node:={self.name}']
         if self.namespace:
             args += ['-r', f'__ns:={self.namespace}']
@@ -81,7 +86,7 @@ class FleetGraph:
     rviz_config: str
 
     def node(self, full_name: str) -> NodeSpec:
-        """The node called e.g. '/uav2/perception_node' or '/fusion_node'."""
+        """Return the node called e.g. '/uav2/perception_node' or '/fusion_node'."""
         for spec in self.nodes:
             if spec.full_name == full_name:
                 return spec
@@ -91,7 +96,7 @@ class FleetGraph:
 
 
 def _param_text(value) -> str:
-    """A parameter value as `-p` expects it (YAML scalar)."""
+    """Return a parameter value as `-p` expects it (YAML scalar)."""
     if isinstance(value, bool):
         return 'true' if value else 'false'
     text = yaml.safe_dump(value, width=1 << 30).strip()

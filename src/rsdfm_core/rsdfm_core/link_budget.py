@@ -15,7 +15,7 @@ DEFAULT_RATE_HZ = 10.0
 
 
 class StampRate:
-    """Frames per second from the recent capture stamps (median interval, robust to a lost frame)."""
+    """Return the frame rate of recent capture stamps (median interval, robust to a lost frame)."""
 
     def __init__(self, window: int = 20, default_hz: float = DEFAULT_RATE_HZ) -> None:
         self.stamps: collections.deque[int] = collections.deque(maxlen=window)
@@ -31,8 +31,10 @@ class StampRate:
 
 
 def bytes_per_map(bitrate: float, rate_hz: float, overhead: float) -> int:
-    """Payload bytes one map may take on a link of `bitrate` bit/s at rate_hz maps per second,
-    `overhead` being the transport's share of what crosses the link (0.05 = 5 %)."""
+    """Return the payload bytes one map may take on a link of `bitrate` bit/s at rate_hz maps/s.
+
+    `overhead` is the transport's share of what crosses the link (0.05 = 5 %).
+    """
     if bitrate <= 0 or rate_hz <= 0:
         raise ValueError(f'bit rate and frame rate must be > 0, got {bitrate} and {rate_hz}')
     return int(bitrate / 8.0 / rate_hz * (1.0 - overhead))

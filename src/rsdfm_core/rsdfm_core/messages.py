@@ -34,8 +34,11 @@ OCCUPIED, FREE, UNKNOWN = 100, 0, -1
 
 
 class ConversionError(ValueError):
-    """A message whose content cannot be used (encoding, shape, non-finite values); `reason` is
-    the short code nodes count on /diagnostics (rsdfm_core.validation's codes where one applies)."""
+    """A message whose content cannot be used (encoding, shape, non-finite values).
+
+    `reason` is the short code nodes count on /diagnostics (rsdfm_core.validation's codes where
+    one applies).
+    """
 
     def __init__(self, detail: str, reason: str = 'conversion') -> None:
         super().__init__(detail)
@@ -58,7 +61,10 @@ def position(p) -> tuple[float, float, float]:
 
 
 def pose_to_matrix(pose) -> np.ndarray:
-    """4x4 transform of a geometry_msgs/Pose; ConversionError unless finite with a unit quaternion."""
+    """Return the 4x4 transform of a geometry_msgs/Pose.
+
+    Raises ConversionError unless it is finite with a unit quaternion.
+    """
     p, q = position(pose.position), quaternion(pose.orientation)
     refusal = check_pose(p, q, 'pose')
     if refusal is not None:
@@ -67,7 +73,10 @@ def pose_to_matrix(pose) -> np.ndarray:
 
 
 def camera_K(msg) -> np.ndarray:
-    """3x3 intrinsics of a sensor_msgs/CameraInfo; ConversionError unless an invertible pinhole K."""
+    """Return the 3x3 intrinsics of a sensor_msgs/CameraInfo.
+
+    Raises ConversionError unless they are an invertible pinhole K.
+    """
     refusal = check_intrinsics(msg.k)
     if refusal is not None:
         raise ConversionError(refusal.detail, refusal.reason)
@@ -75,8 +84,11 @@ def camera_K(msg) -> np.ndarray:
 
 
 def image_to_array(msg) -> np.ndarray:
-    """Pixels of a sensor_msgs/Image: (H, W, 3) RGB for colour encodings (bgr8 flipped), (H, W)
-    otherwise; row padding and byte order handled, the data copied once."""
+    """Return the pixels of a sensor_msgs/Image.
+
+    (H, W, 3) RGB for colour encodings (bgr8 flipped), (H, W) otherwise; row padding and byte
+    order handled, the data copied once.
+    """
     if msg.encoding not in IMAGE_ENCODINGS:
         raise ConversionError(f'image encoding {msg.encoding[:40]!r} is not supported '
                               f'(supported: {", ".join(IMAGE_ENCODINGS)})', 'image_encoding')
@@ -98,9 +110,11 @@ def image_to_array(msg) -> np.ndarray:
 
 
 def image_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a camera image (rgb8, bgr8, rgba8, bgra8 or mono8), after the
-    camera-input check of rsdfm_core.validation (encoding, size, step, and the size CameraInfo
-    gives as (width, height))."""
+    """Return the (H, W, 3) uint8 RGB of a camera image (rgb8, bgr8, rgba8, bgra8 or mono8).
+
+    The image first passes the camera-input check of rsdfm_core.validation (encoding, size,
+    step, and the size CameraInfo gives as (width, height)).
+    """
     refusal = check_image(msg.encoding, int(msg.width), int(msg.height), int(msg.step),
                           len(msg.data), info_size)
     if refusal is not None:
@@ -110,7 +124,10 @@ def image_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarray:
 
 
 def compressed_format(text: str) -> str | None:
-    """'jpeg' or 'png' of a CompressedImage format ('jpeg', 'png', 'rgb8; jpeg compressed bgr8')."""
+    """Return 'jpeg' or 'png' for a CompressedImage format.
+
+    The format is e.g. 'jpeg', 'png' or 'rgb8; jpeg compressed bgr8'.
+    """
     words = text.lower().replace(';', ' ').split()
     found = [f for f in COMPRESSED_FORMATS if f in words or (f == 'jpeg' and 'jpg' in words)]
     return found[0] if len(found) == 1 else None
@@ -135,16 +152,22 @@ def compressed_to_rgb(msg, info_size: tuple[int, int] | None = None) -> np.ndarr
 
 
 def camera_image_to_rgb(msg, camera: CameraModel) -> np.ndarray:
-    """The pinhole RGB image of camera.K that the model needs, from a sensor_msgs/Image or
-    CompressedImage taken through the camera's lens (decoded, size checked, undistorted)."""
+    """Return the pinhole RGB image of camera.K that the model needs.
+
+    It comes from a sensor_msgs/Image or CompressedImage taken through the camera's lens
+    (decoded, size checked, undistorted).
+    """
     size = (camera.width, camera.height)
     rgb = compressed_to_rgb(msg, size) if hasattr(msg, 'format') else image_to_rgb(msg, size)
     return undistort(rgb, camera)
 
 
 def camera_model(msg) -> CameraModel:
-    """Intrinsics, distortion and size of a sensor_msgs/CameraInfo; ConversionError (reason
-    'camera_info') for a K that is not an invertible pinhole or a distortion that cannot be used."""
+    """Return the intrinsics, distortion and size of a sensor_msgs/CameraInfo.
+
+    Raises ConversionError (reason 'camera_info') for a K that is not an invertible pinhole or
+    a distortion that cannot be used.
+    """
     K = camera_K(msg)
     D = tuple(float(d) for d in msg.d)
     problem = check_distortion(msg.distortion_model, D)
@@ -154,7 +177,7 @@ def camera_model(msg) -> CameraModel:
 
 
 def fields_to_grid(msg) -> BevGrid:
-    """BevGrid of a BevFeature or FusedBev; ConversionError for an empty grid."""
+    """Return the BevGrid of a BevFeature or FusedBev; ConversionError for an empty grid."""
     o = msg.grid_origin
     if msg.rows == 0 or msg.cols == 0 or not (msg.resolution > 0):
         raise ConversionError(
@@ -171,7 +194,10 @@ def fields_to_grid(msg) -> BevGrid:
 
 
 def feature_fields(msg) -> FeatureFields:
-    """The plain fields of a BevFeature that rsdfm_core.validation checks (payload not copied)."""
+    """Return the plain fields of a BevFeature that rsdfm_core.validation checks.
+
+    The payload is not copied.
+    """
     c, g = msg.camera_pose, msg.grid_origin
     return FeatureFields(
         agent_id=msg.agent_id, stamp_ns=stamp_to_ns(msg.header.stamp),
@@ -183,7 +209,7 @@ def feature_fields(msg) -> FeatureFields:
 
 
 def detection_to_object(d) -> ObjectState:
-    """ObjectState of an rsdfm_msgs/Detection3D (yaw from its orientation)."""
+    """Return the ObjectState of an rsdfm_msgs/Detection3D (yaw from its orientation)."""
     if d.label not in LABELS:
         raise ConversionError(f'detection label {d.label[:40]!r} is not one of {LABELS}', 'label')
     p = d.pose.position
@@ -194,7 +220,7 @@ def detection_to_object(d) -> ObjectState:
 
 
 def detections_to_objects(msg) -> list[ObjectState]:
-    """ObjectStates of an rsdfm_msgs/Detection3DArray."""
+    """Return the ObjectStates of an rsdfm_msgs/Detection3DArray."""
     return [detection_to_object(d) for d in msg.detections]
 
 

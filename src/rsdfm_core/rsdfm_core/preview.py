@@ -1,5 +1,7 @@
-"""preview.png of a simulated run: every drone's view of one frame beside a top view of the town
-with the vehicle boxes (coloured by class), the drones and their camera footprints on the ground.
+"""The preview.png of a simulated run.
+
+Every drone's view of one frame beside a top view of the town with the vehicle boxes (coloured
+by class), the drones and their camera footprints on the ground.
 """
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ DRONE_COLOURS = [
 
 def camera_footprint(K: np.ndarray, cam_to_map: np.ndarray, width: int, height: int,
                      max_range: float = 400.0, samples: int = 16) -> np.ndarray:
-    """(M, 2) ground polygon seen by a camera: its image border cast onto z = 0, cut at max_range."""
+    """Return the (M, 2) ground polygon seen by a camera.
+
+    That is its image border cast onto z = 0, cut at max_range.
+    """
     s = np.linspace(0.0, 1.0, samples)
     u = np.concatenate([s * width, np.full(samples, width), (1 - s) * width, np.zeros(samples)])
     v = np.concatenate([np.zeros(samples), s * height, np.full(samples, height), (1 - s) * height])

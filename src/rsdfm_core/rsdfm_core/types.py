@@ -1,3 +1,4 @@
+# noqa: A005 (a public module name: rsdfm_core.types is imported across the workspace)
 """Plain data types shared by the world, the bag I/O, the model and the metrics.
 
 Conventions (docs/architecture.md): world frame `map` is ENU, z up, metres; the ground is z = 0.

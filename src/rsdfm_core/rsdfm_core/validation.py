@@ -1,4 +1,4 @@
-"""Checks of untrusted input (BevFeature fields, camera images, CameraInfo, camera poses) before use.
+"""Checks of untrusted input before use: BevFeature fields, camera images, CameraInfo, poses.
 
 Anything on the DDS domain can publish to the rsdfm topics, radios corrupt, clocks drift. The
 nodes call these checks first, on plain values, so a bad message is refused before any large
@@ -88,7 +88,7 @@ def check_pose(
 def check_stamp(
     stamp_ns: int, now_ns: int, max_future_ns: int, max_age_ns: int, what: str
 ) -> Refusal | None:
-    """A capture stamp not ahead of `now_ns` by more than max_future nor behind it by more than max_age."""
+    """Accept a capture stamp at most max_future ahead of `now_ns` and max_age behind it."""
     if stamp_ns <= 0:
         return Refusal('stamp_missing', f'{what} has no stamp ({stamp_ns} ns)')
     ahead = stamp_ns - now_ns
@@ -96,11 +96,11 @@ def check_stamp(
         return Refusal(
             'stamp_future',
             f'{what} is stamped {ahead / 1e9:.3f} s in the future '
-            f'(max {max_future_ns / 1e9:g} s ahead of this node\'s clock)',
+            f"(max {max_future_ns / 1e9:g} s ahead of this node's clock)",
         )
     if max_age_ns and -ahead > max_age_ns:
         return Refusal('stamp_past', f'{what} is stamped {-ahead / 1e9:.3f} s in the past '
-                                     f'(max age {max_age_ns / 1e9:g} s behind this node\'s clock)')
+                                     f"(max age {max_age_ns / 1e9:g} s behind this node's clock)")
     return None
 
 
@@ -200,8 +200,10 @@ MAX_COMPRESSED_BYTES = 32 * 1024 * 1024
 
 def check_image(encoding: str, width: int, height: int, step: int, data_len: int,
                 info_size: tuple[int, int] | None = None) -> Refusal | None:
-    """A camera image in one of IMAGE_ENCODINGS whose step and data length fit its size, and the
-    size CameraInfo gives as (width, height)."""
+    """Accept a camera image in one of IMAGE_ENCODINGS whose step and data length fit its size.
+
+    Its size must also be the one CameraInfo gives as (width, height).
+    """
     if encoding not in IMAGE_ENCODINGS:
         return Refusal('image_encoding', f'image encoding {encoding[:40]!r} is not supported '
                                          f'(use one of {", ".join(IMAGE_ENCODINGS)})')
@@ -220,7 +222,7 @@ def check_image(encoding: str, width: int, height: int, step: int, data_len: int
 
 def check_image_size(width: int, height: int,
                      info_size: tuple[int, int] | None = None) -> Refusal | None:
-    """An image no larger than MAX_IMAGE_SIDE a side, of the size CameraInfo gives (w, h)."""
+    """Accept an image at most MAX_IMAGE_SIDE a side, of the size CameraInfo gives (w, h)."""
     if not (1 <= width <= MAX_IMAGE_SIDE and 1 <= height <= MAX_IMAGE_SIDE):
         return Refusal('image_size', f'image {width}x{height} is empty or larger than '
                                      f'{MAX_IMAGE_SIDE} pixels a side')
@@ -231,7 +233,10 @@ def check_image_size(width: int, height: int,
 
 
 def check_intrinsics(K: Sequence[float]) -> Refusal | None:
-    """A finite, invertible pinhole K (3x3 row-major): fx, fy > 0, last row 0 0 1, well conditioned."""
+    """Accept a finite, invertible pinhole K (3x3 row-major).
+
+    That is fx, fy > 0, last row 0 0 1, well conditioned.
+    """
     k = np.asarray(K, dtype=np.float64)
     if k.size != 9 or not np.isfinite(k).all():
         return Refusal('camera_info', f'camera_info K is not 9 finite numbers: {k.tolist()}')
@@ -248,8 +253,11 @@ def check_intrinsics(K: Sequence[float]) -> Refusal | None:
 
 def check_camera_pose(cam_to_map: np.ndarray, ground_z: float = 0.0, min_height: float = 1.0,
                       max_axis_z: float = -0.02) -> Refusal | None:
-    """A camera above the ground looking down: optical centre at least min_height above ground_z,
-    optical axis (z of the optical frame) pointing below the horizon."""
+    """Accept a camera above the ground looking down.
+
+    Its optical centre is at least min_height above ground_z, its optical axis (z of the optical
+    frame) points below the horizon.
+    """
     T = np.asarray(cam_to_map, dtype=np.float64)
     if T.shape != (4, 4) or not np.isfinite(T).all():
         return Refusal(

@@ -1,1 +1,4 @@
-"""Fleet-side ROS nodes of rsdfm: fuse the drones' BEV maps and decode detections, segmentation and trajectories."""
+"""Fleet-side ROS nodes of rsdfm.
+
+They fuse the drones' BEV maps and decode detections, segmentation and trajectories.
+"""

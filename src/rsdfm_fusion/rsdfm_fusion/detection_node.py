@@ -24,6 +24,7 @@ from rsdfm_ros.qos import result_qos
 
 
 class DetectionNode(FusedMapNode):
+
     def __init__(self) -> None:
         super().__init__('detection_node')
         from rsdfm_core.model.runtime import TaskHeads

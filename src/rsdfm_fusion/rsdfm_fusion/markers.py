@@ -1,4 +1,7 @@
-"""visualization_msgs markers for rviz2: boxes coloured by class with label and track id, trajectory lines."""
+"""The visualization_msgs markers for rviz2.
+
+Boxes coloured by class with label and track id, trajectory lines.
+"""
 from __future__ import annotations
 
 from builtin_interfaces.msg import Duration
@@ -21,7 +24,10 @@ def _clear(header) -> Marker:
 
 
 def detection_markers(header, objects) -> MarkerArray:
-    """A CUBE per box (class colour) and a text 'label #track' above it; old markers are cleared first."""
+    """Return a CUBE per box (class colour) and a text 'label #track' above it.
+
+    Old markers are cleared first.
+    """
     markers = [_clear(header)]
     life = Duration(sec=1)
     for i, o in enumerate(objects):
@@ -58,7 +64,7 @@ def detection_markers(header, objects) -> MarkerArray:
 
 
 def trajectory_markers(header, tracks) -> MarkerArray:
-    """A LINE_STRIP per track from the object's position through its predicted points."""
+    """Return a LINE_STRIP per track from the object's position through its predicted points."""
     markers = [_clear(header)]
     for i, (state, points) in enumerate(tracks):
         line = Marker(

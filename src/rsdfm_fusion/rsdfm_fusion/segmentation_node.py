@@ -22,6 +22,7 @@ from rsdfm_ros.qos import result_qos
 
 
 class SegmentationNode(FusedMapNode):
+
     def __init__(self) -> None:
         super().__init__('segmentation_node')
         from rsdfm_core.model.runtime import TaskHeads

@@ -27,6 +27,7 @@ DETECTIONS, FUSED_MAP = 'detections', 'fused_map'
 
 
 class TrajectoryNode(FusedMapNode):
+
     def __init__(self) -> None:
         super().__init__('trajectory_node')
         mode = declare(self, 'mode', 'learned',

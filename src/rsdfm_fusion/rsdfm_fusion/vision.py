@@ -12,7 +12,10 @@ from rsdfm_ros.qos import result_qos
 
 
 class VisionPublisher:
-    """Publishes rsdfm boxes as vision_msgs/Detection3DArray (class label and score as a hypothesis)."""
+    """Publishes rsdfm boxes as vision_msgs/Detection3DArray.
+
+    Class label and score go in as a hypothesis.
+    """
 
     def __init__(self, node, topic: str) -> None:
         from vision_msgs.msg import Detection3DArray
@@ -36,7 +39,7 @@ class VisionPublisher:
 
 
 def vision_publisher(node, topic: str) -> VisionPublisher | None:
-    """A VisionPublisher where vision_msgs is importable, else None (logged once)."""
+    """Return a VisionPublisher where vision_msgs is importable, else None (logged once)."""
     if importlib.util.find_spec('vision_msgs') is None:
         node.get_logger().info(f'vision_msgs not installed: {topic} is not published')
         return None

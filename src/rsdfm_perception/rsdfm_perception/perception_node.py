@@ -48,6 +48,7 @@ IMAGE_TRANSPORTS = ('raw', 'compressed')
 
 
 class PerceptionNode(Node):
+
     def __init__(self) -> None:
         super().__init__('perception_node')
         self.rt = load_runtime(self)
@@ -89,7 +90,8 @@ class PerceptionNode(Node):
                 self,
                 'max_bitrate',
                 0,
-                'bit/s this drone may send on its link; 0 = no limit (codec_topk/codec_bits as given). '
+                'bit/s this drone may send on its link; 0 = no limit '
+                '(codec_topk/codec_bits as given). '
                 'The codec budget is chosen per frame to fit it; settable at run time '
                 '(ros2 param set), taking effect on the next frame',
             )
@@ -103,7 +105,8 @@ class PerceptionNode(Node):
             'tf',
             "camera pose: 'tf' (map -> camera optical frame from /tf and /tf_static at the image "
             "stamp), 'topic' (PoseStamped of the optical frame on camera/pose) or 'odometry' "
-            '(nav_msgs/Odometry of the body on odom, with the body -> camera mount from /tf_static)',
+            '(nav_msgs/Odometry of the body on odom, '
+            'with the body -> camera mount from /tf_static)',
         )
         self.camera_frame = declare(self, 'camera_frame', '',
                                     "TF frame of the camera's optical frame; empty = the image's "
@@ -192,7 +195,7 @@ class PerceptionNode(Node):
         return SetParametersResult(successful=True)
 
     def frame_budget(self) -> dict | None:
-        """The codec budget of the next map: the configured one, or what fits max_bitrate."""
+        """Return the codec budget of the next map: the configured one or what fits max_bitrate."""
         if self.max_bitrate <= 0:
             return self.budget
         limit = bytes_per_map(self.max_bitrate, self.frame_rate.hz(), self.link_overhead)
@@ -243,7 +246,7 @@ class PerceptionNode(Node):
         self.process_pending()
 
     def camera_pose(self, msg, stamp: int, final: bool) -> np.ndarray | Lookup | Refusal:
-        """The optical frame's pose in the world frame at the image stamp, from pose_source."""
+        """Return the optical frame's pose in the world frame at the image stamp (pose_source)."""
         if self.pose_source == 'topic':
             return self.poses.lookup(stamp, self.tolerance_ns, final=final)
         frame = self.camera_frame or msg.header.frame_id
@@ -322,8 +325,11 @@ class PerceptionNode(Node):
         self.diag.output(stamp, started, len(m.payload))
 
     def _encoder(self, budget: dict, cam_to_map: np.ndarray) -> DroneEncoder:
-        """The encoder for this frame's budget; on a grid of bev_range metres centred where the
-        optical axis meets the ground when bev_range is set."""
+        """Return the encoder for this frame's budget.
+
+        When bev_range is set, its grid is bev_range metres wide, centred where the optical axis
+        meets the ground.
+        """
         if self.bev_range <= 0 and budget == self.encoder.budget:
             return self.encoder
         grid = (self.encoder.grid if self.bev_range <= 0 else

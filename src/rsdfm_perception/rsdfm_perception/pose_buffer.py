@@ -37,7 +37,9 @@ class PoseBuffer:
             del self.stamps[0], self.poses[0]
 
     def lookup(self, stamp_ns: int, tolerance_ns: int, final: bool = False) -> np.ndarray | Lookup:
-        """Pose at stamp_ns, Lookup.WAIT if a later pose could still settle it, else Lookup.MISSING.
+        """Return the pose at stamp_ns.
+
+        Lookup.WAIT if a later pose could still settle it, else Lookup.MISSING.
 
         final: no later pose will be waited for; the newest pose is used if within tolerance.
         """

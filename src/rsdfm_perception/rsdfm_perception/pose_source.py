@@ -71,7 +71,10 @@ class TfPoses:
 
     def _held(self, parent: str, child: str, stamp_ns: int, tolerance_ns: int,
               why: str) -> np.ndarray | Refusal:
-        """The newest transform if the stamp lies at most tolerance past it, else a refusal."""
+        """Return the newest transform if the stamp lies at most tolerance past it.
+
+        Else a refusal.
+        """
         try:
             newest = self.buffer.lookup_transform(parent, child, Time())
         except TF_ERRORS as exc:
@@ -81,7 +84,8 @@ class TfPoses:
             return transform_matrix(newest)
         return Refusal(
             'tf_extrapolation',
-            f'{parent} -> {child} at {stamp_ns / 1e9:.3f} is {(stamp_ns - newest_ns) / 1e9:+.3f} s '
+            f'{parent} -> {child} at {stamp_ns / 1e9:.3f} is '
+            f'{(stamp_ns - newest_ns) / 1e9:+.3f} s '
             f'from the newest transform (tolerance {tolerance_ns / 1e9:g} s): {_first_line(why)}',
         )
 

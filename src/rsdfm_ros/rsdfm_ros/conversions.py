@@ -43,7 +43,7 @@ def ns_to_stamp(ns: int) -> Time:
 
 
 def bytes_to_uint8_array(data: bytes) -> array.array:
-    """A uint8[] field value from bytes, without a Python loop."""
+    """Return a uint8[] field value from bytes, without a Python loop."""
     return array.array('B', data)
 
 
@@ -78,8 +78,10 @@ def grid_to_fields(grid: BevGrid) -> tuple[Pose, float, int, int]:
 
 def encoded_to_feature(m, agent_id: str, stamp_ns: int, cam_to_map: np.ndarray,
                        model_id: str) -> BevFeature:
-    """The BevFeature message of one drone's EncodedMap (rsdfm_core.model.runtime), stamped with
-    the image."""
+    """Return the BevFeature message of one drone's EncodedMap (rsdfm_core.model.runtime).
+
+    It is stamped with the image.
+    """
     out = BevFeature()
     out.header.stamp, out.header.frame_id = ns_to_stamp(stamp_ns), 'map'
     out.agent_id, out.camera_pose = agent_id, matrix_to_pose(cam_to_map)

@@ -56,7 +56,10 @@ class NodeDiagnostics:
         self._last_refusal = time.monotonic()
 
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
-        """Record one published output: its source stamp, when processing started (time.perf_counter)."""
+        """Record one published output.
+
+        Its source stamp, and when processing started (time.perf_counter).
+        """
         self.published += 1
         self.bytes_out += int(nbytes)
         self._processing.append(time.perf_counter() - started)
@@ -64,7 +67,7 @@ class NodeDiagnostics:
         self._pub_times.append(time.monotonic())
 
     def rate(self) -> float:
-        """Outputs per second over the recent window."""
+        """Return outputs per second over the recent window."""
         t = self._pub_times
         if len(t) < 2 or time.monotonic() - t[-1] > 5.0:
             return 0.0
@@ -76,7 +79,7 @@ class NodeDiagnostics:
         return f'{sum(1 for sub in subs if sub.get_publisher_count() > 0)}/{len(subs)}'
 
     def status(self) -> DiagnosticStatus:
-        """The current figures as one DiagnosticStatus."""
+        """Return the current figures as one DiagnosticStatus."""
         values = {
             'rate_hz': f'{self.rate():.2f}',
             'received': str(self.received),
@@ -88,8 +91,8 @@ class NodeDiagnostics:
             'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),
             'e2e_latency_ms_last': f'{self._e2e[-1] * 1e-6:.1f}' if self._e2e else 'nan',
             'refused_total': str(sum(self.refused.values())),
-            # Subscriptions matched with at least one publisher (reader side of DDS discovery), as k/n:
-            # a graph is ready for data only once every node reads all its inputs.
+            # Subscriptions matched with at least one publisher (reader side of DDS discovery), as
+            # k/n: a graph is ready for data only once every node reads all its inputs.
             'inputs_matched': self.inputs_matched(),
         }
         values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
@@ -114,5 +117,5 @@ def _median_ms(values, scale: float) -> str:
 
 
 def diagnostic_values(status: DiagnosticStatus) -> dict[str, str]:
-    """A DiagnosticStatus's key/values as a dict (for tools and tests)."""
+    """Return a DiagnosticStatus's key/values as a dict (for tools and tests)."""
     return {kv.key: kv.value for kv in status.values}

@@ -1,4 +1,4 @@
-"""Shared input side of the task nodes: subscribe to /rsdfm/fused_bev, check it, rebuild a FusedMap."""
+"""Task nodes' shared input side: subscribe to /rsdfm/fused_bev, check it, rebuild a FusedMap."""
 from __future__ import annotations
 
 import time
@@ -13,7 +13,10 @@ from rsdfm_ros.qos import result_qos
 
 
 class FusedMapNode(Node):
-    """Base of detection/segmentation/trajectory nodes: calls handle() with each usable fused map."""
+    """Base of the detection/segmentation/trajectory nodes.
+
+    It calls handle() with each usable fused map.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -21,7 +24,10 @@ class FusedMapNode(Node):
         self.diag = NodeDiagnostics(self)
 
     def start(self) -> None:
-        """Subscribe last, once the node's own parameters and publishers exist (subscribed = ready)."""
+        """Subscribe last, once the node's own parameters and publishers exist.
+
+        Subscribed means ready.
+        """
         self.create_subscription(FusedBev, 'rsdfm/fused_bev', self.on_fused, result_qos())
 
     def on_fused(self, msg: FusedBev) -> None:

@@ -1,5 +1,8 @@
-"""What every rsdfm node does the same way: declare parameters with descriptions, load the
-model runtime, and run main() with a clean shutdown and a one-line error for bad settings."""
+"""What every rsdfm node does the same way.
+
+Declare parameters with descriptions, load the model runtime, and run main() with a clean
+shutdown and a one-line error for bad settings.
+"""
 from __future__ import annotations
 
 import sys
@@ -16,8 +19,11 @@ class SettingError(ValueError):
 
 
 def declare(node: Node, name: str, default, description: str):
-    """Declare one parameter with its description and return its value; SettingError for a value of the
-    wrong type (e.g. a string where a number is expected), naming the parameter and the expected type."""
+    """Declare one parameter with its description and return its value.
+
+    Raises SettingError for a value of the wrong type (e.g. a string where a number is expected),
+    naming the parameter and the expected type.
+    """
     try:
         node.declare_parameter(
             name, default, ParameterDescriptor(name=name, description=description)
@@ -33,7 +39,7 @@ def declare(node: Node, name: str, default, description: str):
 
 
 def _override_text(node: Node, name: str) -> str:
-    """The value given for `name` on the command line or in a parameters file, as text."""
+    """Return the value given for `name` on the command line or in a parameters file, as text."""
     from rclpy.parameter import parameter_value_to_python
 
     override = node._parameter_overrides.get(name)
@@ -63,7 +69,7 @@ def declare_runtime_parameters(node: Node) -> tuple[str, str, int]:
 
 
 def load_runtime(node: Node):
-    """The model Runtime for this node's weights/device/threads parameters."""
+    """Return the model Runtime for this node's weights/device/threads parameters."""
     from rsdfm_core.model.runtime import Runtime
 
     weights, device, threads = declare_runtime_parameters(node)
@@ -75,15 +81,18 @@ def load_runtime(node: Node):
         text = ' '.join(str(exc).split()) or type(exc).__name__
         first = text if len(text) <= 240 else text[:240] + '...'
         raise SettingError(
-            f'parameter weights: cannot load weights {weights or "(shipped)"}: they do not fit the '
-            f'rsdfm network (another architecture or a damaged file): {first}'
+            f'parameter weights: cannot load weights {weights or "(shipped)"}: '
+            f'they do not fit the rsdfm network (another architecture or a damaged file): {first}'
         ) from None
     node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)')
     return rt
 
 
 def run_node(node_class, args=None) -> int:
-    """rclpy main(): build the node, spin until Ctrl-C or shutdown, and report bad settings in one line."""
+    """Run an rclpy main(): build the node, spin until Ctrl-C or shutdown.
+
+    Bad settings are reported in one line.
+    """
     rclpy.init(args=args)
     node = None
     code = 0

@@ -19,7 +19,10 @@ CAMERA_QOS_CHOICES = ('sensor_data', 'reliable')
 
 
 def camera_qos(kind: str = 'sensor_data', depth: int = 10) -> QoSProfile:
-    """QoS for camera/image_raw, camera/camera_info and camera/pose: 'sensor_data' or 'reliable'."""
+    """Return the QoS for camera/image_raw, camera/camera_info and camera/pose.
+
+    kind is 'sensor_data' or 'reliable'.
+    """
     if kind not in CAMERA_QOS_CHOICES:
         raise ValueError(f'camera QoS must be one of {CAMERA_QOS_CHOICES}, got {kind!r}')
     reliability = (qos_profile_sensor_data.reliability if kind == 'sensor_data'
@@ -39,8 +42,11 @@ def result_qos(depth: int = 10) -> QoSProfile:
 
 
 def tf_qos(static: bool = False) -> QoSProfile:
-    """QoS of /tf (reliable, volatile, depth 100) and /tf_static (also transient local, so a node
-    that starts late still gets every mount), as tf2_ros' broadcasters and listeners use."""
+    """Return the QoS of /tf or /tf_static, as tf2_ros' broadcasters and listeners use.
+
+    /tf: reliable, volatile, depth 100; /tf_static also transient local, so a node that starts
+    late still gets every mount.
+    """
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=100,

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 from rosbags.typesys.store import Typestore
 
+from .typestore import make_typestore
 from ..geometry import rot_to_quat, yaw_to_quat
 from ..messages import IMAGE_ENCODINGS
 from ..types import LABELS, ObjectState
-from .typestore import make_typestore
 
 
 def _ts(typestore: Typestore | None) -> Typestore:
@@ -65,8 +65,10 @@ def image_to_msg(array: np.ndarray, ns: int, frame_id: str, encoding: str | None
 
 def compressed_image_to_msg(rgb: np.ndarray, ns: int, frame_id: str, fmt: str = 'jpeg',
                             quality: int = 90, typestore: Typestore | None = None):
-    """sensor_msgs/CompressedImage (JPEG or PNG) of an (H, W, 3) uint8 RGB image, with the format
-    string image_transport writes ('rgb8; jpeg compressed bgr8')."""
+    """Return a sensor_msgs/CompressedImage (JPEG or PNG) of an (H, W, 3) uint8 RGB image.
+
+    The format string is the one image_transport writes ('rgb8; jpeg compressed bgr8').
+    """
     if fmt not in ('jpeg', 'png'):
         raise ValueError(f"compressed image format must be 'jpeg' or 'png', got {fmt!r}")
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if fmt == 'jpeg' else []
@@ -86,8 +88,10 @@ def compressed_image_to_msg(rgb: np.ndarray, ns: int, frame_id: str, fmt: str = 
 def camera_info_to_msg(K: np.ndarray, width: int, height: int, ns: int, frame_id: str,
                        typestore: Typestore | None = None, distortion_model: str = 'plumb_bob',
                        D: tuple[float, ...] = ()):
-    """CameraInfo of a pinhole K with the given lens distortion (zero D by default), R = I,
-    P = [K | 0]."""
+    """Return the CameraInfo of a pinhole K with the given lens distortion (zero D by default).
+
+    R = I, P = [K | 0].
+    """
     ts = _ts(typestore)
     K = np.asarray(K, np.float64)
     D = np.asarray(D if len(D) else np.zeros(5), np.float64)
@@ -126,7 +130,7 @@ def pose_to_msg(T: np.ndarray, typestore: Typestore | None = None):
 
 def transform_to_msg(T: np.ndarray, ns: int, parent: str, child: str,
                      typestore: Typestore | None = None):
-    """geometry_msgs/TransformStamped of the pose T of `child` in `parent` (REP-105 parent->child)."""
+    """Return the TransformStamped of the pose T of `child` in `parent` (REP-105 parent->child)."""
     ts = _ts(typestore)
     q = rot_to_quat(np.asarray(T)[:3, :3])
     t = np.asarray(T, np.float64)[:3, 3]

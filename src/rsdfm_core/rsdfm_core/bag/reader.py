@@ -1,4 +1,4 @@
-"""Read Frames back from a rosbag2 directory written by write_bag (or any bag with the same topics).
+"""Read Frames from a rosbag2 directory written by write_bag (or any bag with the same topics).
 
 Before reading, the bag's topics are checked: every drone needs its image, camera info and pose
 topics with the expected message types. A missing topic, a topic of an unknown or unexpected
@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .. import messages
-from ..camera import undistort
-from ..types import CameraView, Frame
 from .source import BagError, BagSource, SKIP_HINT, warn_stderr
 from .topics import (
     agent_sort_key,
@@ -31,11 +28,17 @@ from .topics import (
     split_drone_topic,
 )
 from .typestore import make_typestore
+from .. import messages
+from ..camera import undistort
+from ..types import CameraView, Frame
 
 
 def usable_topics(source: BagSource, require_ground_truth: bool = False) -> set[str]:
-    """The drone and ground-truth topics of the bag that read_frames can use; BagError (or, with
-    skip_bad, a warning and the drone left out) for missing topics and unexpected message types."""
+    """Return the drone and ground-truth topics of the bag that read_frames can use.
+
+    Missing topics and unexpected message types raise BagError (or, with skip_bad, give a
+    warning and the drone is left out).
+    """
     bag = source.path
     if require_ground_truth and source.topics.get(OBJECTS_TOPIC) != OBJECTS_TYPE:
         found = source.topics.get(OBJECTS_TOPIC)
@@ -77,7 +80,8 @@ def _assemble(
         p = parts[agent]
         missing = [leaf for leaf in (IMAGE, INFO, POSE) if leaf not in p]
         if missing:
-            problem = f'{source.path}: frame at stamp {stamp} ns: /{agent} has no {", ".join(missing)} message'
+            problem = (f'{source.path}: frame at stamp {stamp} ns: '
+                       f'/{agent} has no {", ".join(missing)} message')
             if not source.skip_bad:
                 raise BagError(f'{problem}; {SKIP_HINT}')
             source.warn(f'{problem}; leaving that view out (--skip-bad)')
@@ -102,8 +106,10 @@ def read_frames(bag_dir: str | Path, skip_bad: bool = False, require_ground_trut
                 warn: Callable[[str], None] = warn_stderr) -> Iterator[Frame]:
     """Yield one Frame per capture stamp, in time order; frame indices count from 0.
 
-    Messages are grouped by header stamp, so drones of one frame must share it (as the simulator writes).
-    skip_bad: leave out what cannot be read (cut file, bad message, incomplete view) instead of raising.
+    Messages are grouped by header stamp, so drones of one frame must share it (as the simulator
+    writes).
+    skip_bad: leave out what cannot be read (cut file, bad message, incomplete view) instead of
+    raising.
     """
     source = BagSource(bag_dir, skip_bad=skip_bad, warn=warn)
     ts = make_typestore()

@@ -35,7 +35,7 @@ class Salvaged:
 
 @dataclass
 class SalvageReport:
-    """How far the walk got: messages read and the byte offset where the file stops making sense."""
+    """How far the walk got: messages read, byte offset where the file stops making sense."""
 
     messages: int = 0
     stopped_at: int = 0
@@ -75,7 +75,7 @@ def _records(buf: bytes) -> Iterator[object]:
 
 
 def _chunk_records(body: bytes) -> bytes:
-    """The (possibly partial) decompressed records of a chunk record body."""
+    """Return the (possibly partial) decompressed records of a chunk record body."""
     # message_start_time, message_end_time, uncompressed_size (u64 each), uncompressed_crc (u32),
     # compression (u32 length + utf-8), records (u64 length + bytes)
     off = 28

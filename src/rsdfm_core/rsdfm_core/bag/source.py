@@ -37,7 +37,7 @@ def warn_stderr(text: str) -> None:
 
 
 def bag_files(path: Path) -> list[Path]:
-    """The storage files of a bag directory, from metadata.yaml (else every *.mcap in it)."""
+    """Return the storage files of a bag directory: from metadata.yaml, else every *.mcap."""
     try:
         meta = yaml.safe_load((path / 'metadata.yaml').read_text())
         rel = meta['rosbag2_bagfile_information']['relative_file_paths']
@@ -109,7 +109,10 @@ class BagSource:
                     yield RawMessage(m.topic, m.msgtype, m.log_time, m.data)
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[RawMessage]:
-        """Raw messages of the given topics (all when None) in log-time order (file order if salvaged)."""
+        """Yield raw messages of the given topics (all when None) in log-time order.
+
+        A salvaged file gives them in file order.
+        """
         wanted = set(topics) if topics is not None else None
         if self.salvaged:
             for m in self._salvaged_messages():

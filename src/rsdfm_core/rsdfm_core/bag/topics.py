@@ -39,7 +39,7 @@ def camera_frame(agent_id: str) -> str:
 
 
 def body_frame(agent_id: str) -> str:
-    """The drone's body frame (REP-105 base_link, x forward, z up), child of map on /tf."""
+    """Return the drone's body frame (REP-105 base_link, x forward, z up), child of map on /tf."""
     return f'{agent_id}/base_link'
 
 

@@ -34,7 +34,7 @@ def find_msg_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def make_typestore() -> Typestore:
-    """The Kilted typestore plus every rsdfm_msgs message (cached: build once per process)."""
+    """Return Kilted's typestore plus every rsdfm_msgs message (cached: built once per process)."""
     store = get_typestore(Stores.ROS2_KILTED)
     types = {}
     for path in sorted(find_msg_dir().glob('*.msg')):

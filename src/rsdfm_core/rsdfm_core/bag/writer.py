@@ -16,9 +16,6 @@ import sys
 import numpy as np
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 
-from ..camera import CameraModel, distort, EXAMPLE_DISTORTION
-from ..geometry import level_body_pose
-from ..types import CameraView, Frame
 from . import convert
 from .topics import (
     body_frame,
@@ -41,14 +38,20 @@ from .topics import (
     TF_TYPE,
 )
 from .typestore import make_typestore
+from ..camera import CameraModel, distort, EXAMPLE_DISTORTION
+from ..geometry import level_body_pose
+from ..types import CameraView, Frame
 
 IMAGE_FORMATS = ('raw', 'jpeg', 'png')
 
 
 @dataclass(frozen=True)
 class CameraStream:
-    """How the drones' cameras are written: 'raw' rgb8 or a compressed format, and the lens
-    ('' = pinhole, or a distortion model of rsdfm_core.camera with its example coefficients)."""
+    """How the drones' cameras are written: 'raw' rgb8 or a compressed format, and the lens.
+
+    The lens is '' (pinhole) or a distortion model of rsdfm_core.camera with its example
+    coefficients.
+    """
 
     image_format: str = 'raw'
     distortion: str = ''
@@ -78,7 +81,9 @@ def write_bag(
     compress: bool = True,
     stream: CameraStream = CameraStream(),
 ) -> Path:
-    """Write every frame; returns the bag directory. out_dir must not exist yet (rosbag2 creates it).
+    """Write every frame; return the bag directory.
+
+    out_dir must not exist yet (rosbag2 creates it).
 
     Dense ground truth topics are written for views that carry depth/height/instance images
     (pinhole, like the frames: a reader undistorts the camera image to match them).

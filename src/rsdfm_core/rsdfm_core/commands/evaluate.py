@@ -1,4 +1,4 @@
-"""`rsdfm evaluate`: detection / segmentation / trajectory metrics and bytes of one method on a bag."""
+"""`rsdfm evaluate`: detection, segmentation, trajectory metrics and bytes of a method on a bag."""
 from __future__ import annotations
 
 import argparse
@@ -32,7 +32,7 @@ def parse_budget(text: str | None) -> dict | None:
 
 
 def json_safe(value):
-    """NaN / inf -> None so the output is strict JSON (e.g. AP of a class with no ground truth)."""
+    """Map NaN / inf to None for strict JSON output (e.g. AP of a class with no ground truth)."""
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,4 +1,4 @@
-"""`rsdfm simulate`: render a synthetic multi-drone run into a rosbag2 (MCAP) bag plus preview.png."""
+"""`rsdfm simulate`: render a synthetic multi-drone run to a rosbag2 (MCAP) bag and preview.png."""
 from __future__ import annotations
 
 import argparse

@@ -56,7 +56,10 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, n_gt: int, interp: str
 
 
 def match_frame(dets: list[ObjectState], gts: list[ObjectState], threshold: float) -> np.ndarray:
-    """Greedy matching by descending score: each detection takes the best unmatched GT with IoU >= threshold."""
+    """Match greedily by descending score.
+
+    Each detection takes the best unmatched GT with IoU >= threshold.
+    """
     tp = np.zeros(len(dets))
     if not dets or not gts:
         return tp
@@ -76,8 +79,8 @@ def bev_ap(frames: list[tuple[list[ObjectState], list[ObjectState]]], threshold:
            labels: tuple[str, ...] = LABELS, interp: str = 'all') -> dict:
     """AP per class and the mean over classes that have ground truth.
 
-    frames: [(detections, ground truths)] per frame. Returns {'mean': float, 'per_class': {label: ap},
-    'gt_count': {label: n}}.
+    frames: [(detections, ground truths)] per frame.
+    Returns {'mean': float, 'per_class': {label: ap}, 'gt_count': {label: n}}.
     """
     per_class, counts = {}, {}
     for label in labels:

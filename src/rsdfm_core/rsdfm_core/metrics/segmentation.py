@@ -1,11 +1,17 @@
-"""BEV segmentation metrics: vehicle IoU and panoptic quality of instances, accumulated over frames."""
+"""BEV segmentation metrics: vehicle IoU and panoptic quality of instances.
+
+Both are accumulated over frames.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 
 class SegmentationMeter:
-    """Accumulates semantic IoU (vehicle class) and PQ (instances matched at IoU > 0.5) over frames."""
+    """Accumulates semantic IoU (vehicle class) and PQ over frames.
+
+    PQ matches instances at IoU > 0.5.
+    """
 
     def __init__(self):
         self.inter = self.union = 0

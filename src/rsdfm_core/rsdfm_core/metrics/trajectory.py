@@ -5,7 +5,10 @@ import numpy as np
 
 
 class TrajectoryMeter:
-    """Accumulates L2 errors of predicted futures (steps, 2+) against ground-truth futures at step times."""
+    """Accumulates L2 errors of predicted futures against ground-truth futures at step times.
+
+    Predicted futures are (steps, 2+) arrays of positions.
+    """
 
     def __init__(self, dt: float = 0.5, horizons: tuple[float, ...] = (1.0, 2.0, 3.0)):
         self.dt, self.horizons = dt, horizons

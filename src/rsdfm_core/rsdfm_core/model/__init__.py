@@ -1,1 +1,4 @@
-"""The RS-DFM network: drone side (encoder, ground-prior lifting, codec) and fusion side (fusion, decoder, heads)."""
+"""The RS-DFM network, in two sides.
+
+Drone side: encoder, ground-prior lifting, codec. Fusion side: fusion, decoder, heads.
+"""

@@ -9,7 +9,10 @@ from rsdfm_core.model.encoder import conv_bn
 
 
 class BevDecoder(nn.Module):
-    """(G, Cin, R, W) -> (G, Cout, R, W) with two downsampling levels (receptive field ~40 cells)."""
+    """(G, Cin, R, W) -> (G, Cout, R, W) with two downsampling levels.
+
+    Its receptive field is about 40 cells.
+    """
 
     def __init__(self, cin: int, cout: int):
         super().__init__()

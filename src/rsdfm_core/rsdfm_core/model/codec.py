@@ -62,7 +62,7 @@ def quantize(y: torch.Tensor, bits: int, straight_through: bool = False) -> Quan
 
 
 def check_budget(budget: dict | None, default: dict) -> dict:
-    """Validated {'topk': int >= 0, 'bits': 1..8}; missing keys come from the config default."""
+    """Return a validated {'topk': int >= 0, 'bits': 1..8}; missing keys come from the default."""
     b = {'topk': int(default['topk']), 'bits': int(default['bits'])}
     for k, v in (budget or {}).items():
         if k not in b:
@@ -117,7 +117,10 @@ class HlfCodec(nn.Module):
     def select(
         self, x: torch.Tensor, valid: torch.Tensor, topk: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Saliency logits (B, R, W) and the flat indices (B, k) of the k most salient valid cells."""
+        """Return saliency logits (B, R, W) and flat indices (B, k) of the k most salient cells.
+
+        Only valid cells are ranked.
+        """
         s = self.saliency(x)[:, 0]
         k = min(int(topk), s.shape[-1] * s.shape[-2])
         ranked = torch.where(valid, s, torch.full_like(s, -1e4)).detach().flatten(1)
@@ -139,7 +142,10 @@ class HlfCodec(nn.Module):
     def high_decode(
         self, vals: torch.Tensor, idx: torch.Tensor, size: tuple[int, int]
     ) -> torch.Tensor:
-        """Scatter the expanded residual values (B, Ch, k) at idx (B, k) into a dense (B, C, R, W) map."""
+        """Scatter the expanded residual values (B, Ch, k) at idx (B, k) into a dense map.
+
+        The dense map is (B, C, R, W).
+        """
         B = vals.shape[0]
         e = self.hf_expand(vals.transpose(1, 2)).transpose(1, 2)                  # (B, C, k)
         out = e.new_zeros(B, self.channels, size[0] * size[1])
@@ -179,9 +185,11 @@ class HlfCodec(nn.Module):
 
     def budget_for_bytes(self, rows: int, cols: int, max_bytes: int, bits: int,
                          max_topk: int) -> dict | None:
-        """The budget whose payload fits max_bytes: `bits` kept and as many high-frequency cells as
-        fit (at most max_topk); fewer bits only when the dense low-frequency part alone does not
-        fit; None if nothing fits."""
+        """Return the budget whose payload fits max_bytes; None if nothing fits.
+
+        It keeps `bits` and as many high-frequency cells as fit (at most max_topk); fewer bits
+        only when the dense low-frequency part alone does not fit.
+        """
         for b in range(int(bits), 0, -1):
             if self.payload_size(rows, cols, 0, b) > max_bytes:
                 continue
@@ -211,7 +219,7 @@ class HlfCodec(nn.Module):
 
     @torch.no_grad()
     def decompress(self, c: HlfContent) -> tuple[torch.Tensor, torch.Tensor]:
-        """HlfContent -> map (C, R, W) and validity (R, W).
+        """Decode HlfContent into a map (C, R, W) and validity (R, W).
 
         PayloadError if the content was made by a codec of another shape (channels, pool, ...).
         """

@@ -16,10 +16,12 @@ from rsdfm_core.geometry import BevGrid
 DEFAULT_CONFIG: dict[str, Any] = {
     'model': {
         'image_size': [320, 240],  # internal (width, height); inputs are resized to this
-        'train_altitude_max': 120.0,  # above this height the drone side enlarges its input (see runtime)
+        # above this height the drone side enlarges its input (see runtime)
+        'train_altitude_max': 120.0,
         'feat_stride': 4,  # image feature stride of the lifted features
         'img_channels': 32,  # channels of the lifted image features (= BEV channels)
-        'lift': 'relative',  # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)
+        # 'relative' (ground prior, height bins) or 'absolute' (LSS depth bins)
+        'lift': 'relative',
         'height_bins': [
             0.0,
             0.7,
@@ -69,6 +71,6 @@ def load_config(path: str | Path | None) -> dict:
 
 
 def region_grid(model_cfg: dict) -> BevGrid:
-    """The fusion region of the config as a BevGrid."""
+    """Return the fusion region of the config as a BevGrid."""
     r = model_cfg['region']
     return BevGrid.centred(r['cx'], r['cy'], r['size_x'], r['size_y'], r['resolution'])

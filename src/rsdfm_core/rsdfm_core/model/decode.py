@@ -1,4 +1,4 @@
-"""From head outputs to objects: CenterPoint peak decoding and instance grouping by centre offsets."""
+"""From head outputs to objects: CenterPoint peak decoding, instance grouping by centre offsets."""
 from __future__ import annotations
 
 import math
@@ -13,7 +13,10 @@ from rsdfm_core.types import LABELS, ObjectState
 
 
 def peaks(heat: torch.Tensor, threshold: float, max_count: int) -> tuple[torch.Tensor, ...]:
-    """Local maxima (3x3) of heat (K, R, W) above threshold: (scores, channel, row, col), best first."""
+    """Return local maxima (3x3) of heat (K, R, W) above threshold, best first.
+
+    They come as (scores, channel, row, col).
+    """
     K, R, W = heat.shape
     local = heat == F.max_pool2d(heat[None], 3, 1, 1)[0]
     s = torch.where(local & (heat >= threshold), heat, torch.zeros_like(heat)).flatten()
@@ -26,7 +29,10 @@ def peaks(heat: torch.Tensor, threshold: float, max_count: int) -> tuple[torch.T
 def decode_boxes(
     det: torch.Tensor, grid: BevGrid, threshold: float = 0.1, max_count: int = 200
 ) -> list[ObjectState]:
-    """det (13, R, W) raw head output on `grid` -> boxes in map (track_id 0), best score first."""
+    """Decode det (13, R, W), raw head output on `grid`, into boxes in map (track_id 0).
+
+    Best score first.
+    """
     det = det.float()
     scores, cls, r, c = peaks(torch.sigmoid(det[DET_CHANNELS['heatmap']]), threshold, max_count)
     at = det[:, r, c]  # (13, n)
@@ -71,7 +77,9 @@ def decode_boxes(
 
 def decode_instances(seg: torch.Tensor, mask_threshold: float = 0.5, centre_threshold: float = 0.3,
                      max_dist: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """seg (4, R, W) -> semantic (R, W) uint8 0/1 and instance ids (R, W) uint16 (0 = none).
+    """Decode seg (4, R, W) into semantic (R, W) uint8 0/1 and instance ids (R, W) uint16.
+
+    Instance id 0 is none.
 
     Every vehicle cell votes for a centre with its predicted offset and joins the nearest centre
     peak within max_dist cells; instance ids are 1..n in order of centre score.

@@ -16,7 +16,9 @@ def conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
 
 
 class ImageEncoder(nn.Module):
-    """(B, 3, H, W) float image in [0, 1] -> features (B, C, H/4, W/4) and bin logits (B, D, H/4, W/4).
+    """(B, 3, H, W) float image in [0, 1] -> features and bin logits.
+
+    Features are (B, C, H/4, W/4), bin logits (B, D, H/4, W/4).
 
     A four-level pyramid (strides 2..16) merged back to stride 4, so each lifted pixel sees
     context of about 100 internal pixels.

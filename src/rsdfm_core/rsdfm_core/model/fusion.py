@@ -21,7 +21,10 @@ class AttentionFusion(nn.Module):
         )
 
     def forward(self, maps: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """maps (G, N, C, R, W), valid (G, N, R, W) -> fused (G, C + 1, R, W); G = independent scenes."""
+        """Fuse maps (G, N, C, R, W), valid (G, N, R, W) into (G, C + 1, R, W).
+
+        G counts independent scenes.
+        """
         G, N, C, R, W = maps.shape
         vf = valid.to(maps.dtype)
         count = vf.sum(1)                                               # (G, R, W)

@@ -1,4 +1,4 @@
-"""Task heads on the fused BEV map: CenterPoint-style detection, instance segmentation, trajectories.
+"""Task heads on the fused BEV map: CenterPoint-style detection, instance segmentation, trajectory.
 
 Detection channels: 3 class heatmaps (logits), offset (dx, dy in cells), z, log(l, w, h),
 sin/cos of 2 * yaw relative to the grid (a box is the same box turned by pi, so the heading is
@@ -37,6 +37,7 @@ def _head(
 
 
 class DetectionHead(nn.Module):
+
     def __init__(self, cin: int):
         super().__init__()
         self.net = _head(cin, 32, 13, bias=-2.19, bias_channels=DET_CHANNELS['heatmap'])
@@ -46,6 +47,7 @@ class DetectionHead(nn.Module):
 
 
 class SegmentationHead(nn.Module):
+
     def __init__(self, cin: int):
         super().__init__()
         self.net = _head(cin, 16, 4, bias=-2.19, bias_channels=slice(0, 2))
@@ -55,7 +57,10 @@ class SegmentationHead(nn.Module):
 
 
 class TrajectoryHead(nn.Module):
-    """Stacked fused maps of the current and past instants (G, (1 + lags) * C, R, W) -> future offsets."""
+    """Stacked fused maps of the current and past instants -> future offsets.
+
+    The input is (G, (1 + lags) * C, R, W).
+    """
 
     def __init__(self, cin: int, steps: int):
         super().__init__()

@@ -124,7 +124,10 @@ def splat(
 
 def camera_validity(K: torch.Tensor, cam_to_map: torch.Tensor, image_hw: tuple[int, int],
                     grid: BevGrid) -> torch.Tensor:
-    """(B, rows, cols) bool: the ground point of each cell centre is in front of the camera and inside the image."""
+    """Return (B, rows, cols) bool: the ground point of each cell centre is seen by the camera.
+
+    Seen means in front of the camera and inside the image.
+    """
     centres = torch.as_tensor(grid.cell_centres(), dtype=K.dtype, device=K.device).reshape(-1, 2)
     p = torch.cat(
         [centres, torch.zeros_like(centres[:, :1]), torch.ones_like(centres[:, :1])], 1

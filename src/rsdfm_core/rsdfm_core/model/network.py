@@ -41,6 +41,7 @@ def prepare_image(
 
 
 class RsdfmNet(nn.Module):
+
     def __init__(self, model_cfg: dict):
         super().__init__()
         self.cfg = model_cfg
@@ -77,8 +78,11 @@ class RsdfmNet(nn.Module):
 
     def drone_bev(self, images: torch.Tensor, K: torch.Tensor, cam_to_map: torch.Tensor,
                   grid: BevGrid) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """images (V, 3, H, W) in [0, 1], K (V, 3, 3) of that size, poses (V, 4, 4) ->
-        BEV map (V, C, R, W), validity (V, R, W), bin logits (V, D, Hf, Wf)."""
+        """Lift images to BEV maps, validity and bin logits.
+
+        images (V, 3, H, W) in [0, 1], K (V, 3, 3) of that size, poses (V, 4, 4) ->
+        BEV map (V, C, R, W), validity (V, R, W), bin logits (V, D, Hf, Wf).
+        """
         feats, logits = self.encoder(images)
         V, C, hf, wf = feats.shape
         pts, ok = self.lift_points(K, cam_to_map, (hf, wf))
@@ -89,7 +93,10 @@ class RsdfmNet(nn.Module):
 
     # --- fusion side ----------------------------------------------------------------------------
     def fuse(self, maps: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """maps (G, N, C, R, W) aligned to the region, valid (G, N, R, W) -> fused features (G, Cf, R, W)."""
+        """Fuse maps (G, N, C, R, W) aligned to the region, valid (G, N, R, W).
+
+        Returns fused features (G, Cf, R, W).
+        """
         return self.decoder(self.fusion(maps, valid))
 
     def heads(self, fused: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,5 +1,7 @@
-"""Byte layout of the payloads, validated on decode: BevFeature ('hlf-v1' compressed, 'raw-f32'
-uncompressed) and FusedBev (float16 features).
+"""Byte layout of the payloads, validated on decode.
+
+BevFeature payloads are 'hlf-v1' (compressed) or 'raw-f32' (uncompressed); FusedBev payloads
+are float16 features.
 
 hlf-v1, little endian:
     header  '<4sBBBBHHHHHI' = magic b'HLF1', version, bits, pool, index bytes, C, rows, cols,
@@ -132,7 +134,8 @@ def unpack_hlf(payload: bytes) -> HlfContent:
     payload = bytes(payload)
     if len(payload) < _HLF_HEADER.size + 4:
         raise PayloadError(
-            f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}'
+            f'hlf-v1 payload is truncated: {len(payload)} bytes, '
+            f'header alone needs {_HLF_HEADER.size + 4}'
         )
     magic, ver, bits, pool, ib, C, R, W, cl, ch, k = _HLF_HEADER.unpack_from(payload)
     if magic != HLF_MAGIC:
@@ -141,7 +144,8 @@ def unpack_hlf(payload: bytes) -> HlfContent:
         raise PayloadError(f'hlf payload version {ver} is not supported (expected {VERSION})')
     if not (1 <= bits <= 8) or pool < 1 or ib != index_bytes(R, W) or k > R * W:
         raise PayloadError(
-            f'hlf-v1 header is inconsistent (bits={bits}, pool={pool}, index bytes={ib}, k={k}, {R}x{W})'
+            f'hlf-v1 header is inconsistent '
+            f'(bits={bits}, pool={pool}, index bytes={ib}, k={k}, {R}x{W})'
         )
     expected = hlf_payload_size(C, R, W, pool, cl, ch, k, bits)
     if len(payload) != expected:
@@ -193,7 +197,7 @@ def unpack_hlf(payload: bytes) -> HlfContent:
 
 @dataclass(frozen=True)
 class PayloadHeader:
-    """What a payload's fixed-size header claims, read without decoding (or allocating) anything."""
+    """What a payload's fixed-size header claims, read without decoding or allocating anything."""
 
     channels: int
     rows: int
@@ -202,7 +206,9 @@ class PayloadHeader:
 
 
 def read_header(codec: str, payload: bytes | memoryview) -> PayloadHeader:
-    """The header of an 'hlf-v1' or 'raw-f32' payload; PayloadError if it is too short or not that format.
+    """Return the header of an 'hlf-v1' or 'raw-f32' payload.
+
+    Raises PayloadError if the payload is too short or not that format.
 
     Looks at the first bytes only, so a receiver can compare the claimed shape and size with the
     message fields before any decoding.
@@ -211,7 +217,8 @@ def read_header(codec: str, payload: bytes | memoryview) -> PayloadHeader:
     if codec == 'hlf-v1':
         if len(head) < _HLF_HEADER.size:
             raise PayloadError(
-                f'hlf-v1 payload is truncated: {len(payload)} bytes, header alone needs {_HLF_HEADER.size + 4}'
+                f'hlf-v1 payload is truncated: {len(payload)} bytes, '
+                f'header alone needs {_HLF_HEADER.size + 4}'
             )
         magic, ver, bits, pool, _, C, R, W, cl, ch, k = _HLF_HEADER.unpack_from(head)
         if magic != HLF_MAGIC or ver != VERSION:
@@ -253,13 +260,14 @@ def unpack_raw(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
         raise PayloadError(f'not a raw-f32 v{VERSION} payload: magic {magic!r} version {ver}')
     if len(payload) != raw_payload_size(C, R, W):
         raise PayloadError(
-            f'raw-f32 payload is truncated or padded: {len(payload)} bytes, header says {raw_payload_size(C, R, W)}'
+            f'raw-f32 payload is truncated or padded: {len(payload)} bytes, '
+            f'header says {raw_payload_size(C, R, W)}'
         )
     _check_crc(payload, 'raw-f32')
     off = _RAW_HEADER.size
     nb = -(-R * W // 8)
     valid = (
-        np.unpackbits(np.frombuffer(payload[off : off + nb], np.uint8))[: R * W]
+        np.unpackbits(np.frombuffer(payload[off:off + nb], np.uint8))[:R * W]
         .reshape(R, W)
         .astype(bool)
     )
@@ -276,12 +284,15 @@ def fused_payload_size(channels: int, rows: int, cols: int) -> int:
 
 
 def pack_fused(features: np.ndarray) -> bytes:
-    """FusedBev payload of a fused map (C, R, W): float16 little endian."""
+    """Return the FusedBev payload of a fused map (C, R, W): float16 little endian."""
     return np.ascontiguousarray(features, dtype='<f2').tobytes()
 
 
 def unpack_fused(payload: bytes, channels: int, rows: int, cols: int) -> np.ndarray:
-    """The (C, R, W) float16 map of a FusedBev payload; PayloadError if its size does not match."""
+    """Return the (C, R, W) float16 map of a FusedBev payload.
+
+    Raises PayloadError if its size does not match.
+    """
     n = fused_payload_size(channels, rows, cols)
     if len(payload) != n:
         raise PayloadError(f'fused map payload has {len(payload)} bytes, expected {n} '

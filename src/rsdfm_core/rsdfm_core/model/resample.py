@@ -27,7 +27,9 @@ def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
 def resample(
     bev: torch.Tensor, valid: torch.Tensor, src: BevGrid, dst: BevGrid
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Map (B, C, Rs, Ws) and validity (B, Rs, Ws) on `src` -> (B, C, Rd, Wd), (B, Rd, Wd) on `dst`.
+    """Resample a map and its validity from grid `src` to grid `dst`.
+
+    (B, C, Rs, Ws) and (B, Rs, Ws) on `src` -> (B, C, Rd, Wd) and (B, Rd, Wd) on `dst`.
 
     Identity grids short-cut to a copy. Features are bilinear with border padding (so cells near
     the source edge are not darkened by zeros); a cell is valid where the bilinear weight of valid

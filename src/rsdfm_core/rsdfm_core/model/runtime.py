@@ -1,5 +1,6 @@
 """Deployment API of the RS-DFM model, wrapped by the ROS nodes (and used by `rsdfm evaluate`).
 
+Typical use:
     rt = Runtime.load(weights=None, device='cpu', threads=1)
     enc = DroneEncoder(rt, budget={'topk': 1024, 'bits': 8})
     m = enc.encode(image_rgb_uint8, K, cam_to_map)          # EncodedMap (payload bytes)
@@ -78,7 +79,10 @@ class Runtime:
     def load(
         weights: str | Path | None = None, device: str = 'cpu', threads: int | None = 1
     ) -> 'Runtime':
-        """weights None -> shipped default (rsdfm_core/data/rsdfm.pt), random init if none is shipped."""
+        """Load the model; weights None -> shipped default (rsdfm_core/data/rsdfm.pt).
+
+        Random init if none is shipped.
+        """
         if threads:
             torch.set_num_threads(int(threads))
         net, config, extra = load_checkpoint(weights)
@@ -91,7 +95,9 @@ class Runtime:
 
 
 class DroneEncoder:
-    """Drone side: image -> BEV map on `bev_grid` -> payload ('hlf-v1' with the budget, or 'raw-f32').
+    """Drone side: image -> BEV map on `bev_grid` -> payload.
+
+    The payload is 'hlf-v1' with the budget, or 'raw-f32'.
 
     altitude_scaling: above the highest training altitude the internal image grows with the
     camera height (up to the source resolution), so a vehicle covers as many feature pixels as
@@ -121,7 +127,7 @@ class DroneEncoder:
         return self.rt.net.codec.payload_size(g.rows, g.cols, b['topk'], b['bits'])
 
     def input_size(self, width: int, height: int, camera_height: float) -> tuple[int, int]:
-        """Internal (width, height) for a source image and camera height above the ground."""
+        """Return the internal (width, height) for a source image and camera height over ground."""
         w, h = self.rt.image_size
         top = float(self.rt.config['model'].get('train_altitude_max', 0.0) or 0.0)
         if not self.altitude_scaling or top <= 0 or camera_height <= top:
@@ -170,7 +176,10 @@ class DroneEncoder:
 
 
 def decode_payload(rt: Runtime, m: EncodedMap) -> tuple[torch.Tensor, torch.Tensor]:
-    """EncodedMap -> (C, R, W) float map and (R, W) validity on m.grid; PayloadError if it does not fit."""
+    """Decode an EncodedMap into a (C, R, W) float map and (R, W) validity on m.grid.
+
+    Raises PayloadError if it does not fit.
+    """
     if m.codec == 'raw-f32':
         bev, valid = (torch.from_numpy(a) for a in unpack_raw(m.payload))
     elif m.codec == 'hlf-v1':
@@ -241,13 +250,16 @@ class TaskHeads:
 
 
 def fused_to_payload(f: FusedMap) -> bytes:
-    """FusedBev payload of a FusedMap (layout in payload.py)."""
+    """Return the FusedBev payload of a FusedMap (layout in payload.py)."""
     return pack_fused(f.features)
 
 
 def fused_from_payload(
     grid: BevGrid, channels: int, payload: bytes, agents: list[str] | None = None
 ) -> FusedMap:
-    """Rebuild a FusedMap from FusedBev fields; PayloadError if the size does not match the grid."""
+    """Rebuild a FusedMap from FusedBev fields.
+
+    Raises PayloadError if the size does not match the grid.
+    """
     features = unpack_fused(payload, channels, grid.rows, grid.cols)
     return FusedMap(features, grid, list(agents or []))

@@ -1,4 +1,4 @@
-"""Multi-object tracker (Hungarian assignment on centre distance) and the constant-velocity predictor."""
+"""Multi-object tracker (Hungarian assignment on centre distance), constant-velocity predictor."""
 from __future__ import annotations
 
 import copy
@@ -18,7 +18,10 @@ class Track:
     misses: int = 0
 
     def velocity(self, window_s: float = 1.0) -> tuple[float, float]:
-        """Least-squares velocity over the last window_s seconds of positions (falls back to the box's)."""
+        """Return the least-squares velocity over the last window_s seconds of positions.
+
+        Falls back to the box's own velocity.
+        """
         h = [p for p in self.history if p[0] >= self.history[-1][0] - window_s]
         if len(h) < 2 or h[-1][0] - h[0][0] < 0.15:
             return self.state.vx, self.state.vy
@@ -30,7 +33,10 @@ class Track:
 
 
 class Tracker:
-    """Keeps ids across frames: detections are matched to tracks by centre distance within `gate` metres."""
+    """Keeps ids across frames.
+
+    Detections are matched to tracks by centre distance within `gate` metres.
+    """
 
     def __init__(self, gate: float = 4.0, max_misses: int = 5, min_score: float = 0.3):
         self.gate, self.max_misses, self.min_score = gate, max_misses, min_score
@@ -77,6 +83,6 @@ class Tracker:
 
 
 def constant_velocity(state: ObjectState, steps: int = 6, dt: float = 0.5) -> np.ndarray:
-    """(steps, 3) future centres of a box moving at its own velocity."""
+    """Return the (steps, 3) future centres of a box moving at its own velocity."""
     t = dt * np.arange(1, steps + 1)
     return np.stack([state.x + state.vx * t, state.y + state.vy * t, np.full_like(t, state.z)], 1)

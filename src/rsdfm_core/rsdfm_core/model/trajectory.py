@@ -28,8 +28,10 @@ MODES = ('learned', 'cv')
 
 def track_detections(tracker: Tracker, stamp_ns: int,
                      objects: list[ObjectState]) -> list[ObjectState]:
-    """objects, updated in place: the tracked ones (score >= tracker.min_score) get their track
-    id and the track's velocity, the others track_id 0 and the head's velocity.
+    """Give objects their track ids and velocities, in place.
+
+    The tracked ones (score >= tracker.min_score) get their track id and the track's velocity,
+    the others track_id 0 and the head's velocity.
 
     detection_node publishes these on rsdfm/detections, and offline evaluation makes them the
     same way. A box is told apart by label, centre and score: boxes of different classes can
@@ -75,13 +77,19 @@ class TrajectoryPredictor:
 
     @torch.no_grad()
     def offsets(self, t: float, f: FusedMap) -> torch.Tensor:
-        """(2 * steps, R, W) predicted future offsets (metres, grid frame) over the region."""
+        """Return the (2 * steps, R, W) predicted future offsets over the region.
+
+        Offsets are in metres, in the grid frame.
+        """
         stack = np.concatenate([f.features] + self._past(t, f.features), 0).astype(np.float32)
         x = torch.from_numpy(stack)[None].to(self.rt.device)
         return self.rt.net.traj_head(x)[0].cpu() * TRAJ_SCALE
 
     def learned(self, t: float, f: FusedMap, objects: list[ObjectState]) -> list[np.ndarray]:
-        """(steps, 3) future centres of each object from the trajectory head at its cell."""
+        """Return the (steps, 3) future centres of each object from the trajectory head.
+
+        The head is read at the object's cell.
+        """
         off = self.offsets(t, f)
         cr = f.grid.map_to_cells(np.array([[o.x, o.y] for o in objects]))
         g = np.stack([2 * cr[:, 0] / f.grid.cols - 1, 2 * cr[:, 1] / f.grid.rows - 1], 1)

@@ -35,7 +35,7 @@ def save_checkpoint(
 
 
 def build_model(config: dict | None = None, seed: int = 0) -> RsdfmNet:
-    """A model with deterministic random init (same seed -> same weights -> same model_id)."""
+    """Return a model with deterministic random init (same seed, same weights, same model_id)."""
     config = merge(DEFAULT_CONFIG, config or {})
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -44,7 +44,10 @@ def build_model(config: dict | None = None, seed: int = 0) -> RsdfmNet:
 
 
 def load_checkpoint(path: str | Path | None) -> tuple[RsdfmNet, dict, dict]:
-    """(net in eval mode, config, extra). path None -> the shipped default, or random init if none is shipped."""
+    """Return (net in eval mode, config, extra).
+
+    path None -> the shipped default, or random init if none is shipped.
+    """
     if path is None:
         if not DEFAULT_WEIGHTS.exists():
             net = build_model()

@@ -24,7 +24,11 @@ from rsdfm_core.types import Frame, LABELS, objects_to_array, ObjectState
 
 
 def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
-    """Internal-size images (V, H, W, 3), scaled K (V, 3, 3), poses (V, 4, 4), bin targets (V, Hf, Wf)."""
+    """Return the arrays of a frame the model trains on.
+
+    Internal-size images (V, H, W, 3), scaled K (V, 3, 3), poses (V, 4, 4), bin targets
+    (V, Hf, Wf).
+    """
     size = tuple(model_cfg['image_size'])
     heights = np.array(model_cfg['height_bins'])
     db = model_cfg['depth_bins']
@@ -91,7 +95,10 @@ def array_to_objects(rows: np.ndarray) -> list[ObjectState]:
 
 
 class Sequence:
-    """A cached sequence in memory; `sample(t, grid)` gives the model inputs and BEV targets of frame t."""
+    """A cached sequence in memory.
+
+    `sample(t, grid)` gives the model inputs and BEV targets of frame t.
+    """
 
     def __init__(self, path: Path):
         d = np.load(path)

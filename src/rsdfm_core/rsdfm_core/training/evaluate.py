@@ -1,4 +1,6 @@
-"""One evaluation for every method (collaborative, single, late, raw, absolute-depth) over bag frames.
+"""One evaluation for every method over bag frames.
+
+Methods: collaborative, single, late, raw, absolute-depth.
 
 Ground truth: objects inside the fusion region that at least one drone sees (training.targets.
 visible_ids). Detection AP at rotated IoU 0.5 / 0.7, segmentation IoU / PQ against the rasterised
@@ -19,7 +21,6 @@ from rsdfm_core.metrics.detection import bev_ap, rotated_iou
 from rsdfm_core.metrics.segmentation import SegmentationMeter
 from rsdfm_core.metrics.trajectory import TrajectoryMeter
 from rsdfm_core.model.runtime import (
-    decode_payload,
     DroneEncoder,
     EncodedMap,
     FusionDecoder,
@@ -29,7 +30,7 @@ from rsdfm_core.model.runtime import (
 from rsdfm_core.model.tracker import Tracker
 from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
 from rsdfm_core.training.targets import box_masks, in_region, visible_ids
-from rsdfm_core.types import Frame, LABELS, ObjectState
+from rsdfm_core.types import Frame, ObjectState
 
 MODES = ('collaborative', 'single', 'late', 'raw', 'absolute-depth')
 LATE_BOX_BYTES = 40        # 9 float32 (x y z l w h yaw vx vy) + float16 score + uint8 label + pad
@@ -57,10 +58,11 @@ def nms(boxes: list[ObjectState], iou_threshold: float = 0.1) -> list[ObjectStat
 def future_positions(
     frames: list[Frame], i: int, track_id: int, steps: int, dt: float
 ) -> np.ndarray | None:
-    """(steps, 2) ground-truth positions of a track at dt, 2 dt, ... after frame i; None if any is missing.
+    """Return the (steps, 2) ground-truth positions of a track at dt, 2 dt, ... after frame i.
 
-    Frames must be in time order within a sequence; a later sequence must start later in time
-    (see offset_sequences), so futures never cross into it."""
+    None if any is missing. Frames must be in time order within a sequence; a later sequence
+    must start later in time (see offset_sequences), so futures never cross into it.
+    """
     t0 = frames[i].stamp_ns
     out = []
     j = i
@@ -200,9 +202,12 @@ def evaluate_frames(
 
 def trajectory_pieces(rt: Runtime, mode: str, heads: TaskHeads
                       ) -> tuple[Tracker, TrajectoryPredictor, TrajectoryPredictor]:
-    """The one tracker (boxes from the heads' score threshold on, as detection_node's
-    track_threshold) and the two predictors it feeds: learned ('cv' for late fusion, which has
-    no fused map) and constant velocity."""
+    """Return the one tracker and the two predictors it feeds.
+
+    The tracker takes boxes from the heads' score threshold on, as detection_node's
+    track_threshold. The predictors: learned ('cv' for late fusion, which has no fused map) and
+    constant velocity.
+    """
     learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
     return Tracker(min_score=heads.score_threshold), learned, TrajectoryPredictor(rt, 'cv')
 
@@ -232,7 +237,10 @@ def add_trajectories(
 
 
 def offset_sequences(sequences: list[list[Frame]], gap_ns: int = 1_000_000_000_000) -> list[Frame]:
-    """Concatenate frame sequences (e.g. several bags), shifting stamps so each starts after the last."""
+    """Concatenate frame sequences (e.g. several bags).
+
+    Stamps are shifted so each sequence starts after the last.
+    """
     out, offset = [], 0
     for seq in sequences:
         if out and seq:
@@ -243,7 +251,7 @@ def offset_sequences(sequences: list[list[Frame]], gap_ns: int = 1_000_000_000_0
 
 
 def load_runtime(mode: str, weights: str | None, threads: int = 1) -> Runtime:
-    """The runtime of a mode: absolute-depth defaults to the shipped LSS weights."""
+    """Return the runtime of a mode: absolute-depth defaults to the shipped LSS weights."""
     from rsdfm_core.model.weights import ABSDEPTH_WEIGHTS
     if mode == 'absolute-depth' and weights is None:
         if not ABSDEPTH_WEIGHTS.exists():

@@ -1,5 +1,8 @@
-"""The training loop behind `rsdfm train`: cached simulator data, end-to-end model loss, then the
-trajectory head on the frozen model; progress with ETA on stderr, resumable checkpoints."""
+"""The training loop behind `rsdfm train`.
+
+Cached simulator data, end-to-end model loss, then the trajectory head on the frozen model;
+progress with ETA on stderr, resumable checkpoints.
+"""
 from __future__ import annotations
 
 import math
@@ -13,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from rsdfm_core.model.config import region_grid
-from rsdfm_core.model.heads import DET_CHANNELS, SEG_CHANNELS, TRAJ_SCALE
+from rsdfm_core.model.heads import DET_CHANNELS, TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet
 from rsdfm_core.model.weights import build_model, model_id, save_checkpoint
 from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
@@ -177,7 +180,10 @@ def train(
     threads: int = 1,
     log_path: str | None = None,
 ) -> dict:
-    """Run both training stages; writes `out` (weights + config) and `out`.resume.pt (optimizer state)."""
+    """Run both training stages.
+
+    Writes `out` (weights + config) and `out`.resume.pt (optimizer state).
+    """
     torch.set_num_threads(threads)
     cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
     cfg['weights'] = {**TRAIN_DEFAULTS['weights'], **config.get('train', {}).get('weights', {})}
@@ -202,7 +208,8 @@ def train(
         ]
 
     log(
-        f'train: caching {len(cfg["train_seeds"])} training + {len(cfg["val_seeds"])} validation sequences '
+        f'train: caching {len(cfg["train_seeds"])} training + '
+        f'{len(cfg["val_seeds"])} validation sequences '
         f'of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
         log_file,
     )
@@ -227,7 +234,7 @@ def train(
         rng.setstate(st['rng'])
         log(f'train: resumed at iteration {it0}', log_file)
     total_its = cfg['iterations'] + cfg['traj_iterations']
-    lag_frames = [int(round(l * 10)) for l in mcfg['history_lags_s']]
+    lag_frames = [int(round(lag * 10)) for lag in mcfg['history_lags_s']]
     margin = max(lag_frames + [0])
     batches = _batches(seqs, cfg, rng, margin)
     t_start, it_start = time.time(), it0
@@ -306,7 +313,8 @@ def train(
                 for k in parts
             )
             log(
-                f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) {rate:.2f} s/it '
+                f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) '
+                f'{rate:.2f} s/it '
                 f'ETA {rate * (total_its - it - 1) / 60:.1f} min',
                 log_file,
             )
@@ -327,7 +335,10 @@ def train(
 
 
 def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
-    """(Cf, R, W) fused map of frame t of a cached sequence, all drones, default budget (no grad)."""
+    """Return the (Cf, R, W) fused map of frame t of a cached sequence.
+
+    All drones, default budget, no grad.
+    """
     with torch.no_grad():
         net.eval()
         img = torch.from_numpy(seq.images[t]).permute(0, 3, 1, 2).float() / 255.0
@@ -342,12 +353,15 @@ def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
 
 
 def traj_loss(net: RsdfmNet, seqs: list[Sequence], picks, lag_frames, grid, mcfg, cache: dict):
-    """L1 of the trajectory head's future offsets at object centres (backbone frozen, maps cached)."""
+    """Return the L1 loss of the trajectory head's future offsets at object centres.
+
+    The backbone is frozen and its maps cached.
+    """
     stacks, tgs = [], []
     for si, t in picks:
         t = t - t % 2                                  # reuse cached maps across iterations
         maps = []
-        for tt in [t] + [t - l for l in lag_frames]:
+        for tt in [t] + [t - lag for lag in lag_frames]:
             key = (si, max(tt, 0))
             if key not in cache:
                 cache[key] = fused_features(net, seqs[si], max(tt, 0), grid)

@@ -74,13 +74,15 @@ def write_outputs(rows: list[dict], out: Path) -> None:
     from rsdfm_core.commands.evaluate import json_safe
     (out / 'results.json').write_text(json.dumps(json_safe(rows), indent=2) + '\n')
     lines = [
-        '| method | bags | bytes / drone / frame | log2 bytes | mAP@0.5 | mAP@0.7 | car AP@0.5 | car AP@0.7 '
+        '| method | bags | bytes / drone / frame | log2 bytes | mAP@0.5 | mAP@0.7 '
+        '| car AP@0.5 | car AP@0.7 '
         '| seg IoU | PQ | ADE@3s | ADE@3s (CV) |',
         '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ]
     for r in rows:
         lines.append(
-            f'| {r["name"]} | {r["bag"]} | {r["bytes_per_agent_frame"]:.0f} | {fmt(r["log2_bytes"], 1)} | '
+            f'| {r["name"]} | {r["bag"]} | {r["bytes_per_agent_frame"]:.0f} | '
+            f'{fmt(r["log2_bytes"], 1)} | '
             f'{fmt(r["ap50"])} | {fmt(r["ap70"])} | {fmt(r["per_class"]["ap50"]["car"])} | '
             f'{fmt(r["per_class"]["ap70"]["car"])} | {fmt(r["iou"])} | {fmt(r["pq"])} | '
             f'{fmt(r["ade"]["3s"], 2)} | {fmt(r["ade_cv"]["3s"], 2)} |'

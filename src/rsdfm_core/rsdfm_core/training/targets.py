@@ -1,5 +1,8 @@
-"""Training targets on the BEV grid (CenterPoint heatmaps and regressions, segmentation, trajectories)
-and per-pixel depth/height bin targets for the lifting's auxiliary loss."""
+"""Training targets on the BEV grid, and bin targets for the lifting.
+
+BEV: CenterPoint heatmaps and regressions, segmentation, trajectories. Per pixel: depth/height
+bin targets for the lifting's auxiliary loss.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +17,11 @@ REG_DIM = 10     # offset (2), z, log l w h (3), sin/cos of 2*yaw (2), velocity 
 def visible_ids(
     views: list[CameraView], objects: list[ObjectState], min_pixels: int = 4
 ) -> set[int]:
-    """Track ids of objects that some view sees: >= min_pixels in an instance map, or, for views
-    without one, a box centre that projects inside the image (in front of the camera)."""
+    """Return the track ids of objects that some view sees.
+
+    Seen: >= min_pixels in an instance map, or, for views without one, a box centre that
+    projects inside the image (in front of the camera).
+    """
     from rsdfm_core.geometry import project_points
     ids: set[int] = set()
     for v in views:
@@ -39,7 +45,10 @@ def in_region(objects: list[ObjectState], grid: BevGrid) -> list[ObjectState]:
 
 
 def box_masks(objects: list[ObjectState], grid: BevGrid) -> np.ndarray:
-    """(R, W) uint16 instance raster: cell centre inside the box footprint -> 1-based object index."""
+    """Return the (R, W) uint16 instance raster of the boxes.
+
+    A cell whose centre is inside a box footprint gets that object's 1-based index.
+    """
     out = np.zeros((grid.rows, grid.cols), np.uint16)
     if not objects:
         return out
@@ -128,13 +137,15 @@ def bev_targets(objects: list[ObjectState], grid: BevGrid, futures: np.ndarray |
 
 def bin_targets(values: np.ndarray, centres: np.ndarray, stride: int, log: bool = False,
                 limit: float | None = None) -> np.ndarray:
-    """Per-feature-pixel bin index (int8, -1 = ignore) from a dense per-pixel map (height or z-depth).
+    """Return the per-feature-pixel bin index (int8, -1 = ignore) of a dense per-pixel map.
+
+    The map is height or z-depth.
 
     The value at the centre pixel of each stride x stride block is assigned to the nearest bin
     centre (in log space for depth); non-finite values and values beyond `limit` are ignored.
     """
     h, w = values.shape
-    v = values[stride // 2 :: stride, stride // 2 :: stride][: h // stride, : w // stride].astype(
+    v = values[stride // 2::stride, stride // 2::stride][:h // stride, :w // stride].astype(
         np.float64
     )
     ok = np.isfinite(v)

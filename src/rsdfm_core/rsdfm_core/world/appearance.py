@@ -1,4 +1,6 @@
-"""Surface colours (albedo) of buildings, trees and vehicles at ray hit points, from box-local coordinates.
+"""Surface colours (albedo) of buildings, trees and vehicles at ray hit points.
+
+They are computed from box-local coordinates.
 
 Vehicles get windscreens, rear windows, side windows and wheels so a network can find them and
 tell their front from their back; buildings get parapets and rows of windows; canopies get leaves.
@@ -25,8 +27,9 @@ def albedo(kind: np.ndarray, local: np.ndarray, half: np.ndarray, base: np.ndarr
            axis: np.ndarray, sign: np.ndarray, ident: np.ndarray) -> np.ndarray:
     """(N, 3) float32 colour in 0..1 of N hit points.
 
-    local: hit point in the box frame (x along the heading); half: half extents; axis/sign: the face hit
-    (0: front/back, 1: sides, 2: top/bottom); ident: box track id (vehicles) for per-vehicle variation.
+    local: hit point in the box frame (x along the heading); half: half extents; axis/sign: the
+    face hit (0: front/back, 1: sides, 2: top/bottom); ident: box track id (vehicles) for
+    per-vehicle variation.
     """
     out = base.astype(np.float32)
     for painter, kinds in (
@@ -72,7 +75,8 @@ def _vehicles(kind, local, half, out, axis, sign, ident):
         )
         ribs = np.where(top[cargo] & ((local[cargo, 0] % 0.8) < 0.12), 0.85, 1.0)
         out[cargo] = tone * (np.where(top[cargo], 1.0, 0.93) * ribs)[:, None]
-    # bus: light roof with a dark air-conditioning unit, windscreen strip, long window band with pillars
+    # bus: light roof with a dark air-conditioning unit, windscreen strip, long window band with
+    # pillars
     roof = bus & top
     out[roof] = np.array([0.82, 0.82, 0.8], np.float32)
     out[roof & (fl > -0.1) & (fl < 0.15) & (np.abs(fy) < 0.3)] = np.array(

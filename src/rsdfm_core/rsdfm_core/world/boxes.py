@@ -14,8 +14,8 @@ CAR, TRUCK, BUS, CAR_CABIN, TRUCK_CARGO = 3, 4, 5, 6, 7      # vehicle parts: ev
 VEHICLE_KIND = {'car': CAR, 'truck': TRUCK, 'bus': BUS}
 
 # Parts of each vehicle class inside its ground-truth box, as fractions of (length, width, height):
-# (kind, centre offset along the heading, length, width, height). Every part stands on the ground and
-# the tallest part covers the box centre, so the box top centre is a point of the vehicle.
+# (kind, centre offset along the heading, length, width, height). Every part stands on the ground
+# and the tallest part covers the box centre, so the box top centre is a point of the vehicle.
 VEHICLE_PARTS = {
     'car': ((CAR, 0.0, 1.0, 1.0, 0.55), (CAR_CABIN, -0.06, 0.48, 0.86, 1.0)),
     'truck': ((TRUCK, 0.38, 0.24, 1.0, 0.85), (TRUCK_CARGO, -0.13, 0.74, 1.0, 1.0)),
@@ -29,8 +29,11 @@ _UNIT_CORNERS = np.array(
 
 @dataclass
 class BoxSet:
-    """N oriented boxes: centre (N,3), half extents (N,3), yaw about map z (N,), kind (N,),
-    base colour (N,3) in 0..1, ident (N,) (track id for vehicles, 0 otherwise)."""
+    """N oriented boxes.
+
+    Centre (N,3), half extents (N,3), yaw about map z (N,), kind (N,), base colour (N,3) in 0..1,
+    ident (N,) (track id for vehicles, 0 otherwise).
+    """
 
     centre: np.ndarray
     half: np.ndarray
@@ -47,7 +50,7 @@ class BoxSet:
     @staticmethod
     def from_rows(rows: list[tuple], kind: int | list[int], colours: np.ndarray,
                   ident: np.ndarray | None = None) -> 'BoxSet':
-        """rows of (cx, cy, z_bottom, length, width, height, yaw)."""
+        """Build boxes from rows of (cx, cy, z_bottom, length, width, height, yaw)."""
         if not rows:
             return BoxSet.empty()
         a = np.asarray(rows, dtype=np.float64).reshape(-1, 7)
@@ -74,7 +77,10 @@ class BoxSet:
         colour: np.ndarray,
         track_ids: np.ndarray,
     ) -> 'BoxSet':
-        """The part boxes of vehicles given by their ground-truth boxes (centre xy, yaw, size l/w/h)."""
+        """Return the part boxes of vehicles given by their ground-truth boxes.
+
+        A ground-truth box is centre xy, yaw, size l/w/h.
+        """
         rows, kinds, cols, ids = [], [], [], []
         for k, label in enumerate(labels):
             L, W, H = size[k]

@@ -10,7 +10,7 @@ MAX_DRONES = 8
 
 @dataclass
 class WorldConfig:
-    """Everything that decides what the simulator renders; same config, same frames, bit for bit."""
+    """All that decides what the simulator renders; same config, same frames, bit for bit."""
 
     seed: int = 0
     drones: int = 4

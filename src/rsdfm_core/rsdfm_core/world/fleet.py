@@ -1,7 +1,7 @@
-"""Drone placement: each drone looks obliquely at its own point of the fusion region and drifts slowly.
+"""Drone placement: each drone looks obliquely at its own fusion-region point and drifts slowly.
 
-Aim points fan out around the region centre in different directions, so the views overlap near the
-centre and together cover much more than any one of them.
+Aim points fan out around the region centre in different directions, so the views overlap near
+the centre and together cover much more than any one of them.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import look_at_optical
 from .config import WorldConfig
+from ..geometry import look_at_optical
 
 
 @dataclass

@@ -1,5 +1,7 @@
-"""The textured, lit ground of the town: grass, asphalt with lane markings, sidewalks, parking, plazas,
-with baked shadows of the static solids and fields beyond the town edge.
+"""The textured, lit ground of the town.
+
+Grass, asphalt with lane markings, sidewalks, parking, plazas, with baked shadows of the static
+solids and fields beyond the town edge.
 
 Painted once per scene into a raster (0.2 m cells); rendering samples it at each ray's ground hit.
 Noise at several scales keeps roads and grass from being separable by colour alone.
@@ -21,7 +23,10 @@ MIP_LEVELS = 4
 def value_noise(
     rng: np.random.Generator, shape: tuple[int, int], cells: int, octaves: int = 3
 ) -> np.ndarray:
-    """Smooth noise in [-1, 1] of the given shape: bicubic upsampling of random grids, several octaves."""
+    """Return smooth noise in [-1, 1] of the given shape.
+
+    Bicubic upsampling of random grids, several octaves.
+    """
     out = np.zeros(shape, np.float32)
     amp, total = 1.0, 0.0
     for o in range(octaves):
@@ -174,7 +179,7 @@ class Ground:
         return np.clip(img, 0, 1)
 
     def _paint_fields(self, rng: np.random.Generator) -> np.ndarray:
-        """A wrapping tile of farmland for the ground beyond the town edge."""
+        """Return a wrapping tile of farmland for the ground beyond the town edge."""
         t = FIELD_TILE
         palette = np.array(
             [

@@ -2,7 +2,8 @@
 
 The ground hit is analytic for all pixels at once. Each box is tested only against the rays inside
 the pixel rectangle its projected corners cover (slab method in the box frame), keeping the nearest
-t, so occlusion is exact. Ray parameter t is the optical z-depth (rays have z = 1 in the optical frame).
+t, so occlusion is exact. Ray parameter t is the optical z-depth (rays have z = 1 in the optical
+frame).
 """
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import intrinsics
 from .appearance import albedo
 from .boxes import BoxSet, CAR
 from .ground import Ground
 from .lighting import Lighting
+from ..geometry import intrinsics
 
 NEAR = 0.05
 
@@ -28,7 +29,10 @@ class RenderResult:
 
 
 def _put_rows(dst: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
-    """dst[rows] = values for a C-contiguous (N, 3) float32 dst, via np.put on 12-byte records (fast)."""
+    """Set dst[rows] = values for a C-contiguous (N, 3) float32 dst.
+
+    Fast: np.put on 12-byte records.
+    """
     rec = np.dtype((np.void, 12))
     np.put(
         dst.view(rec).reshape(-1),
@@ -38,7 +42,10 @@ def _put_rows(dst: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
 
 
 class Renderer:
-    """Renders one pinhole camera of fixed intrinsics at any pose in a scene of boxes over a ground."""
+    """Renders one pinhole camera of fixed intrinsics at any pose.
+
+    The scene is boxes over a ground.
+    """
 
     def __init__(
         self, width: int, height: int, hfov_deg: float, ground: Ground, lighting: Lighting
@@ -53,13 +60,17 @@ class Renderer:
             np.float32
         )
         self.ground, self.lighting = ground, lighting
-        # unit-variance sensor noise; each render reads it from a random offset (cheaper than drawing anew)
+        # unit-variance sensor noise; each render reads it from a random offset (cheaper than
+        # drawing anew)
         self._noise = np.random.default_rng(12345).standard_normal(
             self.height * self.width * 3 + 65536, dtype=np.float32
         )
 
     def _rects(self, corners: np.ndarray, R: np.ndarray, o: np.ndarray) -> np.ndarray:
-        """(N, 4) pixel rectangles r0, r1, c0, c1 covered by each box; empty (r0 >= r1) when unseen."""
+        """Return the (N, 4) pixel rectangles r0, r1, c0, c1 covered by each box.
+
+        A rectangle is empty (r0 >= r1) when its box is unseen.
+        """
         pc = (corners - o) @ R                              # (N, 8, 3) optical-frame corners
         z = pc[..., 2]
         K = self.K
@@ -149,7 +160,8 @@ class Renderer:
             )
         obj = hit >= 0
         gi = np.flatnonzero(finite & ~obj)
-        # ground footprint of a pixel: distance / f, stretched by the grazing angle (geometric mean of the axes)
+        # ground footprint of a pixel: distance / f, stretched by the grazing angle (geometric mean
+        # of the axes)
         rn = self.ray_norm.reshape(-1).take(gi)
         foot = (
             ft.take(gi) * rn * rn / (np.float32(self.K[0, 0]) * np.sqrt(np.abs(fdz.take(gi)) * rn))

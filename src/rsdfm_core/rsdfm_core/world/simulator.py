@@ -1,4 +1,4 @@
-"""The Simulator: a town, its traffic and a drone fleet advanced in fixed time steps, rendered per drone.
+"""The Simulator: town, traffic and drone fleet advanced in fixed time steps, rendered per drone.
 
 Deterministic for a given WorldConfig: every random stream is derived from the seed.
 """
@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 
-from ..types import CameraView, Frame
 from .config import WorldConfig
 from .fleet import Drone, place_fleet
 from .ground import Ground
@@ -17,10 +16,14 @@ from .lighting import Lighting
 from .render import Renderer
 from .town import generate_town, Town
 from .traffic import Traffic
+from ..types import CameraView, Frame
 
 
 class Simulator:
-    """`step()` returns the next Frame (all drones' views at one capture time, plus all vehicles)."""
+    """`step()` returns the next Frame.
+
+    A Frame is all drones' views at one capture time, plus all vehicles.
+    """
 
     def __init__(self, config: WorldConfig | None = None):
         self.config = config = config or WorldConfig()
@@ -51,7 +54,7 @@ class Simulator:
         return self.renderer.K.copy()
 
     def time_of(self, index: int) -> float:
-        """Simulated seconds since the start at frame `index`."""
+        """Return the simulated seconds since the start at frame `index`."""
         return index / self.config.rate_hz
 
     def step(self) -> Frame:
@@ -78,7 +81,7 @@ class Simulator:
         return frame
 
     def frames(self, n: int, progress: bool = False) -> Iterator[Frame]:
-        """The next n frames; with progress=True a counter goes to stderr."""
+        """Yield the next n frames; with progress=True a counter goes to stderr."""
         for k in range(n):
             yield self.step()
             if progress:

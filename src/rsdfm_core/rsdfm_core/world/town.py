@@ -1,4 +1,6 @@
-"""Procedural town layout: a road grid with intersections, blocks of buildings, parks, parking lots, trees.
+"""Procedural town layout.
+
+A road grid with intersections, blocks of buildings, parks, parking lots, trees.
 
 Only the layout lives here (where things are); the ground texture is painted in ground.py and the
 moving traffic in traffic.py.
@@ -135,7 +137,7 @@ def _split(
 
 
 def _parking_lot(rng, x0, x1, y0, y1, lots, slots) -> None:
-    """A paved lot with rows of perpendicular bays; rows run along the longer side."""
+    """Return a paved lot with rows of perpendicular bays; rows run along the longer side."""
     lots.append((x0, y0, x1, y1))
     along_x = (x1 - x0) >= (y1 - y0)
     a0, a1, b0, b1 = (x0, x1, y0, y1) if along_x else (y0, y1, x0, x1)
@@ -159,7 +161,10 @@ def _parking_lot(rng, x0, x1, y0, y1, lots, slots) -> None:
 
 
 def generate_town(rng: np.random.Generator, size: float = 240.0) -> Town:
-    """Lay out a town: road grid, then fill each block with buildings, a park, a plaza or parking."""
+    """Lay out a town: the road grid first, then the blocks.
+
+    Each block is filled with buildings, a park, a plaza or parking.
+    """
     half = size / 2
     road_xs, road_ys = _road_lines(rng, half), _road_lines(rng, half)
     clear = ROAD_HALF_WIDTH + SIDEWALK

@@ -1,4 +1,6 @@
-"""Vehicles driving on the town's lanes: a lane graph, a kinematic model, traffic lights, car following.
+"""Vehicles driving on the town's lanes.
+
+A lane graph, a kinematic model, traffic lights, car following.
 
 Each moving vehicle follows a polyline path (a lane between two intersections, or a turn through
 one), picks its next path at random when it enters one, slows for the vehicle ahead, for red lights
@@ -11,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..types import ObjectState
 from .boxes import BoxSet
 from .town import Town
+from ..types import ObjectState
 
 # class: (length, width, height), share of moving traffic, top speed m/s
 VEHICLE_SPECS = {'car': ((4.5, 1.9, 1.5), 0.78, 13.0), 'truck': ((8.0, 2.5, 3.2), 0.12, 10.0),
@@ -35,7 +37,8 @@ class Path:
     axis: int                 # 0: runs along x, 1: along y (for the light at its end)
     node: tuple[int, int] | None   # intersection at its end (lanes only)
     turn: bool                # a connector through an intersection that changes direction
-    next: list[int]
+    # indices of the paths that may follow this one; a public field name, so not renamed
+    next: list[int]  # noqa: A003
     conflicts: set[int] = field(default_factory=set)   # connectors whose swept area meets this one
 
     @property
@@ -49,7 +52,10 @@ def _polyline(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_lane_graph(town: Town) -> list[Path]:
-    """Lanes between neighbouring intersections (right-hand traffic) and turn connectors inside them."""
+    """Build the lane graph.
+
+    Lanes between neighbouring intersections (right-hand traffic) and turn connectors inside them.
+    """
     xs, ys = town.road_xs, town.road_ys
     clear = town.road_half_width + 1.0
     paths: list[Path] = []
@@ -105,8 +111,11 @@ def _dense(p: Path, step: float = 0.5) -> np.ndarray:
 
 
 def _mark_conflicts(paths: list[Path], clearance: float = 3.0) -> None:
-    """Connectors through one intersection conflict when they pass closer than `clearance` metres,
-    unless they start from the same lane (then car following keeps them apart)."""
+    """Mark conflicting connectors through one intersection.
+
+    Connectors conflict when they pass closer than `clearance` metres, unless they start from
+    the same lane (then car following keeps them apart).
+    """
     starts: dict[int, int] = {}
     for pid, p in enumerate(paths):
         for nxt in p.next:
@@ -210,7 +219,10 @@ class Traffic:
         return xy, yaw
 
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(N, 2) centres, (N,) yaw, (N, 2) velocity of every vehicle (moving first, then parked)."""
+        """Return (N, 2) centres, (N,) yaw, (N, 2) velocity of every vehicle.
+
+        Moving vehicles come first, then parked ones.
+        """
         if self._pose_cache is None:
             xy, yaw = self._moving_pose()
             vel = self.v[:, None] * np.stack([np.cos(yaw), np.sin(yaw)], 1)
@@ -261,7 +273,10 @@ class Traffic:
             self._step(dt / steps)
 
     def _occupied(self) -> set[int]:
-        """Connectors in use: driven on, reserved by an approaching vehicle, or still under a long tail."""
+        """Return the connectors in use.
+
+        In use: driven on, reserved by an approaching vehicle, or still under a long tail.
+        """
         occ: set[int] = set()
         for k in range(self.n_moving):
             p = self.paths[self.path[k]]
@@ -275,8 +290,11 @@ class Traffic:
         return occ
 
     def _room(self) -> dict[int, float]:
-        """Free length at the start of each lane, minus what vehicles already heading into it will take,
-        so nobody enters an intersection it cannot leave (no gridlock)."""
+        """Return the free length at the start of each lane.
+
+        Minus what vehicles already heading into it will take, so nobody enters an intersection it
+        cannot leave (no gridlock).
+        """
         room: dict[int, float] = {}
         for k in range(self.n_moving):
             pid = int(self.path[k])
