@@ -84,8 +84,11 @@ def not_connected(probe, readiness, sim_time: bool) -> list[str]:
     """
     node = probe.node
     missing = [f'{ns}/camera/{leaf} reader' for ns in DRONES
-               for leaf in ('image_raw', 'camera_info', 'pose')
+               for leaf in ('image_raw', 'camera_info')
                if node.count_subscribers(f'{ns}/camera/{leaf}') < 1]
+    # the camera poses come from TF (pose_source tf): every perception node listens to both
+    missing += [f'{topic} readers' for topic in ('/tf', '/tf_static')
+                if node.count_subscribers(topic) < len(DRONES)]
     missing += [f'{s.topic_name} publisher' for s in node.subscriptions
                 if s.topic_name in OUTPUTS and s.get_publisher_count() < 1]
     if sim_time:

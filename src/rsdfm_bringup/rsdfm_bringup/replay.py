@@ -108,9 +108,11 @@ class BagReplay:
         return sorted(self.publishers)
 
     @property
-    def image_topics(self) -> list[str]:
-        """The camera image topics played: the ones a ready graph subscribes to."""
-        return [t for t in self.topics if t.endswith(('/camera/image_raw', '/camera/image_raw/compressed'))]
+    def input_topics(self) -> list[str]:
+        """The played topics a ready graph reads: camera images and TF (the default pose source)."""
+        return [t for t in self.topics
+                if t.endswith(('/camera/image_raw', '/camera/image_raw/compressed'))
+                or t in ('/tf', '/tf_static')]
 
     def play(self, stop: threading.Event | None = None, progress: bool = True) -> int:
         """Publish the bag (again and again with loop) until done or `stop` is set; returns messages sent."""

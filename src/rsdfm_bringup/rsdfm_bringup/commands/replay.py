@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError, LookupError) as exc:
             raise UserError(str(exc)) from None
         if args.wait_subscribers > 0:
-            wanted = args.wait_topic or replay.image_topics
+            wanted = args.wait_topic or replay.input_topics
             if replay.writes(CLOCK_TOPIC):
                 wanted = [*wanted, CLOCK_TOPIC]
             missing = wait_for_subscribers(node, wanted, args.wait_subscribers, replay)
