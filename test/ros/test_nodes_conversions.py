@@ -55,8 +55,8 @@ def test_bad_messages_are_refused_with_the_reason():
 
     from rsdfm_ros.conversions import camera_K, ConversionError, image_to_rgb, pose_to_matrix
 
-    with pytest.raises(ConversionError, match="encoding 'mono8'"):
-        image_to_rgb(Image(height=2, width=2, encoding='mono8', step=2))
+    with pytest.raises(ConversionError, match="encoding 'yuv422'"):
+        image_to_rgb(Image(height=2, width=2, encoding='yuv422', step=4))
     with pytest.raises(ConversionError, match='needs step >= 12 and 48 data bytes, has 0') as err:
         image_to_rgb(Image(height=4, width=4, encoding='rgb8', step=12))
     assert err.value.reason == 'image_step'
@@ -109,7 +109,10 @@ def test_one_reader_for_rclpy_and_rosbags_messages():
         assert np.array_equal(
             np.asarray(from_bag, dtype=object), np.asarray(from_rclpy, dtype=object)
         )
-        assert serialize_message(deserialize_message(cdr.tobytes(), rclpy_type)) == cdr.tobytes()
+        # rclpy's own bytes (CDR padding may differ) read back by rosbags give the same again
+        again = ts.deserialize_cdr(serialize_message(deserialize_message(cdr.tobytes(), rclpy_type)),
+                                   typename)
+        assert np.array_equal(np.asarray(read(again), dtype=object), np.asarray(from_bag, dtype=object))
     assert np.array_equal(messages.image_to_array(ts.deserialize_cdr(
         ts.serialize_cdr(convert.image_to_msg(rgb, 5, 'cam'), 'sensor_msgs/msg/Image'),
         'sensor_msgs/msg/Image')), rgb)
