@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 
 def launch_config_dir() -> Path:
@@ -72,22 +73,40 @@ def _nodes(context, *args, **kwargs):
 
 
 def generate_launch_description() -> LaunchDescription:
-    return LaunchDescription([
-        DeclareLaunchArgument('drones', default_value='4',
-                              description='number of drones: namespaces uav1..uavN'),
-        DeclareLaunchArgument('namespaces', default_value='',
-                              description='explicit drone namespaces, e.g. [uav1,uav3] '
-                                          '(overrides drones)'),
-        DeclareLaunchArgument('weights', default_value='',
-                              description='model checkpoint (empty = shipped weights)'),
-        DeclareLaunchArgument('params_file', default_value=str(config_dir() / 'rsdfm.yaml'),
-                              description='node parameters file'),
-        DeclareLaunchArgument('rviz', default_value='false',
-                              description='start rviz2 with config/rsdfm.rviz'),
-        DeclareLaunchArgument('respawn', default_value='true',
-                              description=f'restart a node that crashed, after {RESPAWN_DELAY_S:g} s'),
-        DeclareLaunchArgument('use_sim_time', default_value='false',
-                              description='follow /clock (set true when replaying a bag with '
-                                          'ros2 bag play --clock or rsdfm replay --clock)'),
-        OpaqueFunction(function=_nodes),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                'drones', default_value='4', description='number of drones: namespaces uav1..uavN'
+            ),
+            DeclareLaunchArgument(
+                'namespaces',
+                default_value='',
+                description='explicit drone namespaces, e.g. [uav1,uav3] (overrides drones)',
+            ),
+            DeclareLaunchArgument(
+                'weights',
+                default_value='',
+                description='model checkpoint (empty = shipped weights)',
+            ),
+            DeclareLaunchArgument(
+                'params_file',
+                default_value=str(config_dir() / 'rsdfm.yaml'),
+                description='node parameters file',
+            ),
+            DeclareLaunchArgument(
+                'rviz', default_value='false', description='start rviz2 with config/rsdfm.rviz'
+            ),
+            DeclareLaunchArgument(
+                'respawn',
+                default_value='true',
+                description=f'restart a node that crashed, after {RESPAWN_DELAY_S:g} s',
+            ),
+            DeclareLaunchArgument(
+                'use_sim_time',
+                default_value='false',
+                description='follow /clock (set true when replaying a bag with '
+                'ros2 bag play --clock or rsdfm replay --clock)',
+            ),
+            OpaqueFunction(function=_nodes),
+        ]
+    )

@@ -108,7 +108,9 @@ def test_launch_file_describes_the_fleet_graph(clean_environ, use_sim_time) -> N
     assert profile == str(REPO_ROOT / 'config' / 'fastdds.xml')
     for node in nodes[:-1]:
         assert node_parameters(node, context)['use_sim_time'] is (use_sim_time == 'true')
-        assert node._ExecuteLocal__respawn and node._ExecuteLocal__respawn_delay == 1.0  # no public getter
+        assert (
+            node._ExecuteLocal__respawn and node._ExecuteLocal__respawn_delay == 1.0
+        )  # no public getter
         assert node_env(node, context) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
 
 

@@ -32,4 +32,6 @@ def test_the_lint_settings_are_ament_flake8s() -> None:
     theirs.read(Path(ament_flake8.__file__).parent / 'configuration' / 'ament_flake8.ini')
     ours.read(REPO_ROOT / '.flake8')
     for key, value in theirs['flake8'].items():
-        assert ours['flake8'].get(key) == value, f'.flake8 changes {key}: {ours["flake8"].get(key)}'
+        assert ours['flake8'].get(key) == value, (
+            f'.flake8 changes {key}: {ours["flake8"].get(key)}'
+        )

@@ -11,12 +11,12 @@ by the tests and benchmarks only, have none).
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 import re
 import sys
-from pathlib import Path
 
-import pytest
 from catkin_pkg.package import parse_package
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / 'src'
@@ -109,7 +109,9 @@ def test_package_xml_is_valid(package_xml: Path) -> None:
     assert [str(lic) for lic in package.licenses] == ['Apache-2.0']
     assert package.maintainers, 'no maintainer'
     for maintainer in package.maintainers:
-        assert EMAIL.match(maintainer.email or ''), f'invalid maintainer email {maintainer.email!r}'
+        assert EMAIL.match(maintainer.email or ''), (
+            f'invalid maintainer email {maintainer.email!r}'
+        )
     assert package.get_build_type() in ('ament_cmake', 'ament_python')
 
 
@@ -137,9 +139,11 @@ def test_package_declares_its_imports(package_xml: Path) -> None:
     assert not missing, f'{package.name}/package.xml lacks <exec_depend> for: {sorted(missing)}'
 
 
-@pytest.mark.parametrize('package_xml', [p for p in PACKAGE_XMLS
-                                         if parse_package(str(p)).get_build_type() == 'ament_python'],
-                         ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    'package_xml',
+    [p for p in PACKAGE_XMLS if parse_package(str(p)).get_build_type() == 'ament_python'],
+    ids=lambda p: p.parent.name,
+)
 def test_ament_python_layout(package_xml: Path) -> None:
     """resource marker, package.xml installed, executables where `ros2 run` looks for them."""
     root = package_xml.parent

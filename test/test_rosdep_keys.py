@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from catkin_pkg.package import parse_package
-
+import pytest
 from test_package_metadata import IMPORT_TO_ROSDEP, ROS_PACKAGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +49,11 @@ def test_every_dependency_is_resolvable(package_xml: Path, resolvable) -> None:
     package = parse_package(str(package_xml))
     names = {dep.name for kind in DEPENDENCY_KINDS for dep in getattr(package, kind)}
     unknown = sorted(names - resolvable)
-    assert not unknown, (f'{package.name}/package.xml names what rosdep cannot resolve: {unknown}; '
-                         'use a key from shared/rosdep-keys.txt or a Kilted package, or drop it '
-                         'and say how it is installed')
+    assert not unknown, (
+        f'{package.name}/package.xml names what rosdep cannot resolve: {unknown}; '
+        'use a key from shared/rosdep-keys.txt or a Kilted package, or drop it '
+        'and say how it is installed'
+    )
 
 
 def test_import_mapping_names_only_resolvable_keys(resolvable) -> None:

@@ -7,10 +7,10 @@ generated Python untouched (same mtimes) and report that it skipped both steps.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETUP = REPO_ROOT / 'scripts' / 'setup.sh'
@@ -25,9 +25,19 @@ def run_setup(extra_env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 def built_artifacts() -> dict[str, int]:
     """mtime (ns) of every file that a pip or colcon run would rewrite."""
-    venv_site = REPO_ROOT / '.venv' / 'lib' / f'python{sys.version_info.major}.{sys.version_info.minor}' / 'site-packages'
-    paths = [REPO_ROOT / '.venv' / '.rsdfm-pip-stamp', REPO_ROOT / 'install' / '.rsdfm-colcon-stamp',
-             venv_site, REPO_ROOT / 'install' / 'setup.bash']
+    venv_site = (
+        REPO_ROOT
+        / '.venv'
+        / 'lib'
+        / f'python{sys.version_info.major}.{sys.version_info.minor}'
+        / 'site-packages'
+    )
+    paths = [
+        REPO_ROOT / '.venv' / '.rsdfm-pip-stamp',
+        REPO_ROOT / 'install' / '.rsdfm-colcon-stamp',
+        venv_site,
+        REPO_ROOT / 'install' / 'setup.bash',
+    ]
     paths += (REPO_ROOT / 'build' / 'rsdfm_msgs').glob('lib*.so')
     paths += (REPO_ROOT / 'build' / 'rsdfm_msgs' / 'rosidl_generator_py' / 'rsdfm_msgs').rglob('*')
     paths += (REPO_ROOT / 'install' / 'rsdfm_msgs').rglob('*')

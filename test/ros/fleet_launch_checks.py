@@ -15,18 +15,17 @@ not collect the unittest classes below without their launch.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 import os
+from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
 import time
 import unittest
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.events.process import ProcessExited, ProcessStarted
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -35,6 +34,7 @@ import launch_testing.actions
 
 from graph_support import Probe
 from helpers import wait_for
+from launch import LaunchDescription
 
 DRONES = ('/uav1', '/uav2')
 NODES = [f'{ns}/perception_node' for ns in DRONES] + [
@@ -141,6 +141,7 @@ class TestInstalledFleetLaunch(unittest.TestCase):
 
     def test_outputs_arrive_and_the_ros2_cli_sees_the_graph(self, proc_info, test_args) -> None:
         from nav_msgs.msg import OccupancyGrid
+
         from rsdfm_msgs.msg import Detection3DArray, TrajectoryArray
 
         sim_time = test_args.get('use_sim_time', 'false').lower() == 'true'

@@ -24,7 +24,11 @@ def messages_of(rgb: np.ndarray) -> list:
     out.append(Image(height=H, width=W, encoding='mono8', step=W,
                      data=bytes_to_uint8_array(np.ascontiguousarray(rgb[..., 0]).tobytes())))
     ok, png = cv2.imencode('.png', cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    out.append(CompressedImage(format='rgb8; png compressed bgr8', data=bytes_to_uint8_array(png.tobytes())))
+    out.append(
+        CompressedImage(
+            format='rgb8; png compressed bgr8', data=bytes_to_uint8_array(png.tobytes())
+        )
+    )
     return out
 
 
@@ -39,7 +43,7 @@ def test_project_readers_decode_every_camera_message() -> None:
 
 
 def test_cv_bridge_and_project_readers_agree() -> None:
-    from rsdfm_ros.camera_bridge import HAVE_CV_BRIDGE, camera_rgb
+    from rsdfm_ros.camera_bridge import camera_rgb, HAVE_CV_BRIDGE
     if not HAVE_CV_BRIDGE:
         pytest.skip('cv_bridge is not importable here (no ROS 2 distribution; it has no wheel)')
     rgb = np.random.default_rng(3).integers(0, 255, (H, W, 3), dtype=np.uint8)

@@ -9,10 +9,10 @@ isolate_this_process()
 
 
 def test_level_returns_to_ok_once_refusals_stop(rclpy_context):
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticStatus
+    import rclpy
 
-    from rsdfm_ros.diagnostics import NodeDiagnostics, diagnostic_values
+    from rsdfm_ros.diagnostics import diagnostic_values, NodeDiagnostics
 
     node = rclpy.create_node('diagnostics_level_test', context=rclpy_context)
     try:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
-from pathlib import Path
 
 import pytest
 

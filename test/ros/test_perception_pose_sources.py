@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from graph_support import Probe, isolate_this_process
+from graph_support import isolate_this_process, Probe
 from helpers import ros_test_env, wait_for
 
 isolate_this_process()
@@ -61,8 +61,13 @@ def test_camera_pose_from_tf_or_odometry(tmp_path, rclpy_context, source):
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
     from rsdfm_msgs.msg import BevFeature
-    from rsdfm_ros.conversions import (matrix_to_pose, ns_to_stamp, pose_to_matrix, rgb_to_image,
-                                       stamp_to_ns)
+    from rsdfm_ros.conversions import (
+        matrix_to_pose,
+        ns_to_stamp,
+        pose_to_matrix,
+        rgb_to_image,
+        stamp_to_ns,
+    )
     from rsdfm_ros.qos import camera_qos
 
     view, body, mount = scene()
@@ -90,7 +95,9 @@ def test_camera_pose_from_tf_or_odometry(tmp_path, rclpy_context, source):
             if source == 'tf':
                 dynamic.sendTransform(transform(T, stamp, 'map', BODY))
             else:
-                odom = Odometry(child_frame_id=BODY, pose=PoseWithCovariance(pose=matrix_to_pose(T)))
+                odom = Odometry(
+                    child_frame_id=BODY, pose=PoseWithCovariance(pose=matrix_to_pose(T))
+                )
                 odom.header.stamp, odom.header.frame_id = ns_to_stamp(stamp), 'map'
                 odom_pub.publish(odom)
         info = CameraInfo(width=W, height=H, distortion_model='plumb_bob', d=[0.0] * 5)

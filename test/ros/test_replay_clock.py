@@ -21,7 +21,7 @@ def test_replay_publishes_the_bag_time_on_clock(tmp_path, rclpy_context, restamp
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rosgraph_msgs.msg import Clock
 
-    from rsdfm_bringup.replay import CLOCK_TOPIC, BagReplay
+    from rsdfm_bringup.replay import BagReplay, CLOCK_TOPIC
 
     bag = make_bag(tmp_path / 'bag', drones=1, frames=4, width=64, height=48)
     player = rclpy.create_node('test_clock_player', context=rclpy_context)

@@ -49,7 +49,8 @@ def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(
         wait_for(lambda: all(replay.matched(t) > 0 for t in topics) or recorder.poll() is not None,
                  timeout=30, message='recorder subscribed to every topic')
         assert recorder.poll() is None, recorder.stderr.read()
-        assert replay.play(progress=False) == 3 * (2 * 3 + 1)
+        # per frame: 3 camera topics of 2 drones, ground truth, /tf; /tf_static once per drone
+        assert replay.play(progress=False) == 3 * (2 * 3 + 1 + 1) + 2
         assert replay.flush(10.0), 'recorder did not acknowledge every message'
         offset = replay.offset_ns
     finally:
@@ -61,12 +62,8 @@ def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(
     source = _read_rosbags(src)
     recorded = _read_rosbags(out)
     assert Counter(t for t, _, _ in recorded) == Counter(t for t, _, _ in source if t in topics)
-    src_stamps = {
-        (t, m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)
-        for t, _, m in source
-        if t in topics
-    }
-    rec_stamps = {(t, m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) for t, _, m in recorded}
+    src_stamps = {(t, stamp_of(m)) for t, _, m in source if t in topics}
+    rec_stamps = {(t, stamp_of(m)) for t, _, m in recorded}
     expected = {
         (t, s + offset - (2 * 10**9 if t.startswith('/uav2/') else 0)) for t, s in src_stamps
     }
@@ -84,6 +81,12 @@ def test_replayed_bag_is_recorded_and_read_back_by_rosbags_and_mcap(
         schemas = {s.name for s in reader.get_summary().schemas.values()}
     assert counts == Counter(t for t, _, _ in recorded)
     assert {'sensor_msgs/msg/Image', 'rsdfm_msgs/msg/Detection3DArray'} <= schemas
+
+
+def stamp_of(msg) -> int:
+    """Header stamp of a message, or of the first transform of a tf2_msgs/TFMessage."""
+    header = msg.header if hasattr(msg, 'header') else msg.transforms[0].header
+    return header.stamp.sec * 10**9 + header.stamp.nanosec
 
 
 def test_replay_and_record_refuse_bad_input_in_one_line(tmp_path, ros_env):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, MutableMapping
 
-from rsdfm_core.graph import GraphError, config_dir
+from rsdfm_core.graph import config_dir, GraphError
 
 PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
 

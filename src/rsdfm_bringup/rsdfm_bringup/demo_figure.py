@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use('Agg')
+from matplotlib.patches import Polygon  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Polygon  # noqa: E402
 
 from rsdfm_core.geometry import BevGrid  # noqa: E402
 from rsdfm_core.types import Frame, ObjectState  # noqa: E402
@@ -27,8 +27,17 @@ def _corners(o: ObjectState) -> np.ndarray:
 def _boxes(ax, objects, edge=None, fill=False, lw=1.2, alpha=1.0) -> None:
     for o in objects:
         colour = edge or CLASS_COLOURS.get(o.label, 'w')
-        ax.add_patch(Polygon(_corners(o), closed=True, fill=fill, edgecolor=colour, facecolor=colour if fill else 'none',
-                             lw=lw, alpha=alpha))
+        ax.add_patch(
+            Polygon(
+                _corners(o),
+                closed=True,
+                fill=fill,
+                edgecolor=colour,
+                facecolor=colour if fill else 'none',
+                lw=lw,
+                alpha=alpha,
+            )
+        )
 
 
 def _extent(grid: BevGrid) -> list[float]:
@@ -47,10 +56,19 @@ def _feature_rgb(features: np.ndarray) -> np.ndarray:
     return np.clip((P - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
 
 
-def draw_demo_figure(path: str | Path, frame: Frame, grid: BevGrid, gt: list[ObjectState],
-                     detections: list[ObjectState], fused: np.ndarray | None, segmentation: np.ndarray | None,
-                     trajectories: list[tuple[int, str, np.ndarray]], gt_futures: dict[int, np.ndarray],
-                     agents: list[str], title: str) -> Path:
+def draw_demo_figure(
+    path: str | Path,
+    frame: Frame,
+    grid: BevGrid,
+    gt: list[ObjectState],
+    detections: list[ObjectState],
+    fused: np.ndarray | None,
+    segmentation: np.ndarray | None,
+    trajectories: list[tuple[int, str, np.ndarray]],
+    gt_futures: dict[int, np.ndarray],
+    agents: list[str],
+    title: str,
+) -> Path:
     """Write the picture; returns its path."""
     n = len(frame.views)
     fig = plt.figure(figsize=(max(4.2 * n, 15.0), 9.0))
@@ -59,7 +77,10 @@ def draw_demo_figure(path: str | Path, frame: Frame, grid: BevGrid, gt: list[Obj
     for i, view in enumerate(frame.views):
         ax = fig.add_subplot(top[0, i])
         ax.imshow(view.image)
-        ax.set_title(f'{view.agent_id} camera' + ('' if view.agent_id in agents else ' (not fused)'), fontsize=10)
+        ax.set_title(
+            f'{view.agent_id} camera' + ('' if view.agent_id in agents else ' (not fused)'),
+            fontsize=10,
+        )
         ax.axis('off')
     ext = _extent(grid)
     axes = [fig.add_subplot(bottom[0, i]) for i in range(3)]
@@ -73,14 +94,24 @@ def draw_demo_figure(path: str | Path, frame: Frame, grid: BevGrid, gt: list[Obj
     ax.set_title(f'fused BEV (PCA) of {", ".join(agents)}', fontsize=10)
     ax = axes[1]
     if segmentation is not None:
-        ax.imshow(np.ma.masked_equal(segmentation, 0), extent=ext, origin='lower', cmap='autumn', alpha=0.5)
+        ax.imshow(
+            np.ma.masked_equal(segmentation, 0),
+            extent=ext,
+            origin='lower',
+            cmap='autumn',
+            alpha=0.5,
+        )
     _boxes(ax, gt, edge='#22aa22', lw=2.0)
     _boxes(ax, detections)
-    ax.set_title(f'{len(detections)} detections, segmentation (orange), truth (green)', fontsize=10)
+    ax.set_title(
+        f'{len(detections)} detections, segmentation (orange), truth (green)', fontsize=10
+    )
     ax = axes[2]
     _boxes(ax, gt, edge='#22aa22', lw=1.0, fill=True, alpha=0.35)
     for track_id, label, points in trajectories:
-        ax.plot(points[:, 0], points[:, 1], '-o', ms=2, color=CLASS_COLOURS.get(label, 'k'), lw=1.5)
+        ax.plot(
+            points[:, 0], points[:, 1], '-o', ms=2, color=CLASS_COLOURS.get(label, 'k'), lw=1.5
+        )
     for fut in gt_futures.values():
         ax.plot(fut[:, 0], fut[:, 1], ':', color='#22aa22', lw=1.5)
     ax.set_title('trajectories (3 s), true futures dotted', fontsize=10)

@@ -22,7 +22,9 @@ class GraphReadiness:
         self.node = node
         self.graph = graph
         self.inputs_matched: dict[str, str] = {}
-        node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, result_qos(depth=100))
+        node.create_subscription(
+            DiagnosticArray, '/diagnostics', self._on_diagnostics, result_qos(depth=100)
+        )
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
@@ -42,8 +44,13 @@ class GraphReadiness:
         """The replay's camera writers, the drones' features, the fused map and the detections all
         have their readers (node, recorder, this watcher), and every node reads all its inputs."""
         node = self.node
-        return (all(replay.matched(t) >= 1 for t in camera_topics)
-                and all(node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2 for ns in self.graph.namespaces)
-                and node.count_subscribers('/rsdfm/fused_bev') >= 4
-                and node.count_subscribers('/rsdfm/detections') >= 2
-                and self.all_inputs_matched())
+        return (
+            all(replay.matched(t) >= 1 for t in camera_topics)
+            and all(
+                node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2
+                for ns in self.graph.namespaces
+            )
+            and node.count_subscribers('/rsdfm/fused_bev') >= 4
+            and node.count_subscribers('/rsdfm/detections') >= 2
+            and self.all_inputs_matched()
+        )

@@ -16,7 +16,12 @@ from rosbags.highlevel import AnyReader
 
 from rsdfm_core.bag import make_typestore
 from rsdfm_core.geometry import BevGrid
-from rsdfm_core.messages import detections_to_objects, fields_to_grid, occupancy_to_mask, stamp_to_ns
+from rsdfm_core.messages import (
+    detections_to_objects,
+    fields_to_grid,
+    occupancy_to_mask,
+    stamp_to_ns,
+)
 from rsdfm_core.model.runtime import fused_from_payload
 from rsdfm_core.types import ObjectState
 
@@ -26,17 +31,23 @@ class Recorded:
     """Graph outputs by capture stamp (ns, as published)."""
 
     detections: dict[int, list[ObjectState]] = field(default_factory=dict)
-    trajectories: dict[int, list[tuple[int, str, np.ndarray]]] = field(default_factory=dict)  # (track, label, (k,3))
+    trajectories: dict[int, list[tuple[int, str, np.ndarray]]] = field(
+        default_factory=dict
+    )  # (track, label, (k,3))
     fused_agents: dict[int, list[str]] = field(default_factory=dict)
-    fused: dict[int, np.ndarray] = field(default_factory=dict)             # (C, R, W) float16 features
+    fused: dict[int, np.ndarray] = field(default_factory=dict)  # (C, R, W) float16 features
     fused_grid: BevGrid | None = None
-    feature_bytes: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))  # agent -> stamp -> bytes
-    feature_raw_bytes: dict[str, int] = field(default_factory=dict)          # agent -> float32 map size
-    segmentation: dict[int, np.ndarray] = field(default_factory=dict)       # (rows, cols) uint8 0/1
-    instances: dict[int, np.ndarray] = field(default_factory=dict)          # (rows, cols) uint16 ids
-    diagnostics: dict[str, dict[str, str]] = field(default_factory=dict)    # node -> newest key/values
+    feature_bytes: dict[str, dict[int, int]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )  # agent -> stamp -> bytes
+    feature_raw_bytes: dict[str, int] = field(default_factory=dict)  # agent -> float32 map size
+    segmentation: dict[int, np.ndarray] = field(default_factory=dict)  # (rows, cols) uint8 0/1
+    instances: dict[int, np.ndarray] = field(default_factory=dict)  # (rows, cols) uint16 ids
+    diagnostics: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # node -> newest key/values
     ground_truth: dict[int, list[ObjectState]] = field(default_factory=dict)
-    receive_ns: dict[int, int] = field(default_factory=dict)                # detections: stamp -> bag log time
+    receive_ns: dict[int, int] = field(default_factory=dict)  # detections: stamp -> bag log time
 
 
 def read_recorded(path: str | Path) -> Recorded:
@@ -45,13 +56,22 @@ def read_recorded(path: str | Path) -> Recorded:
     with AnyReader([Path(path)], default_typestore=make_typestore()) as reader:
         for conn, t_ns, raw in reader.messages():
             topic = conn.topic
-            if topic.endswith('/rsdfm/bev_feature'):       # sizes only: skip deserialising payloads twice
+            if topic.endswith(
+                '/rsdfm/bev_feature'
+            ):  # sizes only: skip deserialising payloads twice
                 msg = reader.deserialize(raw, conn.msgtype)
                 out.feature_bytes[msg.agent_id][stamp_to_ns(msg.header.stamp)] = len(msg.payload)
                 out.feature_raw_bytes[msg.agent_id] = int(msg.raw_bytes)
                 continue
-            if topic not in ('/rsdfm/detections', '/rsdfm/trajectories', '/rsdfm/fused_bev', '/rsdfm/segmentation',
-                             '/rsdfm/instances', '/diagnostics', '/ground_truth/objects'):
+            if topic not in (
+                '/rsdfm/detections',
+                '/rsdfm/trajectories',
+                '/rsdfm/fused_bev',
+                '/rsdfm/segmentation',
+                '/rsdfm/instances',
+                '/diagnostics',
+                '/ground_truth/objects',
+            ):
                 continue
             msg = reader.deserialize(raw, conn.msgtype)
             if topic == '/diagnostics':
@@ -65,15 +85,27 @@ def read_recorded(path: str | Path) -> Recorded:
             elif topic == '/ground_truth/objects':
                 out.ground_truth[stamp] = detections_to_objects(msg)
             elif topic == '/rsdfm/trajectories':
-                out.trajectories[stamp] = [(int(tr.track_id), str(tr.label),
-                                            np.array([[p.x, p.y, p.z] for p in tr.points]).reshape(-1, 3))
-                                           for tr in msg.trajectories]
+                out.trajectories[stamp] = [
+                    (
+                        int(tr.track_id),
+                        str(tr.label),
+                        np.array([[p.x, p.y, p.z] for p in tr.points]).reshape(-1, 3),
+                    )
+                    for tr in msg.trajectories
+                ]
             elif topic == '/rsdfm/fused_bev':
-                fused = fused_from_payload(fields_to_grid(msg), int(msg.channels), bytes(msg.payload),
-                                           list(msg.agents))
-                out.fused_agents[stamp], out.fused_grid, out.fused[stamp] = fused.agents, fused.grid, fused.features
+                fused = fused_from_payload(
+                    fields_to_grid(msg), int(msg.channels), bytes(msg.payload), list(msg.agents)
+                )
+                out.fused_agents[stamp], out.fused_grid, out.fused[stamp] = (
+                    fused.agents,
+                    fused.grid,
+                    fused.features,
+                )
             elif topic == '/rsdfm/instances':
-                out.instances[stamp] = np.frombuffer(bytes(msg.data), '<u2').reshape(msg.height, msg.width).copy()
+                out.instances[stamp] = (
+                    np.frombuffer(bytes(msg.data), '<u2').reshape(msg.height, msg.width).copy()
+                )
             elif topic == '/rsdfm/segmentation':
                 out.segmentation[stamp] = occupancy_to_mask(msg)
     return out

@@ -7,8 +7,8 @@ one of them is best effort (a reliable subscriber would silently not match it).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+import sys
 
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -50,14 +50,25 @@ class BagRecorder:
             msgtype = types[0]
             try:
                 cls = message_class(msgtype)
-                self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.typestore)
+                self.connections[topic] = self.writer.add_connection(
+                    topic, msgtype, typestore=self.typestore
+                )
             except (LookupError, KeyError) as exc:
                 self._refused.add(topic)
-                self.node.get_logger().warning(f'not recording {topic}: type {msgtype} unknown ({exc})')
+                self.node.get_logger().warning(
+                    f'not recording {topic}: type {msgtype} unknown ({exc})'
+                )
                 continue
             self.counts[topic] = 0
-            self._subs.append(self.node.create_subscription(
-                cls, topic, lambda raw, t=topic: self._write(t, raw), self._qos_for(topic), raw=True))
+            self._subs.append(
+                self.node.create_subscription(
+                    cls,
+                    topic,
+                    lambda raw, t=topic: self._write(t, raw),
+                    self._qos_for(topic),
+                    raw=True,
+                )
+            )
             print(f'record: recording {topic} [{msgtype}]', file=sys.stderr)
 
     def _qos_for(self, topic: str) -> QoSProfile:
@@ -65,7 +76,9 @@ class BagRecorder:
         infos = self.node.get_publishers_info_by_topic(topic)
         if any(i.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for i in infos):
             qos.reliability = ReliabilityPolicy.BEST_EFFORT
-        if infos and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos):
+        if infos and all(
+            i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos
+        ):
             qos.durability = DurabilityPolicy.TRANSIENT_LOCAL     # /tf_static: latched mounts
         return qos
 

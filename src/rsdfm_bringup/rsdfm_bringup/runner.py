@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import IO
 
 from rsdfm_bringup.dds import use_rsdfm_dds_profile
@@ -114,8 +114,14 @@ class GraphRunner:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / (full_name.strip('/').replace('/', '.') + '.log'), 'ab')
             self._logs[full_name] = out
-        proc = subprocess.Popen(self.command(spec), env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            self.command(spec),
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.processes[full_name] = proc
         self._started_at[full_name] = time.monotonic()
         return proc

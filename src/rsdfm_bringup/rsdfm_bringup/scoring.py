@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rsdfm_bringup.recorded import Recorded, bytes_per_agent_frame, latency_ms, shift_stamps
+from rsdfm_bringup.recorded import bytes_per_agent_frame, latency_ms, Recorded, shift_stamps
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.metrics.detection import bev_ap
 from rsdfm_core.metrics.segmentation import SegmentationMeter
@@ -27,8 +27,14 @@ def evaluated_objects(frame: Frame, grid: BevGrid) -> list[ObjectState]:
     return in_region([o for o in frame.objects if o.track_id in seen], grid)
 
 
-def score(rec: Recorded, frames: list[Frame], grid: BevGrid, offset_ns: int = 0, step_s: float = 0.5,
-          sent_at: dict[int, int] | None = None) -> dict:
+def score(
+    rec: Recorded,
+    frames: list[Frame],
+    grid: BevGrid,
+    offset_ns: int = 0,
+    step_s: float = 0.5,
+    sent_at: dict[int, int] | None = None,
+) -> dict:
     """Figures of the graph's outputs over the bag's frames (stamps moved back by the replay offset)."""
     dets = shift_stamps(rec.detections, offset_ns)
     gts = {f.stamp_ns: evaluated_objects(f, grid) for f in frames}
@@ -49,8 +55,14 @@ def score(rec: Recorded, frames: list[Frame], grid: BevGrid, offset_ns: int = 0,
         if i < WARMUP_FRAMES or frame.stamp_ns not in trajectories:
             continue
         states = {d.track_id: d for d in dets.get(frame.stamp_ns, []) if d.track_id}
-        outs = [(states[t], points) for t, _label, points in trajectories[frame.stamp_ns] if t in states]
-        add_trajectories(outs, gts[frame.stamp_ns], frames, i, len(outs[0][1]) if outs else 0, step_s, meter)
+        outs = [
+            (states[t], points)
+            for t, _label, points in trajectories[frame.stamp_ns]
+            if t in states
+        ]
+        add_trajectories(
+            outs, gts[frame.stamp_ns], frames, i, len(outs[0][1]) if outs else 0, step_s, meter
+        )
     out['ade'], out['fde'] = meter.result()
     out['trajectories'] = meter.count
     out['bytes_per_agent_frame'] = bytes_per_agent_frame(rec)

@@ -7,22 +7,31 @@ message came for every frame (or a timeout), then stops everything cleanly.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from rsdfm_bringup.readiness import GraphReadiness
 from rsdfm_bringup.replay import BagReplay
 from rsdfm_bringup.runner import GraphRunner
 from rsdfm_core.graph import FleetGraph
 
-OUTPUT_TOPICS = ['/rsdfm/detections', '/rsdfm/fused_bev', '/rsdfm/segmentation', '/rsdfm/instances',
-                 '/rsdfm/trajectories', '/diagnostics', '/ground_truth/objects', '/tf', '/tf_static']
+OUTPUT_TOPICS = [
+    '/rsdfm/detections',
+    '/rsdfm/fused_bev',
+    '/rsdfm/segmentation',
+    '/rsdfm/instances',
+    '/rsdfm/trajectories',
+    '/diagnostics',
+    '/ground_truth/objects',
+    '/tf',
+    '/tf_static',
+]
 
 
 class SessionError(RuntimeError):
@@ -48,15 +57,19 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from rsdfm_ros.qos import result_qos
     from rsdfm_msgs.msg import Detection3DArray
+    from rsdfm_ros.qos import result_qos
 
     rec_dir, logs = out / 'record', out / 'logs'
     shutil.rmtree(rec_dir, ignore_errors=True)
     logs.mkdir(parents=True, exist_ok=True)
     spaces = list(graph.namespaces)
     cameras = [f'{ns}/camera/{leaf}' for ns in spaces for leaf in ('image_raw', 'camera_info')]
-    play = cameras + [f'{ns}/camera/pose' for ns in spaces] + ['/tf', '/tf_static', '/ground_truth/objects']
+    play = (
+        cameras
+        + [f'{ns}/camera/pose' for ns in spaces]
+        + ['/tf', '/tf_static', '/ground_truth/objects']
+    )
     topics = OUTPUT_TOPICS + [f'{ns}/rsdfm/bev_feature' for ns in spaces]
     started = time.monotonic()
     runner = GraphRunner(graph, log_dir=logs)
@@ -66,20 +79,31 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     rclpy.init()
     node = rclpy.create_node('rsdfm_demo')
     count = [0]
-    node.create_subscription(Detection3DArray, '/rsdfm/detections', lambda m: count.__setitem__(0, count[0] + 1),
-                             result_qos(depth=100))
+    node.create_subscription(
+        Detection3DArray,
+        '/rsdfm/detections',
+        lambda m: count.__setitem__(0, count[0] + 1),
+        result_qos(depth=100),
+    )
     readiness = GraphReadiness(node, graph)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
-    spinner = threading.Thread(target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
-                               daemon=True)
+    spinner = threading.Thread(
+        target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
+        daemon=True,
+    )
     spinner.start()
     try:
         runner.start()
-        recorder = subprocess.Popen([rsdfm, 'record', '--out', str(rec_dir), *topics], stdout=recorder_log,
-                                    stderr=subprocess.STDOUT)
-        replay = BagReplay(node, bag, rate=rate, topics=play, restamp=True, camera_qos_kind='reliable')
+        recorder = subprocess.Popen(
+            [rsdfm, 'record', '--out', str(rec_dir), *topics],
+            stdout=recorder_log,
+            stderr=subprocess.STDOUT,
+        )
+        replay = BagReplay(
+            node, bag, rate=rate, topics=play, restamp=True, camera_qos_kind='reliable'
+        )
         _log(f'waiting for {len(graph.nodes)} nodes and the recorder to connect')
 
         def connected() -> bool:
@@ -89,9 +113,13 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         deadline = time.monotonic() + ready_timeout
         while not connected():
             if time.monotonic() > deadline:
-                raise SessionError(f'graph not connected after {ready_timeout:g} s; see the node logs in {logs}')
+                raise SessionError(
+                    f'graph not connected after {ready_timeout:g} s; see the node logs in {logs}'
+                )
             time.sleep(0.2)
-        _log(f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames at rate {rate:g}')
+        _log(
+            f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames at rate {rate:g}'
+        )
         replay.play()
         replay.flush()
         last, last_change = count[0], time.monotonic()
@@ -100,8 +128,12 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
             if count[0] != last:
                 last, last_change = count[0], time.monotonic()
         if count[0] < frames:
-            _log(f'only {count[0]} of {frames} frames gave detections (none for {idle_timeout:g} s)')
-        time.sleep(1.5)   # let /diagnostics publish its final figures once more (1 Hz) before stopping
+            _log(
+                f'only {count[0]} of {frames} frames gave detections (none for {idle_timeout:g} s)'
+            )
+        time.sleep(
+            1.5
+        )  # let /diagnostics publish its final figures once more (1 Hz) before stopping
     finally:
         if recorder is not None:
             recorder.send_signal(signal.SIGINT)
@@ -116,4 +148,6 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-    return SessionResult(rec_dir, replay.offset_ns, count[0], dict(replay.sent_at), time.monotonic() - started)
+    return SessionResult(
+        rec_dir, replay.offset_ns, count[0], dict(replay.sent_at), time.monotonic() - started
+    )

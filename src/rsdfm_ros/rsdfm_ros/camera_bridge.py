@@ -12,7 +12,7 @@ import importlib.util
 import numpy as np
 
 from rsdfm_core.camera import CameraModel, undistort
-from rsdfm_core.messages import ConversionError, camera_image_to_rgb
+from rsdfm_core.messages import camera_image_to_rgb, ConversionError
 from rsdfm_core.validation import check_image_size
 
 HAVE_CV_BRIDGE = importlib.util.find_spec('cv_bridge') is not None
@@ -20,7 +20,7 @@ HAVE_CV_BRIDGE = importlib.util.find_spec('cv_bridge') is not None
 
 def cv_bridge_rgb(msg) -> np.ndarray:
     """(H, W, 3) uint8 RGB of an Image or CompressedImage decoded by cv_bridge."""
-    from cv_bridge import CvBridge, CvBridgeError     # optional: only with a ROS 2 distribution
+    from cv_bridge import CvBridge, CvBridgeError  # optional: only with a ROS 2 distribution
 
     bridge = CvBridge()
     try:
@@ -28,7 +28,9 @@ def cv_bridge_rgb(msg) -> np.ndarray:
             return bridge.compressed_imgmsg_to_cv2(msg, desired_encoding='rgb8')
         return bridge.imgmsg_to_cv2(msg, desired_encoding='rgb8')
     except (CvBridgeError, ValueError, TypeError) as exc:
-        raise ConversionError(f'cv_bridge cannot decode the image: {exc}', 'image_decode') from None
+        raise ConversionError(
+            f'cv_bridge cannot decode the image: {exc}', 'image_decode'
+        ) from None
 
 
 def camera_rgb(msg, camera: CameraModel, use_cv_bridge: bool = HAVE_CV_BRIDGE) -> np.ndarray:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from rsdfm_core.cli import UserError
 
@@ -22,14 +22,24 @@ HELP = 'simulate a scene, run it through the whole ROS graph, score the outputs 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--out', default='out/demo', help='output directory (default out/demo)')
     parser.add_argument('--drones', type=int, default=4, help='number of drones (default 4)')
-    parser.add_argument('--frames', type=int, default=45,
-                        help='frames to simulate at 10 Hz (default 45: trajectories need 5 frames of history and 3 s of future)')
+    parser.add_argument(
+        '--frames',
+        type=int,
+        default=45,
+        help='frames to simulate at 10 Hz (default 45: trajectories need 5 frames of history and 3 s of future)',
+    )
     parser.add_argument('--width', type=int, default=640, help='image width (default 640)')
     parser.add_argument('--height', type=int, default=480, help='image height (default 480)')
     parser.add_argument('--seed', type=int, default=11, help='world seed (default 11)')
-    parser.add_argument('--rate', type=float, default=0.25,
-                        help='replay speed factor; below 1 so 2 cores keep up with every frame (default 0.25)')
-    parser.add_argument('--weights', default=None, help='model checkpoint (default: shipped weights)')
+    parser.add_argument(
+        '--rate',
+        type=float,
+        default=0.25,
+        help='replay speed factor; below 1 so 2 cores keep up with every frame (default 0.25)',
+    )
+    parser.add_argument(
+        '--weights', default=None, help='model checkpoint (default: shipped weights)'
+    )
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -58,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from rsdfm_bringup.demo_figure import draw_demo_figure
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import evaluated_objects, score
-    from rsdfm_bringup.session import SessionError, run_session
+    from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.bag import read_frames, write_bag
     from rsdfm_core.commands.evaluate import json_safe
     from rsdfm_core.graph import fleet_graph
@@ -70,10 +80,19 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     bag = out / 'bag'
     shutil.rmtree(bag, ignore_errors=True)
-    _step(1, f'simulating {args.frames} frames of {args.drones} drones at {args.width}x{args.height}')
+    _step(
+        1, f'simulating {args.frames} frames of {args.drones} drones at {args.width}x{args.height}'
+    )
     try:
-        sim = Simulator(WorldConfig(seed=args.seed, drones=args.drones, width=args.width, height=args.height,
-                                    dense_gt=False))
+        sim = Simulator(
+            WorldConfig(
+                seed=args.seed,
+                drones=args.drones,
+                width=args.width,
+                height=args.height,
+                dense_gt=False,
+            )
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
     write_bag(bag, sim.frames(args.frames, progress=True))
@@ -86,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
         result = run_session(graph, bag, args.frames, out, args.rate)
     except SessionError as exc:
         raise UserError(str(exc)) from None
-    _step(3, f'graph ran for {result.seconds:.1f} s; {result.detections} detection messages for {args.frames} frames')
+    _step(
+        3,
+        f'graph ran for {result.seconds:.1f} s; {result.detections} detection messages for {args.frames} frames',
+    )
 
     _step(4, 'scoring the recorded outputs against the ground truth')
     rec = read_recorded(result.record_dir)
@@ -96,13 +118,20 @@ def run(args: argparse.Namespace) -> int:
     grid = rec.fused_grid
     figures = score(rec, frames, grid, result.offset_ns, sent_at=result.sent_at)
     diag = rec.diagnostics
-    refused = {name: {k[8:]: v for k, v in d.items() if k.startswith('refused.')} for name, d in diag.items()}
+    refused = {
+        name: {k[8:]: v for k, v in d.items() if k.startswith('refused.')}
+        for name, d in diag.items()
+    }
     refused = {k: v for k, v in refused.items() if v}
 
     _step(5, 'drawing one frame')
     frame = frames[len(frames) // 2]
     s = frame.stamp_ns + result.offset_ns
-    dets = [d for d in shift_stamps(rec.detections, result.offset_ns).get(frame.stamp_ns, []) if d.score >= 0.3]
+    dets = [
+        d
+        for d in shift_stamps(rec.detections, result.offset_ns).get(frame.stamp_ns, [])
+        if d.score >= 0.3
+    ]
     gt = evaluated_objects(frame, grid)
     by_stamp = {f.stamp_ns: f for f in frames}
     futures = {}
@@ -113,14 +142,26 @@ def run(args: argparse.Namespace) -> int:
         if pts:
             futures[o.track_id] = __import__('numpy').array([(o.x, o.y)] + pts)
     seg = rec.segmentation.get(s)
-    png = draw_demo_figure(out / 'demo.png', frame, grid, gt, dets, rec.fused.get(s), seg,
-                           rec.trajectories.get(s, []), futures, rec.fused_agents.get(s, []),
-                           f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), {len(gt)} ground-truth vehicles '
-                           f'(AP@0.5 {_fmt(figures["ap50"], 2)} over the run)')
+    png = draw_demo_figure(
+        out / 'demo.png',
+        frame,
+        grid,
+        gt,
+        dets,
+        rec.fused.get(s),
+        seg,
+        rec.trajectories.get(s, []),
+        futures,
+        rec.fused_agents.get(s, []),
+        f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), {len(gt)} ground-truth vehicles '
+        f'(AP@0.5 {_fmt(figures["ap50"], 2)} over the run)',
+    )
     total = time.monotonic() - t0
     figures['demo_seconds'] = total
     figures['refused'] = refused
-    (out / 'summary.json').write_text(json.dumps(json_safe(figures), indent=2, allow_nan=False) + '\n')
+    (out / 'summary.json').write_text(
+        json.dumps(json_safe(figures), indent=2, allow_nan=False) + '\n'
+    )
     b = figures['bytes_per_agent_frame']
     raw = figures['raw_bytes_per_agent_frame']
     lines = [
@@ -131,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
         f'  detection AP@0.5 / @0.7  {_fmt(figures["ap50"])} / {_fmt(figures["ap70"])}   '
         f'({figures["gt_objects"]} ground-truth boxes in the region seen by a drone)',
         f'  segmentation IoU / PQ    {_fmt(figures["iou"])} / {_fmt(figures["pq"])}',
-        '  trajectory ADE           ' + ', '.join(f'{k} {_fmt(v, 2)} m' for k, v in figures['ade'].items()),
+        '  trajectory ADE           '
+        + ', '.join(f'{k} {_fmt(v, 2)} m' for k, v in figures['ade'].items()),
         f'  bytes per drone per frame {_fmt(b, 0)} (log2 {_fmt(math.log2(b) if b == b and b > 0 else float("nan"), 1)}),'
         f' {_fmt(raw / b if b == b and b > 0 else float("nan"), 1)}x smaller than raw float32 maps',
         f'  end-to-end latency       {_fmt(figures["latency_ms_median"], 0)} ms median (images published to detections'

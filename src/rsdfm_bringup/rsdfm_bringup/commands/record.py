@@ -11,9 +11,15 @@ HELP = 'record ROS topics into a rosbag2 MCAP bag, like ros2 bag record'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--out', '-o', required=True, help='bag directory to create (must not exist)')
-    parser.add_argument('topics', nargs='*', help='topics to record (default: every topic, found at run time)')
-    parser.add_argument('--duration', type=float, default=0.0, help='stop after SECONDS (default: until Ctrl-C)')
+    parser.add_argument(
+        '--out', '-o', required=True, help='bag directory to create (must not exist)'
+    )
+    parser.add_argument(
+        'topics', nargs='*', help='topics to record (default: every topic, found at run time)'
+    )
+    parser.add_argument(
+        '--duration', type=float, default=0.0, help='stop after SECONDS (default: until Ctrl-C)'
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if recorder is not None:
             recorder.close()
-            print(f'record: {sum(recorder.counts.values())} messages on {len(recorder.counts)} topics -> {args.out}',
-                  file=sys.stderr)
+            print(
+                f'record: {sum(recorder.counts.values())} messages on {len(recorder.counts)} topics -> {args.out}',
+                file=sys.stderr,
+            )
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -11,28 +11,51 @@ HELP = 'play a rosbag2 (MCAP or sqlite3) bag into the ROS graph, like ros2 bag p
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('bag', help='rosbag2 directory (with metadata.yaml)')
-    parser.add_argument('--rate', type=float, default=1.0, help='playback speed factor (0.5 = half speed)')
+    parser.add_argument(
+        '--rate', type=float, default=1.0, help='playback speed factor (0.5 = half speed)'
+    )
     parser.add_argument('--loop', action='store_true', help='play again and again until Ctrl-C')
     parser.add_argument('--topics', nargs='+', default=None, help='play only these topics')
-    parser.add_argument('--restamp', action='store_true',
-                        help='move header stamps so the bag starts now, making end-to-end latency from the image '
-                             'stamp measurable (at --rate below 1 it then also counts the replay falling behind)')
-    parser.add_argument('--skew', action='append', default=[], metavar='NAMESPACE=SECONDS',
-                        help='shift the stamps of one namespace or topic, e.g. uav3=-2 for a clock 2 s behind '
-                             '(repeatable)')
+    parser.add_argument(
+        '--restamp',
+        action='store_true',
+        help='move header stamps so the bag starts now, making end-to-end latency from the image '
+        'stamp measurable (at --rate below 1 it then also counts the replay falling behind)',
+    )
+    parser.add_argument(
+        '--skew',
+        action='append',
+        default=[],
+        metavar='NAMESPACE=SECONDS',
+        help='shift the stamps of one namespace or topic, e.g. uav3=-2 for a clock 2 s behind '
+        '(repeatable)',
+    )
     parser.add_argument('--camera-qos', choices=('sensor_data', 'reliable'), default='sensor_data',
                         help='QoS of camera topics (default sensor_data, best effort)')
     parser.add_argument('--clock', type=float, nargs='?', const=40.0, default=0.0, metavar='HZ',
                         help='also publish the playback time on /clock, HZ times a second '
                              '(default 40), like ros2 bag play --clock: for nodes started with '
                              'use_sim_time:=true')
-    parser.add_argument('--wait-subscribers', type=float, default=0.0, metavar='SECONDS',
-                        help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber')
-    parser.add_argument('--skip-bad', action='store_true',
-                        help='play what is readable of a cut or damaged bag, leaving out missing topics and message '
-                             'types rclpy does not know (said on stderr); without it such a bag is refused')
-    parser.add_argument('--wait-topic', action='append', default=[], metavar='TOPIC',
-                        help='with --wait-subscribers: wait for subscribers on TOPIC instead (repeatable)')
+    parser.add_argument(
+        '--wait-subscribers',
+        type=float,
+        default=0.0,
+        metavar='SECONDS',
+        help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber',
+    )
+    parser.add_argument(
+        '--skip-bad',
+        action='store_true',
+        help='play what is readable of a cut or damaged bag, leaving out missing topics and message '
+        'types rclpy does not know (said on stderr); without it such a bag is refused',
+    )
+    parser.add_argument(
+        '--wait-topic',
+        action='append',
+        default=[],
+        metavar='TOPIC',
+        help='with --wait-subscribers: wait for subscribers on TOPIC instead (repeatable)',
+    )
 
 
 def parse_skew(items: list[str]) -> dict[str, float]:
@@ -45,7 +68,9 @@ def parse_skew(items: list[str]) -> dict[str, float]:
                 raise ValueError
             out[ns.strip()] = float(value)
         except ValueError:
-            raise UserError(f'--skew wants NAMESPACE=SECONDS (e.g. uav3=-2), got {item!r}') from None
+            raise UserError(
+                f'--skew wants NAMESPACE=SECONDS (e.g. uav3=-2), got {item!r}'
+            ) from None
     return out
 
 
@@ -53,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    from rsdfm_bringup.replay import CLOCK_TOPIC, BagReplay, wait_for_subscribers
+    from rsdfm_bringup.replay import BagReplay, CLOCK_TOPIC, wait_for_subscribers
     from rsdfm_core.bag import BagError
 
     if args.rate <= 0:
@@ -76,9 +101,14 @@ def run(args: argparse.Namespace) -> int:
                 wanted = [*wanted, CLOCK_TOPIC]
             missing = wait_for_subscribers(node, wanted, args.wait_subscribers, replay)
             if missing:
-                print(f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
-                      file=sys.stderr)
-        print(f'replay: {args.bag} at rate {args.rate:g}, {len(replay.topics)} topics', file=sys.stderr)
+                print(
+                    f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
+                    file=sys.stderr,
+                )
+        print(
+            f'replay: {args.bag} at rate {args.rate:g}, {len(replay.topics)} topics',
+            file=sys.stderr,
+        )
         try:
             sent = replay.play()
         except BagError as exc:

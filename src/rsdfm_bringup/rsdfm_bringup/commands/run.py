@@ -9,19 +9,38 @@ import time
 import yaml
 
 from rsdfm_core.cli import UserError
-from rsdfm_core.graph import GraphError, fleet_graph
+from rsdfm_core.graph import fleet_graph, GraphError
 
 HELP = 'start the fleet graph (perception per drone, fusion, task nodes) as separate processes'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--drones', type=int, default=None, help='number of drones, namespaces uav1..uavN (default from config/fleet.yaml)')
-    parser.add_argument('--namespaces', default=None, help='explicit drone namespaces, e.g. uav1,uav3 (overrides --drones)')
-    parser.add_argument('--weights', default=None, help='model checkpoint for every node (default: shipped weights)')
-    parser.add_argument('--params-file', default=None, help='node parameters file (default config/rsdfm.yaml)')
+    parser.add_argument(
+        '--drones',
+        type=int,
+        default=None,
+        help='number of drones, namespaces uav1..uavN (default from config/fleet.yaml)',
+    )
+    parser.add_argument(
+        '--namespaces',
+        default=None,
+        help='explicit drone namespaces, e.g. uav1,uav3 (overrides --drones)',
+    )
+    parser.add_argument(
+        '--weights',
+        default=None,
+        help='model checkpoint for every node (default: shipped weights)',
+    )
+    parser.add_argument(
+        '--params-file', default=None, help='node parameters file (default config/rsdfm.yaml)'
+    )
     parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                         help='parameter override for every node (repeatable), e.g. threads=1')
-    parser.add_argument('--log-dir', default=None, help='write each node\'s output to DIR/<node>.log instead of the terminal')
+    parser.add_argument(
+        '--log-dir',
+        default=None,
+        help='write each node\'s output to DIR/<node>.log instead of the terminal',
+    )
     parser.add_argument('--no-respawn', action='store_true',
                         help='stop the graph when a node crashes instead of restarting the node '
                              '(default: restart after a back-off of 0.5 s, doubling up to 30 s)')
@@ -44,8 +63,13 @@ def parse_param_overrides(items: list[str]) -> dict:
 def build_graph(args: argparse.Namespace):
     """The FleetGraph the arguments describe; bad arguments become UserError."""
     try:
-        return fleet_graph(drones=args.drones, namespaces=args.namespaces, weights=args.weights,
-                           params_file=args.params_file, parameters=parse_param_overrides(args.param))
+        return fleet_graph(
+            drones=args.drones,
+            namespaces=args.namespaces,
+            weights=args.weights,
+            params_file=args.params_file,
+            parameters=parse_param_overrides(args.param),
+        )
     except GraphError as exc:
         raise UserError(str(exc)) from None
 
@@ -61,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
     graph = build_graph(args)
     signal.signal(signal.SIGTERM, _interrupt)   # stop the nodes on SIGTERM too, never orphan them
     runner = GraphRunner(graph, log_dir=args.log_dir, respawn=not args.no_respawn)
-    print(f'rsdfm run: starting {len(graph.nodes)} nodes for drones {", ".join(graph.namespaces)}', file=sys.stderr)
+    print(
+        f'rsdfm run: starting {len(graph.nodes)} nodes for drones {", ".join(graph.namespaces)}',
+        file=sys.stderr,
+    )
     runner.start()
     for name, proc in runner.processes.items():
         print(f'  {name:28s} pid {proc.pid}', file=sys.stderr)

@@ -214,7 +214,9 @@ class FusionDecoder:
         valid = torch.stack(vs)
         fused = self.rt.net.fuse(torch.stack(xs)[None], valid[None])
         coverage = (valid > 0.5).sum(0).cpu().numpy().astype(np.uint8)
-        return FusedMap(fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage)
+        return FusedMap(
+            fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage
+        )
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
         decoded = []
