@@ -82,7 +82,8 @@ def main() -> int:
         with open(args.json, 'w') as fh:
             json.dump(res, fh, indent=2)
     print(
-        f'drone side {drone["median_ms"]:.1f} ms, fusion side ({args.drones} drones) {fusion["median_ms"]:.1f} ms '
+        f'drone side {drone["median_ms"]:.1f} ms, '
+        f'fusion side ({args.drones} drones) {fusion["median_ms"]:.1f} ms '
         f'(median, {args.threads} thread)',
         file=sys.stderr,
     )

@@ -1,6 +1,7 @@
-"""Speed of the synthetic world: frames per second of N drones at WxH (target: 4 x 640x480 >= 2 fps).
+"""Speed of the synthetic world: frames/s of N drones at WxH (target: 4 x 640x480 >= 2 fps).
 
-Reports rendering alone and rendering plus MCAP bag writing. Run: .venv/bin/python benchmarks/bench_simulate.py
+Reports rendering alone and rendering plus MCAP bag writing. Run:
+.venv/bin/python benchmarks/bench_simulate.py
 """
 from __future__ import annotations
 
@@ -41,8 +42,10 @@ def main() -> int:
         write_bag(Path(tmp) / 'bag', sim.frames(a.frames), progress=True, total=a.frames)
         both = time.perf_counter() - t0
     print(
-        f'simulate {a.drones} drones {a.width}x{a.height} dense_gt={cfg.dense_gt}: setup {setup:.2f} s; '
-        f'render {a.frames / render:.2f} frames/s; render + MCAP bag {a.frames / both:.2f} frames/s'
+        f'simulate {a.drones} drones {a.width}x{a.height} dense_gt={cfg.dense_gt}: '
+        f'setup {setup:.2f} s; '
+        f'render {a.frames / render:.2f} frames/s; '
+        f'render + MCAP bag {a.frames / both:.2f} frames/s'
     )
     return 0
 

@@ -1,5 +1,7 @@
-"""Loss soak, full form: 4 drones' BevFeature maps at 10 Hz for 2 minutes through a link that drops
-20% of them and reorders others, into fusion_node and detection_node (own processes, real DDS).
+"""Loss soak, full form: 4 drones' BevFeature maps at 10 Hz for 2 minutes over a lossy link.
+
+The link drops 20% of them and reorders others, into fusion_node and detection_node (own
+processes, real DDS).
 
     source env.sh && python benchmarks/soak.py [--duration 120] [--json out/soak.json]
 

@@ -1,7 +1,8 @@
-"""Damaged bags for the bag-error tests: cut short, missing a topic, carrying unknown message types.
+"""Damaged bags for the bag-error tests: cut short, missing a topic, with unknown message types.
 
 Made from a small simulated bag with rosbags (copying raw messages), so they are real rosbag2
-directories that any reader opens the same way."""
+directories that any reader opens the same way.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ def mcap_of(bag: Path) -> Path:
 
 
 def cut_bag(src: Path, out: Path, fraction: float = 0.6) -> Path:
-    """A copy of the bag whose MCAP file stops at `fraction` of its bytes (no summary, no footer)."""
+    """Copy the bag with its MCAP file cut at `fraction` of its bytes (no summary, no footer)."""
     shutil.copytree(src, out)
     f = mcap_of(out)
     size = f.stat().st_size
@@ -37,8 +38,10 @@ def cut_bag(src: Path, out: Path, fraction: float = 0.6) -> Path:
 
 def rewrite_bag(src: Path, out: Path, drop_topics=(), retype: dict[str, str] | None = None,
                 extra_unknown_topic: str | None = None) -> Path:
-    """A copy of the bag without `drop_topics`, with topics of `retype` written as the unknown type
-    foo_msgs/msg/Blob, and optionally one more topic of that type."""
+    """Copy the bag without `drop_topics`, writing the topics of `retype` as an unknown type.
+
+    The unknown type is foo_msgs/msg/Blob; optionally one more topic of that type is added.
+    """
     from rosbags.rosbag2 import Reader, StoragePlugin, Writer
     from rosbags.typesys import get_types_from_msg
 

@@ -34,7 +34,7 @@ os.environ.pop('ROS_LOCALHOST_ONLY', None)
 
 
 def _workspace_restart_env() -> dict[str, str] | None:
-    """The environment to restart this pytest in, or None when it already runs inside env.sh's.
+    """Return the environment to restart this pytest in, or None when it already runs in env.sh's.
 
     The colcon-built message libraries are found through LD_LIBRARY_PATH, which the dynamic
     loader reads only at process start, so a pytest started without `source env.sh` re-executes
@@ -78,13 +78,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
-    """The repository root (the folder holding Makefile and src/)."""
+    """Return the repository root (the folder holding Makefile and src/)."""
     return REPO_ROOT
 
 
 @pytest.fixture(scope='session')
 def ros_domain_id() -> int:
-    """The ROS_DOMAIN_ID of this test run (also in os.environ)."""
+    """Return the ROS_DOMAIN_ID of this test run (also in os.environ)."""
     return _ros_domain_id()
 
 
@@ -98,7 +98,7 @@ def ros_env() -> dict[str, str]:
 
 @pytest.fixture
 def rclpy_context() -> Iterator[object]:
-    """An rclpy Context initialised for this test (pass it as context= to nodes and executors)."""
+    """Yield this test's initialised rclpy Context (pass it as context= to nodes and executors)."""
     import rclpy
     from rclpy.context import Context
 

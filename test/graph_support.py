@@ -1,17 +1,20 @@
-"""Shared pieces of the graph tests: small simulated bags, a probe node that collects what the
-graph publishes (spun in a background thread), and the replay driven from the test process."""
+"""Shared pieces of the graph tests: small simulated bags, a probe node, the replay.
+
+The probe node collects what the graph publishes (spun in a background thread); the replay is
+driven from the test process.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
 import threading
 
-SMALL = dict(width=320, height=240)
+SMALL = {'width': 320, 'height': 240}
 IMAGE_TOPICS = ('camera/image_raw', 'camera/camera_info', 'camera/pose')
 
 
 def make_bag(out: Path, drones: int = 2, frames: int = 4, seed: int = 3, **size) -> Path:
-    """A short simulated bag (no dense ground truth, small images) for the graph tests."""
+    """Write a short simulated bag (no dense ground truth, small images) for the graph tests."""
     from rsdfm_core.bag import write_bag
     from rsdfm_core.world.config import WorldConfig
     from rsdfm_core.world.simulator import Simulator
@@ -22,15 +25,18 @@ def make_bag(out: Path, drones: int = 2, frames: int = 4, seed: int = 3, **size)
 
 
 def node_inputs(topics, pose_source: str = 'tf') -> list[str]:
-    """The played topics the perception nodes subscribe to (images, camera info, and TF or the
-    PoseStamped topic as pose_source says): a graph is ready once each is matched."""
+    """Return the played topics the perception nodes subscribe to.
+
+    Images, camera info, and TF or the PoseStamped topic as pose_source says: a graph is ready
+    once each is matched.
+    """
     poses = ('/camera/pose',) if pose_source == 'topic' else ()
     return [t for t in topics if t.endswith(('/camera/image_raw', '/camera/camera_info', *poses))
             or (pose_source == 'tf' and t in ('/tf', '/tf_static'))]
 
 
 def play_topics(namespaces) -> list[str]:
-    """Camera topics of the given drones plus TF and the ground truth: what the graph tests replay."""
+    """Return what the graph tests replay: the drones' camera topics, TF and the ground truth."""
     return ([f'{ns}/{leaf}' for ns in namespaces for leaf in IMAGE_TOPICS]
             + ['/tf', '/tf_static', '/ground_truth/objects'])
 

@@ -56,9 +56,9 @@ _workspace_env_cache: dict[str, str] | None = None
 
 
 def workspace_env() -> dict[str, str]:
-    """The values of WORKSPACE_VARS after `source env.sh` in the repo root (cached per process).
+    """Return the values of WORKSPACE_VARS after `source env.sh` in the repo root.
 
-    Raises RuntimeError naming the fix when the workspace was never set up.
+    Cached per process. Raises RuntimeError naming the fix when the workspace was never set up.
     """
     global _workspace_env_cache
     if _workspace_env_cache is None:
@@ -76,7 +76,7 @@ def workspace_env() -> dict[str, str]:
 
 
 def ros_domain_id() -> int:
-    """A ROS_DOMAIN_ID in 1..100 for this test run: RSDFM_TEST_DOMAIN_ID if set, else from the pid.
+    """Pick a ROS_DOMAIN_ID in 1..100 for this run: RSDFM_TEST_DOMAIN_ID if set, else from the pid.
 
     Derived once per pytest process and inherited by subprocesses through the environment, so
     concurrent test runs on one machine talk on different domains.
@@ -105,7 +105,7 @@ def ros_test_env(
 
 
 def message_to_plain(msg: Any, max_inline: int = 64) -> Any:
-    """A ROS message (or field value) as JSON-able dicts and lists.
+    """Convert a ROS message (or field value) to JSON-able dicts and lists.
 
     Byte/number arrays longer than `max_inline` become {'len': n, 'sha256': hex} so megabyte
     payloads compare cheaply. Numbers keep their Python value (float32 fields come back rounded,

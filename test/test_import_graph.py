@@ -1,4 +1,6 @@
-"""The packages depend on each other one way: core <- ros <- {perception, fusion} <- bringup <- bench.
+"""The packages depend on each other one way.
+
+core <- ros <- {perception, fusion} <- bringup <- bench.
 
 A drone computer installs rsdfm_core, rsdfm_msgs, rsdfm_ros and rsdfm_perception only, so the
 drone side (and its tests) must never import the ground station's package, and the core never

@@ -1,4 +1,4 @@
-"""Bag message builders (rosbags message objects) read back with the shared readers of rsdfm_core.messages."""
+"""Bag message builders (rosbags message objects) read back with rsdfm_core.messages' readers."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,8 @@
-"""Damaged bags: a cut MCAP, a bag missing a topic, topics of unknown message types. read_frames and
-`rsdfm evaluate` stop with an error naming the file and the problem (evaluate: exit 2, one line, no
-traceback), or with skip_bad / --skip-bad go on with what is readable."""
+"""Damaged bags: a cut MCAP, a bag missing a topic, topics of unknown message types.
+
+read_frames and `rsdfm evaluate` stop with an error naming the file and the problem (evaluate:
+exit 2, one line, no traceback), or with skip_bad / --skip-bad go on with what is readable.
+"""
 from __future__ import annotations
 
 import json

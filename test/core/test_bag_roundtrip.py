@@ -1,4 +1,4 @@
-"""Bags written by write_bag read back exactly, with rosbags and independently with the mcap library."""
+"""Bags written by write_bag read back exactly, with rosbags and independently with mcap."""
 from __future__ import annotations
 
 from collections import Counter
@@ -114,8 +114,11 @@ def test_mcap_library_reads_the_bag_independently(written):
 
 
 def test_tf_body_pose_and_gimbal_mount_compose_to_the_camera_pose(written):
-    """REP-105: /tf map -> uavN/base_link (level, x along the view) composed with /tf_static
-    uavN/base_link -> uavN/camera_optical_frame is the camera pose of every frame."""
+    """REP-105: the /tf body pose composed with the /tf_static gimbal mount is the camera pose.
+
+    /tf map -> uavN/base_link (level, x along the view) composed with /tf_static
+    uavN/base_link -> uavN/camera_optical_frame is the camera pose of every frame.
+    """
     from rsdfm_core.bag import make_typestore
     from rsdfm_core.geometry import pose_matrix
     from rsdfm_core.messages import stamp_to_ns
@@ -130,7 +133,8 @@ def test_tf_body_pose_and_gimbal_mount_compose_to_the_camera_pose(written):
                 r, q = tr.transform.translation, tr.transform.rotation
                 T = pose_matrix((r.x, r.y, r.z), (q.x, q.y, q.z, q.w))
                 key = (tr.header.frame_id, tr.child_frame_id)
-                (mount if conn.topic == '/tf_static' else body)[key + (stamp_to_ns(tr.header.stamp),)] = T
+                stamped = key + (stamp_to_ns(tr.header.stamp),)
+                (mount if conn.topic == '/tf_static' else body)[stamped] = T
     assert sorted(k[:2] for k in mount) == [(f'uav{i}/base_link', f'uav{i}/camera_optical_frame')
                                             for i in range(1, N_DRONES + 1)]
     for frame in frames:
@@ -139,10 +143,11 @@ def test_tf_body_pose_and_gimbal_mount_compose_to_the_camera_pose(written):
             B = body[('map', f'{a}/base_link', frame.stamp_ns)]
             (M,) = [T for k, T in mount.items() if k[1] == f'{a}/camera_optical_frame']
             np.testing.assert_allclose(B @ M, view.cam_to_map, atol=1e-9)
-            np.testing.assert_allclose(B[:3, 2], [0, 0, 1], atol=1e-9)          # body is level
-            np.testing.assert_allclose(M[:3, 3], 0, atol=1e-9)                   # camera at the body
+            np.testing.assert_allclose(B[:3, 2], [0, 0, 1], atol=1e-9)  # body is level
+            np.testing.assert_allclose(M[:3, 3], 0, atol=1e-9)  # camera at the body
             forward = view.cam_to_map[:3, 2]
-            assert np.dot(B[:2, 0], forward[:2] / np.linalg.norm(forward[:2])) == pytest.approx(1.0)
+            along = forward[:2] / np.linalg.norm(forward[:2])
+            assert np.dot(B[:2, 0], along) == pytest.approx(1.0)
 
 
 def test_same_seed_same_bytes_different_seed_different_bags(tmp_path):

@@ -20,7 +20,7 @@ def camera(model: str) -> CameraModel:
 
 
 def dot_image(u: float, v: float) -> np.ndarray:
-    """A black image with a small bright disc at (u, v)."""
+    """Return a black image with a small bright disc at (u, v)."""
     img = np.zeros((H, W, 3), np.uint8)
     cv2.circle(img, (int(round(u)), int(round(v))), 2, (255, 255, 255), -1)
     return img
@@ -34,8 +34,11 @@ def centroid(img: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize('model', sorted(EXAMPLE_DISTORTION))
 def test_distortion_moves_a_point_where_opencv_projects_it(model: str) -> None:
-    """A point of the scene: its pinhole pixel K X; the lens moves it to cv2.projectPoints' pixel;
-    undistorting that image brings it back to K X."""
+    """The lens moves a scene point's pixel where OpenCV projects it; undistorting brings it back.
+
+    Pinhole pixel K X; the lens moves it to cv2.projectPoints' pixel; undistorting that image
+    brings it back to K X.
+    """
     cam = camera(model)
     X = np.array([[0.55, -0.35, 1.0]])                  # far off-centre: distortion is large
     pinhole = (K @ X.T).T[0, :2]

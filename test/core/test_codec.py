@@ -1,4 +1,4 @@
-"""HLF codec: round trip within the quantization bound, payload size == budget formula, clear errors."""
+"""HLF codec: round trip within the quantization bound, size == budget formula, clear errors."""
 from dataclasses import fields
 
 import numpy as np
@@ -93,7 +93,10 @@ def test_default_budget_fits_64kb_and_one_32nd_of_raw(rt):
 
 
 def test_decode_of_encode_matches_codec_within_quantization_bound(rt):
-    """Bytes round trip == the codec's own quantized reconstruction; both within the bound of the float map."""
+    """Bytes round trip == the codec's own quantized reconstruction.
+
+    Both are within the bound of the float map.
+    """
     x, valid = _map(rt, seed=3)
     codec = rt.net.codec
     for bits in (4, 8):
@@ -120,7 +123,7 @@ def test_decode_of_encode_matches_codec_within_quantization_bound(rt):
 
 
 def test_codec_content_survives_the_byte_layout_unchanged(rt):
-    """compress -> pack -> unpack gives back every field; decompress of both is the same map."""
+    """Compress -> pack -> unpack gives back every field; decompress of both is the same map."""
     codec = rt.net.codec
     x, valid = _map(rt, seed=7)
     c = codec.compress(x, valid, 300, 5)

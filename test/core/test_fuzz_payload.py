@@ -1,10 +1,12 @@
-"""Fuzzing (hypothesis) of what a rogue participant controls: the payload decoder and the BevFeature
-checks. Whatever the bytes and fields, they either pass or are refused with PayloadError / a
-Refusal: never another exception, never a huge allocation (the claimed size is checked first).
+"""Fuzzing (hypothesis) of what a rogue participant controls: payload decoder, BevFeature checks.
+
+Whatever the bytes and fields, they either pass or are refused with PayloadError / a Refusal:
+never another exception, never a huge allocation (the claimed size is checked first).
 
 Bounded for make test (max_examples, no deadline: the machine is shared). A longer run:
     RSDFM_FUZZ_EXAMPLES=20000 .venv/bin/pytest -p no:cacheprovider test/core/test_fuzz_payload.py
-(see README.md, Security, for what such runs found)."""
+(see README.md, Security, for what such runs found).
+"""
 from __future__ import annotations
 
 import os
@@ -59,7 +61,10 @@ RAW = pack_raw(np.zeros((4, 8, 8), np.float32), np.ones((8, 8), bool))
 
 
 def _mutations(seed: bytes):
-    """Byte strings near a valid payload: flips, cuts, inserts, and rewritten header fields (with a fixed CRC)."""
+    """Return byte strings near a valid payload: flips, cuts, inserts, rewritten header fields.
+
+    Rewritten header fields come with a fixed CRC.
+    """
     flip = st.tuples(st.integers(0, len(seed) - 1), st.integers(1, 255)).map(
         lambda p: seed[:p[0]] + bytes([seed[p[0]] ^ p[1]]) + seed[p[0] + 1:])
     cut = st.integers(0, len(seed)).map(lambda n: seed[:n])
@@ -67,7 +72,7 @@ def _mutations(seed: bytes):
     header = st.tuples(st.integers(4, 21), st.integers(0, 255)).map(
         lambda p: _with_crc(seed[:p[0]] + bytes([p[1]]) + seed[p[0] + 1:]))
     forged = st.tuples(st.integers(0, len(seed) - 5), st.binary(min_size=1, max_size=8)).map(
-        lambda p: _with_crc(seed[: p[0]] + p[1] + seed[p[0] + len(p[1]) :])
+        lambda p: _with_crc(seed[:p[0]] + p[1] + seed[p[0] + len(p[1]):])
     )  # what a sender that fixes the CRC can do
     return st.one_of(flip, cut, grow, header, forged, st.binary(max_size=256))
 
@@ -127,7 +132,8 @@ def test_feature_checks_refuse_or_pass_and_never_raise(
     out = check_feature(f, LIMITS, now_ns=1_700_000_000 * 10**9)
     assert out is None or (isinstance(out, Refusal) and out.reason and out.detail)
     if out is None:
-        # a map that passes is one the decoder can take: header matches the fields, sizes within limits
+        # a map that passes is one the decoder can take: header matches the fields, sizes within
+        # limits
         head = read_header(codec, payload)
         assert (head.channels, head.rows, head.cols) == (
             channels,

@@ -1,4 +1,7 @@
-"""Metrics on hand-built cases with known answers, and AP agreement with pycocotools (via torchmetrics)."""
+"""Metrics on hand-built cases with known answers, and AP agreement with pycocotools.
+
+pycocotools is reached through torchmetrics.
+"""
 import math
 
 import numpy as np
@@ -13,8 +16,8 @@ from rsdfm_core.types import ObjectState
 torch.set_num_threads(1)
 
 
-def box(x, y, l=4.0, w=2.0, yaw=0.0, label='car', score=1.0):
-    return ObjectState(0, label, x, y, 0.75, l, w, 1.5, yaw, score=score)
+def box(x, y, length=4.0, w=2.0, yaw=0.0, label='car', score=1.0):
+    return ObjectState(0, label, x, y, 0.75, length, w, 1.5, yaw, score=score)
 
 
 def test_rotated_iou_known_values():
@@ -49,11 +52,11 @@ def test_average_precision_known_answer():
 
 
 def test_bev_ap_matching_and_thresholds():
-    gts = [box(0, 0), box(10, 0, label='bus', l=10, w=2.5)]
+    gts = [box(0, 0), box(10, 0, label='bus', length=10, w=2.5)]
     dets = [
         box(0.5, 0, score=0.9),  # IoU 3.5*2/(8+8-7) = 7/9 = 0.78 -> TP at .5 and .7
         box(0.0, 0.2, score=0.5),  # duplicate of the same car -> FP
-        box(12, 0, label='bus', l=10, w=2.5, score=0.8),
+        box(12, 0, label='bus', length=10, w=2.5, score=0.8),
     ]   # bus IoU 8*2.5 / (25+25-20) = 0.667
     r50 = bev_ap([(dets, gts)], 0.5)
     r70 = bev_ap([(dets, gts)], 0.7)
@@ -76,7 +79,7 @@ def test_bev_ap_agrees_with_pycocotools_on_axis_aligned_boxes():
     lab = {'car': 1, 'truck': 2}
     for f in range(6):
         n = rng.integers(3, 9)
-        gts = [box(*rng.uniform(-40, 40, 2), l=rng.uniform(3, 6), w=rng.uniform(1.5, 2.5),
+        gts = [box(*rng.uniform(-40, 40, 2), length=rng.uniform(3, 6), w=rng.uniform(1.5, 2.5),
                    label=['car', 'truck'][int(rng.integers(0, 2))]) for _ in range(n)]
         dets = []
         for g in gts:

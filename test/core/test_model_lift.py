@@ -1,4 +1,4 @@
-"""Ground-prior lifting: a feature forced into one height bin lands in the BEV cell of its analytic point."""
+"""Ground-prior lift: a feature forced into one height bin lands in its analytic point's cell."""
 import numpy as np
 import torch
 
@@ -28,7 +28,7 @@ def _camera():
 
 
 def _lift_one(K, T, heights, pixel, bin_index):
-    """Splat a one-hot feature at feature pixel `pixel` = (row, col) with all mass in `bin_index`."""
+    """Splat a one-hot feature at feature pixel `pixel` = (row, col), all mass in `bin_index`."""
     hf, wf = H // STRIDE, W // STRIDE
     pts, ok = ground_prior_points(
         torch.tensor(K[None], dtype=torch.float64),

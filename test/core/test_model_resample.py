@@ -1,4 +1,4 @@
-"""Resampling a BEV map into a rotated, shifted grid and back matches the original in the overlap."""
+"""Resampling a BEV map to a rotated, shifted grid and back matches the original in the overlap."""
 import numpy as np
 import torch
 

@@ -3,13 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from rsdfm_core.geometry import BevGrid, intrinsics, look_at_optical
+from rsdfm_core.geometry import intrinsics, look_at_optical
 from rsdfm_core.model.payload import fused_payload_size
 from rsdfm_core.model.runtime import (
     DroneEncoder,
     fused_from_payload,
     fused_to_payload,
-    FusedMap,
     FusionDecoder,
     PayloadError,
     Runtime,

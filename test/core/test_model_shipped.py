@@ -1,4 +1,7 @@
-"""The shipped checkpoints load, carry their config, and give the recorded figures on a small held-out run."""
+"""The shipped checkpoints load, carry their config, and give the recorded figures.
+
+The figures are those of a small held-out run.
+"""
 import json
 
 import pytest

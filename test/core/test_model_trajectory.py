@@ -1,6 +1,8 @@
-"""Trajectories of already tracked objects: ids kept, untracked boxes left out, constant velocity
-and the learned head read at the object's cell, past maps from history; the detection_node
-tracking rule used offline."""
+"""Trajectories of already tracked objects: ids kept, untracked boxes left out.
+
+Constant velocity and the learned head read at the object's cell, past maps from history; the
+detection_node tracking rule used offline.
+"""
 import math
 
 import numpy as np

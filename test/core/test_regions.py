@@ -1,4 +1,7 @@
-"""The aim point of a camera and the grid around it (drone maps with bev_range, follow-a-drone fusion)."""
+"""The aim point of a camera and the grid around it.
+
+Used by drone maps with bev_range and by follow-a-drone fusion.
+"""
 import numpy as np
 
 from rsdfm_core.geometry import look_at_optical

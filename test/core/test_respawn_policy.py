@@ -1,5 +1,7 @@
-"""The runner's respawn policy: exponential back-off per node, reset after a stable run, and no
-respawn for bad settings (no processes needed)."""
+"""The runner's respawn policy: back-off per node, reset after a stable run, none for bad settings.
+
+The back-off is exponential; no processes are needed.
+"""
 from rsdfm_bringup.respawn import Backoff, SETTINGS_EXIT, should_respawn
 
 

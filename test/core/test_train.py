@@ -1,4 +1,7 @@
-"""Training: a few optimisation steps lower the loss; `rsdfm train` writes a loadable, resumable checkpoint."""
+"""Training: a few optimisation steps lower the loss; `rsdfm train` writes a usable checkpoint.
+
+The checkpoint is loadable and resumable.
+"""
 import random
 
 import pytest

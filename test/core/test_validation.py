@@ -1,5 +1,7 @@
-"""Core input checks: each kind of bad BevFeature / image / CameraInfo / pose is refused with its reason,
-and the good input next to it passes."""
+"""Core input checks: each kind of bad input is refused with its reason, the good one passes.
+
+Inputs checked: BevFeature, image, CameraInfo and pose; a good input sits next to each bad one.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -50,30 +52,30 @@ def test_good_feature_passes():
 
 
 BAD_FEATURES = [
-    ('payload_size', dict(payload=good_feature().payload[:-7])),
-    ('payload_size', dict(payload=good_feature().payload + b'\0' * 9)),
-    ('payload_header', dict(payload=b'RAW')),
-    ('grid_size', dict(rows=0)),
-    ('grid_size', dict(cols=0)),
-    ('grid_size', dict(rows=65535, cols=65535)),
-    ('channels', dict(channels=0)),
-    ('channels', dict(channels=65535)),
-    ('payload_shape', dict(rows=8, cols=32)),
-    ('codec', dict(codec='zip-v9')),
-    ('pose_not_finite', dict(camera_position=(float('nan'), 0.0, 80.0))),
-    ('pose_not_finite', dict(grid_orientation=(0.0, 0.0, 0.0, float('inf')))),
-    ('quaternion_not_unit', dict(camera_orientation=(0.0, 0.0, 0.0, 2.0))),
-    ('quaternion_not_unit', dict(grid_orientation=(0.0, 0.0, 0.0, 0.0))),
-    ('pose_out_of_range', dict(camera_position=(0.0, 0.0, 1e9))),
-    ('resolution', dict(resolution=0.0)),
-    ('resolution', dict(resolution=-1.0)),
-    ('resolution', dict(resolution=float('nan'))),
-    ('grid_outside_region', dict(grid_position=(5000.0, 0.0, 0.0))),
-    ('stamp_future', dict(stamp_ns=NOW + 3600 * 10**9)),
-    ('stamp_past', dict(stamp_ns=NOW - 3600 * 10**9)),
-    ('stamp_missing', dict(stamp_ns=0)),
-    ('agent_id', dict(agent_id='')),
-    ('agent_id', dict(agent_id='x' * 1000)),
+    ('payload_size', {'payload': good_feature().payload[:-7]}),
+    ('payload_size', {'payload': good_feature().payload + b'\0' * 9}),
+    ('payload_header', {'payload': b'RAW'}),
+    ('grid_size', {'rows': 0}),
+    ('grid_size', {'cols': 0}),
+    ('grid_size', {'rows': 65535, 'cols': 65535}),
+    ('channels', {'channels': 0}),
+    ('channels', {'channels': 65535}),
+    ('payload_shape', {'rows': 8, 'cols': 32}),
+    ('codec', {'codec': 'zip-v9'}),
+    ('pose_not_finite', {'camera_position': (float('nan'), 0.0, 80.0)}),
+    ('pose_not_finite', {'grid_orientation': (0.0, 0.0, 0.0, float('inf'))}),
+    ('quaternion_not_unit', {'camera_orientation': (0.0, 0.0, 0.0, 2.0)}),
+    ('quaternion_not_unit', {'grid_orientation': (0.0, 0.0, 0.0, 0.0)}),
+    ('pose_out_of_range', {'camera_position': (0.0, 0.0, 1e9)}),
+    ('resolution', {'resolution': 0.0}),
+    ('resolution', {'resolution': -1.0}),
+    ('resolution', {'resolution': float('nan')}),
+    ('grid_outside_region', {'grid_position': (5000.0, 0.0, 0.0)}),
+    ('stamp_future', {'stamp_ns': NOW + 3600 * 10**9}),
+    ('stamp_past', {'stamp_ns': NOW - 3600 * 10**9}),
+    ('stamp_missing', {'stamp_ns': 0}),
+    ('agent_id', {'agent_id': ''}),
+    ('agent_id', {'agent_id': 'x' * 1000}),
 ]
 
 

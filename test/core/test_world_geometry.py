@@ -1,4 +1,7 @@
-"""The rendered dense ground truth agrees with projective geometry, using the pose and K read back from the bag."""
+"""The rendered dense ground truth agrees with projective geometry.
+
+The pose and K used are those read back from the bag.
+"""
 from __future__ import annotations
 
 import numpy as np

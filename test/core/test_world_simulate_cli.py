@@ -1,4 +1,4 @@
-"""`rsdfm simulate`: writes a bag and preview.png; bad arguments give one clear line and exit code 2."""
+"""`rsdfm simulate`: writes a bag and preview.png; bad arguments give one clear line and exit 2."""
 from __future__ import annotations
 
 import pytest

@@ -7,7 +7,7 @@ import pytest
 from rsdfm_core.types import LABELS
 from rsdfm_core.world import Simulator, WorldConfig
 
-SMALL = dict(width=160, height=120)
+SMALL = {'width': 160, 'height': 120}
 
 
 @pytest.fixture(scope='module')
@@ -93,11 +93,11 @@ def test_same_seed_same_frames_different_seed_different_scene():
 @pytest.mark.parametrize(
     'kwargs, word',
     [
-        (dict(drones=0), 'drones'),
-        (dict(drones=9), 'drones'),
-        (dict(altitude=(80.0, 50.0)), 'altitude'),
-        (dict(pitch=(60.0, 30.0)), 'pitch'),
-        (dict(altitude=(20.0, 60.0)), 'tallest building'),
+        ({'drones': 0}, 'drones'),
+        ({'drones': 9}, 'drones'),
+        ({'altitude': (80.0, 50.0)}, 'altitude'),
+        ({'pitch': (60.0, 30.0)}, 'pitch'),
+        ({'altitude': (20.0, 60.0)}, 'tallest building'),
     ],
 )
 def test_bad_config_is_refused_by_name(kwargs, word):

@@ -1,6 +1,9 @@
-"""`rsdfm replay` on damaged bags: a cut MCAP, a requested topic the bag lacks, a topic whose message
-type rclpy does not know. Without --skip-bad: exit 2 and one line naming the file and the problem;
-with --skip-bad: the readable messages are played (exit 0) and what was left out is said."""
+"""`rsdfm replay` on damaged bags: a cut MCAP, a missing topic, a topic of an unknown type.
+
+The missing topic is one requested that the bag lacks; the unknown type is one rclpy does not
+know. Without --skip-bad: exit 2 and one line naming the file and the problem; with --skip-bad:
+the readable messages are played (exit 0) and what was left out is said.
+"""
 from __future__ import annotations
 
 import re

@@ -1,7 +1,10 @@
-"""Bad configuration: a parameter of the wrong type, a missing weights file, weights of another
-architecture. The node refuses to start: exit 2, one line naming the parameter and why, no traceback.
-A good configuration of the same node in the same test still starts (it is the configuration that
-is refused, not the node)."""
+"""Bad configuration (wrong parameter type, missing weights, other architecture) stops the node.
+
+The node refuses to start on a parameter of the wrong type, a missing weights file or weights of
+another architecture: exit 2, one line naming the parameter and why, no traceback. A good
+configuration of the same node in the same test still starts (it is the configuration that is
+refused, not the node).
+"""
 from __future__ import annotations
 
 import subprocess
@@ -82,7 +85,8 @@ def test_bad_configuration_refuses_to_start_in_one_line(
 
 
 def test_the_same_node_starts_with_good_settings(ros_env):
-    # the refusals above are about the settings: the same command with good values runs until stopped
+    # the refusals above are about the settings: the same command with good values runs until
+    # stopped
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -1,10 +1,13 @@
-"""Bad camera input over real DDS: the perception node (its own process, /uav1) refuses images with
-a wrong encoding, a wrong step or a size that does not match CameraInfo, CameraInfo with a
-singular K, and poses that are not finite, not unit quaternions, under the ground or looking at
-the sky; each is counted per reason on /diagnostics and logged once, the node keeps running,
-and a good image sent right after still gives its BevFeature.
+"""Bad camera input over real DDS: the perception node refuses it and keeps running.
 
-One perception process serves the whole module; each test is one kind of bad input."""
+The perception node (its own process, /uav1) refuses images with a wrong encoding, a wrong step
+or a size that does not match CameraInfo, CameraInfo with a singular K, and poses that are not
+finite, not unit quaternions, under the ground or looking at the sky; each is counted per reason
+on /diagnostics and logged once, the node keeps running, and a good image sent right after still
+gives its BevFeature.
+
+One perception process serves the whole module; each test is one kind of bad input.
+"""
 from __future__ import annotations
 
 import time

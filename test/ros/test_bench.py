@@ -1,4 +1,6 @@
-"""`rsdfm bench --quick` runs end to end and writes well-formed results (JSON keys, RESULTS.md rows, PNGs).
+"""`rsdfm bench --quick` runs end to end and writes well-formed results.
+
+Well-formed: the JSON keys, the RESULTS.md rows and the PNGs.
 
 Benchmarks are not assertions: nothing here checks a speed, only that every measurement ran,
 produced finite figures of the right shape, and that the report names them. The one correctness

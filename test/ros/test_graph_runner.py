@@ -1,6 +1,8 @@
-"""The runner starts every node of the fleet graph as its own process (the job of ros2 launch
-where launch_ros is not installable), each node appears in the ROS graph under its name and
-namespace, and a stop ends them all cleanly."""
+"""The runner starts every node of the fleet graph as its own process, and a stop ends them all.
+
+It does the job of ros2 launch where launch_ros is not installable; each node appears in the ROS
+graph under its name and namespace, and the stop is clean.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,7 +43,7 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
     finally:
         codes = runner.stop(timeout=20)
         node.destroy_node()
-    assert codes == {name: 0 for name in expected}, codes
+    assert codes == dict.fromkeys(expected, 0), codes
 
 
 def test_run_refuses_a_bad_fleet_in_one_line(ros_env):

@@ -3,8 +3,9 @@
 This process publishes; test/ros/msg_echo_subscriber.py in another process receives and reports
 every field of each message as plain values (payloads as length and SHA-256), which must equal
 what was sent (a BevFeature with a 1.5 MB payload included). CDR bytes are not compared: Fast
-DDS leaves alignment padding uninitialised, so equal messages serialise to different bytes. Publishing repeats until the subscriber reports
-or the deadline passes: DDS discovery takes a moment and reliable delivery starts only after it.
+DDS leaves alignment padding uninitialised, so equal messages serialise to different bytes.
+Publishing repeats until the subscriber reports or the deadline passes: DDS discovery takes a
+moment and reliable delivery starts only after it.
 """
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ import json
 from pathlib import Path
 import subprocess
 import sys
-
-import pytest
 
 from helpers import message_to_plain, wait_for
 

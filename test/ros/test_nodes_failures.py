@@ -1,8 +1,10 @@
-"""The fleet keeps working when drones misbehave (graph as processes over real DDS):
+"""The fleet keeps working when drones misbehave (graph as processes over real DDS).
+
 - a drone killed mid-run: fusion goes on with the others and /diagnostics reports it dropped;
   restarted, it is fused again;
 - a drone whose clock is 2 s behind and one running another model: their maps are refused,
-  counted on /diagnostics and logged once per kind; the other drones are fused."""
+  counted on /diagnostics and logged once per kind; the other drones are fused.
+"""
 from __future__ import annotations
 
 import threading
@@ -28,7 +30,7 @@ def _start(tmp_path, ros_env, namespaces):
 
 
 def _looping_replay(node, bag, namespaces):
-    """Replay the bag again and again (restamped, so stamps keep growing) in a background thread."""
+    """Replay the bag over and over (restamped, so stamps keep growing) in a background thread."""
     from rsdfm_bringup.replay import BagReplay
 
     replay = BagReplay(

@@ -1,8 +1,11 @@
-"""The whole graph as separate processes over real DDS on a short simulated bag: every frame
-gives detections, they are the boxes the same model gives offline on the same bag, and the AP
-(and segmentation IoU) computed from the recorded ROS outputs equals what `rsdfm evaluate` gives
-offline on the same bag, within 0.02. Every frame also gives trajectories, exactly one per
-tracked detection and with its track id (detection_node's tracker is the only one)."""
+"""The whole graph as separate processes over real DDS gives what the model gives offline.
+
+On a short simulated bag, every frame gives detections, they are the boxes the same model gives
+offline on the same bag, and the AP (and segmentation IoU) computed from the recorded ROS outputs
+equals what `rsdfm evaluate` gives offline on the same bag, within 0.02. Every frame also gives
+trajectories, exactly one per tracked detection and with its track id (detection_node's tracker
+is the only one).
+"""
 from __future__ import annotations
 
 import json
@@ -11,8 +14,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-
-import pytest
 
 from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
 from helpers import wait_for
@@ -24,7 +25,10 @@ THRESHOLD = 0.05      # detection_node's default score_threshold, = rsdfm evalua
 
 
 def offline_outputs(bag: Path) -> tuple[dict[int, list], dict[int, object]]:
-    """The model run directly (no ROS) on every frame of the bag: stamp -> boxes, stamp -> fused features."""
+    """Run the model directly (no ROS) on every frame of the bag.
+
+    Returns stamp -> boxes and stamp -> fused features.
+    """
     import torch
 
     from rsdfm_core.bag import read_frames
@@ -42,9 +46,10 @@ def offline_outputs(bag: Path) -> tuple[dict[int, list], dict[int, object]]:
 
 
 def same_boxes(a: list[tuple], b: list[tuple]) -> float:
-    """Fraction of boxes (label, x, y, score) of `a` that have a twin in `b` (same label, 5 cm, 1e-3 score).
+    """Fraction of boxes (label, x, y, score) of `a` that have a twin in `b`.
 
-    A set comparison: equal scores may leave top-k in either order, and ties may fall either side of its cut.
+    A twin has the same label, is within 5 cm and within 1e-3 in score. A set comparison: equal
+    scores may leave top-k in either order, and ties may fall either side of its cut.
     """
     import numpy as np
     from scipy.optimize import linear_sum_assignment
@@ -183,7 +188,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             .astype(np.float32)
         )
         assert np.abs(ros - offline_fused[stamp].astype(np.float32)).max() < 0.05, (
-            f"fused map {stamp} differs"
+            f'fused map {stamp} differs'
         )
     for stamp, boxes in offline.items():
         got = live[stamp].detections

@@ -1,8 +1,10 @@
-"""The perception node fed as a real drone feeds it (its own process, real DDS): JPEG images on
-camera/image_raw/compressed through a distorting lens described in CameraInfo; a corrupt JPEG is
-refused and counted while good frames keep coming; the link's bit rate set at run time
-(max_bitrate, the way `ros2 param set` sets it) makes the next maps fit the link, and a bad value
-is refused by the parameter service."""
+"""The perception node fed as a real drone feeds it (its own process, real DDS).
+
+JPEG images on camera/image_raw/compressed through a distorting lens described in CameraInfo; a
+corrupt JPEG is refused and counted while good frames keep coming; the link's bit rate set at run
+time (max_bitrate, the way `ros2 param set` sets it) makes the next maps fit the link, and a bad
+value is refused by the parameter service.
+"""
 from __future__ import annotations
 
 import time
@@ -107,7 +109,7 @@ class CompressedDrone:
         return int(self.probe.diagnostics(NODE).get(f'refused.{reason}', 0))
 
     def set_parameter(self, name: str, value) -> bool:
-        """SetParameters on the node's service (what `ros2 param set` calls); True if accepted."""
+        """Call the node's SetParameters service (as `ros2 param set` does); True if accepted."""
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 

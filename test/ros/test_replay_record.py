@@ -1,6 +1,8 @@
-"""`rsdfm record` (another process) records what BagReplay plays over real DDS; the bag it
-writes is read back by rosbags and by the mcap reader, every message there, stamps moved as
-asked (restamp to now, one drone's clock skewed 2 s behind)."""
+"""`rsdfm record` (another process) records what BagReplay plays over real DDS.
+
+The bag it writes is read back by rosbags and by the mcap reader, every message there, stamps
+moved as asked (restamp to now, one drone's clock skewed 2 s behind).
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,8 +10,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-
-import pytest
 
 from graph_support import isolate_this_process, make_bag, play_topics
 from helpers import wait_for

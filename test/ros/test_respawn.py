@@ -1,7 +1,10 @@
-"""A crashed node costs the fleet a few seconds, not the run: the runner (`rsdfm run`'s, with
-respawn on, like launch's respawn=True) restarts a killed fusion node and a killed perception
-node after its back-off, and fused maps come again, with the restarted drone in them, within
-3 s of the restart. A 2-drone graph fed by a looping replay, real processes over DDS."""
+"""A crashed node costs the fleet a few seconds, not the run.
+
+The runner (`rsdfm run`'s, with respawn on, like launch's respawn=True) restarts a killed fusion
+node and a killed perception node after its back-off, and fused maps come again, with the
+restarted drone in them, within 3 s of the restart. A 2-drone graph fed by a looping replay,
+real processes over DDS.
+"""
 from __future__ import annotations
 
 import threading
@@ -85,7 +88,8 @@ def test_killed_nodes_are_respawned_and_fused_again(tmp_path, rclpy_context, ros
                             message=f'fused maps after {name} restarted')
             print(
                 f'{name}: respawned {restarted - killed:.2f} s after the kill, fused again '
-                f'{back - restarted:.2f} s after the restart ({back - killed:.2f} s after the kill)'
+                f'{back - restarted:.2f} s after the restart '
+                f'({back - killed:.2f} s after the kill)'
             )
             assert back - restarted <= RESTART_TARGET_S, (name, back - restarted)
         assert runner.restarts == {'/fusion_node': 1, '/uav2/perception_node': 1}

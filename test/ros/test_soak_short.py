@@ -1,7 +1,10 @@
-"""Loss soak, short form (the 2-minute form is benchmarks/soak.py): 4 drones' maps at 10 Hz through a
-link that drops 20% of them and reorders others, into fusion_node and detection_node (own processes,
-real DDS). Every frame that had at least one map delivered gets detections, nothing is refused as
-late, and the nodes' memory stays flat after warm-up."""
+"""Loss soak, short form (the 2-minute form is benchmarks/soak.py).
+
+4 drones' maps at 10 Hz through a link that drops 20% of them and reorders others, into
+fusion_node and detection_node (own processes, real DDS). Every frame that had at least one map
+delivered gets detections, nothing is refused as late, and the nodes' memory stays flat after
+warm-up.
+"""
 from __future__ import annotations
 
 import pytest

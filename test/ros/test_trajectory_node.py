@@ -1,6 +1,9 @@
-"""trajectory_node (its own process, real DDS) pairs rsdfm/detections with rsdfm/fused_bev by stamp,
-whichever comes first, and publishes one trajectory per tracked detection with its track id;
-maps that find no detections, and unreadable detections, are refused and counted on /diagnostics."""
+"""trajectory_node (its own process, real DDS) pairs detections with fused maps by stamp.
+
+It pairs rsdfm/detections with rsdfm/fused_bev by stamp, whichever comes first, and publishes one
+trajectory per tracked detection with its track id; maps that find no detections, and unreadable
+detections, are refused and counted on /diagnostics.
+"""
 from __future__ import annotations
 
 import time
@@ -83,8 +86,10 @@ def test_trajectories_follow_the_tracked_detections_and_unpaired_maps_are_counte
         wait_for(lambda: {s1, s2} <= set(by_stamp()), timeout=60, interval=0.1,
                  message='trajectories of both paired stamps')
         got = by_stamp()
-        assert sorted((t.track_id, t.label) for t in got[s1].trajectories) == [(7, 'car'),
-                                                                                (9, 'bus')]
+        assert sorted((t.track_id, t.label) for t in got[s1].trajectories) == [
+            (7, 'car'),
+            (9, 'bus'),
+        ]
         assert [(t.track_id, len(t.points)) for t in got[s2].trajectories] == [(7, 6)]
         assert got[s1].trajectories[0].step.nanosec == 500_000_000
 

@@ -33,7 +33,10 @@ def _nan_to_none(x):
 
 
 def measure_bandwidth(rt, frames: list[Frame]) -> dict:
-    """One row per method: AP@0.5 / 0.7, bytes per drone per frame, Mbit/s at 10 Hz, links it fits."""
+    """Return one row per method.
+
+    Each row: AP@0.5 / 0.7, bytes per drone per frame, Mbit/s at 10 Hz, the links it fits.
+    """
     from rsdfm_core.training.evaluate import evaluate_frames
 
     methods = [('single', 'single', None), ('late', 'late', None), ('raw', 'raw', None)]
@@ -63,7 +66,8 @@ def measure_bandwidth(rt, frames: list[Frame]) -> dict:
         )
         ap = rows[-1]['ap50']
         progress(
-            f'bandwidth {label}: AP@0.5 {"n/a" if ap is None else f"{ap:.3f}"}, {b:.0f} B per drone per frame, '
+            f'bandwidth {label}: AP@0.5 {"n/a" if ap is None else f"{ap:.3f}"}, '
+            f'{b:.0f} B per drone per frame, '
             f'{rate:.2f} Mbit/s at 10 Hz ({rows[-1]["seconds"]:.0f} s)'
         )
     return {

@@ -15,7 +15,10 @@ import time
 
 from rsdfm_core.cli import UserError
 
-HELP = 'measure per-stage speed, ONNX vs eager, DDS transport, fleet scaling and accuracy vs bandwidth; write RESULTS.md'
+HELP = (
+    'measure per-stage speed, ONNX vs eager, DDS transport, fleet scaling and accuracy vs '
+    'bandwidth; write RESULTS.md'
+)
 SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'bandwidth')
 
 
@@ -55,7 +58,7 @@ def _sections(text: str | None) -> list[str]:
 
 
 def json_safe(value):
-    """NaN / inf -> None, tuples -> lists, dict keys -> str: strict JSON."""
+    """Turn NaN / inf into None, tuples into lists, dict keys into str: strict JSON."""
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     competing = competing_processes()
     if competing:
         progress(
-            f'{len(competing)} other busy process(es) share the CPU: figures will be slower and noisier'
+            f'{len(competing)} other busy process(es) share the CPU: '
+            'figures will be slower and noisier'
         )
     try:
         inputs = load_inputs(work, plan, args.weights)
@@ -179,8 +183,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(json_safe(results), indent=2, allow_nan=False) + '\n'
         )
     for t in results['targets']:
-        progress(
-            f"target: {t['target']}: {t['measured']} -> {({True: 'holds', False: 'does not hold', None: 'not measured'})[t['holds']]}"
-        )
+        verdict = {True: 'holds', False: 'does not hold', None: 'not measured'}[t['holds']]
+        progress(f"target: {t['target']}: {t['measured']} -> {verdict}")
     progress(f'wrote {md} and {len(plots)} plots in {time.monotonic() - t0:.0f} s')
     return 0

@@ -20,17 +20,20 @@ class BenchInputs:
     weights: str | None
 
     def fleet(self, drones: int, count: int | None = None) -> list[Frame]:
-        """The first `count` frames seen by the first `drones` drones only."""
+        """Return the first `count` frames seen by the first `drones` drones only."""
         return [fleet_frame(f, drones) for f in self.frames[:count]]
 
 
 def fleet_frame(frame: Frame, drones: int) -> Frame:
-    """The same instant seen by the first `drones` drones (ground truth unchanged)."""
+    """Return the same instant seen by the first `drones` drones (ground truth unchanged)."""
     return replace(frame, views=frame.views[:drones])
 
 
 def simulate_bag(out_dir: Path, plan: BenchPlan) -> Path:
-    """Write the bench's bag (8 drones, plan.bag_frames at 10 Hz, 640x480, no dense ground truth)."""
+    """Write the bench's bag.
+
+    8 drones, plan.bag_frames at 10 Hz, 640x480, no dense ground truth.
+    """
     from rsdfm_core.bag import write_bag
     from rsdfm_core.world import Simulator, WorldConfig
 
@@ -55,8 +58,11 @@ def load_inputs(out_dir: Path, plan: BenchPlan, weights: str | None) -> BenchInp
 
 
 def snapshot_weights(out_dir: Path, weights: str | None) -> str | None:
-    """A private copy of the checkpoint, so the graph's node processes and this process measure the
-    same weights even if the file is replaced during the run (None stays None: random init)."""
+    """Return a private copy of the checkpoint.
+
+    The graph's node processes and this process then measure the same weights even if the file is
+    replaced during the run (None stays None: random init).
+    """
     from rsdfm_core.model.weights import DEFAULT_WEIGHTS
 
     src = Path(weights) if weights else DEFAULT_WEIGHTS

@@ -1,4 +1,4 @@
-"""What the numbers were measured on: machine, versions, date, commit, and who else used the CPU."""
+"""What the numbers were measured on: machine, versions, date, commit, who else used the CPU."""
 from __future__ import annotations
 
 import datetime
@@ -61,8 +61,11 @@ def git_commit() -> str:
 
 
 def competing_processes(sample_s: float = 1.0, busy_percent: float = 30.0) -> list[str]:
-    """Other processes sharing the cores with the bench: model training, or anything busier than
-    busy_percent of a core over a short sample (the bench's own children excluded)."""
+    """Return the other processes sharing the cores with the bench.
+
+    That is model training, or anything busier than busy_percent of a core over a short sample
+    (the bench's own children excluded).
+    """
     import psutil
 
     me = psutil.Process()

@@ -25,7 +25,10 @@ RTOL, ATOL = 1e-3, 1e-4  # outputs agree when |onnx - eager| <= ATOL + RTOL * |e
 
 
 class DroneNet(torch.nn.Module):
-    """image (1, 3, H, W), points (1, D, N, 3), ok (1, 1, N), valid (1, R, W) -> BEV map (1, C, R, W)."""
+    """The exported drone-side network: image and per-frame geometry -> BEV map.
+
+    image (1, 3, H, W), points (1, D, N, 3), ok (1, 1, N), valid (1, R, W) -> (1, C, R, W).
+    """
 
     def __init__(self, net, grid):
         super().__init__()
@@ -40,7 +43,10 @@ class DroneNet(torch.nn.Module):
 
 
 class EncoderNet(torch.nn.Module):
-    """image (1, 3, H, W) -> features and bin logits: the encoder alone, to split the drone side's time."""
+    """image (1, 3, H, W) -> features and bin logits.
+
+    The encoder alone, to split the drone side's time.
+    """
 
     def __init__(self, net):
         super().__init__()
@@ -52,7 +58,7 @@ class EncoderNet(torch.nn.Module):
 
 @torch.no_grad()
 def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
-    """The exported network's inputs for one camera view (geometry computed in eager)."""
+    """Return the exported network's inputs for one camera view (geometry computed in eager)."""
     from rsdfm_core.model.lift import camera_validity
     from rsdfm_core.model.network import prepare_image
 
@@ -70,7 +76,10 @@ def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
 def export(
     model: torch.nn.Module, example: dict[str, torch.Tensor], path: Path, outputs: list[str]
 ) -> None:
-    """torch.onnx.export with the dynamo exporter; its chatter goes to a buffer, not the terminal."""
+    """Run torch.onnx.export with the dynamo exporter.
+
+    Its chatter goes to a buffer, not the terminal.
+    """
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         torch.onnx.export(
@@ -117,7 +126,9 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
         'rtol': RTOL,
         'atol': ATOL,
         'onnxruntime': ort.__version__,
-        'part': 'encoder + height distribution + splat (geometry and codec stay eager in both paths)',
+        'part': (
+            'encoder + height distribution + splat (geometry and codec stay eager in both paths)'
+        ),
     }
     sessions = {n: session(path, n) for n in (1, all_threads())}
     worst = 0.0
@@ -152,7 +163,10 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
 
 
 def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:
-    """The encoder alone, eager vs onnxruntime (1 thread): how much of the speed-up the convolutions give."""
+    """Time the encoder alone, eager vs onnxruntime (1 thread).
+
+    This shows how much of the speed-up the convolutions give.
+    """
     model = EncoderNet(rt.net).eval()
     path = out_dir / 'encoder.onnx'
     try:
@@ -166,7 +180,8 @@ def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:
             lambda: model(images()), lambda: sess.run(None, {'image': images().numpy()}), runs
         )
     progress(
-        f'onnx encoder only (1 thread): eager {eager["median_ms"]:.1f} ms, onnxruntime {onnx["median_ms"]:.1f} ms'
+        f'onnx encoder only (1 thread): eager {eager["median_ms"]:.1f} ms, '
+        f'onnxruntime {onnx["median_ms"]:.1f} ms'
     )
     return {
         'ok': True,

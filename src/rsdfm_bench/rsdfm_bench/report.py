@@ -47,7 +47,8 @@ def plot_stages(res: dict, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel('ms (median, whisker to p90)')
     ax.set_title(
-        f"Per-stage time\ndrone stages per image, fusion stages per frame of {res['drones']} drones"
+        'Per-stage time\n'
+        f"drone stages per image, fusion stages per frame of {res['drones']} drones"
     )
     ax.legend()
     fig.tight_layout()
@@ -120,7 +121,7 @@ def plot_bandwidth(res: dict, path: Path) -> None:
 
 
 def write_plots(results: dict, out_dir: Path) -> dict[str, str]:
-    """The PNGs of the sections that ran: {section: file name}."""
+    """Draw the PNGs of the sections that ran; return {section: file name}."""
     import matplotlib
     matplotlib.use('Agg')
     made = {}
@@ -141,15 +142,16 @@ def _meta_lines(results: dict) -> list[str]:
     lines = [
         f"# rsdfm benchmarks ({m['plan']} run)",
         '',
-        f"Written by `rsdfm bench{' --quick' if m['plan'] == 'quick' else ''}` on {m['machine']['date']} "
-        f"at commit {m['machine']['commit']}, in {m['seconds']:.0f} s. Benchmarks report; they assert nothing.",
+        f"Written by `rsdfm bench{' --quick' if m['plan'] == 'quick' else ''}` "
+        f"on {m['machine']['date']} at commit {m['machine']['commit']}, "
+        f"in {m['seconds']:.0f} s. Benchmarks report; they assert nothing.",
         '',
         f"- Model: `{m['model_id']}` ({m['weights']})",
     ]
     if m.get('random_init'):
         lines.append(
-            '- **The weights were a random initialisation** (no trained checkpoint was available): speed and '
-            'bytes are meaningful, accuracy is not.'
+            '- **The weights were a random initialisation** (no trained checkpoint was '
+            'available): speed and bytes are meaningful, accuracy is not.'
         )
     mc = m['machine']
     lines += [f"- Machine: {mc['cpu']}, {mc['cores']} cores, {mc['ram_gib']} GiB RAM, {mc['os']}",
@@ -157,13 +159,15 @@ def _meta_lines(results: dict) -> list[str]:
               f"- Load average at start / end: {m['load_start']} / {mc['load_average']}"]
     if m['competing']:
         lines.append(
-            f"- **Other jobs were using the CPU during this run** ({len(m['competing'])} process(es): "
+            '- **Other jobs were using the CPU during this run** '
+            f"({len(m['competing'])} process(es): "
             'training or evaluation), so times are slower and noisier than on an idle machine: '
             + '; '.join(f'`{c}`' for c in m['competing'])
         )
     else:
         lines.append(
-            '- No training or other busy process was seen on the CPU at the start or the end of the run.'
+            '- No training or other busy process was seen on the CPU at the start or the end '
+            'of the run.'
         )
     return lines + ['']
 
@@ -213,10 +217,12 @@ def _stage_lines(st: dict, transport_ms: float | None) -> list[str]:
         [
             '## Per-stage time',
             '',
-            f"Median / p90 ms over {st['frames']} fleet frames of {st['drones']} drones ({st['frames'] * st['drones']} "
-            f"drone images); 1 thread and all {st['all_threads']} threads. Share = the stage's part of one frame's path "
-            '(one drone image, one transport, the fusion side), 1 thread. Resampling maps each drone\'s own grid '
-            '(centred where its camera looks) into the fusion region; with the default shared grid it is skipped.',
+            f"Median / p90 ms over {st['frames']} fleet frames of {st['drones']} drones "
+            f"({st['frames'] * st['drones']} drone images); 1 thread and all "
+            f"{st['all_threads']} threads. Share = the stage's part of one frame's path "
+            '(one drone image, one transport, the fusion side), 1 thread. Resampling maps each '
+            "drone's own grid (centred where its camera looks) into the fusion region; with the "
+            'default shared grid it is skipped.',
             '',
         ]
         + _table(
@@ -256,9 +262,11 @@ def _onnx_lines(ox: dict) -> list[str]:
     return (
         lines
         + [
-            f"Exported part: {ox['part']}; {ox['exporter']}, {ox['onnx_bytes'] / 1e6:.1f} MB, exported in "
-            f"{ox['export_s']:.1f} s. Outputs agree within |onnx - eager| <= {ox['atol']:g} + {ox['rtol']:g}·|eager| "
-            f"on {ox['views_checked']} views: **{ox['agree']}** (max abs diff {ox['max_abs_diff']:.1e}).",
+            f"Exported part: {ox['part']}; {ox['exporter']}, "
+            f"{ox['onnx_bytes'] / 1e6:.1f} MB, exported in {ox['export_s']:.1f} s. "
+            f"Outputs agree within |onnx - eager| <= {ox['atol']:g} + {ox['rtol']:g}·|eager| "
+            f"on {ox['views_checked']} views: **{ox['agree']}** "
+            f"(max abs diff {ox['max_abs_diff']:.1e}).",
             '',
         ]
         + _table(
@@ -299,8 +307,9 @@ def _transport_lines(tr: dict) -> list[str]:
         [
             '## Transport: BevFeature over DDS between two processes',
             '',
-            f"{tr['qos']} QoS on {tr['topic']}, Fast DDS with the project's profile (config/fastdds.xml). Latency = "
-            'receive time in the subscriber minus the stamp taken just before publish() (same clock).',
+            f"{tr['qos']} QoS on {tr['topic']}, Fast DDS with the project's profile "
+            '(config/fastdds.xml). Latency = receive time in the subscriber minus the stamp '
+            'taken just before publish() (same clock).',
             '',
         ]
         + _table(
@@ -331,25 +340,31 @@ def _scaling_lines(sc: dict) -> list[str]:
                 _f(r['modelled_e2e_ms'], 0),
                 gtxt,
                 f"{g['delivered']}/{g['frames']}" if 'delivered' in g else '',
-                f"{_f(model_cpu_ms(sc, r), 0)} ms, {_f(model_cpu_ms(sc, r) / (sc.get('cores', 2) * 1.0), 0)} %",
+                f'{_f(model_cpu_ms(sc, r), 0)} ms, '
+                f"{_f(model_cpu_ms(sc, r) / (sc.get('cores', 2) * 1.0), 0)} %",
                 f"{_f(g['cpu_ms_per_frame'], 0)} ms" if g.get('cpu_ms_per_frame') else '',
             ]
         )
     lines = [
         '## Scaling with the number of drones',
         '',
-        f"Fusion side (decode, fuse, decoder, heads, trajectories; 1 thread) per frame. Modelled end-to-end = one drone's "
-        f"image-to-payload time ({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
-        f"({_f(sc['transport_ms'], 2)} ms) + fusion side. Graph end-to-end = every node as a process over DDS on this "
-        'machine (all drones share its cores), bag replayed at 10 Hz, image publish to detections recorded; frames '
-        'the graph could not keep up with are dropped by the sensor-data QoS, hence "delivered"; the first 5 delivered '
-        'frames (cold start of every node) are left out of the latency.',
+        'Fusion side (decode, fuse, decoder, heads, trajectories; 1 thread) per frame. '
+        "Modelled end-to-end = one drone's image-to-payload time "
+        f"({_f(sc['drone_side']['median_ms'])} ms, each drone has its own computer) + transport "
+        f"({_f(sc['transport_ms'], 2)} ms) + fusion side. Graph end-to-end = every node as a "
+        'process over DDS on this machine (all drones share its cores), bag replayed at 10 Hz, '
+        'image publish to detections recorded; frames the graph could not keep up with are '
+        'dropped by the sensor-data QoS, hence "delivered"; the first 5 delivered frames '
+        '(cold start of every node) are left out of the latency.',
         '',
-        f"Measured exponent b of time ~ drones^b: fusion side **{_f(sc['exponent_fusion_side'], 2)}**, modelled "
-        f"end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
-        f"(b = 1 is linear). Linear fit of the fusion side: {_f(sc['linear_fusion_side']['fixed_ms'])} ms fixed "
-        f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone (decode, resample, "
-        'attention).',
+        'Measured exponent b of time ~ drones^b: '
+        f"fusion side **{_f(sc['exponent_fusion_side'], 2)}**, "
+        f"modelled end-to-end **{_f(sc['exponent_modelled_e2e'], 2)}**, "
+        f"graph end-to-end **{_f(sc['exponent_graph_e2e'], 2)}** "
+        '(b = 1 is linear). Linear fit of the fusion side: '
+        f"{_f(sc['linear_fusion_side']['fixed_ms'])} ms fixed "
+        f"(BEV decoder, heads) + {_f(sc['linear_fusion_side']['per_drone_ms'])} ms per drone "
+        '(decode, resample, attention).',
         '',
     ]
     lines += _table(
@@ -365,11 +380,12 @@ def _scaling_lines(sc: dict) -> list[str]:
         rows,
     ) + ['']
     lines += [
-        'Model compute per frame = drones x one drone\'s image-to-payload time + the fusion side (1 thread, in '
-        'process): what the graph must at least do every 100 ms on this machine\'s cores. Graph node time per '
-        'frame = the processing medians of every node added (from /diagnostics, wall clock, so it also holds '
-        'message conversion and waiting for a core). Once either passes the cores\' time per frame the graph '
-        'cannot keep up at 10 Hz: queues fill, frames drop, and the latency is mostly waiting.',
+        "Model compute per frame = drones x one drone's image-to-payload time + the fusion side "
+        "(1 thread, in process): what the graph must at least do every 100 ms on this machine's "
+        'cores. Graph node time per frame = the processing medians of every node added (from '
+        '/diagnostics, wall clock, so it also holds message conversion and waiting for a core). '
+        "Once either passes the cores' time per frame the graph cannot keep up at 10 Hz: queues "
+        'fill, frames drop, and the latency is mostly waiting.',
         '',
     ]
     g4 = next(
@@ -382,8 +398,8 @@ def _scaling_lines(sc: dict) -> list[str]:
     )
     if g4:
         lines += [
-            'Per node in the 4-drone graph (from /diagnostics): processing = callback time, e2e = output time '
-            'minus capture stamp.',
+            'Per node in the 4-drone graph (from /diagnostics): processing = callback time, '
+            'e2e = output time minus capture stamp.',
             '',
         ]
         lines += _table(
@@ -402,7 +418,10 @@ def _scaling_lines(sc: dict) -> list[str]:
 
 
 def model_cpu_ms(sc: dict, row: dict) -> float:
-    """CPU ms one frame of `row['drones']` drones needs from the model alone, all on one machine."""
+    """Return the CPU ms one frame of `row['drones']` drones needs from the model alone.
+
+    All drones run on one machine.
+    """
     return row['drones'] * sc['drone_side']['median_ms'] + row['fusion_side']['median_ms']
 
 
@@ -424,10 +443,12 @@ def _bandwidth_lines(bw: dict) -> list[str]:
         [
             '## Accuracy versus bandwidth',
             '',
-            f"BEV AP at rotated IoU 0.5 / 0.7 over {bw['frames']} frames of {bw['drones']} drones, through rsdfm "
-            'evaluate\'s evaluation. single = one drone, no link; late = boxes sent (40 B each); raw = float32 maps; '
-            'codec TOPK:BITS = HLF payload with that budget (default '
-            f"{bw['default_budget']['topk']}:{bw['default_budget']['bits']}). Bit rate per drone at {bw['rate_hz']:g} Hz; "
+            f"BEV AP at rotated IoU 0.5 / 0.7 over {bw['frames']} frames "
+            f"of {bw['drones']} drones, "
+            "through rsdfm evaluate's evaluation. single = one drone, no link; late = boxes sent "
+            '(40 B each); raw = float32 maps; codec TOPK:BITS = HLF payload with that budget '
+            f"(default {bw['default_budget']['topk']}:{bw['default_budget']['bits']}). "
+            f"Bit rate per drone at {bw['rate_hz']:g} Hz; "
             'UAV links considered: ' + ', '.join(f'{x:g}' for x in bw['link_mbit_s']) + ' Mbit/s.',
             '',
         ]

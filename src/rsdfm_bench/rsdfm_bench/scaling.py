@@ -35,13 +35,13 @@ def exponent(ns: list[int], times: list[float]) -> float | None:
 
 
 def linear_fit(ns: list[int], times: list[float]) -> tuple[float, float]:
-    """(fixed ms, ms per drone) of time = fixed + per * drones, least squares."""
+    """Return (fixed ms, ms per drone) of time = fixed + per * drones, least squares."""
     per, fixed = np.polyfit(np.asarray(ns, float), np.asarray(times, float), 1)
     return float(fixed), float(per)
 
 
 def fusion_side(fus, heads, tracker, pred, frame: Frame, maps: list) -> None:
-    """What the fusion, detection, segmentation and trajectory nodes do with one frame's maps."""
+    """Do the fusion, detection, segmentation and trajectory nodes' work on one frame's maps."""
     f = fus.fuse(maps)
     dets = track_detections(tracker, frame.stamp_ns, heads.detect(f))
     heads.segment(f)
@@ -49,7 +49,10 @@ def fusion_side(fus, heads, tracker, pred, frame: Frame, maps: list) -> None:
 
 
 def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dict, dict]:
-    """Per drone count, fusion-side time per frame; and the drone-side time per image (both summaries)."""
+    """Return per drone count the fusion-side time per frame, and the drone-side time per image.
+
+    Both are timing summaries.
+    """
     from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads
     from rsdfm_core.model.tracker import Tracker
     from rsdfm_core.model.trajectory import TrajectoryPredictor
@@ -75,13 +78,17 @@ def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dic
                     fusion_side(fus, heads, tracker, pred, frame, row[:n])
             out[n] = summary(clock.samples['fusion side'])
             progress(
-                f'scaling: fusion side with {n} drone{"s" * (n > 1)}: {out[n]["median_ms"]:.1f} ms per frame'
+                f'scaling: fusion side with {n} drone{"s" * (n > 1)}: '
+                f'{out[n]["median_ms"]:.1f} ms per frame'
             )
     return out, drone.summaries(skip=1)['drone side']
 
 
 def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str | None) -> dict:
-    """Run the bag through the real graph with `drones` drones at 10 Hz; latency of every delivered frame."""
+    """Run the bag through the real graph with `drones` drones at 10 Hz.
+
+    The result holds the latency of every delivered frame.
+    """
     from rsdfm_bringup.recorded import read_recorded
     from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.graph import fleet_graph
@@ -139,7 +146,8 @@ def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str 
         }
     )
     progress(
-        f'scaling: graph with {drones} drone{"s" * (drones > 1)}: latency median {out["median_ms"]:.0f} ms, '
+        f'scaling: graph with {drones} drone{"s" * (drones > 1)}: '
+        f'latency median {out["median_ms"]:.0f} ms, '
         f'p90 {out["p90_ms"]:.0f} ms, {out["delivered"]}/{frames} frames delivered'
     )
     return out
@@ -155,7 +163,10 @@ def measure_scaling(
     weights: str | None,
     transport_ms: float | None,
 ) -> dict:
-    """Fusion-side time for 1..8 drones, modelled and measured end-to-end latency, fitted exponents."""
+    """Measure how time grows with the fleet's size.
+
+    Fusion-side time for 1..8 drones, modelled and measured end-to-end latency, fitted exponents.
+    """
     fusion, drone = fusion_side_times(rt, frames)
     t_ms = transport_ms if transport_ms is not None and math.isfinite(transport_ms) else 0.0
     rows = []

@@ -41,7 +41,10 @@ class SoakResult:
     )  # nodes' /diagnostics: received, published, refused.*
 
     def memory_drift(self, warmup_fraction: float = 0.25) -> dict[str, tuple[float, float, float]]:
-        """node -> (MB after warm-up, MB at the end, relative change): medians of the 5 samples there."""
+        """Return node -> (MB after warm-up, MB at the end, relative change).
+
+        Each MB figure is the median of the 5 samples there.
+        """
         out = {}
         for node, samples in self.memory_mb.items():
             if len(samples) < 4:
@@ -73,7 +76,10 @@ class SoakResult:
 def encode_fleet_maps(
     drones: int, frames: int, seed: int = 7, size: tuple[int, int] = (160, 120)
 ) -> list[list]:
-    """[frame][drone] -> (agent_id, EncodedMap, cam_to_map) from a short simulated flight (encoded once)."""
+    """Return [frame][drone] -> (agent_id, EncodedMap, cam_to_map) from a short simulated flight.
+
+    The maps are encoded once.
+    """
     from rsdfm_core.model.runtime import DroneEncoder, Runtime
     from rsdfm_core.world.config import WorldConfig
     from rsdfm_core.world.simulator import Simulator
@@ -100,7 +106,8 @@ def lossy_order(
     """One frame of the link: (to send now, held back for the next frame, dropped, reordered).
 
     Messages held back from the previous frame go out after this frame's, so they arrive late
-    and out of order, but within a frame period."""
+    and out of order, but within a frame period.
+    """
     kept = [m for m in messages if rng.random() >= drop]
     dropped = len(messages) - len(kept)
     rng.shuffle(kept)
@@ -198,7 +205,8 @@ def run_soak(
             time.sleep(0.1)
         procs = {n: psutil.Process(runner.processes[n].pid) for n in NODES}
         say(
-            f'{drones} drones at {rate_hz:g} Hz for {duration_s:g} s, drop {drop:.0%}, reorder {reorder:.0%}'
+            f'{drones} drones at {rate_hz:g} Hz for {duration_s:g} s, '
+            f'drop {drop:.0%}, reorder {reorder:.0%}'
         )
         held: list = []
         period = 1.0 / rate_hz
@@ -229,7 +237,8 @@ def run_soak(
                 if len(memory[NODES[0]]) % 10 == 0:
                     with lock:
                         say(
-                            f'{now - t0:5.0f} s: {frames} frames, {len(detected)} with detections, '
+                            f'{now - t0:5.0f} s: {frames} frames, '
+                            f'{len(detected)} with detections, '
                             + ', '.join(f'{n} {memory[n][-1]:.0f} MB' for n in NODES)
                         )
             if runner.exited():

@@ -24,7 +24,10 @@ FUSION_STAGES = ('codec decode', 'resampling', 'fusion', 'bev decoder', 'detecti
 
 
 def aim_grid(cam_to_map: np.ndarray, like: BevGrid) -> BevGrid:
-    """A grid the size of `like`, centred where the optical axis meets the ground (as perception_node)."""
+    """Return a grid the size of `like`, centred where the optical axis meets the ground.
+
+    The same centring as perception_node's.
+    """
     c, d = cam_to_map[:3, 3], cam_to_map[:3, 2]
     centre = c[:2] + d[:2] * (-c[2] / d[2]) if d[2] < -1e-6 else c[:2]
     return BevGrid.centred(float(centre[0]), float(centre[1]), like.cols * like.resolution,
@@ -94,7 +97,10 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
 
 
 def measure_stages(rt, frames: list[Frame]) -> dict:
-    """{'threads_1': {...}, 'threads_all': {...}} per-stage summaries over `frames` (first one is warm-up)."""
+    """Return {'threads_1': {...}, 'threads_all': {...}}: per-stage summaries over `frames`.
+
+    The first frame is warm-up.
+    """
     from rsdfm_core.model.tracker import Tracker
     from rsdfm_core.model.trajectory import TrajectoryPredictor
 
@@ -112,18 +118,21 @@ def measure_stages(rt, frames: list[Frame]) -> dict:
         out[key] = {'threads': n, 'stages': res}
         d, f = res['drone side (total)']['median_ms'], res['fusion side (total)']['median_ms']
         progress(
-            f'stages ({n} thread{"s" * (n > 1)}): drone side {d:.1f} ms per image, fusion side {f:.1f} ms '
+            f'stages ({n} thread{"s" * (n > 1)}): drone side {d:.1f} ms per image, '
+            f'fusion side {f:.1f} ms '
             f'per frame of {out["drones"]} drones (median)'
         )
     return out
 
 
 def stage_shares(res: dict, extra: dict[str, float] | None = None) -> dict[str, float]:
-    """Share of each stage's median in one frame's path: one drone's image, transport, fusion side."""
+    """Return each stage's median's share of one frame's path.
+
+    The path: one drone's image, transport, fusion side.
+    """
     st = res['stages']
     parts = {f'drone: {k}': st[k]['median_ms'] for k in DRONE_STAGES}
     parts.update(extra or {})
     parts.update({f'fusion: {k}': st[k]['median_ms'] for k in FUSION_STAGES})
     total = sum(parts.values())
     return {k: v / total for k, v in parts.items()} if total > 0 else {}
-

@@ -21,7 +21,8 @@ def check_targets(results: dict) -> list[dict]:
     if g4 and _finite(g4.get('median_ms')):
         out.append(
             {
-                'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                'target': 'end-to-end latency, 4 drones at 10 Hz, '
+                f'median < {LATENCY_TARGET_MS:.0f} ms '
                 '(all nodes on this machine)',
                 'measured': f"{g4['median_ms']:.0f} ms median, {g4['p90_ms']:.0f} ms p90, "
                 f"{g4['delivered']}/{g4['frames']} frames delivered",
@@ -32,7 +33,8 @@ def check_targets(results: dict) -> list[dict]:
     else:
         out.append(
             {
-                'target': f'end-to-end latency, 4 drones at 10 Hz, median < {LATENCY_TARGET_MS:.0f} ms '
+                'target': 'end-to-end latency, 4 drones at 10 Hz, '
+                f'median < {LATENCY_TARGET_MS:.0f} ms '
                 '(all nodes on this machine)',
                 'measured': 'not measured in this run',
                 'holds': None,
@@ -46,7 +48,8 @@ def check_targets(results: dict) -> list[dict]:
     if _finite(m4):
         out.append(
             {
-                'target': f'end-to-end latency, 4 drones, each drone on its own computer, < {LATENCY_TARGET_MS:.0f} ms',
+                'target': 'end-to-end latency, 4 drones, each drone on its own computer, '
+                f'< {LATENCY_TARGET_MS:.0f} ms',
                 'measured': f'{m4:.0f} ms (drone side + transport + fusion side medians)',
                 'holds': m4 < LATENCY_TARGET_MS,
                 'note': 'modelled from measured stages',
@@ -62,7 +65,9 @@ def check_targets(results: dict) -> list[dict]:
         ap = f", AP@0.5 {default['ap50']:.3f}" if default and default['ap50'] is not None else ''
         out.append(
             {
-                'target': 'default codec budget <= 64 KB per drone per frame (< 5 Mbit/s at 10 Hz)',
+                'target': (
+                    'default codec budget <= 64 KB per drone per frame (< 5 Mbit/s at 10 Hz)'
+                ),
                 'measured': f'{size / 1024:.1f} KB, {size * 80 / 1e6:.2f} Mbit/s{ap}',
                 'holds': size <= BUDGET_TARGET_BYTES,
                 'note': '',
@@ -75,8 +80,10 @@ def check_targets(results: dict) -> list[dict]:
         why = '' if s1 >= ONNX_TARGET_SPEEDUP else onnx_reason(ox)
         out.append(
             {
-                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
-                'measured': f'{s1:.2f}x with 1 thread, {sa:.2f}x with all threads; outputs agree: {ox["agree"]} '
+                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster '
+                'than eager PyTorch',
+                'measured': f'{s1:.2f}x with 1 thread, {sa:.2f}x with all threads; '
+                f'outputs agree: {ox["agree"]} '
                 f'(max abs diff {ox["max_abs_diff"]:.1e})',
                 'holds': s1 >= ONNX_TARGET_SPEEDUP,
                 'note': why,
@@ -85,7 +92,8 @@ def check_targets(results: dict) -> list[dict]:
     elif ox:
         out.append(
             {
-                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster than eager PyTorch',
+                'target': f'ONNX Runtime drone side >= {ONNX_TARGET_SPEEDUP}x faster '
+                'than eager PyTorch',
                 'measured': 'export failed',
                 'holds': False,
                 'note': ox.get('error', ''),
@@ -95,7 +103,10 @@ def check_targets(results: dict) -> list[dict]:
 
 
 def onnx_reason(ox: dict) -> str:
-    """Why the ONNX speed-up stays below the target, from the split into encoder and lift/splat."""
+    """Say why the ONNX speed-up stays below the target.
+
+    The reason comes from the split of the time into encoder and lift/splat.
+    """
     enc = ox.get('encoder_only') or {}
     if not enc.get('ok'):
         return 'below the target in this run'
@@ -105,15 +116,16 @@ def onnx_reason(ox: dict) -> str:
     )
     enc_e, enc_o = enc['eager']['median_ms'], enc['onnxruntime']['median_ms']
     return (
-        f"the encoder alone runs {enc['speedup']:.2f}x faster ({enc_e:.1f} -> {enc_o:.1f} ms); the lifting "
-        f"(height softmax, masked gather, scatter-add splat) takes {full_e - enc_e:.1f} ms eager and "
-        f"{full_o - enc_o:.1f} ms in onnxruntime: ONNX gains on the convolutions only, and the lifting is "
-        f"{100 * (full_e - enc_e) / full_e:.0f} % of the eager time"
+        f"the encoder alone runs {enc['speedup']:.2f}x faster ({enc_e:.1f} -> {enc_o:.1f} ms); "
+        'the lifting (height softmax, masked gather, scatter-add splat) takes '
+        f'{full_e - enc_e:.1f} ms eager and {full_o - enc_o:.1f} ms in onnxruntime: '
+        'ONNX gains on the convolutions only, and the lifting is '
+        f'{100 * (full_e - enc_e) / full_e:.0f} % of the eager time'
     )
 
 
 def graph_note(g: dict, results: dict) -> str:
-    """What the graph's CPU demand says about its latency on this machine."""
+    """Say what the graph's CPU demand means for its latency on this machine."""
     note = 'real graph over DDS'
     sc = results.get('scaling') or {}
     row = next((r for r in sc.get('rows', []) if r['drones'] == g.get('drones')), None)
@@ -121,11 +133,14 @@ def graph_note(g: dict, results: dict) -> str:
         need = g['drones'] * sc['drone_side']['median_ms'] + row['fusion_side']['median_ms']
         cores = sc.get('cores', 2)
         note += (
-            f"; the model alone needs {need:.0f} ms of compute per frame ({need / cores:.0f} % of the {cores} "
-            f"cores at 10 Hz)"
+            f'; the model alone needs {need:.0f} ms of compute per frame '
+            f'({need / cores:.0f} % of the {cores} cores at 10 Hz)'
         )
     if g.get('cpu_ms_per_frame'):
-        note += f"; the nodes' processing adds up to {g['cpu_ms_per_frame']:.0f} ms per frame, so frames queue and drop"
+        note += (
+            f"; the nodes' processing adds up to {g['cpu_ms_per_frame']:.0f} ms per frame, "
+            'so frames queue and drop'
+        )
     if (results.get('meta') or {}).get('competing'):
         note += '; other jobs were sharing the cores'
     return note

@@ -73,7 +73,7 @@ class StageClock:
 
 
 def all_threads() -> int:
-    """The number of cores torch may use when 'all threads' are asked for."""
+    """Return the number of cores torch may use when 'all threads' are asked for."""
     return (
         len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     )

@@ -1,16 +1,16 @@
-"""BevFeature messages over real DDS between two processes: latency and bytes against the raw map.
+r"""BevFeature messages over real DDS between two processes: latency and bytes against the raw map.
 
 The parent (the bench) encodes one drone image at the default budget (and as a raw float32 map for
 comparison), starts this module as a publisher process, and subscribes with the features' QoS.
 The publisher stamps each message with the wall clock right before publish(); on the same machine
 receive time minus stamp is the transport latency (publish, DDS, deserialise, callback).
 
-    python -m rsdfm_bench.transport --payload FILE --codec hlf-v1 --raw-bytes N --count 100 --rate 10
+    python -m rsdfm_bench.transport --payload FILE --codec hlf-v1 --raw-bytes N \
+        --count 100 --rate 10
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 import subprocess
 import sys
@@ -22,7 +22,10 @@ TOPIC = '/rsdfm_bench/bev_feature'
 
 
 def publish_main(argv: list[str] | None = None) -> int:
-    """The publisher process: wait for the subscriber, send `count` messages at `rate`, wait for acks."""
+    """Run the publisher process: wait for the subscriber, send `count` messages, wait for acks.
+
+    The messages go out at `rate`.
+    """
     ap = argparse.ArgumentParser(description='bench publisher of BevFeature messages')
     ap.add_argument('--payload', required=True)
     ap.add_argument('--codec', required=True)
@@ -140,7 +143,10 @@ def send_and_receive(
 
 
 def measure_transport(rt, view, count: int, rate: float, work: Path) -> dict:
-    """Default-budget HLF payload and the raw float32 map, each sent `count` times between two processes."""
+    """Send the default-budget HLF payload and the raw float32 map between two processes.
+
+    Each is sent `count` times.
+    """
     from rsdfm_core.model.runtime import DroneEncoder
 
     out = {'topic': TOPIC, 'qos': 'reliable, keep-last (result_qos)', 'processes': 2}
@@ -148,7 +154,8 @@ def measure_transport(rt, view, count: int, rate: float, work: Path) -> dict:
         enc = DroneEncoder(rt, codec=codec)
         m = enc.encode(view.image, view.K, view.cam_to_map)
         progress(
-            f'transport: {count} {codec} messages of {len(m.payload)} bytes at {rate:g} Hz over DDS'
+            f'transport: {count} {codec} messages of {len(m.payload)} bytes '
+            f'at {rate:g} Hz over DDS'
         )
         r = send_and_receive(m.payload, codec, m.raw_bytes, count, rate, work)
         if codec == 'hlf-v1':
