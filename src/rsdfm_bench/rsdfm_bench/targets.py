@@ -1,4 +1,4 @@
-"""The issue's targets, checked against the measured figures (reported, never asserted)."""
+"""The model and graph targets, checked against the measured figures (reported, never asserted)."""
 from __future__ import annotations
 
 import math
