@@ -13,17 +13,19 @@ import os
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from launch import LaunchDescription
-
 
 def launch_config_dir() -> Path:
-    """config/ of this launch file: share/rsdfm_bringup/config (found through the ament index)
-    when it is the installed copy, else the config/ beside launch/ in the checkout it runs from."""
+    """Return the config/ directory of this launch file.
+
+    That is share/rsdfm_bringup/config (found through the ament index) when it is the installed
+    copy, else the config/ beside launch/ in the checkout it runs from.
+    """
     here = Path(os.path.abspath(__file__)).parent   # not resolved: the installed one may be a link
     try:
         share = Path(get_package_share_directory('rsdfm_bringup'))

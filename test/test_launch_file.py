@@ -1,6 +1,8 @@
-"""launch/fleet.launch.py, run by path and installed (share/rsdfm_bringup): it expands into the
-nodes of the graph description, passes use_sim_time and the DDS profile of `rsdfm run` to every
-node, and reads config/ from the checkout it runs from or, installed, through the ament index.
+"""launch/fleet.launch.py, run by path and installed (share/rsdfm_bringup).
+
+It expands into the nodes of the graph description, passes use_sim_time and the DDS profile of
+`rsdfm run` to every node, and reads config/ from the checkout it runs from or, installed,
+through the ament index.
 
 test/ros/test_launch_installed.py runs the installed launch file for real.
 """
@@ -25,8 +27,10 @@ LAUNCH_ENV = ('RSDFM_CONFIG_DIR', 'FASTDDS_DEFAULT_PROFILES_FILE',
 
 @pytest.fixture
 def clean_environ() -> Iterator[None]:
-    """os.environ without LAUNCH_ENV during the test, as it was afterwards (loading the launch
-    file sets RSDFM_CONFIG_DIR in this process)."""
+    """Keep LAUNCH_ENV out of os.environ during the test, and restore os.environ afterwards.
+
+    Loading the launch file sets RSDFM_CONFIG_DIR in this process.
+    """
     saved = dict(os.environ)
     for name in LAUNCH_ENV:
         os.environ.pop(name, None)
@@ -36,7 +40,7 @@ def clean_environ() -> Iterator[None]:
 
 
 def load(path: Path) -> ModuleType:
-    """The launch file as a module, as `ros2 launch` loads it."""
+    """Load the launch file as a module, as `ros2 launch` loads it."""
     if importlib.util.find_spec('launch_ros') is None:
         pytest.fail('launch_ros is not installed: scripts/setup.sh installs the ROS 2 tools from '
                     'RSDFM_ROS_SOURCES (default ../shared/vendor/ros2); see README.md',
@@ -54,7 +58,7 @@ def share_dir() -> Path:
 
 
 def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
-    """The actions the launch description's node function returns for these launch arguments."""
+    """Return the actions of the launch description's node function for these launch arguments."""
     from launch import LaunchContext
 
     context = LaunchContext()
@@ -65,7 +69,7 @@ def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
 
 
 def params_files(node, context) -> list[Path]:
-    """The --params-file arguments of a launch_ros Node's command line."""
+    """Return the --params-file arguments of a launch_ros Node's command line."""
     from launch.substitutions import TextSubstitution
 
     node._perform_substitutions(context)   # what Node.execute does first: writes dicts to files
@@ -74,7 +78,7 @@ def params_files(node, context) -> list[Path]:
 
 
 def node_parameters(node, context) -> dict:
-    """The parameters a launch_ros Node passes as dictionaries (the files besides rsdfm.yaml)."""
+    """Return the parameters a launch_ros Node passes as dicts (the files besides rsdfm.yaml)."""
     params = {}
     for path in params_files(node, context):
         if path.name != 'rsdfm.yaml':

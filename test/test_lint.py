@@ -1,7 +1,9 @@
-"""The code follows the ROS 2 style: ament_flake8 (the linter of ament_lint, with its own
-settings and plugins: line length 99, google import order, docstrings, single quotes, ...) finds
-nothing in src/, test/, launch/ and benchmarks/. `.flake8` holds ament_flake8's settings plus
-this workspace's package names (so rsdfm imports group after third-party ones).
+"""The code follows the ROS 2 style: ament_flake8 finds nothing in it.
+
+ament_flake8 (the linter of ament_lint, with its own settings and plugins: line length 99, google
+import order, docstrings, single quotes, ...) checks src/, test/, launch/ and benchmarks/.
+`.flake8` holds ament_flake8's settings plus this workspace's package names (so rsdfm imports
+group after third-party ones).
 
     source env.sh && ament_flake8 --config .flake8 src test launch benchmarks
 """

@@ -1,5 +1,7 @@
-"""Every package.xml under src/ is valid (catkin_pkg, format 3, Apache-2.0) and declares what its
-Python code imports, so `rosdep install` on a real ROS machine brings everything in.
+"""Every package.xml under src/ is valid (catkin_pkg, format 3, Apache-2.0) and complete.
+
+It declares what its package's Python code imports, so `rosdep install` on a real ROS machine
+brings everything in.
 
 The imports of each package's .py files are read with ast (also those inside functions) and
 mapped to rosdep keys with IMPORT_TO_ROSDEP below. A new third-party import needs a line there;
@@ -61,7 +63,7 @@ PACKAGE_XMLS = sorted(p for p in SRC.glob('*/package.xml'))
 
 
 def rosdep_key(module: str) -> str | None:
-    """The rosdep key a top-level import needs; None for the standard library."""
+    """Return the rosdep key a top-level import needs; None for the standard library."""
     if module in sys.stdlib_module_names or module == '__future__':
         return None
     if module in IMPORT_TO_ROSDEP:
@@ -145,7 +147,7 @@ def test_package_declares_its_imports(package_xml: Path) -> None:
     ids=lambda p: p.parent.name,
 )
 def test_ament_python_layout(package_xml: Path) -> None:
-    """resource marker, package.xml installed, executables where `ros2 run` looks for them."""
+    """Resource marker, package.xml installed, executables where `ros2 run` looks for them."""
     root = package_xml.parent
     name = root.name
     setup_py = (root / 'setup.py').read_text()

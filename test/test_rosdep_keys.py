@@ -1,6 +1,8 @@
-"""Every dependency a package.xml names is one that rosdep resolves: a rosdep key, a package
-released in ROS 2 Kilted, or a package of this workspace. A made-up key (python3-foo-pip for a
-package rosdep does not know) makes `rosdep install --from-paths src` fail on a ROS machine.
+"""Every dependency a package.xml names is one that rosdep resolves.
+
+That is a rosdep key, a package released in ROS 2 Kilted, or a package of this workspace. A
+made-up key (python3-foo-pip for a package rosdep does not know) makes
+`rosdep install --from-paths src` fail on a ROS machine.
 
 The lists come from shared/ beside the repository: rosdep-keys.txt (every key of rosdistro's
 rosdep/base.yaml and python.yaml) and kilted-packages.txt (every package released in Kilted).

@@ -24,7 +24,7 @@ def run_setup(extra_env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def built_artifacts() -> dict[str, int]:
-    """mtime (ns) of every file that a pip or colcon run would rewrite."""
+    """Return the mtime (ns) of every file that a pip or colcon run would rewrite."""
     venv_site = (
         REPO_ROOT
         / '.venv'
@@ -76,7 +76,7 @@ def test_second_run_rebuilds_nothing() -> None:
 
 
 def test_setup_names_a_missing_interpreter() -> None:
-    """Bad input (no such Python) ends with one clear line, not a traceback, and touches nothing."""
+    """Bad input (no such Python) ends with one clear line, not a traceback, touching nothing."""
     result = run_setup({'PYTHON': '/nonexistent/python3.11'})
     assert result.returncode != 0
     assert "no Python interpreter '/nonexistent/python3.11'" in result.stderr

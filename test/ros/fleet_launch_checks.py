@@ -26,6 +26,7 @@ import time
 import unittest
 
 from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.events.process import ProcessExited, ProcessStarted
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -34,7 +35,6 @@ import launch_testing.actions
 
 from graph_support import Probe
 from helpers import wait_for
-from launch import LaunchDescription
 
 DRONES = ('/uav1', '/uav2')
 NODES = [f'{ns}/perception_node' for ns in DRONES] + [
@@ -62,20 +62,23 @@ def generate_test_description() -> LaunchDescription:
 
 
 def stopped_nodes(proc_info) -> dict[str, int]:
-    """Processes of the launch that have exited, with their exit codes."""
+    """Return the processes of the launch that have exited, with their exit codes."""
     return {p.process_name: p.returncode for p in proc_info if isinstance(p, ProcessExited)}
 
 
 def ros2(*args: str, timeout: float = 30.0) -> str | None:
-    """Output of one `ros2` command line (the real CLI, in this test's ROS domain) without its
-    daemon, waiting SPIN_TIME for discovery; None if it failed (a node not discovered yet)."""
+    """Return the output of one `ros2` command line, None if it failed.
+
+    The real CLI, in this test's ROS domain, without its daemon, waiting SPIN_TIME for discovery;
+    it fails while a node is not discovered yet.
+    """
     done = subprocess.run([ROS2, *args, '--no-daemon', '--spin-time', str(SPIN_TIME)],
                           capture_output=True, text=True, timeout=timeout)
     return done.stdout if done.returncode == 0 else None
 
 
 def not_connected(probe, readiness, sim_time: bool) -> list[str]:
-    """What the launched graph still lacks for a replay to lose no frame ([] = nothing).
+    """Return what the launched graph still lacks for a replay to lose no frame ([] = nothing).
 
     The replay's own writers are matched by `rsdfm replay --wait-subscribers`. On the wall clock
     every other link is checked as matched (inputs_matched on /diagnostics, the probe's readers);
@@ -103,7 +106,7 @@ def not_connected(probe, readiness, sim_time: bool) -> list[str]:
 
 
 def matched(inputs: str) -> bool:
-    """An inputs_matched value k/n with every one of at least one input matched."""
+    """Tell whether an inputs_matched value k/n has every one of at least one input matched."""
     k, _, n = inputs.partition('/')
     return n not in ('', '0') and k == n
 
@@ -188,8 +191,10 @@ class TestInstalledFleetLaunch(unittest.TestCase):
                                 f'{topic}: restamped outputs carry the time of the replay')
 
     def wait_until_connected(self, probe, proc_info, sim_time: bool) -> None:
-        """Wait until the launched graph is connected (see not_connected), failing on a timeout
-        with what it still lacked, or as soon as a node stops."""
+        """Wait until the launched graph is connected (see not_connected).
+
+        Fails on a timeout with what it still lacked, or as soon as a node stops.
+        """
         from rsdfm_bringup.readiness import GraphReadiness
         from rsdfm_core.graph import fleet_graph
 
@@ -211,9 +216,9 @@ class TestInstalledFleetLaunch(unittest.TestCase):
             listed = pool.submit(wait_for, lambda: set(NODES) <= set(
                 (ros2('node', 'list') or '').split()), timeout=30, interval=0.5,
                 message='ros2 node list shows every node')
-            param = pool.submit(wait_for, lambda: ros2('param', 'get', '/fusion_node',
-                                                        'use_sim_time'),
-                                timeout=30, interval=0.5, message='ros2 param get answered')
+            param = pool.submit(
+                wait_for, lambda: ros2('param', 'get', '/fusion_node', 'use_sim_time'),
+                timeout=30, interval=0.5, message='ros2 param get answered')
             listed.result()
             self.assertEqual(param.result().strip(), f'Boolean value is: {sim_time}')
 
@@ -264,6 +269,6 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def hz_rate(log: Path) -> float | None:
-    """The last average rate `ros2 topic hz` printed, None before its first."""
+    """Return the last average rate `ros2 topic hz` printed, None before its first."""
     rates = re.findall(r'average rate: ([0-9.]+)', log.read_text())
     return float(rates[-1]) if rates else None

@@ -1,6 +1,8 @@
-"""cv_bridge and the project's own readers decode camera messages to the same pixels (where a
-ROS 2 distribution provides cv_bridge; the wheels used here do not), and the project's path is
-what the perception node uses otherwise."""
+"""cv_bridge and the project's own readers decode camera messages to the same pixels.
+
+That is checked where a ROS 2 distribution provides cv_bridge (the wheels used here do not);
+the project's path is what the perception node uses otherwise.
+"""
 from __future__ import annotations
 
 import cv2

@@ -1,5 +1,7 @@
-"""/diagnostics level of a node: WARN while it is refusing input, OK again once refusals stop,
-with the refusal counters kept (a real rclpy node, no graph needed)."""
+"""/diagnostics level of a node: WARN while it is refusing input, OK again once refusals stop.
+
+The refusal counters are kept (a real rclpy node, no graph needed).
+"""
 from __future__ import annotations
 
 from graph_support import isolate_this_process

@@ -1,8 +1,10 @@
-"""The installed launch file runs the fleet: launch_testing's own runner (`launch_test`) runs
-fleet_launch_checks.py, which starts `fleet.launch.py drones:=2` from share/rsdfm_bringup,
-replays a bag made by `rsdfm simulate` into it with `rsdfm replay`, and checks the outputs and
-the real `ros2` command line from outside; once on the wall clock (replay --restamp) and once
-with use_sim_time:=true (replay --clock, the bag's own stamps).
+"""The installed launch file runs the fleet.
+
+launch_testing's own runner (`launch_test`) runs fleet_launch_checks.py, which starts
+`fleet.launch.py drones:=2` from share/rsdfm_bringup, replays a bag made by `rsdfm simulate`
+into it with `rsdfm replay`, and checks the outputs and the real `ros2` command line from
+outside; once on the wall clock (replay --restamp) and once with use_sim_time:=true (replay
+--clock, the bag's own stamps).
 
 launch_testing's pytest plugin does not load under pytest 9 (pytest.ini keeps it out), so the
 checks run as a launch_testing file under `launch_test`, as `colcon test` runs launch tests,
@@ -32,7 +34,7 @@ CHECK_CASES = 2        # test cases in fleet_launch_checks.py
 
 @pytest.fixture(scope='module')
 def bag(tmp_path_factory) -> Path:
-    """A short simulated bag of uav1 and uav2 (small images), made by `rsdfm simulate`."""
+    """Make a short simulated bag of uav1 and uav2 (small images) with `rsdfm simulate`."""
     if importlib.util.find_spec('launch_testing') is None or not LAUNCH_TEST.exists():
         pytest.fail('launch_testing is not installed: scripts/setup.sh installs the ROS 2 tools '
                     'from RSDFM_ROS_SOURCES (default ../shared/vendor/ros2); see README.md',

@@ -1,4 +1,5 @@
-"""Where the perception node takes its camera pose (its own process, real DDS, real tf2):
+"""Where the perception node takes its camera pose (its own process, real DDS, real tf2).
+
 - 'tf': the body pose on /tf at two stamps and the gimbal mount on /tf_static; an image stamped
   between them is placed at the interpolated body pose composed with the mount (the BevFeature's
   camera_pose says where the node put the camera);
@@ -89,7 +90,8 @@ def test_camera_pose_from_tf_or_odometry(tmp_path, rclpy_context, source):
                  message='perception node listening to TF and the camera')
         static.sendTransform(transform(mount, 0, BODY, FRAME))
         t0 = time.time_ns()
-        # body moves 4 m along x in 0.1 s (poses within pose_tolerance of the image are interpolated)
+        # body moves 4 m along x in 0.1 s (poses within pose_tolerance of the image are
+        # interpolated)
         t1, mid = t0 + 100_000_000, t0 + 50_000_000
         for stamp, T in ((t0, body), (t1, moved(body, 4.0))):
             if source == 'tf':

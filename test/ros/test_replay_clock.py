@@ -1,6 +1,8 @@
-"""BagReplay with clock_hz publishes the playback time on /clock as `ros2 bag play --clock` does:
-the bag's times (moved like the stamps with restamp), never backwards, from the first message's
-time to the last's; and a node with use_sim_time takes it as its now."""
+"""BagReplay with clock_hz publishes the playback time on /clock as `ros2 bag play --clock` does.
+
+It publishes the bag's times (moved like the stamps with restamp), never backwards, from the
+first message's time to the last's; and a node with use_sim_time takes it as its now.
+"""
 from __future__ import annotations
 
 import threading

@@ -1,1 +1,1 @@
-"""ROS-side tools of rsdfm: graph runner, bag replay and recorder, demo (subcommands of `rsdfm`)."""
+"""ROS-side tools of rsdfm: graph runner, bag replay, recorder, demo (subcommands of `rsdfm`)."""

@@ -12,14 +12,14 @@ _CDR_LE, _CDR_BE = 0x01, 0x00
 
 
 def read_stamp_ns(raw: bytes | bytearray | memoryview) -> int:
-    """The header stamp (ns) of a CDR message whose first field is a std_msgs/Header."""
+    """Return the header stamp (ns) of a CDR message whose first field is a std_msgs/Header."""
     order = _byte_order(raw)
     sec, nsec = struct.unpack_from(order + 'iI', raw, 4)
     return sec * 1_000_000_000 + nsec
 
 
 def shift_stamp(raw: bytes | bytearray, offset_ns: int) -> bytearray:
-    """A copy of the message with its header stamp moved by offset_ns (may be negative)."""
+    """Return a copy of the message with its header stamp moved by offset_ns (may be negative)."""
     out = bytearray(raw)
     order = _byte_order(out)
     stamp = read_stamp_ns(out) + int(offset_ns)
@@ -39,8 +39,10 @@ def _byte_order(raw) -> str:
 
 
 def shift_tf_stamps(raw: bytes | bytearray, offset_ns: int) -> bytes:
-    """A tf2_msgs/TFMessage with every transform's stamp moved by offset_ns (TF has no top-level
-    header, so the message is decoded; /tf messages are small)."""
+    """Return a tf2_msgs/TFMessage with every transform's stamp moved by offset_ns.
+
+    TF has no top-level header, so the message is decoded; /tf messages are small.
+    """
     from rclpy.serialization import deserialize_message, serialize_message
     from tf2_msgs.msg import TFMessage
 

@@ -16,7 +16,7 @@ PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE
 
 
 def use_rsdfm_dds_profile(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
-    """Point Fast DDS at config/fastdds.xml in `env` (default os.environ) unless a profile is already set.
+    """Point Fast DDS at config/fastdds.xml in `env` (default os.environ) if no profile is set.
 
     Must run before rclpy.init() in this process to affect it; child processes inherit it via env.
     """
@@ -35,7 +35,7 @@ def use_rsdfm_dds_profile(env: MutableMapping[str, str] | None = None) -> Mutabl
 
 
 def rsdfm_dds_variables(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables use_rsdfm_dds_profile adds to `env` (default os.environ), as a dict.
+    """Return the variables use_rsdfm_dds_profile adds to `env` (default os.environ), as a dict.
 
     For starters that give their processes extra variables rather than a whole environment: the
     launch file passes this as every node's additional_env, as the runner's node_environment

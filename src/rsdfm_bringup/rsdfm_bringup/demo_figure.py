@@ -1,5 +1,8 @@
-"""The demo's picture of one frame: what each drone saw, the fused BEV map, and the graph's
-detections, segmentation and trajectories drawn over the ground truth (matplotlib, no display)."""
+"""The demo's picture of one frame (matplotlib, no display).
+
+It shows what each drone saw, the fused BEV map, and the graph's detections, segmentation and
+trajectories drawn over the ground truth.
+"""
 from __future__ import annotations
 
 from pathlib import Path

@@ -41,8 +41,11 @@ class GraphReadiness:
         return True
 
     def ready(self, replay, camera_topics: list[str]) -> bool:
-        """The replay's camera writers, the drones' features, the fused map and the detections all
-        have their readers (node, recorder, this watcher), and every node reads all its inputs."""
+        """Tell whether the graph and the replay are connected end to end.
+
+        The replay's camera writers, the drones' features, the fused map and the detections all
+        have their readers (node, recorder, this watcher), and every node reads all its inputs.
+        """
         node = self.node
         return (
             all(replay.matched(t) >= 1 for t in camera_topics)

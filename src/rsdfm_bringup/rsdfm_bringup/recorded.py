@@ -112,7 +112,7 @@ def read_recorded(path: str | Path) -> Recorded:
 
 
 def shift_stamps(by_stamp: dict[int, object], offset_ns: int) -> dict[int, object]:
-    """The same mapping with every stamp moved by -offset_ns (undoing replay --restamp)."""
+    """Return the same mapping with every stamp moved by -offset_ns (undoing replay --restamp)."""
     return {s - int(offset_ns): v for s, v in by_stamp.items()}
 
 
@@ -123,9 +123,12 @@ def bytes_per_agent_frame(rec: Recorded) -> float:
 
 
 def latency_ms(rec: Recorded, sent_at: dict[int, int] | None = None, offset_ns: int = 0) -> float:
-    """Median end-to-end latency in ms: detections recorded minus image stamp, or minus the wall time
-    the frame's images were published (sent_at: bag stamp -> wall ns; needed when replaying slower than
-    real time, where restamped stamps run ahead of the wall clock)."""
+    """Median end-to-end latency in ms, from the image stamps to the detections recorded.
+
+    Detections recorded minus image stamp, or minus the wall time the frame's images were
+    published (sent_at: bag stamp -> wall ns; needed when replaying slower than real time, where
+    restamped stamps run ahead of the wall clock).
+    """
     if sent_at:
         lat = [rec.receive_ns[s] - sent_at[s - offset_ns] for s in rec.detections
                if s in rec.receive_ns and s - offset_ns in sent_at]

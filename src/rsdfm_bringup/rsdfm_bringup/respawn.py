@@ -13,8 +13,11 @@ SETTINGS_EXIT = 2
 
 @dataclass
 class Backoff:
-    """Delay before the next restart of each node: initial, doubling per crash up to maximum;
-    a node that ran for `stable` seconds before crashing starts again from `initial`."""
+    """Delay before the next restart of each node.
+
+    It starts at initial, doubling per crash up to maximum; a node that ran for `stable` seconds
+    before crashing starts again from `initial`.
+    """
 
     initial: float = 0.5
     maximum: float = 30.0
@@ -22,7 +25,7 @@ class Backoff:
     delays: dict[str, float] = field(default_factory=dict)
 
     def next_delay(self, name: str, ran_for: float) -> float:
-        """The delay before restarting `name`, which crashed after running ran_for seconds."""
+        """Return the delay before restarting `name`, which crashed after running ran_for s."""
         previous = self.delays.get(name)
         delay = self.initial if previous is None or ran_for >= self.stable else min(
             self.maximum, previous * 2.0)
@@ -31,5 +34,5 @@ class Backoff:
 
 
 def should_respawn(returncode: int | None) -> bool:
-    """A crash (signal or error) yes; bad settings (exit 2) no; still running no."""
+    """Return True for a crash (signal or error); False for bad settings (exit 2) or running."""
     return returncode is not None and returncode != SETTINGS_EXIT

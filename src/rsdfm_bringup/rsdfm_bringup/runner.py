@@ -62,12 +62,14 @@ class GraphRunner:
         self._watcher: threading.Thread | None = None
 
     def command(self, spec: NodeSpec) -> list[str]:
-        """The command line that runs one node."""
+        """Return the command line that runs one node."""
         return [self.python, '-m', spec.module, *spec.ros_arguments()]
 
     def start(self, names: list[str] | None = None) -> None:
-        """Start the named nodes (full names such as /uav1/perception_node), or all of them; with
-        respawn, a watcher thread restarts those that crash."""
+        """Start the named nodes (full names such as /uav1/perception_node), or all of them.
+
+        With respawn, a watcher thread restarts those that crash.
+        """
         for spec in self.graph.nodes:
             if names is None or spec.full_name in names:
                 self.start_node(spec.full_name)
@@ -81,8 +83,10 @@ class GraphRunner:
             self.supervise()
 
     def supervise(self, now: float | None = None) -> list[str]:
-        """Schedule crashed nodes for a restart after their back-off and restart those due;
-        returns the nodes restarted now. Exit code 2 (bad settings) is not restarted."""
+        """Schedule crashed nodes for a restart after their back-off and restart those due.
+
+        Returns the nodes restarted now. Exit code 2 (bad settings) is not restarted.
+        """
         now = time.monotonic() if now is None else now
         restarted = []
         with self._lock:
@@ -104,7 +108,7 @@ class GraphRunner:
         return restarted
 
     def start_node(self, full_name: str) -> subprocess.Popen:
-        """Start (or restart) one node process; its output goes to log_dir/<name>.log or to stderr."""
+        """Start (or restart) one node process; output goes to log_dir/<name>.log or to stderr."""
         spec = self.graph.node(full_name)
         old = self.processes.get(full_name)
         if old is not None and old.poll() is None:

@@ -35,7 +35,10 @@ def score(
     step_s: float = 0.5,
     sent_at: dict[int, int] | None = None,
 ) -> dict:
-    """Figures of the graph's outputs over the bag's frames (stamps moved back by the replay offset)."""
+    """Figures of the graph's outputs over the bag's frames.
+
+    Recorded stamps are moved back by the replay offset first.
+    """
     dets = shift_stamps(rec.detections, offset_ns)
     gts = {f.stamp_ns: evaluated_objects(f, grid) for f in frames}
     pairs = [(dets.get(s, []), gts[s]) for s in sorted(gts)]

@@ -2,8 +2,9 @@
 
 Starts every node of the fleet graph as a process (GraphRunner) and `rsdfm record` as another,
 waits until the graph is connected (each camera topic, each drone's features and the fused
-map have their subscribers), replays the bag restamped to now (noting when each frame went out, for the latency), waits until a detection
-message came for every frame (or a timeout), then stops everything cleanly.
+map have their subscribers), replays the bag restamped to now (noting when each frame went out,
+for the latency), waits until a detection message came for every frame (or a timeout), then
+stops everything cleanly.
 """
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
                 )
             time.sleep(0.2)
         _log(
-            f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames at rate {rate:g}'
+            f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames '
+            f'at rate {rate:g}'
         )
         replay.play()
         replay.flush()

@@ -1,5 +1,7 @@
-"""Camera messages to the pinhole RGB image the model needs: cv_bridge where a ROS 2
-distribution provides it, the project's own readers (rsdfm_core.messages) otherwise.
+"""Camera messages to the pinhole RGB image the model needs.
+
+Decoded by cv_bridge where a ROS 2 distribution provides it, by the project's own readers
+(rsdfm_core.messages) otherwise.
 
 Both decode the same encodings and formats to the same pixels (test/ros/test_camera_bridge.py
 compares them where cv_bridge is importable); the size check against CameraInfo and the lens
@@ -34,7 +36,7 @@ def cv_bridge_rgb(msg) -> np.ndarray:
 
 
 def camera_rgb(msg, camera: CameraModel, use_cv_bridge: bool = HAVE_CV_BRIDGE) -> np.ndarray:
-    """The pinhole RGB image of camera.K from a raw or compressed camera message."""
+    """Return the pinhole RGB image of camera.K from a raw or compressed camera message."""
     if not use_cv_bridge:
         return camera_image_to_rgb(msg, camera)
     rgb = cv_bridge_rgb(msg)

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '--frames',
         type=int,
         default=45,
-        help='frames to simulate at 10 Hz (default 45: trajectories need 5 frames of history and 3 s of future)',
+        help='frames to simulate at 10 Hz (default 45: trajectories need 5 frames of history '
+        'and 3 s of future)',
     )
     parser.add_argument('--width', type=int, default=640, help='image width (default 640)')
     parser.add_argument('--height', type=int, default=480, help='image height (default 480)')
@@ -107,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     _step(
         3,
-        f'graph ran for {result.seconds:.1f} s; {result.detections} detection messages for {args.frames} frames',
+        f'graph ran for {result.seconds:.1f} s; {result.detections} detection messages '
+        f'for {args.frames} frames',
     )
 
     _step(4, 'scoring the recorded outputs against the ground truth')
@@ -153,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         rec.trajectories.get(s, []),
         futures,
         rec.fused_agents.get(s, []),
-        f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), {len(gt)} ground-truth vehicles '
+        f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), '
+        f'{len(gt)} ground-truth vehicles '
         f'(AP@0.5 {_fmt(figures["ap50"], 2)} over the run)',
     )
     total = time.monotonic() - t0
@@ -174,9 +177,12 @@ def run(args: argparse.Namespace) -> int:
         f'  segmentation IoU / PQ    {_fmt(figures["iou"])} / {_fmt(figures["pq"])}',
         '  trajectory ADE           '
         + ', '.join(f'{k} {_fmt(v, 2)} m' for k, v in figures['ade'].items()),
-        f'  bytes per drone per frame {_fmt(b, 0)} (log2 {_fmt(math.log2(b) if b == b and b > 0 else float("nan"), 1)}),'
-        f' {_fmt(raw / b if b == b and b > 0 else float("nan"), 1)}x smaller than raw float32 maps',
-        f'  end-to-end latency       {_fmt(figures["latency_ms_median"], 0)} ms median (images published to detections'
+        f'  bytes per drone per frame {_fmt(b, 0)} '
+        f'(log2 {_fmt(math.log2(b) if b == b and b > 0 else float("nan"), 1)}),'
+        f' {_fmt(raw / b if b == b and b > 0 else float("nan"), 1)}x smaller than raw'
+        ' float32 maps',
+        f'  end-to-end latency       {_fmt(figures["latency_ms_median"], 0)} ms median'
+        ' (images published to detections'
         f' recorded, replay at rate {args.rate:g})',
         f'  refused inputs           {refused or "none"}',
         f'  picture                  {png}',

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if recorder is not None:
             recorder.close()
             print(
-                f'record: {sum(recorder.counts.values())} messages on {len(recorder.counts)} topics -> {args.out}',
+                f'record: {sum(recorder.counts.values())} messages on {len(recorder.counts)} '
+                f'topics -> {args.out}',
                 file=sys.stderr,
             )
         node.destroy_node()

@@ -41,13 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar='SECONDS',
-        help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a subscriber',
+        help='first wait up to SECONDS until every camera image topic (or --wait-topic) has a '
+        'subscriber',
     )
     parser.add_argument(
         '--skip-bad',
         action='store_true',
-        help='play what is readable of a cut or damaged bag, leaving out missing topics and message '
-        'types rclpy does not know (said on stderr); without it such a bag is refused',
+        help='play what is readable of a cut or damaged bag, leaving out missing topics and '
+        'message types rclpy does not know (said on stderr); without it such a bag is refused',
     )
     parser.add_argument(
         '--wait-topic',
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             missing = wait_for_subscribers(node, wanted, args.wait_subscribers, replay)
             if missing:
                 print(
-                    f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; playing anyway',
+                    f'replay: no subscriber after {args.wait_subscribers:g} s on {missing}; '
+                    'playing anyway',
                     file=sys.stderr,
                 )
         print(

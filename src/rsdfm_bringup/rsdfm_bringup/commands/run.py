@@ -1,4 +1,4 @@
-"""`rsdfm run`: start the whole fleet graph as separate processes (ros2 launch without launch_ros)."""
+"""`rsdfm run`: start the fleet graph as separate processes (ros2 launch without launch_ros)."""
 from __future__ import annotations
 
 import argparse
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--log-dir',
         default=None,
-        help='write each node\'s output to DIR/<node>.log instead of the terminal',
+        help="write each node's output to DIR/<node>.log instead of the terminal",
     )
     parser.add_argument('--no-respawn', action='store_true',
                         help='stop the graph when a node crashes instead of restarting the node '
@@ -61,7 +61,7 @@ def parse_param_overrides(items: list[str]) -> dict:
 
 
 def build_graph(args: argparse.Namespace):
-    """The FleetGraph the arguments describe; bad arguments become UserError."""
+    """Return the FleetGraph the arguments describe; bad arguments become UserError."""
     try:
         return fleet_graph(
             drones=args.drones,
