@@ -29,4 +29,3 @@ def test_rviz_config_shows_the_graph_outputs_in_map():
     assert cameras and all(t.startswith(graph.namespaces[0] + '/camera/') for t in cameras)
     tf = [d for d in _displays(manager) if d['Class'] == 'rviz_default_plugins/TF']
     assert tf and tf[0]['Enabled'] and tf[0]['Frames']['All Enabled'], 'the drones on TF are shown'
-

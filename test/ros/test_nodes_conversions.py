@@ -110,9 +110,9 @@ def test_one_reader_for_rclpy_and_rosbags_messages():
             np.asarray(from_bag, dtype=object), np.asarray(from_rclpy, dtype=object)
         )
         # rclpy's own bytes (CDR padding may differ) read back by rosbags give the same again
-        again = ts.deserialize_cdr(serialize_message(deserialize_message(cdr.tobytes(), rclpy_type)),
-                                   typename)
-        assert np.array_equal(np.asarray(read(again), dtype=object), np.asarray(from_bag, dtype=object))
+        rclpy_cdr = serialize_message(deserialize_message(cdr.tobytes(), rclpy_type))
+        again = read(ts.deserialize_cdr(rclpy_cdr, typename))
+        assert np.array_equal(np.asarray(again, dtype=object), np.asarray(from_bag, dtype=object))
     assert np.array_equal(messages.image_to_array(ts.deserialize_cdr(
         ts.serialize_cdr(convert.image_to_msg(rgb, 5, 'cam'), 'sensor_msgs/msg/Image'),
         'sensor_msgs/msg/Image')), rgb)

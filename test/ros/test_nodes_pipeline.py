@@ -212,7 +212,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         coverage = np.frombuffer(bytes(fused.coverage), np.uint8).reshape(fused.rows, fused.cols)
         cells = np.frombuffer(bytes(grid.data), np.int8).reshape(grid.info.height, grid.info.width)
         assert 0 < (coverage == 0).sum() < coverage.size, 'two drones see part of the region'
-        assert np.array_equal(cells == -1, coverage == 0), f'frame {stamp}: unknown cells are not the unseen ones'
+        assert np.array_equal(cells == -1, coverage == 0), \
+            f'frame {stamp}: the unknown cells are not the unseen ones'
         assert set(np.unique(cells[coverage > 0])) <= {0, 100}
     vision = by_stamp(probe.get('/rsdfm/detections/vision'))
     assert sorted(vision) == sorted(live), 'one vision_msgs message per detection message'
