@@ -31,12 +31,10 @@ def test_lossy_reordered_link_loses_no_frame_and_memory_stays_flat(tmp_path):
         progress=False,
     )
     s = result.summary()
-    assert (
-        result.frames >= 140 and result.messages_dropped > 0 and result.messages_reordered > 0
-    ), s
-    assert result.frames_with_map >= 0.95 * result.frames, (
-        s
-    )  # 0.2^4: nearly every frame keeps a map
+    assert result.frames >= 140, s
+    assert result.messages_dropped > 0 and result.messages_reordered > 0, s
+    # 0.2^4: nearly every frame keeps a map
+    assert result.frames_with_map >= 0.95 * result.frames, s
     assert result.missing == [] and result.frames_with_detections == result.frames_with_map, s
     assert int(result.refused.get('refused.late', 0)) == 0, s
     drift = result.memory_drift()
