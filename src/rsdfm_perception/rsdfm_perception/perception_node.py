@@ -147,9 +147,8 @@ class PerceptionNode(Node):
         self.poses = PoseBuffer()                          # 'topic': camera, 'odometry': body
         self.body_frame = ''                               # child frame of the odometry
         self.tf = TfPoses(self, self.world_frame) if self.pose_source != 'topic' else None
-        self.pending: collections.deque = collections.deque(
-            maxlen=10
-        )  # (image msg, arrival monotonic)
+        # (image msg, arrival monotonic) waiting for their pose
+        self.pending: collections.deque = collections.deque(maxlen=10)
         self.diag = NodeDiagnostics(self)
         self.diag.extra['agent_id'] = self.agent_id
         self.diag.extra['model_id'] = self.rt.model_id

@@ -41,9 +41,8 @@ def decode_boxes(
         at[DET_CHANNELS['z']][0],
         torch.exp(at[DET_CHANNELS['size']].clamp(-3, 4)),
     )
-    yaw = 0.5 * torch.atan2(
-        at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1]
-    )  # modulo pi, grid frame
+    # modulo pi, grid frame
+    yaw = 0.5 * torch.atan2(at[DET_CHANNELS['yaw']][0], at[DET_CHANNELS['yaw']][1])
     vel = at[DET_CHANNELS['vel']]
     # heading direction from the velocity where the box moves: flip by pi when it points backwards
     backwards = (vel.norm(dim=0) > 1.0) & ((torch.cos(yaw) * vel[0] + torch.sin(yaw) * vel[1]) < 0)

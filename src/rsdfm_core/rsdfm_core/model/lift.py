@@ -129,9 +129,8 @@ def camera_validity(K: torch.Tensor, cam_to_map: torch.Tensor, image_hw: tuple[i
     Seen means in front of the camera and inside the image.
     """
     centres = torch.as_tensor(grid.cell_centres(), dtype=K.dtype, device=K.device).reshape(-1, 2)
-    p = torch.cat(
-        [centres, torch.zeros_like(centres[:, :1]), torch.ones_like(centres[:, :1])], 1
-    )  # (M, 4)
+    ones = torch.ones_like(centres[:, :1])
+    p = torch.cat([centres, torch.zeros_like(ones), ones], 1)    # (M, 4)
     m2c = torch.linalg.inv(cam_to_map)                           # (B, 4, 4)
     pc = p @ m2c.transpose(1, 2)                                 # (B, M, 4)
     z = pc[..., 2]

@@ -14,9 +14,8 @@ def sampling_grid(src: BevGrid, dst: BevGrid) -> torch.Tensor:
     Destination cell centre -> map (dst.grid_to_map) -> continuous source (col, row) -> [-1, 1]
     with align_corners=False, where -1 and +1 are the outer edges of the source grid.
     """
-    A = (
-        np.linalg.inv(src.grid_to_map()) @ dst.grid_to_map()
-    )  # dst (col, row, 1) -> src (col, row, 1)
+    # dst (col, row, 1) -> src (col, row, 1)
+    A = np.linalg.inv(src.grid_to_map()) @ dst.grid_to_map()
     cc, rr = np.meshgrid(np.arange(dst.cols) + 0.5, np.arange(dst.rows) + 0.5)
     sc = A[0, 0] * cc + A[0, 1] * rr + A[0, 2]
     sr = A[1, 0] * cc + A[1, 1] * rr + A[1, 2]
