@@ -131,7 +131,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument('--frames', type=int, default=40)
     p.add_argument('--drones', type=int, default=2)
     p.add_argument('--seed', type=int, default=11)

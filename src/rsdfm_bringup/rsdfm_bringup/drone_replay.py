@@ -31,7 +31,7 @@ def drone_topics(drone: str) -> list[str]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument('--bag', required=True)
     p.add_argument('--drone', required=True, help='drone namespace without slash, e.g. uav1')
     p.add_argument('--rate', type=float, default=1.0)

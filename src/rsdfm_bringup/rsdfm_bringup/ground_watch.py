@@ -38,7 +38,7 @@ FINAL_DIAGNOSTICS_S = 1.5      # the nodes publish /diagnostics at 1 Hz: one mor
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument('--record', required=True, help='bag directory to create')
     p.add_argument('--drones', required=True, help='drone namespaces, e.g. uav1,uav2')
     p.add_argument('--link', action='append', default=[], metavar='DRONE=INTERFACE')
