@@ -42,5 +42,6 @@ setup(
         'record = rsdfm_bringup.commands.record',
         'run = rsdfm_bringup.commands.run',
         'demo = rsdfm_bringup.commands.demo',
+        'fleet-net = rsdfm_bringup.commands.fleet_net',
     ]},
 )

@@ -48,6 +48,7 @@ class Recorded:
     )  # node -> newest key/values
     ground_truth: dict[int, list[ObjectState]] = field(default_factory=dict)
     receive_ns: dict[int, int] = field(default_factory=dict)  # detections: stamp -> bag log time
+    fused_receive_ns: dict[int, int] = field(default_factory=dict)  # fused maps: stamp -> log time
 
 
 def read_recorded(path: str | Path) -> Recorded:
@@ -102,6 +103,7 @@ def read_recorded(path: str | Path) -> Recorded:
                     fused.grid,
                     fused.features,
                 )
+                out.fused_receive_ns[stamp] = t_ns
             elif topic == '/rsdfm/instances':
                 out.instances[stamp] = (
                     np.frombuffer(bytes(msg.data), '<u2').reshape(msg.height, msg.width).copy()

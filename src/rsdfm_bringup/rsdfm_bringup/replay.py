@@ -114,17 +114,25 @@ class BagReplay:
                 if t.endswith(('/camera/image_raw', '/camera/image_raw/compressed'))
                 or t in ('/tf', '/tf_static')]
 
-    def play(self, stop: threading.Event | None = None, progress: bool = True) -> int:
-        """Publish the bag (again and again with loop) until done or `stop` is set; returns messages sent."""
+    def play(self, stop: threading.Event | None = None, progress: bool = True,
+             start_wall_ns: int | None = None) -> int:
+        """Publish the bag (again and again with loop) until done or `stop` is set.
+
+        Returns the messages sent. start_wall_ns: wall time (time.time_ns) of the first message,
+        for replays in several processes that must share their timing and restamp offset;
+        default now.
+        """
         stop = stop or threading.Event()
         while not stop.is_set():
-            self._play_once(stop, progress)
+            self._play_once(stop, progress, start_wall_ns)
+            start_wall_ns = None
             if not self.loop:
                 break
         return self.published
 
-    def _play_once(self, stop: threading.Event, progress: bool) -> None:
-        wall0 = time.time_ns()
+    def _play_once(self, stop: threading.Event, progress: bool,
+                   start_wall_ns: int | None = None) -> None:
+        wall0 = start_wall_ns or time.time_ns()
         self.sent_at = {}
         self.offset_ns = wall0 - self.start_ns if self.restamp else 0
         span = max(1, self.end_ns - self.start_ns)
