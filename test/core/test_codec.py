@@ -185,23 +185,29 @@ def test_bad_budget_is_refused_with_a_clear_message(rt):
         DroneEncoder(rt, budget={'k': 1})
 
 
-def test_budget_for_bytes_is_the_largest_budget_that_fits():
+def test_budget_for_bytes_keeps_cells_before_bits():
     from rsdfm_core.model.codec import HlfCodec
 
     codec = HlfCodec(channels=32, lf_channels=16, hf_channels=16, pool=4)
     rows = cols = 128
-    for max_bytes in (20000, 25000, 37146, 60000):
-        b = codec.budget_for_bytes(rows, cols, max_bytes, bits=8, max_topk=4096)
-        assert b['bits'] == 8
-        assert codec.payload_size(rows, cols, b['topk'], 8) <= max_bytes
-        assert codec.payload_size(rows, cols, b['topk'] + 1, 8) > max_bytes
-    assert codec.budget_for_bytes(rows, cols, 10**7, bits=8, max_topk=1024) == {
-        'topk': 1024,
-        'bits': 8,
-    }
-    dense_at_8 = codec.payload_size(rows, cols, 0, 8)
-    low = codec.budget_for_bytes(rows, cols, dense_at_8 - 1, bits=8, max_topk=4096)
-    assert (
-        low['bits'] < 8 and codec.payload_size(rows, cols, low['topk'], low['bits']) < dense_at_8
-    )
+    size = codec.payload_size
+    # a wide link: the configured budget as it is
+    wide = codec.budget_for_bytes(rows, cols, 10**7, bits=8, max_topk=1024)
+    assert wide == {'topk': 1024, 'bits': 8}
+    # all 1024 cells fit at 7 bits but not at 8: 7 bits
+    at7 = size(rows, cols, 1024, 7)
+    assert size(rows, cols, 1024, 8) > at7
+    seven = codec.budget_for_bytes(rows, cols, at7, bits=8, max_topk=1024)
+    assert seven == {'topk': 1024, 'bits': 7}
+    # narrower: 6 bits (min_bits) with as many cells as fit, the next cell would not
+    for max_bytes in (20000, 23750, 25000):            # above the dense part at 8 bits (18714)
+        b = codec.budget_for_bytes(rows, cols, max_bytes, bits=8, max_topk=1024)
+        assert b['bits'] == 6 and size(rows, cols, b['topk'], 6) <= max_bytes
+        assert size(rows, cols, b['topk'] + 1, 6) > max_bytes
+        eight = codec.budget_for_bytes(rows, cols, max_bytes, bits=8, max_topk=1024, min_bits=8)
+        assert eight['bits'] == 8 and eight['topk'] < b['topk']          # more cells at 6 bits
+    # below the dense part at 6 bits: fewer bits, no cells beyond what fits
+    dense_at_6 = size(rows, cols, 0, 6)
+    low = codec.budget_for_bytes(rows, cols, dense_at_6 - 1, bits=8, max_topk=1024)
+    assert low['bits'] < 6 and size(rows, cols, low['topk'], low['bits']) < dense_at_6
     assert codec.budget_for_bytes(rows, cols, 100, bits=8, max_topk=4096) is None

@@ -184,24 +184,33 @@ class HlfCodec(nn.Module):
                                 self.hf_channels, topk, bits)
 
     def budget_for_bytes(self, rows: int, cols: int, max_bytes: int, bits: int,
-                         max_topk: int) -> dict | None:
+                         max_topk: int, min_bits: int = 6) -> dict | None:
         """Return the budget whose payload fits max_bytes; None if nothing fits.
 
-        It keeps `bits` and as many high-frequency cells as fit (at most max_topk); fewer bits
-        only when the dense low-frequency part alone does not fit.
+        Cells matter more than bits (held-out AP@0.5: 1024 cells at 8 bits 0.749, 256 at 6 bits
+        0.696, none at 4 bits 0.200): the highest bit depth from `bits` down to `min_bits` that
+        still sends max_topk cells is kept; if none does, `min_bits` with as many cells as fit;
+        below `min_bits` only when not even its dense low-frequency part fits.
         """
         for b in range(int(bits), 0, -1):
-            if self.payload_size(rows, cols, 0, b) > max_bytes:
-                continue
-            lo, hi = 0, min(int(max_topk), rows * cols)
-            while lo < hi:                       # largest k with payload_size(k) <= max_bytes
-                mid = (lo + hi + 1) // 2
-                if self.payload_size(rows, cols, mid, b) <= max_bytes:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            return {'topk': lo, 'bits': b}
+            k = self._cells_that_fit(rows, cols, max_bytes, b, max_topk)
+            if k is not None and (k >= min(int(max_topk), rows * cols) or b <= min_bits):
+                return {'topk': k, 'bits': b}
         return None
+
+    def _cells_that_fit(self, rows: int, cols: int, max_bytes: int, bits: int,
+                        max_topk: int) -> int | None:
+        """Most high-frequency cells (at most max_topk) whose payload fits, None if none does."""
+        if self.payload_size(rows, cols, 0, bits) > max_bytes:
+            return None
+        lo, hi = 0, min(int(max_topk), rows * cols)
+        while lo < hi:                           # largest k with payload_size(k) <= max_bytes
+            mid = (lo + hi + 1) // 2
+            if self.payload_size(rows, cols, mid, bits) <= max_bytes:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int) -> HlfContent:
