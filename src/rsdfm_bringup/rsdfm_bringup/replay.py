@@ -14,10 +14,10 @@ like `ros2 bag play --clock`: nodes started with use_sim_time then take the bag'
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 import sys
 import threading
 import time
-from pathlib import Path
 
 from builtin_interfaces.msg import Time as TimeMsg
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -38,7 +38,7 @@ CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def message_class(msgtype: str):
-    """The rclpy message class of a type name such as 'sensor_msgs/msg/Image'."""
+    """Return the rclpy message class of a type name such as 'sensor_msgs/msg/Image'."""
     try:
         pkg, _, name = msgtype.split('/')
         return getattr(importlib.import_module(f'{pkg}.msg'), name)
@@ -47,7 +47,10 @@ def message_class(msgtype: str):
 
 
 def has_header(msgtype: str) -> bool:
-    """Whether the type's first field is a std_msgs/Header (its stamp can be shifted); False if unknown."""
+    """Tell whether the type's first field is a std_msgs/Header (its stamp can be shifted).
+
+    False for a type the typestore does not know.
+    """
     defs = make_typestore().fielddefs.get(msgtype)
     fields = defs[1] if defs else []
     return bool(fields) and fields[0][0] == 'header' and fields[0][1][1] == 'std_msgs/msg/Header'
@@ -66,16 +69,23 @@ class BagReplay:
             raise ValueError(f'clock_hz must be >= 0 (0 = no /clock), got {clock_hz}')
         self.node, self.bag, self.rate, self.loop = node, Path(bag), rate, loop
         self.restamp = restamp
-        self.skew_ns = {('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()}
+        self.skew_ns = {
+            ('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()
+        }
         self.published = 0
-        self.offset_ns = 0          # stamp shift of the current pass (restamp)
-        self.sent_at: dict[int, int] = {}   # bag time (ns) -> wall time it was published (last pass)
+        self.offset_ns = 0  # stamp shift of the current pass (restamp)
+        self.sent_at: dict[
+            int, int
+        ] = {}  # bag time (ns) -> wall time it was published (last pass)
         self.source = BagSource(self.bag, skip_bad=skip_bad, warn=warn)
         wanted = list(topics) if topics else sorted(self.source.topics)
         missing = [t for t in wanted if t not in self.source.topics]
         if missing and (not skip_bad or len(missing) == len(wanted)):
-            raise BagError(f'{self.bag}: topic(s) {missing} not in the bag; it has {sorted(self.source.topics)}'
-                           + (f'; {SKIP_HINT}' if len(missing) < len(wanted) else ''))
+            raise BagError(
+                f'{self.bag}: topic(s) {missing} not in the bag; '
+                f'it has {sorted(self.source.topics)}'
+                + (f'; {SKIP_HINT}' if len(missing) < len(wanted) else '')
+            )
         if missing:
             warn(f'{self.bag}: topic(s) {missing} not in the bag; playing the others (--skip-bad)')
         self.start_ns, self.end_ns = self.source.start_ns, self.source.end_ns
@@ -92,8 +102,13 @@ class BagReplay:
                     raise BagError(f'{self.bag}: topic {topic}: {exc}; {SKIP_HINT}') from None
                 warn(f'{self.bag}: topic {topic}: {exc}; not played (--skip-bad)')
                 continue
-            qos = (camera_qos(camera_qos_kind) if topic.endswith(CAMERA_SUFFIXES)
-                   else tf_qos(static=topic == '/tf_static') if msgtype == TF_TYPE else result_qos())
+            qos = (
+                camera_qos(camera_qos_kind)
+                if topic.endswith(CAMERA_SUFFIXES)
+                else tf_qos(static=topic == '/tf_static')
+                if msgtype == TF_TYPE
+                else result_qos()
+            )
             self.publishers[topic] = node.create_publisher(cls, topic, qos)
             self.stampable[msgtype] = has_header(msgtype)
         if not self.publishers:
@@ -109,7 +124,7 @@ class BagReplay:
 
     @property
     def input_topics(self) -> list[str]:
-        """The played topics a ready graph reads: camera images and TF (the default pose source)."""
+        """Return the played topics a ready graph reads: camera images and TF (the pose)."""
         return [t for t in self.topics
                 if t.endswith(('/camera/image_raw', '/camera/image_raw/compressed'))
                 or t in ('/tf', '/tf_static')]
@@ -156,8 +171,12 @@ class BagReplay:
             now = time.monotonic()
             if progress and now - last_report > 2.0:
                 last_report = now
-                print(f'replay: {100 * (m.log_time - self.start_ns) / span:5.1f}% of {self.bag.name}, '
-                      f'{self.published} messages', file=sys.stderr)
+                print(
+                    f'replay: {100 * (m.log_time - self.start_ns) / span:5.1f}% '
+                    f'of {self.bag.name}, '
+                    f'{self.published} messages',
+                    file=sys.stderr,
+                )
 
     def _publish_clock(self, bag_time_ns: int) -> None:
         """Publish a bag time on /clock (moved like the stamps with restamp), if asked to."""
@@ -172,14 +191,17 @@ class BagReplay:
         return topic in self.publishers
 
     def matched(self, topic: str) -> int:
-        """Subscriptions the DDS writer of `topic` is matched with (not just seen in the graph):
-        messages published before the match completes are lost for volatile subscribers."""
+        """Count the subscriptions the DDS writer of `topic` is matched with.
+
+        Matched, not just seen in the graph: messages published before the match completes are
+        lost for volatile subscribers.
+        """
         if topic == CLOCK_TOPIC and self.clock_publisher is not None:
             return self.clock_publisher.get_subscription_count()
         return self.publishers[topic].get_subscription_count()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until reliable subscribers acknowledged everything sent (before the node goes away)."""
+        """Wait until reliable subscribers acknowledged everything sent (before the node goes)."""
         from rclpy.duration import Duration
         ok = True
         for pub in self.publishers.values():
@@ -201,10 +223,14 @@ class BagReplay:
         return raw
 
 
-def wait_for_subscribers(node, topics: list[str], timeout: float, replay: BagReplay | None = None) -> list[str]:
-    """Wait until every topic has a subscriber (matched with the replay's writer where it plays the
-    topic; on /clock matched with every reader the graph shows, so no node misses the first
-    time); returns those still without one."""
+def wait_for_subscribers(
+    node, topics: list[str], timeout: float, replay: BagReplay | None = None
+) -> list[str]:
+    """Wait until every topic has a subscriber; return those still without one.
+
+    Matched with the replay's writer where it plays the topic; on /clock matched with every
+    reader the graph shows, so no node misses the first time.
+    """
     deadline = time.monotonic() + timeout
 
     def unmatched(topic: str) -> bool:
