@@ -209,3 +209,20 @@ def test_each_drone_keeps_at_most_max_maps_unfused_maps(clock):
     # every frame is due; the oldest lost their only map to the bound and are retired unfused
     assert list(s.ready_frames()) == [frame(ms, 'uav1') for ms in refs[-bound:]]
     assert not s.has_pending
+
+
+def test_a_forgotten_drone_leaves_nothing_behind_and_is_new_when_it_comes_back(clock):
+    s = fleet(clock, ('uav1', 'uav2'))
+    assert s.offer('uav9', stamp(-5000), item('uav9', -5000)).reason == 'stamp_skew'
+    clock.advance(TIMEOUT_MS + 1)
+    s.refresh_liveness()
+    assert s.dropped_agents() == ['uav1', 'uav2', 'uav9']
+    for agent in ('uav2', 'uav9'):
+        s.forget(agent)
+    assert sorted(s.drones) == ['uav1'] and s.dropped_agents() == ['uav1']
+    # uav9's stamp no longer holds the fleet clock 5 s back (it would refuse this as stamp_skew),
+    # and the frame waits for no forgotten drone
+    assert deliver(s, 'uav1', 4000) == [frame(4000, 'uav1')]
+    assert deliver(s, 'uav2', 4100) == []                        # back: live, waited for again
+    assert s.refresh_liveness() == [('uav1', True), ('uav2', True)]
+    assert deliver(s, 'uav1', 4100) == [frame(4100, 'uav1', 'uav2')]

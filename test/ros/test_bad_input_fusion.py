@@ -46,6 +46,7 @@ class Fleet:
         self.last_stamp = time.time_ns()      # stamp of the last good frame the test sent
         self.np = np
         graph = fleet_graph(namespaces=['uav1'], parameters={'threads': 1, 'max_wait': 0.5, 'drone_timeout': 120.0,
+                                                             'agent_forget_timeout': 240.0,
                                                              'discovery_period': 0.2})
         self.runner = GraphRunner(graph, log_dir=tmp / 'logs', env=ros_test_env())
         self.runner.start(['/fusion_node'])

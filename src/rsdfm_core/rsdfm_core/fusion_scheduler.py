@@ -2,11 +2,12 @@
 
 Maps arrive as (agent, stamp, item), item being whatever the caller fuses later (the node
 passes the message). A drone is live while it sent an accepted map within `drone_timeout` s;
-a drone that comes back is live again. The fleet clock is the upper median of the drones'
-newest stamps, so one bad clock does not move it. A map further than `max_skew` from the fleet
-clock is refused ('stamp_skew'), except that a map may be ahead of it by the wall time since
-the fleet last sent anything: after a radio gap the first map back is simply newer. A map at or
-before a stamp already fused (within `window`) is refused ('late').
+a drone that comes back is live again; the caller forgets one gone for good (forget()). The
+fleet clock is the upper median of the drones' newest stamps, so one bad clock does not move
+it. A map further than `max_skew` from the fleet clock is refused ('stamp_skew'), except that a
+map may be ahead of it by the wall time since the fleet last sent anything: after a radio gap
+the first map back is simply newer. A map at or before a stamp already fused (within `window`)
+is refused ('late').
 
 Each accepted map whose stamp is not within `window` of a waiting one starts a reference
 stamp. A reference is fused, oldest first, with the newest map of each live drone within
@@ -108,6 +109,10 @@ class FusionScheduler:
                 d.live = live
                 changes.append((d.agent_id, live))
         return changes
+
+    def forget(self, agent: str) -> None:
+        """Drop all that is known of `agent` (gone for good): its next map makes it new again."""
+        self.drones.pop(agent, None)
 
     def live_agents(self) -> list[str]:
         """Drones live as of the last refresh_liveness(), sorted."""

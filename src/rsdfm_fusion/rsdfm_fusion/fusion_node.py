@@ -11,6 +11,13 @@ header, codec, finite unit-quaternion poses, resolution, placement near the fusi
 stamp not in the future or far past of this node's clock), so a malformed map is refused
 before anything is decoded or allocated; its reason code is counted and logged once.
 
+Anyone on the DDS domain can create drone topics, so admission (rsdfm_core.admission, which
+holds the rules) bounds what strangers cost, after the checks above so malformed maps take no
+place: a namespace allow-list (`allowed_namespaces`), at most `max_agents` agents (others are
+refused, their topics left unsubscribed while no place is free), a per-agent rate limit
+(`expected_rate_hz` x `rate_limit_factor`); and a drone silent for `agent_forget_timeout` is
+forgotten: its subscription destroyed, its state dropped everywhere.
+
 The scheduling (clocks, windows, waiting, liveness) is rsdfm_core.fusion_scheduler; this node
 finds the topics, checks and decodes the messages, fuses and publishes. The fusion region is
 the model's (stored with the weights) unless the region_* parameters override it.
@@ -19,8 +26,12 @@ from __future__ import annotations
 
 import time
 
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
+from rsdfm_core.admission import Admission, AdmissionLimits, namespace_pattern
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.regions import aim_point
@@ -28,7 +39,7 @@ from rsdfm_core.validation import FeatureLimits, check_feature
 from rsdfm_ros.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
                                       grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
 from rsdfm_ros.diagnostics import NodeDiagnostics
-from rsdfm_ros.node_support import check, declare, load_runtime, run_node
+from rsdfm_ros.node_support import SettingError, check, declare, load_runtime, run_node
 from rsdfm_ros.qos import result_qos
 from rsdfm_msgs.msg import BevFeature, FusedBev
 
@@ -45,6 +56,7 @@ class FusionNode(Node):
         self.follow = declare(self, 'follow_agent', '',
                               'non-empty: centre the region where this drone looks')
         self.scheduler = self.declare_scheduler()
+        self.admission = self.declare_admission()
         period = float(declare(self, 'discovery_period', 0.5,
                                's between scans of the graph for drones'))
         max_future = float(declare(self, 'max_future', 30.0, "s: maps stamped further ahead of this node's clock "
@@ -61,8 +73,7 @@ class FusionNode(Node):
                                     channels=int(self.rt.config['model']['img_channels']),
                                     region_margin=float('inf') if self.follow else margin,
                                     max_future_ns=int(max_future * 1e9), max_age_ns=int(max_age * 1e9))
-        self.topics: dict[str, object] = {}
-        self.topic_agent: dict[str, str | None] = {}   # None: found, but no map received yet
+        self.topics: dict[str, object] = {}            # subscribed drone topic -> subscription
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
         self.discover()
@@ -83,6 +94,31 @@ class FusionNode(Node):
         check(window_ns >= 0 and max_wait > 0 and max_skew_ns > 0 and drone_timeout > 0,
               'window must be >= 0 and max_wait, max_skew, drone_timeout > 0')
         return FusionScheduler(window_ns, max_wait, max_skew_ns, drone_timeout)
+
+    def declare_admission(self) -> Admission:
+        """Admission with this node's agent, rate, namespace and forgetting limits."""
+        max_agents = declare(self, 'max_agents', 32,
+                             'drones fused at most; maps of further agents are refused')
+        rate = float(declare(self, 'expected_rate_hz', 10.0, 'maps per second a drone sends'))
+        factor = float(declare(self, 'rate_limit_factor', 3.0,
+                               'maps beyond expected_rate_hz x this are dropped (per agent)'))
+        patterns = declare_string_list(self, 'allowed_namespaces',
+                                       "namespace patterns of the drones to subscribe, e.g. "
+                                       "['/uav*']; empty = every namespace")
+        forget = float(declare(self, 'agent_forget_timeout', 10.0,
+                               's without a message before a drone topic is unsubscribed and '
+                               'all state of the drone dropped (> drone_timeout)'))
+        check(max_agents >= 1, f'max_agents must be >= 1, got {max_agents}')
+        check(rate > 0 and factor >= 1, f'expected_rate_hz must be > 0 and rate_limit_factor '
+                                         f'>= 1, got {rate:g} and {factor:g}')
+        bad = [p for p in patterns if namespace_pattern(p) is None]
+        check(not bad, f'allowed_namespaces must hold namespaces or patterns like /uav1 or '
+                       f'/uav*, got {bad}')
+        check(forget > self.scheduler.drone_timeout,
+              f'agent_forget_timeout must be > drone_timeout ({self.scheduler.drone_timeout:g}),'
+              f' got {forget:g}')
+        return Admission(AdmissionLimits(max_agents, rate * factor, forget,
+                                         tuple(namespace_pattern(p) for p in patterns)))
 
     def declare_region(self) -> BevGrid:
         """The fusion grid: the model's region (stored with the weights); each region_* parameter
@@ -108,23 +144,46 @@ class FusionNode(Node):
 
     # --- drones -------------------------------------------------------------------------
     def discover(self) -> None:
-        """Subscribe to every BevFeature topic in the graph not subscribed yet."""
-        for topic, types in self.get_topic_names_and_types():
-            if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types and topic not in self.topics:
-                self.topics[topic] = self.create_subscription(
-                    BevFeature, topic, lambda msg, t=topic: self.on_feature(msg, t), result_qos())
-                self.topic_agent[topic] = None
-                self.get_logger().info(f'found drone topic {topic}')
+        """Forget silent drones, then subscribe to every new BevFeature topic that admission
+        allows and that has a publisher (not only the subscription just destroyed)."""
+        self.forget_silent()
+        found = self.admission.discovered(
+            topic for topic, types in self.get_topic_names_and_types()
+            if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types
+            and self.count_publishers(topic) > 0)
+        for refusal in found.refusals:
+            self.diag.refuse(refusal.reason, refusal.detail)
+        for topic in found.subscribe:
+            self.topics[topic] = self.create_subscription(
+                BevFeature, topic, lambda msg, t=topic: self.on_feature(msg, t), result_qos())
+            self.get_logger().info(f'found drone topic {topic}')
+        self.diag.extra['agents_known'] = str(len(self.admission.agents))
+        self.diag.extra['topics_subscribed'] = str(len(self.topics))
+        self.diag.extra['topics_parked'] = str(self.admission.parked_topics)
+
+    def forget_silent(self) -> None:
+        """Unsubscribe the topics and drop the agents silent for agent_forget_timeout."""
+        gone = self.admission.forget_silent()
+        for topic in gone.topics:
+            self.destroy_subscription(self.topics.pop(topic))
+        for agent in gone.agents:
+            self.scheduler.forget(agent)
+        if gone.topics or gone.agents:
+            self.get_logger().info(
+                f'forgot {len(gone.topics)} drone topic(s) and {len(gone.agents)} agent(s) silent '
+                f'for {self.admission.limits.forget_after:g} s: {(gone.topics + gone.agents)[:6]}')
+        self.diag.extra['topics_forgotten'] = str(self.admission.topics_forgotten)
+        self.diag.extra['agents_forgotten'] = str(self.admission.agents_forgotten)
 
     def new_drones_waiting(self) -> int:
         """Drone topics with a live publisher that have not delivered a map yet (just started)."""
-        return sum(1 for t, a in self.topic_agent.items() if a is None and self.count_publishers(t) > 0)
+        return sum(1 for t in self.admission.waiting_topics() if self.count_publishers(t) > 0)
 
     # --- input --------------------------------------------------------------------------
     def on_feature(self, msg: BevFeature, topic: str = '') -> None:
         self.diag.received_input(len(msg.payload))
         agent = msg.agent_id[:64] or '(unnamed)'
-        self.topic_agent[topic] = agent
+        self.admission.heard(topic, agent)
         refusal = check_feature(feature_fields(msg), self.limits, self.get_clock().now().nanoseconds)
         if refusal is not None:
             self.diag.refuse(refusal.reason, f'{refusal.detail} (on {topic})')
@@ -135,6 +194,12 @@ class FusionNode(Node):
             return
         if msg.header.frame_id not in ('map', '/map'):
             self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id[:64]!r}, expected 'map'")
+            return
+        refusal = self.admission.admit(agent, topic)
+        if refusal is not None:
+            self.diag.refuse(refusal.reason, f'{refusal.detail} (on {topic})')
+            if not self.admission.subscribed(topic) and topic in self.topics:
+                self.destroy_subscription(self.topics.pop(topic))     # parked: no place
             return
         refusal = self.scheduler.offer(agent, stamp_to_ns(msg.header.stamp), msg)
         if refusal is not None:
@@ -191,6 +256,20 @@ class FusionNode(Node):
         r = self.region
         return BevGrid.centred(float(x), float(y), r.cols * r.resolution, r.rows * r.resolution,
                                r.resolution)
+
+
+def declare_string_list(node: Node, name: str, description: str) -> list[str]:
+    """A string-array parameter, empty by default. rclpy cannot type an empty list, and [] in a
+    parameters file leaves the parameter unset, so it is declared by type and unset reads []."""
+    try:
+        node.declare_parameter(name, Parameter.Type.STRING_ARRAY,
+                               ParameterDescriptor(name=name, description=description))
+    except InvalidParameterTypeException:
+        raise SettingError(f'parameter {name} must be a list of strings ({description})') from None
+    try:
+        return list(node.get_parameter(name).value)
+    except ParameterUninitializedException:
+        return []
 
 
 def main(args=None) -> int:
