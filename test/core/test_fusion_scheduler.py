@@ -1,8 +1,9 @@
-"""The fusion node's frame scheduling, frame by frame on a fake clock: when a frame is fused and
-with which drones' maps, which maps are refused and why, when a drone is dropped and used again.
+"""The fusion node's frame scheduling, frame by frame on a fake clock.
 
-Wall times and stamps are in milliseconds from the start of each test; `deliver` does what the
-node does for a map (offer it, then look for ready frames)."""
+When a frame is fused and with which drones' maps, which maps are refused and why, when a drone
+is dropped and used again. Wall times and stamps are in milliseconds from the start of each
+test; `deliver` does what the node does for a map (offer it, then look for ready frames).
+"""
 from __future__ import annotations
 
 import pytest
@@ -32,7 +33,7 @@ def stamp(ms: int) -> int:
 
 
 def item(agent: str, ms: int) -> str:
-    """The opaque map the scheduler hands back: here a label of which drone and stamp it was."""
+    """Return the opaque map the scheduler hands back: a label of which drone and stamp it was."""
     return f'{agent}@{ms}'
 
 
@@ -53,14 +54,15 @@ def scheduler(clock: FakeClock, **kwargs) -> FusionScheduler:
 def deliver(s: FusionScheduler, agent: str, ms: int, waiting: int = 0) -> list[ReadyFrame]:
     """Offer agent's map stamped `ms`, then return the frames ready (as the node does).
 
-    A refused map is an error here: tests of refusals call offer() themselves."""
+    A refused map is an error here: tests of refusals call offer() themselves.
+    """
     refusal = s.offer(agent, stamp(ms), item(agent, ms))
     assert refusal is None, refusal
     return list(s.ready_frames(waiting))
 
 
 def fleet(clock: FakeClock, agents: tuple[str, ...], **kwargs) -> FusionScheduler:
-    """A scheduler whose drones all sent (and had fused) a first frame stamped 0."""
+    """Return a scheduler whose drones all sent (and had fused) a first frame stamped 0."""
     s = scheduler(clock, **kwargs)
     for a in agents:
         assert s.offer(a, stamp(0), item(a, 0)) is None
@@ -141,8 +143,8 @@ def test_skewed_drone_clock_is_refused_and_does_not_hold_the_fleet(clock):
     (2000, 2000 + MAX_SKEW_MS + 1, False),
     (0, 2000, False),                               # 2 s ahead with no gap: a skewed clock
 ])
-def test_after_a_radio_gap_the_first_map_back_is_newer_by_the_gap_not_skewed(clock, gap_ms,
-                                                                            ahead_ms, accepted):
+def test_after_a_radio_gap_the_first_map_back_is_newer_by_the_gap_not_skewed(
+        clock, gap_ms, ahead_ms, accepted):
     s = fleet(clock, ('uav1', 'uav2', 'uav3'))       # fleet clock: the median drone, still at 0
     clock.advance(gap_ms)
     refusal = s.offer('uav1', stamp(ahead_ms), item('uav1', ahead_ms))

@@ -5,13 +5,23 @@ import sys
 import pytest
 
 CASES = [
-    ('rsdfm_perception.perception_node', 'codec_bits:=12', 'codec_bits must be 0 (default) or 1..8'),
-    ('rsdfm_perception.perception_node', 'image_qos:=fast', "image_qos must be one of"),
+    (
+        'rsdfm_perception.perception_node',
+        'codec_bits:=12',
+        'codec_bits must be 0 (default) or 1..8',
+    ),
+    ('rsdfm_perception.perception_node', 'image_qos:=fast', 'image_qos must be one of'),
     ('rsdfm_fusion.fusion_node', 'region_size:=-5.0', 'region_size'),
-    ('rsdfm_fusion.fusion_node', 'agent_forget_timeout:=2.0',
-     'agent_forget_timeout must be > drone_timeout'),
-    ('rsdfm_fusion.fusion_node', "allowed_namespaces:=['uav 1']",
-     'allowed_namespaces must hold namespaces'),
+    (
+        'rsdfm_fusion.fusion_node',
+        'agent_forget_timeout:=2.0',
+        'agent_forget_timeout must be > drone_timeout',
+    ),
+    (
+        'rsdfm_fusion.fusion_node',
+        "allowed_namespaces:=['uav 1']",
+        'allowed_namespaces must hold namespaces',
+    ),
     ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
     ('rsdfm_fusion.trajectory_node', 'weights:=/nonexistent/w.pt', 'cannot load weights'),
 ]

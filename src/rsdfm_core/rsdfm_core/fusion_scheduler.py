@@ -21,8 +21,8 @@ Times are seconds of a monotonic clock (injected: tests drive a fake one), stamp
 from __future__ import annotations
 
 import collections
-import time
 from dataclasses import dataclass, field
+import time
 from typing import Any, Callable, Iterator
 
 from rsdfm_core.validation import Refusal
@@ -129,7 +129,7 @@ class FusionScheduler:
 
     # --- frames -------------------------------------------------------------------------
     def ready_frames(self, new_drones_waiting: int = 0) -> Iterator[ReadyFrame]:
-        """The frames to fuse now, oldest first; each is retired as it is yielded.
+        """Yield the frames to fuse now, oldest first; each is retired as it is yielded.
 
         new_drones_waiting: drones found but silent so far (just started); while there are
         any, a frame is not complete and waits up to max_wait for them.
@@ -150,7 +150,7 @@ class FusionScheduler:
                 yield ReadyFrame(ref, maps)
 
     def _maps_near(self, ref: int, drones: list[Drone]) -> dict[str, Any]:
-        """The newest map within window of `ref` of each drone that has one."""
+        """Return the newest map within window of `ref` of each drone that has one."""
         out = {}
         for d in drones:
             near = [(s, item) for s, item in d.maps if abs(s - ref) <= self.window_ns]

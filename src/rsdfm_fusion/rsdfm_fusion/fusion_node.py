@@ -35,13 +35,21 @@ from rsdfm_core.admission import Admission, AdmissionLimits, namespace_pattern
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.regions import aim_point
-from rsdfm_core.validation import FeatureLimits, check_feature
-from rsdfm_ros.conversions import (ConversionError, bytes_to_uint8_array, feature_fields, fields_to_grid,
-                                      grid_to_fields, ns_to_stamp, pose_to_matrix, stamp_to_ns)
-from rsdfm_ros.diagnostics import NodeDiagnostics
-from rsdfm_ros.node_support import SettingError, check, declare, load_runtime, run_node
-from rsdfm_ros.qos import result_qos
+from rsdfm_core.validation import check_feature, FeatureLimits
 from rsdfm_msgs.msg import BevFeature, FusedBev
+from rsdfm_ros.conversions import (
+    bytes_to_uint8_array,
+    ConversionError,
+    feature_fields,
+    fields_to_grid,
+    grid_to_fields,
+    ns_to_stamp,
+    pose_to_matrix,
+    stamp_to_ns,
+)
+from rsdfm_ros.diagnostics import NodeDiagnostics
+from rsdfm_ros.node_support import check, declare, load_runtime, run_node, SettingError
+from rsdfm_ros.qos import result_qos
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
 FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
@@ -49,6 +57,7 @@ MAX_REGION_CELLS = 4096     # per side of the fusion grid
 
 
 class FusionNode(Node):
+
     def __init__(self) -> None:
         super().__init__('fusion_node')
         self.rt = load_runtime(self)
@@ -59,20 +68,43 @@ class FusionNode(Node):
         self.admission = self.declare_admission()
         period = float(declare(self, 'discovery_period', 0.5,
                                's between scans of the graph for drones'))
-        max_future = float(declare(self, 'max_future', 30.0, "s: maps stamped further ahead of this node's clock "
-                                                             'are refused'))
-        max_age = float(declare(self, 'max_age', 300.0, "s: maps stamped further behind this node's clock are "
-                                                        'refused (0 = no limit, e.g. to replay a bag without '
-                                                        '--restamp and without sim time)'))
-        margin = float(declare(self, 'region_margin', 64.0, 'm: maps whose grid lies further outside the fusion '
-                                                            'region are refused (ignored with follow_agent)'))
+        max_future = float(
+            declare(
+                self,
+                'max_future',
+                30.0,
+                "s: maps stamped further ahead of this node's clock are refused",
+            )
+        )
+        max_age = float(
+            declare(
+                self,
+                'max_age',
+                300.0,
+                "s: maps stamped further behind this node's clock are "
+                'refused (0 = no limit, e.g. to replay a bag without '
+                '--restamp and without sim time)',
+            )
+        )
+        margin = float(
+            declare(
+                self,
+                'region_margin',
+                64.0,
+                'm: maps whose grid lies further outside the fusion '
+                'region are refused (ignored with follow_agent)',
+            )
+        )
         check(period > 0, f'discovery_period must be > 0, got {period:g}')
         check(max_future > 0 and max_age >= 0 and margin >= 0,
               'max_future must be > 0, max_age and region_margin >= 0')
-        self.limits = FeatureLimits(region=self.region,
-                                    channels=int(self.rt.config['model']['img_channels']),
-                                    region_margin=float('inf') if self.follow else margin,
-                                    max_future_ns=int(max_future * 1e9), max_age_ns=int(max_age * 1e9))
+        self.limits = FeatureLimits(
+            region=self.region,
+            channels=int(self.rt.config['model']['img_channels']),
+            region_margin=float('inf') if self.follow else margin,
+            max_future_ns=int(max_future * 1e9),
+            max_age_ns=int(max_age * 1e9),
+        )
         self.topics: dict[str, object] = {}            # subscribed drone topic -> subscription
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
@@ -81,7 +113,7 @@ class FusionNode(Node):
         self.create_timer(0.05, self.tick)
 
     def declare_scheduler(self) -> FusionScheduler:
-        """The frame scheduler with this node's window / max_wait / max_skew / drone_timeout."""
+        """Return the frame scheduler of this node's window, max_wait, max_skew, drone_timeout."""
         window = float(declare(self, 'window', 0.05,
                                's: maps this close to the reference stamp are fused'))
         max_wait = float(declare(self, 'max_wait', 1.0,
@@ -103,14 +135,15 @@ class FusionNode(Node):
         factor = float(declare(self, 'rate_limit_factor', 3.0,
                                'maps beyond expected_rate_hz x this are dropped (per agent)'))
         patterns = declare_string_list(self, 'allowed_namespaces',
-                                       "namespace patterns of the drones to subscribe, e.g. "
+                                       'namespace patterns of the drones to subscribe, e.g. '
                                        "['/uav*']; empty = every namespace")
         forget = float(declare(self, 'agent_forget_timeout', 10.0,
                                's without a message before a drone topic is unsubscribed and '
                                'all state of the drone dropped (> drone_timeout)'))
         check(max_agents >= 1, f'max_agents must be >= 1, got {max_agents}')
-        check(rate > 0 and factor >= 1, f'expected_rate_hz must be > 0 and rate_limit_factor '
-                                         f'>= 1, got {rate:g} and {factor:g}')
+        check(rate > 0 and factor >= 1,
+              f'expected_rate_hz must be > 0 and rate_limit_factor >= 1, '
+              f'got {rate:g} and {factor:g}')
         bad = [p for p in patterns if namespace_pattern(p) is None]
         check(not bad, f'allowed_namespaces must hold namespaces or patterns like /uav1 or '
                        f'/uav*, got {bad}')
@@ -121,8 +154,11 @@ class FusionNode(Node):
                                          tuple(namespace_pattern(p) for p in patterns)))
 
     def declare_region(self) -> BevGrid:
-        """The fusion grid: the model's region (stored with the weights); each region_* parameter
-        set to non-zero overrides its centre x or y, its size (square) or its resolution."""
+        """Return the fusion grid: the model's region (stored with the weights).
+
+        Each region_* parameter set to non-zero overrides its centre x or y, its size (square)
+        or its resolution.
+        """
         model = self.rt.config['model']['region']
         cx = float(declare(self, 'region_center_x', 0.0,
                            "fusion region centre x in map (m); 0 = the model's region centre"))
@@ -144,8 +180,10 @@ class FusionNode(Node):
 
     # --- drones -------------------------------------------------------------------------
     def discover(self) -> None:
-        """Forget silent drones, then subscribe to every new BevFeature topic that admission
-        allows and that has a publisher (not only the subscription just destroyed)."""
+        """Forget silent drones, then subscribe to the new BevFeature topics admission allows.
+
+        Only topics with a publisher count (not only the subscription just destroyed).
+        """
         self.forget_silent()
         found = self.admission.discovered(
             topic for topic, types in self.get_topic_names_and_types()
@@ -184,7 +222,9 @@ class FusionNode(Node):
         self.diag.received_input(len(msg.payload))
         agent = msg.agent_id[:64] or '(unnamed)'
         self.admission.heard(topic, agent)
-        refusal = check_feature(feature_fields(msg), self.limits, self.get_clock().now().nanoseconds)
+        refusal = check_feature(
+            feature_fields(msg), self.limits, self.get_clock().now().nanoseconds
+        )
         if refusal is not None:
             self.diag.refuse(refusal.reason, f'{refusal.detail} (on {topic})')
             return
@@ -193,7 +233,9 @@ class FusionNode(Node):
                                          f'this node runs {self.rt.model_id!r}')
             return
         if msg.header.frame_id not in ('map', '/map'):
-            self.diag.refuse('frame', f"map from {agent} in frame {msg.header.frame_id[:64]!r}, expected 'map'")
+            self.diag.refuse(
+                'frame', f"map from {agent} in frame {msg.header.frame_id[:64]!r}, expected 'map'"
+            )
             return
         refusal = self.admission.admit(agent, topic)
         if refusal is not None:
@@ -220,13 +262,25 @@ class FusionNode(Node):
             self.fuse_and_publish(frame.stamp_ns, frame.maps)
 
     def fuse_and_publish(self, ref: int, members: dict[str, BevFeature]) -> None:
-        from rsdfm_core.model.runtime import EncodedMap, FusionDecoder, PayloadError, decode_payload, fused_to_payload
+        from rsdfm_core.model.runtime import (
+            decode_payload,
+            EncodedMap,
+            fused_to_payload,
+            FusionDecoder,
+            PayloadError,
+        )
 
         started = time.perf_counter()
         decoded, agents = [], []
         for agent, msg in sorted(members.items()):
             try:
-                m = EncodedMap(fields_to_grid(msg), int(msg.channels), msg.codec, bytes(msg.payload), int(msg.raw_bytes))
+                m = EncodedMap(
+                    fields_to_grid(msg),
+                    int(msg.channels),
+                    msg.codec,
+                    bytes(msg.payload),
+                    int(msg.raw_bytes),
+                )
                 bev, valid = decode_payload(self.rt, m)
             except (PayloadError, ConversionError, ValueError, RuntimeError) as exc:
                 self.diag.refuse('bad_payload', f'map from {agent}: {exc}')
@@ -249,7 +303,7 @@ class FusionNode(Node):
         self.diag.output(ref, started, len(payload))
 
     def region_for(self, members: dict[str, BevFeature]) -> BevGrid:
-        """The fusion grid: fixed, or centred where the followed drone's camera looks."""
+        """Return the fusion grid: fixed, or centred where the followed drone's camera looks."""
         if not self.follow or self.follow not in members:
             return self.region
         x, y = aim_point(pose_to_matrix(members[self.follow].camera_pose))
@@ -259,8 +313,11 @@ class FusionNode(Node):
 
 
 def declare_string_list(node: Node, name: str, description: str) -> list[str]:
-    """A string-array parameter, empty by default. rclpy cannot type an empty list, and [] in a
-    parameters file leaves the parameter unset, so it is declared by type and unset reads []."""
+    """Declare a string-array parameter, empty by default, and return its value.
+
+    rclpy cannot type an empty list, and [] in a parameters file leaves the parameter unset, so
+    it is declared by type and unset reads [].
+    """
     try:
         node.declare_parameter(name, Parameter.Type.STRING_ARRAY,
                                ParameterDescriptor(name=name, description=description))
