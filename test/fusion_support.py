@@ -1,6 +1,9 @@
-"""Test-process ends of a fusion graph: drones' maps fed in as the loss soak feeds them (a
-simulated flight, encoded once, published at the cameras' rate with fresh stamps), and a watch
-on what fusion_node publishes (fused maps, /diagnostics)."""
+"""The test process's ends of a fusion graph: maps fed in, and a watch on what comes out.
+
+MapFeed feeds drones' maps as the loss soak does (a simulated flight, encoded once, published
+at the cameras' rate with fresh stamps); FusionWatch keeps what fusion_node publishes (fused
+maps, /diagnostics).
+"""
 from __future__ import annotations
 
 import threading
@@ -26,7 +29,7 @@ class MapFeed:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def publisher(self, agent: str):
-        """The agent's /<agent>/rsdfm/bev_feature publisher (made on first use)."""
+        """Return the agent's /<agent>/rsdfm/bev_feature publisher, made on first use."""
         from rsdfm_ros.qos import result_qos
         from rsdfm_msgs.msg import BevFeature
 
@@ -59,7 +62,7 @@ class MapFeed:
             self.node.destroy_publisher(pub)
 
     def feature(self, agent: str, frame: int, stamp_ns: int):
-        """The BevFeature of `agent` for frame number `frame`, stamped `stamp_ns`."""
+        """Return the BevFeature of `agent` for frame number `frame`, stamped `stamp_ns`."""
         from rsdfm_ros.conversions import encoded_to_feature
 
         views = self.maps[frame % len(self.maps)]
@@ -85,8 +88,10 @@ class MapFeed:
 
 
 class FusionWatch:
-    """Fused maps (stamp, agents, arrival time) and fusion_node's newest /diagnostics, kept by
-    a node spun in a background thread."""
+    """Fused maps (stamp, agents, arrival time) and fusion_node's newest /diagnostics.
+
+    Kept by a node spun in a background thread.
+    """
 
     def __init__(self, context, name: str = 'rsdfm_fusion_watch') -> None:
         import rclpy
@@ -130,7 +135,7 @@ class FusionWatch:
                     self.diag_count += 1
 
     def fusion(self, key: str, default: str = '') -> str:
-        """A value of fusion_node's newest /diagnostics."""
+        """Return a value of fusion_node's newest /diagnostics."""
         with self.lock:
             return self.diag.get(key, default)
 

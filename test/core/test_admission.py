@@ -1,11 +1,14 @@
-"""Admission of drone topics and maps into fusion, step by step on a fake clock: the allow-list,
-the agent limit, the per-agent rate limit, and forgetting of silent topics and agents."""
+"""Admission of drone topics and maps into fusion, step by step on a fake clock.
+
+The allow-list, the agent limit, the per-agent rate limit, and forgetting of silent topics and
+agents.
+"""
 from __future__ import annotations
 
 import pytest
 
-from rsdfm_core.admission import (Admission, AdmissionLimits, Discovery, Forgotten,
-                                 namespace_of, namespace_pattern)
+from rsdfm_core.admission import (
+    Admission, AdmissionLimits, Discovery, Forgotten, namespace_of, namespace_pattern)
 
 RATE_HZ = 30.0                         # limit: 10 Hz expected x factor 3
 FORGET_S = 10.0

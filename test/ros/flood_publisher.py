@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
+import time
 
 import rclpy
 from rclpy.serialization import deserialize_message
 
+from rsdfm_msgs.msg import BevFeature
 from rsdfm_ros.conversions import ns_to_stamp
 from rsdfm_ros.qos import result_qos
-from rsdfm_msgs.msg import BevFeature
 
 
 def main() -> int:

@@ -1,15 +1,19 @@
-"""Fusion admission over real DDS: fusion_node as its own process, drones' maps fed from the
-test process (fusion_support.MapFeed), with max_agents 2, allowed_namespaces ['/uav*'] and short
-timeouts. In turn: a topic outside the allow-list is never subscribed and counted once; an agent
+"""Fusion admission over real DDS, each decision read from /diagnostics.
+
+fusion_node runs as its own process, drones' maps are fed from the test process
+(fusion_support.MapFeed), with max_agents 2, allowed_namespaces ['/uav*'] and short timeouts.
+In turn: a topic outside the allow-list is never subscribed and counted once; an agent
 beyond max_agents is refused and its topic unsubscribed; a burst beyond the rate limit is dropped
 and counted while the drone stays fused; a drone gone silent is forgotten (its subscription and
 place freed, so the refused agent gets in), and a forgotten drone that comes back is found again
-by discovery and fused again. Every decision is read from /diagnostics."""
+by discovery and fused again.
+"""
 from __future__ import annotations
 
 import time
 
 from fusion_support import FusionWatch, MapFeed
+
 from graph_support import isolate_this_process
 from helpers import ros_test_env, wait_for
 

@@ -13,15 +13,15 @@ the flood is printed and kept in flood.json: the flood publisher shares the core
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 from fusion_support import FusionWatch, MapFeed
+import pytest
+
 from graph_support import isolate_this_process
 from helpers import ros_test_env, wait_for
 
@@ -39,8 +39,11 @@ def fused_with_all(fused: list, agents: set[str]) -> dict[int, int]:
 
 
 def frame_latency_ms(sent: list[int], full: dict[int, int]) -> dict[int, float]:
-    """Real frame stamp -> ms from its capture to the arrival of a fused map with all real
-    drones within the fusion window of it (frames with none are left out)."""
+    """Map a real frame's stamp to the ms from its capture to its fused map's arrival.
+
+    The fused map is one with all real drones within the fusion window of the frame; frames
+    with none are left out.
+    """
     stamps = sorted(full)
     out = {}
     for s in sent:

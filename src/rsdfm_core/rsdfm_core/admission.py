@@ -24,10 +24,10 @@ Times are seconds of a monotonic clock (injected: tests drive a fake one).
 """
 from __future__ import annotations
 
-import re
-import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+import re
+import time
 from typing import Callable, Iterable
 
 from rsdfm_core.validation import Refusal
@@ -88,7 +88,7 @@ def namespace_pattern(text: str) -> str | None:
 
 
 def namespace_of(topic: str) -> str:
-    """The namespace of a drone's feature topic: '/uav1' for '/uav1/rsdfm/bev_feature'."""
+    """Return the namespace of a drone's feature topic ('/uav1/rsdfm/bev_feature' -> '/uav1')."""
     return topic.rsplit('/', 2)[0] or '/'
 
 
@@ -114,9 +114,12 @@ class Admission:
 
     # --- topics -------------------------------------------------------------------------
     def discovered(self, topics: Iterable[str]) -> Discovery:
-        """Given the drone topics in the graph now: the new ones to subscribe (parked ones too
-        if a place is free), and a refusal for each new one outside the allow-list or found
-        while every place is taken (parked at once: its maps could not be fused)."""
+        """Say which of the drone topics now in the graph to subscribe and which to refuse.
+
+        New topics are subscribed (parked ones too once a place is free); a new one outside the
+        allow-list, or found while every place is taken (parked at once: its maps could not be
+        fused), is refused.
+        """
         now = self.clock()
         present = set(topics)
         self._not_allowed &= present
@@ -145,7 +148,7 @@ class Admission:
         return Discovery(subscribe, refusals)
 
     def heard(self, topic: str, agent: str) -> None:
-        """A message came on `topic` from `agent` (checked or not): the topic is not silent."""
+        """Note a message on `topic` from `agent` (checked or not): the topic is not silent."""
         t = self.topics.get(topic)
         if t is not None:
             t.heard_at, t.agent, t.returning = self.clock(), agent, False
@@ -156,20 +159,25 @@ class Admission:
         return len(self._parked)
 
     def subscribed(self, topic: str) -> bool:
-        """Whether `topic` is to be subscribed (False once forgotten or parked)."""
+        """Tell whether the node is to listen to `topic`: False once forgotten or parked."""
         return topic in self.topics
 
     def waiting_topics(self) -> list[str]:
-        """Topics found that sent nothing yet and were not forgotten before: drones starting.
-        None while every place is taken: such a drone could not be fused anyway."""
+        """Return the topics found that sent nothing yet and were not known before.
+
+        They are drones starting, waited for; none while every place is taken, as such a drone
+        could not be fused anyway.
+        """
         if len(self.agents) >= self.limits.max_agents:
             return []
         return [name for name, t in self.topics.items() if t.agent is None and not t.returning]
 
     # --- maps ---------------------------------------------------------------------------
     def admit(self, agent: str, topic: str = '') -> Refusal | None:
-        """Let one checked map of `agent`, received on `topic`, through (None), or say why not;
-        a map refused for want of a place parks its topic (see subscribed())."""
+        """Let one checked map of `agent`, received on `topic`, through (None), or say why not.
+
+        A map refused for want of a place parks its topic (see subscribed()).
+        """
         now = self.clock()
         a = self.agents.get(agent)
         if a is None:

@@ -142,8 +142,8 @@ class FusionNode(Node):
                                'all state of the drone dropped (> drone_timeout)'))
         check(max_agents >= 1, f'max_agents must be >= 1, got {max_agents}')
         check(rate > 0 and factor >= 1,
-              f'expected_rate_hz must be > 0 and rate_limit_factor >= 1, '
-              f'got {rate:g} and {factor:g}')
+              f'expected_rate_hz must be > 0 and rate_limit_factor >= 1, got {rate:g} and '
+              f'{factor:g}')
         bad = [p for p in patterns if namespace_pattern(p) is None]
         check(not bad, f'allowed_namespaces must hold namespaces or patterns like /uav1 or '
                        f'/uav*, got {bad}')
@@ -182,7 +182,7 @@ class FusionNode(Node):
     def discover(self) -> None:
         """Forget silent drones, then subscribe to the new BevFeature topics admission allows.
 
-        Only topics with a publisher count (not only the subscription just destroyed).
+        Only topics with a publisher count: not one left by the subscription just destroyed.
         """
         self.forget_silent()
         found = self.admission.discovered(
@@ -316,7 +316,7 @@ def declare_string_list(node: Node, name: str, description: str) -> list[str]:
     """Declare a string-array parameter, empty by default, and return its value.
 
     rclpy cannot type an empty list, and [] in a parameters file leaves the parameter unset, so
-    it is declared by type and unset reads [].
+    it is declared by its type and unset reads as [].
     """
     try:
         node.declare_parameter(name, Parameter.Type.STRING_ARRAY,
