@@ -96,9 +96,7 @@ def ros_env() -> dict[str, str]:
     return ros_test_env()
 
 
-@pytest.fixture
-def rclpy_context() -> Iterator[object]:
-    """Yield this test's initialised rclpy Context (pass it as context= to nodes and executors)."""
+def _initialised_context() -> Iterator[object]:
     import rclpy
     from rclpy.context import Context
 
@@ -108,3 +106,15 @@ def rclpy_context() -> Iterator[object]:
         yield context
     finally:
         context.try_shutdown()
+
+
+@pytest.fixture
+def rclpy_context() -> Iterator[object]:
+    """Yield this test's initialised rclpy Context (pass it as context= to nodes and executors)."""
+    yield from _initialised_context()
+
+
+@pytest.fixture(scope='module')
+def module_rclpy_context() -> Iterator[object]:
+    """Yield an initialised rclpy Context shared by a module's tests (one graph per module)."""
+    yield from _initialised_context()

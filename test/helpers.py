@@ -6,12 +6,14 @@
   work when pytest was started without sourcing it, and subprocesses get the same.
 - `ros_test_env`: that environment plus an isolated ROS domain restricted to this host.
 - `message_to_plain`: a ROS message as plain dicts/lists, comparable across processes.
+- `top_level_imports`: the modules a Python file imports (the package and layer checks).
 
 Kept free of pytest fixtures on purpose: subprocess helper scripts import it too.
 """
 from __future__ import annotations
 
 import array
+import ast
 import hashlib
 import os
 from pathlib import Path
@@ -125,3 +127,15 @@ def message_to_plain(msg: Any, max_inline: int = 64) -> Any:
     if isinstance(msg, (list, tuple)):
         return [message_to_plain(item, max_inline) for item in msg]
     return msg
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """Return the top-level module names a Python file imports absolutely, anywhere in it."""
+    tree = ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split('.')[0])
+    return names

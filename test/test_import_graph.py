@@ -9,12 +9,13 @@ run time by importing the perception node in a fresh interpreter.
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 import subprocess
 import sys
 
 import pytest
+
+from helpers import top_level_imports
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / 'src'
@@ -32,18 +33,6 @@ ALLOWED = {
 ROS_MODULES = {'rclpy', 'launch', 'launch_ros', 'tf2_ros', 'rosidl_runtime_py'}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Top-level names a file imports absolutely, anywhere in it."""
-    tree = ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split('.')[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split('.')[0])
-    return names
-
-
 def package_files(package: str) -> list[Path]:
     root = SRC / package / package
     return sorted(p for p in root.rglob('*.py') if '__pycache__' not in p.parts)
@@ -58,10 +47,10 @@ def test_every_python_package_has_a_rule() -> None:
 def test_package_imports_follow_the_layers(package: str) -> None:
     wrong = {}
     for path in package_files(package):
-        used = (imported_modules(path) & WORKSPACE) - {package}
+        used = (top_level_imports(path) & WORKSPACE) - {package}
         bad = used - ALLOWED[package]
         if package == 'rsdfm_core':
-            bad |= imported_modules(path) & (ROS_MODULES | {'rsdfm_msgs'})
+            bad |= top_level_imports(path) & (ROS_MODULES | {'rsdfm_msgs'})
         if bad:
             wrong[str(path.relative_to(SRC))] = sorted(bad)
     assert not wrong, f'{package} imports packages above it: {wrong}'
@@ -70,10 +59,10 @@ def test_package_imports_follow_the_layers(package: str) -> None:
 def test_perception_tests_do_not_import_the_ground_station() -> None:
     """They may start the node with the runner (rsdfm_bringup), never use the fusion package."""
     tests = [p for p in (REPO_ROOT / 'test').rglob('*.py')
-             if 'perception' in p.name or 'rsdfm_perception' in imported_modules(p)]
+             if 'perception' in p.name or 'rsdfm_perception' in top_level_imports(p)]
     assert tests, 'no perception tests found'
     offenders = [str(p.relative_to(REPO_ROOT)) for p in tests
-                 if 'rsdfm_fusion' in imported_modules(p)]
+                 if 'rsdfm_fusion' in top_level_imports(p)]
     assert not offenders, f'perception tests importing the ground station: {offenders}'
 
 

@@ -12,13 +12,14 @@ by the tests and benchmarks only, have none).
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 import re
 import sys
 
 from catkin_pkg.package import parse_package
 import pytest
+
+from helpers import top_level_imports
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SRC = REPO_ROOT / 'src'
@@ -71,18 +72,6 @@ def rosdep_key(module: str) -> str | None:
     if module in ROS_PACKAGES or module.endswith(('_msgs', '_interfaces', '_srvs')):
         return module
     raise KeyError(module)
-
-
-def top_level_imports(path: Path) -> set[str]:
-    """Top-level module names that a Python file imports absolutely (anywhere in the file)."""
-    tree = ast.parse(path.read_text(encoding='utf-8'), filename=str(path))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split('.')[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split('.')[0])
-    return names
 
 
 def python_files(package_dir: Path) -> tuple[list[Path], list[Path]]:

@@ -106,18 +106,12 @@ class Fleet:
 
 
 @pytest.fixture(scope='module')
-def fleet(tmp_path_factory):
-    import rclpy
-    from rclpy.context import Context
-
-    context = Context()
-    rclpy.init(context=context)
-    f = Fleet(tmp_path_factory.mktemp('bad_fusion'), context)
+def fleet(tmp_path_factory, module_rclpy_context):
+    f = Fleet(tmp_path_factory.mktemp('bad_fusion'), module_rclpy_context)
     try:
         yield f
     finally:
         f.close()
-        context.try_shutdown()
 
 
 def _set(msg, path: str, value):

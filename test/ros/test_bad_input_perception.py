@@ -129,13 +129,8 @@ class Drone:
 
 
 @pytest.fixture(scope='module')
-def drone(tmp_path_factory):
-    import rclpy
-    from rclpy.context import Context
-
-    context = Context()
-    rclpy.init(context=context)
-    d = Drone(tmp_path_factory.mktemp('bad_perception'), context)
+def drone(tmp_path_factory, module_rclpy_context):
+    d = Drone(tmp_path_factory.mktemp('bad_perception'), module_rclpy_context)
     try:
         stamp = time.time_ns()
         d.send(stamp)                          # a good frame first: the node is warm and has a K
@@ -143,7 +138,6 @@ def drone(tmp_path_factory):
         yield d
     finally:
         d.close()
-        context.try_shutdown()
 
 
 def _look(drone, target_z: float, camera_z: float = 80.0):

@@ -128,18 +128,12 @@ class CompressedDrone:
 
 
 @pytest.fixture(scope='module')
-def drone(tmp_path_factory):
-    import rclpy
-    from rclpy.context import Context
-
-    context = Context()
-    rclpy.init(context=context)
-    d = CompressedDrone(tmp_path_factory.mktemp('camera_stream'), context)
+def drone(tmp_path_factory, module_rclpy_context):
+    d = CompressedDrone(tmp_path_factory.mktemp('camera_stream'), module_rclpy_context)
     try:
         yield d
     finally:
         d.close()
-        context.try_shutdown()
 
 
 def test_compressed_distorted_stream_is_encoded_and_corrupt_jpeg_refused(drone):
