@@ -35,6 +35,15 @@ def node_inputs(topics, pose_source: str = 'tf') -> list[str]:
             or (pose_source == 'tf' and t in ('/tf', '/tf_static'))]
 
 
+def inputs_matched(replay, drones: int, pose_source: str = 'tf') -> bool:
+    """Tell whether every perception input the replay plays is matched with its readers.
+
+    /tf and /tf_static have one reader per perception node, the camera topics one each.
+    """
+    return all(replay.matched(t) >= (drones if t in ('/tf', '/tf_static') else 1)
+               for t in node_inputs(replay.topics, pose_source))
+
+
 def play_topics(namespaces) -> list[str]:
     """Return what the graph tests replay: the drones' camera topics, TF and the ground truth."""
     return ([f'{ns}/{leaf}' for ns in namespaces for leaf in IMAGE_TOPICS]

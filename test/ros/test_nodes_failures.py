@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
+from graph_support import inputs_matched, isolate_this_process, make_bag, play_topics, Probe
 from helpers import wait_for
 
 isolate_this_process()
@@ -78,7 +78,7 @@ def test_killed_drone_is_dropped_reported_and_used_again_after_restart(
                 and all(
                     probe.node.count_subscribers(f'/{d}/rsdfm/bev_feature') >= 1 for d in drones
                 )
-                and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics))
+                and inputs_matched(replay, len(drones))
             ),
             timeout=90,
             interval=0.2,
@@ -157,7 +157,7 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(
                 not runner.exited()
                 and node.count_subscribers('/uav8/rsdfm/bev_feature') >= 1
                 and node.count_subscribers('/uav9/rsdfm/bev_feature') >= 1
-                and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics))
+                and inputs_matched(replay, len(drones))
             ),
             timeout=90,
             interval=0.2,
@@ -237,7 +237,7 @@ def test_images_without_a_pose_in_tolerance_are_refused_and_counted(
             camera_qos_kind='reliable',
         )
         wait_for(lambda: not runner.exited()
-                 and all(replay.matched(t) >= 1 for t in node_inputs(replay.topics, pose_source)),
+                 and inputs_matched(replay, 1, pose_source),
                  timeout=90, interval=0.2, message='perception node up')
         replay.play(progress=False)
         wait_for(

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
+from graph_support import inputs_matched, isolate_this_process, make_bag, play_topics, Probe
 from helpers import wait_for
 
 isolate_this_process()
@@ -64,7 +64,7 @@ def test_killed_nodes_are_respawned_and_fused_again(tmp_path, rclpy_context, ros
         replay = BagReplay(probe.node, bag, rate=0.3, topics=play_topics(['/uav1', '/uav2']),
                            restamp=True, loop=True, camera_qos_kind='reliable')
         wait_for(
-            lambda: all(replay.matched(t) >= 1 for t in node_inputs(replay.topics)),
+            lambda: inputs_matched(replay, 2),
             timeout=90,
             interval=0.2,
             message='perception nodes connected',

@@ -47,8 +47,12 @@ class GraphReadiness:
         have their readers (node, recorder, this watcher), and every node reads all its inputs.
         """
         node = self.node
+        # /tf and /tf_static have one reader per perception node (its TransformListener): all
+        # of them must be matched, or a drone misses the first transforms and its first images
+        drones = len(self.graph.namespaces)
         return (
-            all(replay.matched(t) >= 1 for t in camera_topics)
+            all(replay.matched(t) >= (drones if t in ('/tf', '/tf_static') else 1)
+                for t in camera_topics)
             and all(
                 node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2
                 for ns in self.graph.namespaces
