@@ -31,3 +31,46 @@ def test_level_returns_to_ok_once_refusals_stop(rclpy_context):
         assert diag.status().level == DiagnosticStatus.WARN
     finally:
         node.destroy_node()
+
+
+def test_messages_lost_in_a_full_queue_are_counted_per_topic(rclpy_context):
+    """A burst into a reader queue of depth 2 that is not taken: the 48 overwritten are counted."""
+    from diagnostic_msgs.msg import DiagnosticStatus
+    import rclpy
+    from rclpy.duration import Duration
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import String
+
+    from rsdfm_ros.diagnostics import diagnostic_values, NodeDiagnostics
+    from rsdfm_ros.qos import result_qos
+
+    sender = rclpy.create_node('diagnostics_loss_sender', context=rclpy_context)
+    node = rclpy.create_node('diagnostics_loss_test', context=rclpy_context)
+    executor = SingleThreadedExecutor(context=rclpy_context)
+    executor.add_node(node)
+    try:
+        diag = NodeDiagnostics(node)
+        taken: list[str] = []
+        sub = node.create_subscription(
+            String, 'loss_test', diag.counting_losses('loss_test', lambda m: taken.append(m.data)),
+            result_qos(depth=2))
+        pub = sender.create_publisher(String, 'loss_test', result_qos(depth=100))
+        wait_for(lambda: pub.get_subscription_count() == 1 and sub.get_publisher_count() == 1,
+                 timeout=10, interval=0.05, message='publisher and subscription matched')
+        pub.publish(String(data='first'))
+        wait_for(lambda: executor.spin_once(timeout_sec=0.05) or taken == ['first'], timeout=10,
+                 interval=0.0, message='first message taken')
+        assert diag.status().level == DiagnosticStatus.OK
+        for i in range(50):                   # nothing is taken meanwhile: 48 are overwritten
+            pub.publish(String(data=str(i)))
+        assert pub.wait_for_all_acked(Duration(seconds=10))   # all 50 reached the reader's queue
+        wait_for(lambda: executor.spin_once(timeout_sec=0.05) or taken[-1:] == ['49'], timeout=10,
+                 interval=0.0, message='the last message taken')
+        values = diagnostic_values(diag.status())
+        assert taken == ['first', '48', '49'], taken
+        assert values['lost'] == '48' and values['lost.loss_test'] == '48', values
+        assert diag.status().level == DiagnosticStatus.WARN
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        sender.destroy_node()

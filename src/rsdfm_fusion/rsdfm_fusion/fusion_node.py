@@ -49,7 +49,7 @@ from rsdfm_ros.conversions import (
 )
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import check, declare, load_runtime, run_node, SettingError
-from rsdfm_ros.qos import result_qos
+from rsdfm_ros.qos import feature_qos
 
 FEATURE_SUFFIX = '/rsdfm/bev_feature'
 FEATURE_TYPE = 'rsdfm_msgs/msg/BevFeature'
@@ -107,7 +107,7 @@ class FusionNode(Node):
         )
         self.topics: dict[str, object] = {}            # subscribed drone topic -> subscription
         self.diag = NodeDiagnostics(self)
-        self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', result_qos())
+        self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', feature_qos())
         self.discover()
         self.create_timer(period, self.discover)
         self.create_timer(0.05, self.tick)
@@ -193,7 +193,9 @@ class FusionNode(Node):
             self.diag.refuse(refusal.reason, refusal.detail)
         for topic in found.subscribe:
             self.topics[topic] = self.create_subscription(
-                BevFeature, topic, lambda msg, t=topic: self.on_feature(msg, t), result_qos())
+                BevFeature, topic,
+                self.diag.counting_losses(topic, lambda msg, t=topic: self.on_feature(msg, t)),
+                feature_qos())
             self.get_logger().info(f'found drone topic {topic}')
         self.diag.extra['agents_known'] = str(len(self.admission.agents))
         self.diag.extra['topics_subscribed'] = str(len(self.topics))

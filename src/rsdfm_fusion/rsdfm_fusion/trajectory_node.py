@@ -46,8 +46,9 @@ class TrajectoryNode(FusedMapNode):
         self.pub = self.create_publisher(TrajectoryArray, 'rsdfm/trajectories', result_qos())
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/trajectories/markers',
                                              result_qos())
-        self.create_subscription(Detection3DArray, 'rsdfm/detections', self.on_detections,
-                                 result_qos())
+        self.create_subscription(
+            Detection3DArray, 'rsdfm/detections',
+            self.diag.counting_losses('rsdfm/detections', self.on_detections), result_qos())
         self.start()
 
     def on_detections(self, msg: Detection3DArray) -> None:

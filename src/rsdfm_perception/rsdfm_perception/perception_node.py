@@ -42,7 +42,7 @@ from rsdfm_ros.conversions import (
 )
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import check, declare, load_runtime, run_node
-from rsdfm_ros.qos import camera_qos, CAMERA_QOS_CHOICES, result_qos
+from rsdfm_ros.qos import camera_qos, CAMERA_QOS_CHOICES, feature_qos
 
 IMAGE_TRANSPORTS = ('raw', 'compressed')
 
@@ -152,7 +152,7 @@ class PerceptionNode(Node):
         self.diag = NodeDiagnostics(self)
         self.diag.extra['agent_id'] = self.agent_id
         self.diag.extra['model_id'] = self.rt.model_id
-        self.pub = self.create_publisher(BevFeature, 'rsdfm/bev_feature', result_qos())
+        self.pub = self.create_publisher(BevFeature, 'rsdfm/bev_feature', feature_qos())
         # Subscriptions last: a subscriber on camera/image_raw means this node is ready to work.
         qos = camera_qos(qos_kind)
         self.create_subscription(CameraInfo, 'camera/camera_info', self.on_info, qos)
@@ -165,10 +165,12 @@ class PerceptionNode(Node):
             )
         if transport == 'compressed':
             self.create_subscription(
-                CompressedImage, 'camera/image_raw/compressed', self.on_image, qos
-            )
+                CompressedImage, 'camera/image_raw/compressed',
+                self.diag.counting_losses('camera/image_raw/compressed', self.on_image), qos)
         else:
-            self.create_subscription(Image, 'camera/image_raw', self.on_image, qos)
+            self.create_subscription(
+                Image, 'camera/image_raw',
+                self.diag.counting_losses('camera/image_raw', self.on_image), qos)
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.create_timer(0.05, self.process_pending)
         self.get_logger().info(

@@ -2,15 +2,17 @@
 
 Every rsdfm node owns one `NodeDiagnostics`: it counts what came in and went out, times the
 processing and the end-to-end latency from the source image stamp, counts refused inputs by
-reason, and publishes a diagnostic_msgs/DiagnosticArray once a second. A refused input is
-logged the first time its reason occurs (not once per message), so a drone with a bad clock
-does not flood the log.
+reason, counts the messages that never reached it (gaps in a publisher's sequence numbers: a
+queue that overflowed while the node was busy, a sample the link dropped), and publishes a
+diagnostic_msgs/DiagnosticArray once a second. A refused input is logged the first time its
+reason occurs (not once per message), so a drone with a bad clock does not flood the log.
 """
 from __future__ import annotations
 
 import collections
 import statistics
 import time
+from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
@@ -31,6 +33,7 @@ class NodeDiagnostics:
         self.name = node.get_fully_qualified_name()
         self.refused: collections.Counter[str] = collections.Counter()
         self.received = 0
+        self.lost: collections.Counter[str] = collections.Counter()  # topic -> messages lost
         self.published = 0
         self.bytes_in = 0
         self.bytes_out = 0
@@ -53,6 +56,37 @@ class NodeDiagnostics:
                 f'further refusals of this kind are only counted on /diagnostics'
             )
         self.refused[reason] += 1
+        self._last_refusal = time.monotonic()
+
+    def counting_losses(self, topic: str, callback: Callable[[Any], None]
+                        ) -> Callable[[Any, dict], None]:
+        """Wrap a subscription callback for `topic`, counting the messages that never reached it.
+
+        rclpy passes each message's MessageInfo to a callback of two arguments; a gap in a
+        publisher's sequence numbers is messages lost on the way: a reader queue that overflowed
+        while the node was busy, a best-effort sample the link dropped, a reliable repair that
+        came too late. Counted on /diagnostics (lost, lost.<topic>), logged the first time.
+        """
+        last_seq: dict[bytes, int] = {}
+
+        def take(msg: Any, info: dict) -> None:
+            gid, seq = bytes(info['publisher_gid']['data']), info['publication_sequence_number']
+            if seq is not None:
+                gap = seq - last_seq.get(gid, seq - 1) - 1
+                last_seq[gid] = max(seq, last_seq.get(gid, seq))
+                if gap > 0:
+                    self.count_lost(topic, gap)
+            callback(msg)
+
+        return take
+
+    def count_lost(self, topic: str, n: int) -> None:
+        """Count `n` messages of `topic` lost before this node could take them."""
+        if not self.lost[topic]:
+            self.node.get_logger().warning(
+                f'{n} message(s) on {topic} lost before this node could take them; further '
+                'losses are only counted on /diagnostics')
+        self.lost[topic] += int(n)
         self._last_refusal = time.monotonic()
 
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
@@ -91,17 +125,20 @@ class NodeDiagnostics:
             'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),
             'e2e_latency_ms_last': f'{self._e2e[-1] * 1e-6:.1f}' if self._e2e else 'nan',
             'refused_total': str(sum(self.refused.values())),
+            'lost': str(sum(self.lost.values())),
             # Subscriptions matched with at least one publisher (reader side of DDS discovery), as
             # k/n: a graph is ready for data only once every node reads all its inputs.
             'inputs_matched': self.inputs_matched(),
         }
         values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
+        values.update({f'lost.{k}': str(v) for k, v in sorted(self.lost.items())})
         values.update(self.extra)
         recent = (self._last_refusal is not None
                   and time.monotonic() - self._last_refusal <= self.warn_hold)
         level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
-        message = (f'refusing input: {dict(self.refused)} so far' if recent
-                   else f'ok (refused before: {dict(self.refused)})' if self.refused else 'ok')
+        trouble = {**self.refused, **({'lost': sum(self.lost.values())} if self.lost else {})}
+        message = (f'refusing or losing input: {trouble} so far' if recent
+                   else f'ok (before: {trouble})' if trouble else 'ok')
         return DiagnosticStatus(level=level, name=self.name, message=message, hardware_id='rsdfm',
                                 values=[KeyValue(key=k, value=v) for k, v in values.items()])
 

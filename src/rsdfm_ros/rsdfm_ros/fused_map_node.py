@@ -9,7 +9,7 @@ from rsdfm_msgs.msg import FusedBev
 from rsdfm_ros.conversions import ConversionError, fields_to_grid, stamp_to_ns
 from rsdfm_ros.diagnostics import NodeDiagnostics
 from rsdfm_ros.node_support import load_runtime
-from rsdfm_ros.qos import result_qos
+from rsdfm_ros.qos import feature_qos
 
 
 class FusedMapNode(Node):
@@ -28,7 +28,9 @@ class FusedMapNode(Node):
 
         Subscribed means ready.
         """
-        self.create_subscription(FusedBev, 'rsdfm/fused_bev', self.on_fused, result_qos())
+        self.create_subscription(
+            FusedBev, 'rsdfm/fused_bev',
+            self.diag.counting_losses('rsdfm/fused_bev', self.on_fused), feature_qos())
 
     def on_fused(self, msg: FusedBev) -> None:
         from rsdfm_core.model.runtime import fused_from_payload, PayloadError

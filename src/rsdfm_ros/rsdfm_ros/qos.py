@@ -41,6 +41,21 @@ def result_qos(depth: int = 10) -> QoSProfile:
     )
 
 
+# 3 s of maps at 10 Hz: a node that stalls for longer than max_wait + max_skew (2 s) has lost
+# the frame anyway; a shorter stall (a loaded machine, a burst after a radio gap) loses nothing.
+FEATURE_DEPTH = 30
+
+
+def feature_qos(depth: int = FEATURE_DEPTH) -> QoSProfile:
+    """Reliable keep-last QoS for BevFeature and FusedBev, on both writer and reader side.
+
+    Deeper than result_qos: the writer's history is what reliable repairs are served from, and
+    the reader's is what absorbs a consumer falling behind for a moment; both overflow silently
+    (counted by NodeDiagnostics.loss_events) once a stall is longer than `depth` maps.
+    """
+    return result_qos(depth)
+
+
 def tf_qos(static: bool = False) -> QoSProfile:
     """Return the QoS of /tf or /tf_static, as tf2_ros' broadcasters and listeners use.
 
