@@ -228,3 +228,25 @@ def test_a_forgotten_drone_leaves_nothing_behind_and_is_new_when_it_comes_back(c
     assert deliver(s, 'uav2', 4100) == []                        # back: live, waited for again
     assert s.refresh_liveness() == [('uav1', True), ('uav2', True)]
     assert deliver(s, 'uav1', 4100) == [frame(4100, 'uav1', 'uav2')]
+
+
+def test_one_frame_per_call_lets_maps_taken_between_fuses_join_their_frames(clock):
+    """A node that fell behind: three frames wait, each missing uav2's map, still queued.
+
+    Fusing the whole backlog in one go takes 3 x 400 ms, so the wall-clock wait of the frames
+    behind the first runs out while their maps sit in the node's queue. next_ready hands out one
+    frame; the node takes its queued maps before the next.
+    """
+    s = fleet(clock, ('uav1', 'uav2'))
+    for ms in (100, 200, 300):
+        assert s.offer('uav1', stamp(ms), item('uav1', ms)) is None
+    assert s.offer('uav2', stamp(100), item('uav2', 100)) is None
+    clock.advance(MAX_WAIT_MS - 1)
+    assert s.next_ready() == frame(100, 'uav1', 'uav2')
+    clock.advance(400)                                   # fusing frame 100 took 400 ms
+    assert s.offer('uav2', stamp(200), item('uav2', 200)) is None      # taken from the queue
+    assert s.next_ready() == frame(200, 'uav1', 'uav2')
+    clock.advance(400)
+    assert s.offer('uav2', stamp(300), item('uav2', 300)) is None
+    assert s.next_ready() == frame(300, 'uav1', 'uav2')
+    assert s.next_ready() is None and not s.has_pending

@@ -149,6 +149,16 @@ class FusionScheduler:
             if maps:
                 yield ReadyFrame(ref, maps)
 
+    def next_ready(self, new_drones_waiting: int = 0) -> ReadyFrame | None:
+        """Return the oldest frame to fuse now (retired), or None: one frame per call.
+
+        A node fuses one frame per callback and takes its queued maps in between. Fusing a
+        backlog of frames in one go would let the wall-clock max_wait of the frames behind run
+        out while their maps wait, already received, in the node's own queues: they would be
+        fused without those maps, which then arrive 'late'.
+        """
+        return next(self.ready_frames(new_drones_waiting), None)
+
     def _maps_near(self, ref: int, drones: list[Drone]) -> dict[str, Any]:
         """Return the newest map within window of `ref` of each drone that has one."""
         out = {}

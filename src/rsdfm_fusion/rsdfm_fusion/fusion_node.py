@@ -253,14 +253,19 @@ class FusionNode(Node):
 
     # --- fusion -------------------------------------------------------------------------
     def tick(self) -> None:
-        """Log drones joining or dropped, then fuse every frame the scheduler has ready."""
+        """Log drones joining or dropped, then fuse the oldest frame the scheduler has ready.
+
+        One frame per call (timer or map): the executor takes the queued maps in between, so a
+        frame is never fused without maps this node has received but not yet taken.
+        """
         for agent, live in self.scheduler.refresh_liveness():
             self.get_logger().info(f'drone {agent} ' + ('joined' if live else
                                    f'dropped: silent for {self.scheduler.drone_timeout:g} s'))
         self.diag.extra['live_agents'] = ','.join(self.scheduler.live_agents())
         self.diag.extra['dropped_agents'] = ','.join(self.scheduler.dropped_agents())
         waiting_new = self.new_drones_waiting() if self.scheduler.has_pending else 0
-        for frame in self.scheduler.ready_frames(waiting_new):
+        frame = self.scheduler.next_ready(waiting_new)
+        if frame is not None:
             self.fuse_and_publish(frame.stamp_ns, frame.maps)
 
     def fuse_and_publish(self, ref: int, members: dict[str, BevFeature]) -> None:
