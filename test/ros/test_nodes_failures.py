@@ -158,6 +158,8 @@ def test_skewed_clock_and_foreign_model_are_refused_counted_and_reported(
                 and node.count_subscribers('/uav8/rsdfm/bev_feature') >= 1
                 and node.count_subscribers('/uav9/rsdfm/bev_feature') >= 1
                 and inputs_matched(replay, len(drones))
+                # fusion_node found and reads all four drone topics: two real, two forged
+                and probe.diagnostics('/fusion_node').get('inputs_matched') == '4/4'
             ),
             timeout=90,
             interval=0.2,

@@ -136,11 +136,12 @@ def run_soak(
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
+    from rsdfm_bringup.readiness import GraphReadiness
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
     from rsdfm_msgs.msg import BevFeature, Detection3DArray
     from rsdfm_ros.conversions import encoded_to_feature, stamp_to_ns
-    from rsdfm_ros.qos import result_qos
+    from rsdfm_ros.qos import feature_qos, result_qos
 
     def say(text: str) -> None:
         if progress:
@@ -168,16 +169,20 @@ def run_soak(
                 values = {kv.key: kv.value for kv in s.values}
                 with lock:
                     diag.update({f'{s.name}.{k}': v for k, v in values.items()
-                                 if k.startswith('refused') or k in ('received', 'published')})
+                                 if k.startswith(('refused', 'lost'))
+                                 or k in ('received', 'published')})
 
-    node.create_subscription(
+    detections = node.create_subscription(
         Detection3DArray, '/rsdfm/detections', on_detections, result_qos(depth=100)
     )
     node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, result_qos(depth=50))
     pubs = {
-        a: node.create_publisher(BevFeature, f'/{a}/rsdfm/bev_feature', result_qos())
+        a: node.create_publisher(BevFeature, f'/{a}/rsdfm/bev_feature', feature_qos())
         for a in agents
     }
+    # the nodes' own /diagnostics say when their readers matched: graph counts run ahead of that,
+    # and a fused map published before detection_node's reader matched is lost
+    readiness = GraphReadiness(node, graph)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     stop = threading.Event()
@@ -195,8 +200,8 @@ def run_soak(
         deadline = time.monotonic() + 120
         while (
             not all(p.get_subscription_count() >= 1 for p in pubs.values())
-            or node.count_publishers('/rsdfm/detections') < 1
-            or node.count_subscribers('/rsdfm/fused_bev') < 1
+            or detections.get_publisher_count() < 1
+            or not readiness.all_inputs_matched(NODES)
         ):
             if runner.exited():
                 raise RuntimeError(f'nodes exited early: {runner.exited()}; see {log_dir}')

@@ -6,6 +6,8 @@ subscriptions are matched with a publisher (`inputs_matched` k/n with k == n).
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from rclpy.node import Node
 
 from rsdfm_core.graph import FleetGraph
@@ -32,10 +34,13 @@ class GraphReadiness:
                 if kv.key == 'inputs_matched':
                     self.inputs_matched[status.name] = kv.value
 
-    def all_inputs_matched(self) -> bool:
-        """Every node of the graph reads all of its (at least one) inputs."""
-        for spec in self.graph.nodes:
-            k, _, n = self.inputs_matched.get(spec.full_name, '0/0').partition('/')
+    def all_inputs_matched(self, names: Iterable[str] | None = None) -> bool:
+        """Every node of the graph (or those of `names`, full names) reads all its inputs.
+
+        Each must have at least one input.
+        """
+        for name in names if names is not None else (spec.full_name for spec in self.graph.nodes):
+            k, _, n = self.inputs_matched.get(name, '0/0').partition('/')
             if n in ('', '0') or k != n:
                 return False
         return True
