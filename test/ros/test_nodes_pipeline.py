@@ -83,6 +83,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     from diagnostic_msgs.msg import DiagnosticArray
     import numpy as np
     from nav_msgs.msg import OccupancyGrid
+    from visualization_msgs.msg import MarkerArray
     from vision_msgs.msg import Detection3DArray as VisionDetections
 
     from rsdfm_bringup.readiness import GraphReadiness
@@ -127,6 +128,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             '/diagnostics': DiagnosticArray,
             '/rsdfm/detections/vision': VisionDetections,
             '/rsdfm/segmentation': OccupancyGrid,
+            '/rsdfm/detections/markers': MarkerArray,
+            '/rsdfm/trajectories/markers': MarkerArray,
         },
     )
     readiness = GraphReadiness(probe.node, graph)
@@ -232,6 +235,13 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             for d in msg.detections
         ]
         assert theirs == ours, f'frame {stamp}: vision_msgs boxes differ from the rsdfm ones'
+    for topic in ('/rsdfm/detections/markers', '/rsdfm/trajectories/markers'):
+        # built only while someone subscribes: the probe does, so one array per frame, each
+        # starting with a DELETEALL stamped with its frame
+        arrays = probe.get(topic)
+        stamps = sorted(a.markers[0].header.stamp.sec * 10**9 + a.markers[0].header.stamp.nanosec
+                        - offset for a in arrays)
+        assert stamps == sorted(live), f'{topic}: one marker array per detection message'
     trajectories = by_stamp(probe.get('/rsdfm/trajectories'))
     assert sorted(trajectories) == sorted(live), 'one trajectory message per detection message'
     for stamp, msg in trajectories.items():

@@ -59,10 +59,13 @@ class DetectionNode(FusedMapNode):
             header=msg.header, detections=[object_to_detection(o) for o in objects]
         )
         self.pub.publish(out)
-        confident = [o for o in objects if o.score >= self.shown]
-        self.markers.publish(detection_markers(msg.header, confident))
+        # display outputs are built only while someone (rviz) subscribes: they cost more than
+        # the detection head itself on a busy ground station
+        if self.markers.get_subscription_count() > 0:
+            confident = [o for o in objects if o.score >= self.shown]
+            self.markers.publish(detection_markers(msg.header, confident))
         if self.vision is not None:
-            self.vision.publish(msg.header, objects)
+            self.vision.publish(msg.header, objects, out.detections)
         self.diag.extra['detections_last'] = str(len(objects))
         self.diag.output(stamp_ns, started, len(serialize_message(out)))
 

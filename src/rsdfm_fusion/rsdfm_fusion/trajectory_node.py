@@ -76,7 +76,8 @@ class TrajectoryNode(FusedMapNode):
         out = TrajectoryArray(header=header, trajectories=[trajectory_msg(state, pts, self.step)
                                                            for state, pts in paths])
         self.pub.publish(out)
-        self.markers.publish(trajectory_markers(header, paths))
+        if self.markers.get_subscription_count() > 0:      # for rviz: built only when shown
+            self.markers.publish(trajectory_markers(header, paths))
         self.diag.extra['tracks_last'] = str(len(paths))
         self.diag.output(stamp_ns, started, len(serialize_message(out)))
 

@@ -22,11 +22,18 @@ class VisionPublisher:
         self._types = importlib.import_module('vision_msgs.msg')
         self.pub = node.create_publisher(Detection3DArray, topic, result_qos())
 
-    def publish(self, header, objects) -> None:
+    def publish(self, header, objects, detections=None) -> None:
+        """Publish `objects` (with their rsdfm Detection3D messages if already built).
+
+        Nothing is built while no one subscribes.
+        """
+        if self.pub.get_subscription_count() == 0:
+            return
         T = self._types
         out = T.Detection3DArray(header=header)
-        for o in objects:
-            d = object_to_detection(o)
+        if detections is None:
+            detections = [object_to_detection(o) for o in objects]
+        for o, d in zip(objects, detections):
             det = T.Detection3D(header=header, id=str(o.track_id) if o.track_id else '')
             det.bbox.center = d.pose
             det.bbox.size = d.size
