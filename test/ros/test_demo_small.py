@@ -39,6 +39,9 @@ def test_demo_runs_the_graph_and_writes_summary_and_picture(tmp_path, ros_env):
     assert summary['frames'] == summary['frames_with_detections'] == 6
     assert summary['bytes_per_agent_frame'] > 0 and summary['latency_ms_median'] > 0
     assert (out / 'demo.png').stat().st_size > 10_000
+    from PIL import Image
+    with Image.open(out / 'demo.gif') as video:                  # one picture per frame, 10 Hz
+        assert video.n_frames == 6 and video.info['duration'] == 100, video.info
     assert 'detection AP@0.5' in proc.stdout and 'bytes per drone per frame' in proc.stdout
 
 

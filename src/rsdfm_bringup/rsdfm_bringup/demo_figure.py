@@ -1,11 +1,13 @@
-"""The demo's picture of one frame (matplotlib, no display).
+"""The demo's picture of one frame and its video of the whole run (matplotlib, no display).
 
-It shows what each drone saw, the fused BEV map, and the graph's detections, segmentation and
-trajectories drawn over the ground truth.
+Each picture shows what each drone saw, the fused BEV map, and the graph's detections,
+segmentation and trajectories drawn over the ground truth.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import matplotlib
 
@@ -59,8 +61,62 @@ def _feature_rgb(features: np.ndarray) -> np.ndarray:
     return np.clip((P - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
 
 
-def draw_demo_figure(
-    path: str | Path,
+@dataclass
+class DemoPanels:
+    """What the picture of one frame shows: cameras, fused BEV, boxes, segmentation, paths."""
+
+    frame: Frame
+    grid: BevGrid
+    gt: list[ObjectState]
+    detections: list[ObjectState]
+    fused: np.ndarray | None
+    segmentation: np.ndarray | None
+    trajectories: list[tuple[int, str, np.ndarray]]
+    gt_futures: dict[int, np.ndarray]
+    agents: list[str]
+    title: str
+
+
+def draw_demo_figure(path: str | Path, panels: DemoPanels, dpi: int = 80) -> Path:
+    """Write the picture of one frame; returns its path."""
+    fig = demo_figure(panels)
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def write_demo_video(path: str | Path, panels: Iterable[DemoPanels], frame_s: float,
+                     dpi: int = 45) -> Path:
+    """Write an animated GIF of the run, one picture per frame, `frame_s` seconds each.
+
+    A GIF rather than MP4: it needs no video encoder (there is no ffmpeg here) and plays inline
+    in a README and in a browser. Small dpi keeps 50 frames of four cameras to a few MB.
+    """
+    from PIL import Image
+
+    pictures = []
+    for p in panels:
+        fig = demo_figure(p)
+        fig.set_dpi(dpi)
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())
+        plt.close(fig)
+        pictures.append(Image.fromarray(rgba[..., :3]).quantize(colors=128))
+    if not pictures:
+        raise ValueError('no frame to put in the video')
+    path = Path(path)
+    pictures[0].save(path, save_all=True, append_images=pictures[1:],
+                     duration=max(20, int(round(frame_s * 1000))), loop=0, optimize=True)
+    return path
+
+
+def demo_figure(panels: DemoPanels) -> plt.Figure:
+    """Return the figure of one frame (the caller saves and closes it)."""
+    return _demo_figure(**vars(panels))
+
+
+def _demo_figure(
     frame: Frame,
     grid: BevGrid,
     gt: list[ObjectState],
@@ -71,8 +127,7 @@ def draw_demo_figure(
     gt_futures: dict[int, np.ndarray],
     agents: list[str],
     title: str,
-) -> Path:
-    """Write the picture; returns its path."""
+) -> plt.Figure:
     n = len(frame.views)
     fig = plt.figure(figsize=(max(4.2 * n, 15.0), 9.0))
     top = fig.add_gridspec(1, n, top=0.93, bottom=0.64, wspace=0.05)
@@ -125,7 +180,4 @@ def draw_demo_figure(
         ax.set_xlabel('map x (m)')
         ax.set_ylabel('map y (m)')
     fig.suptitle(title, fontsize=12)
-    path = Path(path)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return fig

@@ -2,7 +2,8 @@
 
 Simulates a bag, starts every node as its own process, replays the bag through them, records
 the outputs, evaluates the recorded detections, segmentation and trajectories against the
-ground truth, prints a one-screen summary and writes out/demo/demo.png.
+ground truth, prints a one-screen summary and writes out/demo/demo.png (the middle frame) and
+out/demo/demo.gif (every frame, at the speed it was recorded).
 """
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     from rsdfm_bringup.dds import use_rsdfm_dds_profile
     use_rsdfm_dds_profile()      # before rclpy starts in this process (the replay runs here)
-    from rsdfm_bringup.demo_figure import draw_demo_figure
+    import numpy as np
+
+    from rsdfm_bringup.demo_figure import DemoPanels, draw_demo_figure, write_demo_video
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.scoring import evaluated_objects, score
     from rsdfm_bringup.session import run_session, SessionError
@@ -126,39 +129,30 @@ def run(args: argparse.Namespace) -> int:
     }
     refused = {k: v for k, v in refused.items() if v}
 
-    _step(5, 'drawing one frame')
-    frame = frames[len(frames) // 2]
-    s = frame.stamp_ns + result.offset_ns
-    dets = [
-        d
-        for d in shift_stamps(rec.detections, result.offset_ns).get(frame.stamp_ns, [])
-        if d.score >= 0.3
-    ]
-    gt = evaluated_objects(frame, grid)
+    _step(5, f'drawing the middle frame and a video of all {len(frames)}')
     by_stamp = {f.stamp_ns: f for f in frames}
-    futures = {}
-    for o in gt:
-        pts = [next((q for q in by_stamp[t].objects if q.track_id == o.track_id), None)
-               for t in sorted(by_stamp) if t > frame.stamp_ns][:30]
-        pts = [(q.x, q.y) for q in pts if q is not None]
-        if pts:
-            futures[o.track_id] = __import__('numpy').array([(o.x, o.y)] + pts)
-    seg = rec.segmentation.get(s)
-    png = draw_demo_figure(
-        out / 'demo.png',
-        frame,
-        grid,
-        gt,
-        dets,
-        rec.fused.get(s),
-        seg,
-        rec.trajectories.get(s, []),
-        futures,
-        rec.fused_agents.get(s, []),
-        f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), '
-        f'{len(gt)} ground-truth vehicles '
-        f'(AP@0.5 {_fmt(figures["ap50"], 2)} over the run)',
-    )
+    detections = shift_stamps(rec.detections, result.offset_ns)
+
+    def panels(frame) -> DemoPanels:
+        s = frame.stamp_ns + result.offset_ns
+        dets = [d for d in detections.get(frame.stamp_ns, []) if d.score >= 0.3]
+        gt = evaluated_objects(frame, grid)
+        futures = {}
+        for o in gt:
+            pts = [next((q for q in by_stamp[t].objects if q.track_id == o.track_id), None)
+                   for t in sorted(by_stamp) if t > frame.stamp_ns][:30]
+            pts = [(q.x, q.y) for q in pts if q is not None]
+            if pts:
+                futures[o.track_id] = np.array([(o.x, o.y)] + pts)
+        return DemoPanels(
+            frame, grid, gt, dets, rec.fused.get(s), rec.segmentation.get(s),
+            rec.trajectories.get(s, []), futures, rec.fused_agents.get(s, []),
+            f'rsdfm demo: frame {frame.index}, {len(dets)} detections (score >= 0.3), '
+            f'{len(gt)} ground-truth vehicles (AP@0.5 {_fmt(figures["ap50"], 2)} over the run)')
+
+    png = draw_demo_figure(out / 'demo.png', panels(frames[len(frames) // 2]))
+    period_s = (frames[-1].stamp_ns - frames[0].stamp_ns) / 1e9 / max(1, len(frames) - 1)
+    video = write_demo_video(out / 'demo.gif', (panels(f) for f in frames), period_s or 0.1)
     total = time.monotonic() - t0
     figures['demo_seconds'] = total
     figures['refused'] = refused
@@ -186,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         f' recorded, replay at rate {args.rate:g})',
         f'  refused inputs           {refused or "none"}',
         f'  picture                  {png}',
+        f'  video (real time)        {video}',
         f'  summary                  {out / "summary.json"}; node logs in {out / "logs"}',
         f'  took                     {total:.0f} s',
     ]
