@@ -87,7 +87,7 @@ def draw_demo_figure(path: str | Path, panels: DemoPanels, dpi: int = 80) -> Pat
 
 
 def write_demo_video(path: str | Path, panels: Iterable[DemoPanels], frame_s: float,
-                     dpi: int = 45) -> Path:
+                     dpi: int = 55) -> Path:
     """Write an animated GIF of the run, one picture per frame, `frame_s` seconds each.
 
     A GIF rather than MP4: it needs no video encoder (there is no ffmpeg here) and plays inline
