@@ -71,8 +71,15 @@ def _finite_ms(s: dict) -> bool:
 @pytest.mark.slow
 def test_quick_bench_writes_every_measurement(quick_run):
     _, res, _ = quick_run
-    assert set(res) >= {'meta', 'stages', 'onnx', 'transport', 'scaling', 'bandwidth', 'targets'}
+    assert set(res) >= {'meta', 'stages', 'onnx', 'transport', 'scaling', 'overhead', 'bandwidth',
+                        'targets'}
     meta = res['meta']
+    ov = res['overhead']
+    nodes = ['/uav1/perception_node', '/fusion_node', '/detection_node', '/segmentation_node',
+             '/trajectory_node']
+    assert [r['node'] for r in ov['rows']] == nodes, ov
+    assert all(r['node_ms'] > 0 and r['in_process_ms'] > 0 for r in ov['rows']), ov['rows']
+    assert any(t['target'].startswith("each node's processing") for t in res['targets'])
     assert meta['plan'] == 'quick' and len(meta['model_id']) == 16
     assert meta['machine']['cores'] >= 1 and meta['machine']['versions']['torch']
     for key in ('threads_1', 'threads_all'):
@@ -121,6 +128,7 @@ def test_quick_bench_report_and_plots(quick_run):
     for method in METHODS:
         assert f'| {method} |' in md, method
     assert '| hlf-v1 1024:8 |' in md and '| raw-f32 |' in md
+    assert '## Node overhead' in md and '| /fusion_node | decode and fusion |' in md
     for drones in (1, 2, 4, 8):
         assert any(line.startswith(f'| {drones} |') for line in md.splitlines())
     for png in ('bench_stages.png', 'bench_scaling.png', 'bench_bandwidth.png'):

@@ -2,8 +2,9 @@
 
 Simulates one 8-drone bag, then measures per-stage model time (1 thread and all threads), the
 drone side under ONNX Runtime vs eager, BevFeature transport over DDS between two processes,
-scaling with 1, 2, 4, 8 drones (in process and through the real graph), and accuracy versus
-bandwidth; writes RESULTS.md, PNG plots and optionally the raw figures as JSON.
+scaling with 1, 2, 4, 8 drones (in process and through the real graph), each node's processing
+time against the same work in process (one drone, a graph with cores to spare), and accuracy
+versus bandwidth; writes RESULTS.md, PNG plots and optionally the raw figures as JSON.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import time
 from rsdfm_core.cli import UserError
 
 HELP = (
-    'measure per-stage speed, ONNX vs eager, DDS transport, fleet scaling and accuracy vs '
-    'bandwidth; write RESULTS.md'
+    'measure per-stage speed, ONNX vs eager, DDS transport, fleet scaling, node overhead and '
+    'accuracy vs bandwidth; write RESULTS.md'
 )
-SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'bandwidth')
+SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'overhead', 'bandwidth')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +151,12 @@ def run(args: argparse.Namespace) -> int:
             work,
             inputs.weights,
             tr['median_ms'] if tr else None,
+        )
+    if 'overhead' in sections:
+        from rsdfm_bench.overhead import measure_overhead
+
+        results['overhead'] = measure_overhead(
+            rt, inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights
         )
     if 'bandwidth' in sections:
         from rsdfm_bench.bandwidth import measure_bandwidth

@@ -19,6 +19,7 @@ class BenchPlan:
         int, ...
     ]  # drone counts run through the real ROS graph (the whole bag, at 10 Hz)
     accuracy_frames: int         # frames evaluated per method for accuracy vs bandwidth
+    overhead_frames: int         # frames of one drone timed in process against the nodes
     drones: int = 4              # fleet size of the per-stage and accuracy measurements
     seed: int = 2406
 
@@ -34,6 +35,7 @@ class BenchPlan:
             scaling_frames=4,
             graph_drones=(2,),
             accuracy_frames=6,
+            overhead_frames=6,
         )
 
     @staticmethod
@@ -48,4 +50,5 @@ class BenchPlan:
             scaling_frames=20,
             graph_drones=(1, 2, 4, 8),
             accuracy_frames=60,
+            overhead_frames=30,
         )

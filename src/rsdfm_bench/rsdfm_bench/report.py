@@ -468,6 +468,28 @@ def _bandwidth_lines(bw: dict) -> list[str]:
     )
 
 
+def _overhead_lines(ov: dict) -> list[str]:
+    if ov.get('error'):
+        return ['## Node overhead', '', f"The one-drone graph did not run: {ov['error']}", '']
+    return [
+        '## Node overhead',
+        '',
+        f"One drone, the bag replayed at {ov['rate_hz']:g} Hz so that no node waits for a core. "
+        'Node = processing median on /diagnostics (callback start to publish: the work plus '
+        'message conversion, copies and publishing); in process = the same calls on the same '
+        f"{ov['frames']} frames, one thread, no ROS. Target: node at most "
+        f"{ov['target']:g}x in process.",
+        '',
+    ] + _table(
+        ['node', 'its work in process', 'node median ms', 'in process median ms', 'ratio',
+         'holds'],
+        [[r['node'], r['stage'], _f(r['node_ms']), _f(r['in_process_ms']),
+          f"{r['ratio']:.2f}x" if r['ratio'] == r['ratio'] else 'n/a',
+          _holds(r['ratio'] <= ov['target'] if r['ratio'] == r['ratio'] else None)]
+         for r in ov['rows']],
+    ) + ['']
+
+
 def write_results_md(results: dict, out_dir: Path, plots: dict[str, str]) -> Path:
     """benchmarks/RESULTS.md: meta, targets, then one section per measurement that ran."""
     lines = _meta_lines(results)
@@ -492,6 +514,8 @@ def write_results_md(results: dict, out_dir: Path, plots: dict[str, str]) -> Pat
         lines += _transport_lines(tr)
     if results.get('scaling'):
         lines += _scaling_lines(results['scaling'])
+    if results.get('overhead'):
+        lines += _overhead_lines(results['overhead'])
     if results.get('bandwidth'):
         lines += _bandwidth_lines(results['bandwidth'])
     if plots:

@@ -99,6 +99,22 @@ def check_targets(results: dict) -> list[dict]:
                 'note': ox.get('error', ''),
             }
         )
+    ov = results.get('overhead') or {}
+    rows = [r for r in ov.get('rows', []) if _finite(r.get('ratio'))]
+    if rows:
+        worst = max(rows, key=lambda r: r['ratio'])
+        over = [r for r in rows if r['ratio'] > ov['target']]
+        out.append(
+            {
+                'target': f"each node's processing <= {ov['target']:g}x the in-process time of "
+                'its work (1 drone, cores to spare)',
+                'measured': ', '.join(f"{r['node'].rsplit('/', 1)[-1]} {r['ratio']:.2f}x"
+                                      for r in rows),
+                'holds': not over,
+                'note': (f"worst: {worst['node']} {worst['node_ms']:.1f} ms against "
+                         f"{worst['in_process_ms']:.1f} ms in process" if over else ''),
+            }
+        )
     return out
 
 

@@ -1,0 +1,93 @@
+"""Node overhead: each node's processing time in the live graph against the same work in process.
+
+One drone, the bag replayed at OVERHEAD_RATE_HZ: slow enough that no node waits for a core, so a
+node's processing time (its /diagnostics processing_ms_median: callback start to publish) is its
+own work plus what the ROS side adds (message conversion, copies, serialization, publishing).
+In process, one thread, at the same pace, the calls each node makes on the same frames:
+perception_node the drone side (DroneEncoder.encode), fusion_node decoding and fusion
+(FusionDecoder.fuse), detection_node the detection head with the tracker, segmentation_node the
+segmentation head, trajectory_node the trajectory head over the tracked boxes. Ratio = node /
+in process; the target is at most OVERHEAD_TARGET.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+import time
+
+from rsdfm_bench.timing import progress, StageClock, torch_threads
+from rsdfm_core.types import Frame
+
+OVERHEAD_RATE_HZ = 2.0
+OVERHEAD_TARGET = 1.3
+# node -> the in-process stage that does its work
+NODE_STAGES = {
+    '/uav1/perception_node': 'drone side',
+    '/fusion_node': 'decode and fusion',
+    '/detection_node': 'detection head and tracker',
+    '/segmentation_node': 'segmentation head',
+    '/trajectory_node': 'trajectory head',
+}
+
+
+def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str, dict]:
+    """Return stage -> timing summary of the nodes' calls on one drone's view of `frames`.
+
+    The first frame is warm-up. With period_s, frames start that far apart, as they reach the
+    nodes: a call after an idle gap runs on cold caches and is slower than back to back.
+    """
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads
+    from rsdfm_core.model.tracker import Tracker
+    from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
+
+    enc, fus = DroneEncoder(rt), FusionDecoder(rt)
+    heads = TaskHeads(rt, score_threshold=float(rt.config.get('score_threshold', 0.05)))
+    tracker, predictor = Tracker(min_score=0.3), TrajectoryPredictor(rt)
+    clock = StageClock()
+    with torch_threads(1):
+        start = time.monotonic()
+        for i, frame in enumerate(frames):
+            time.sleep(max(0.0, start + i * period_s - time.monotonic()))   # the nodes' pace
+            c = clock if i else StageClock()
+            v = frame.views[0]
+            with c('drone side'):
+                m = enc.encode(v.image, v.K, v.cam_to_map)
+            with c('decode and fusion'):
+                fused = fus.fuse([(m, v.agent_id)])
+            with c('detection head and tracker'):
+                objects = track_detections(tracker, frame.stamp_ns, heads.detect(fused))
+            with c('segmentation head'):
+                heads.segment(fused)
+            with c('trajectory head'):
+                predictor.predict(frame.stamp_ns, fused, objects)
+    return clock.summaries()
+
+
+def measure_overhead(rt, frames: list[Frame], bag: Path, work: Path,
+                     weights: str | None) -> dict:
+    """Run the one-drone graph at OVERHEAD_RATE_HZ and compare each node with its stage."""
+    from rsdfm_bringup.recorded import read_recorded
+    from rsdfm_bringup.session import run_session, SessionError
+    from rsdfm_core.graph import fleet_graph
+
+    progress(f'overhead: in-process stages of the nodes on {len(frames) - 1} frames, 1 drone')
+    stages = in_process_times(rt, frames, 1.0 / OVERHEAD_RATE_HZ)
+    graph = fleet_graph(drones=1, weights=weights, parameters={'threads': 1})
+    rate = OVERHEAD_RATE_HZ / 10.0      # the bag is recorded at 10 Hz
+    progress(f'overhead: graph of {len(graph.nodes)} processes with 1 drone, '
+             f'{len(frames)} frames at {OVERHEAD_RATE_HZ:g} Hz')
+    try:
+        res = run_session(graph, bag, len(frames), work / 'overhead_graph', rate=rate,
+                          idle_timeout=10.0)
+    except SessionError as exc:
+        return {'error': str(exc), 'stages': stages}
+    diag = read_recorded(res.record_dir).diagnostics
+    rows = []
+    for node, stage in NODE_STAGES.items():
+        node_ms = float(diag.get(node, {}).get('processing_ms_median', 'nan'))
+        stage_ms = stages[stage]['median_ms']
+        rows.append({'node': node, 'stage': stage, 'node_ms': node_ms, 'in_process_ms': stage_ms,
+                     'ratio': node_ms / stage_ms if stage_ms > 0 else float('nan')})
+        progress(f'overhead: {node} {node_ms:.1f} ms, in process {stage_ms:.1f} ms '
+                 f'({rows[-1]["ratio"]:.2f}x)')
+    return {'rate_hz': OVERHEAD_RATE_HZ, 'frames': len(frames) - 1, 'target': OVERHEAD_TARGET,
+            'rows': rows, 'stages': stages}
