@@ -33,16 +33,16 @@ STAGES = (
 METHODS = ('single', 'late', 'raw', 'codec 256:4', 'codec 256:8', 'codec 1024:8', 'codec 4096:8')
 
 
-@pytest.fixture(scope='module')
-def quick_run(tmp_path_factory):
+def run_bench(tmp: Path, *extra: str) -> tuple[Path, dict, str]:
+    """Run `rsdfm bench --quick` with `extra` arguments into tmp: (tmp, its JSON, stderr)."""
     from helpers import ros_test_env
 
-    tmp = tmp_path_factory.mktemp('bench')
     proc = subprocess.run(
         [
             RSDFM,
             'bench',
             '--quick',
+            *extra,
             '--out',
             str(tmp / 'results'),
             '--work',
@@ -59,6 +59,25 @@ def quick_run(tmp_path_factory):
     return tmp, json.loads((tmp / 'bench.json').read_text()), proc.stderr
 
 
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+    return run_bench(tmp_path_factory.mktemp('bench'))
+
+
+@pytest.mark.slow
+def test_quick_node_overhead(tmp_path):
+    tmp, res, _ = run_bench(tmp_path, '--only', 'overhead')
+    ov = res['overhead']
+    nodes = ['/uav1/perception_node', '/fusion_node', '/detection_node', '/segmentation_node',
+             '/trajectory_node']
+    assert [r['node'] for r in ov['rows']] == nodes, ov
+    assert all(r['node_ms'] > 0 and r['in_process_ms'] > 0 for r in ov['rows']), ov['rows']
+    target = next(t for t in res['targets'] if t['target'].startswith("each node's processing"))
+    assert target['holds'] in (True, False) and 'fusion_node' in target['measured'], target
+    md = (tmp / 'results' / 'RESULTS.md').read_text()
+    assert '## Node overhead' in md and '| /fusion_node | decode and fusion |' in md
+
+
 def _finite_ms(s: dict) -> bool:
     return (
         s['runs'] > 0
@@ -71,15 +90,9 @@ def _finite_ms(s: dict) -> bool:
 @pytest.mark.slow
 def test_quick_bench_writes_every_measurement(quick_run):
     _, res, _ = quick_run
-    assert set(res) >= {'meta', 'stages', 'onnx', 'transport', 'scaling', 'overhead', 'bandwidth',
-                        'targets'}
+    assert set(res) >= {'meta', 'stages', 'onnx', 'transport', 'scaling', 'bandwidth', 'targets'}
+    assert 'overhead' not in res          # --quick leaves it out (test_quick_node_overhead)
     meta = res['meta']
-    ov = res['overhead']
-    nodes = ['/uav1/perception_node', '/fusion_node', '/detection_node', '/segmentation_node',
-             '/trajectory_node']
-    assert [r['node'] for r in ov['rows']] == nodes, ov
-    assert all(r['node_ms'] > 0 and r['in_process_ms'] > 0 for r in ov['rows']), ov['rows']
-    assert any(t['target'].startswith("each node's processing") for t in res['targets'])
     assert meta['plan'] == 'quick' and len(meta['model_id']) == 16
     assert meta['machine']['cores'] >= 1 and meta['machine']['versions']['torch']
     for key in ('threads_1', 'threads_all'):
@@ -128,7 +141,6 @@ def test_quick_bench_report_and_plots(quick_run):
     for method in METHODS:
         assert f'| {method} |' in md, method
     assert '| hlf-v1 1024:8 |' in md and '| raw-f32 |' in md
-    assert '## Node overhead' in md and '| /fusion_node | decode and fusion |' in md
     for drones in (1, 2, 4, 8):
         assert any(line.startswith(f'| {drones} |') for line in md.splitlines())
     for png in ('bench_stages.png', 'bench_scaling.png', 'bench_bandwidth.png'):

@@ -21,11 +21,15 @@ HELP = (
     'accuracy vs bandwidth; write RESULTS.md'
 )
 SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'overhead', 'bandwidth')
+# another graph start-up (10-20 s) would take --quick past 2 minutes: `--quick --only overhead`
+QUICK_LEAVES_OUT = ('overhead',)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        '--quick', action='store_true', help='small sizes for development (under 2 minutes)'
+        '--quick', action='store_true',
+        help='small sizes for development (under 2 minutes; leaves out the node overhead unless '
+             '--only names it)'
     )
     parser.add_argument('--json', help='also write every figure to this JSON file')
     parser.add_argument(
@@ -46,9 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sections(text: str | None) -> list[str]:
+def _sections(text: str | None, quick: bool = False) -> list[str]:
+    """Return the measurements to run: --only's, else all (less QUICK_LEAVES_OUT if quick)."""
     if not text:
-        return list(SECTIONS)
+        return [s for s in SECTIONS if not (quick and s in QUICK_LEAVES_OUT)]
     chosen = [s.strip() for s in text.split(',') if s.strip()]
     bad = [s for s in chosen if s not in SECTIONS]
     if bad or not chosen:
@@ -89,7 +94,7 @@ def rewrite_report(path: Path, out_dir: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.from_json:
         return rewrite_report(Path(args.from_json), Path(args.out))
-    sections = _sections(args.only)
+    sections = _sections(args.only, args.quick)
     if args.weights and not Path(args.weights).is_file():
         raise UserError(f'--weights {args.weights} does not exist')
     out_dir, work = Path(args.out), Path(args.work or 'out/bench')
@@ -156,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
         from rsdfm_bench.overhead import measure_overhead
 
         results['overhead'] = measure_overhead(
-            rt, inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights
+            rt, inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights,
+            plan.overhead_rate_hz,
         )
     if 'bandwidth' in sections:
         from rsdfm_bench.bandwidth import measure_bandwidth

@@ -1,8 +1,9 @@
 """Node overhead: each node's processing time in the live graph against the same work in process.
 
-One drone, the bag replayed at OVERHEAD_RATE_HZ: slow enough that no node waits for a core, so a
-node's processing time (its /diagnostics processing_ms_median: callback start to publish) is its
-own work plus what the ROS side adds (message conversion, copies, serialization, publishing).
+One drone, the bag replayed at rate_hz (2 Hz in the full run, 5 in the quick one): slow enough
+that no node waits for a core, so a node's processing time (its /diagnostics
+processing_ms_median: callback start to publish) is its own work plus what the ROS side adds
+(message conversion, copies, serialization, publishing).
 In process, one thread, at the same pace, the calls each node makes on the same frames:
 perception_node the drone side (DroneEncoder.encode), fusion_node decoding and fusion
 (FusionDecoder.fuse), detection_node the detection head with the tracker, segmentation_node the
@@ -17,7 +18,6 @@ import time
 from rsdfm_bench.timing import progress, StageClock, torch_threads
 from rsdfm_core.types import Frame
 
-OVERHEAD_RATE_HZ = 2.0
 OVERHEAD_TARGET = 1.3
 # node -> the in-process stage that does its work
 NODE_STAGES = {
@@ -62,19 +62,19 @@ def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str
     return clock.summaries()
 
 
-def measure_overhead(rt, frames: list[Frame], bag: Path, work: Path,
-                     weights: str | None) -> dict:
-    """Run the one-drone graph at OVERHEAD_RATE_HZ and compare each node with its stage."""
+def measure_overhead(rt, frames: list[Frame], bag: Path, work: Path, weights: str | None,
+                     rate_hz: float = 2.0) -> dict:
+    """Run the one-drone graph at rate_hz and compare each node with its stage."""
     from rsdfm_bringup.recorded import read_recorded
     from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.graph import fleet_graph
 
     progress(f'overhead: in-process stages of the nodes on {len(frames) - 1} frames, 1 drone')
-    stages = in_process_times(rt, frames, 1.0 / OVERHEAD_RATE_HZ)
+    stages = in_process_times(rt, frames, 1.0 / rate_hz)
     graph = fleet_graph(drones=1, weights=weights, parameters={'threads': 1})
-    rate = OVERHEAD_RATE_HZ / 10.0      # the bag is recorded at 10 Hz
+    rate = rate_hz / 10.0      # the bag is recorded at 10 Hz
     progress(f'overhead: graph of {len(graph.nodes)} processes with 1 drone, '
-             f'{len(frames)} frames at {OVERHEAD_RATE_HZ:g} Hz')
+             f'{len(frames)} frames at {rate_hz:g} Hz')
     try:
         res = run_session(graph, bag, len(frames), work / 'overhead_graph', rate=rate,
                           idle_timeout=10.0)
@@ -89,5 +89,5 @@ def measure_overhead(rt, frames: list[Frame], bag: Path, work: Path,
                      'ratio': node_ms / stage_ms if stage_ms > 0 else float('nan')})
         progress(f'overhead: {node} {node_ms:.1f} ms, in process {stage_ms:.1f} ms '
                  f'({rows[-1]["ratio"]:.2f}x)')
-    return {'rate_hz': OVERHEAD_RATE_HZ, 'frames': len(frames) - 1, 'target': OVERHEAD_TARGET,
+    return {'rate_hz': rate_hz, 'frames': len(frames) - 1, 'target': OVERHEAD_TARGET,
             'rows': rows, 'stages': stages}

@@ -20,6 +20,7 @@ class BenchPlan:
     ]  # drone counts run through the real ROS graph (the whole bag, at 10 Hz)
     accuracy_frames: int         # frames evaluated per method for accuracy vs bandwidth
     overhead_frames: int         # frames of one drone timed in process against the nodes
+    overhead_rate_hz: float      # their pace (the one-drone graph must have cores to spare)
     drones: int = 4              # fleet size of the per-stage and accuracy measurements
     seed: int = 2406
 
@@ -36,6 +37,7 @@ class BenchPlan:
             graph_drones=(2,),
             accuracy_frames=6,
             overhead_frames=6,
+            overhead_rate_hz=5.0,
         )
 
     @staticmethod
@@ -51,4 +53,5 @@ class BenchPlan:
             graph_drones=(1, 2, 4, 8),
             accuracy_frames=60,
             overhead_frames=30,
+            overhead_rate_hz=2.0,
         )
