@@ -104,6 +104,11 @@ def run_node(node_class, args=None) -> int:
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # SIGINT/SIGTERM shut the context down while spin was between callbacks: rclpy then
+        # raises from the wait set or take() (RCLError) instead of ExternalShutdownException
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
