@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 import time
 
+from rsdfm_bench.stages import run_heads
 from rsdfm_bench.timing import progress, StageClock, torch_threads
 from rsdfm_core.types import Frame
 
@@ -23,7 +24,7 @@ OVERHEAD_TARGET = 1.3
 NODE_STAGES = {
     '/uav1/perception_node': 'drone side',
     '/fusion_node': 'decode and fusion',
-    '/detection_node': 'detection head and tracker',
+    '/detection_node': 'detection head',
     '/segmentation_node': 'segmentation head',
     '/trajectory_node': 'trajectory head',
 }
@@ -37,7 +38,7 @@ def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str
     """
     from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, TaskHeads
     from rsdfm_core.model.tracker import Tracker
-    from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
+    from rsdfm_core.model.trajectory import TrajectoryPredictor
 
     enc, fus = DroneEncoder(rt), FusionDecoder(rt)
     heads = TaskHeads(rt, score_threshold=float(rt.config.get('score_threshold', 0.05)))
@@ -53,12 +54,7 @@ def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str
                 m = enc.encode(v.image, v.K, v.cam_to_map)
             with c('decode and fusion'):
                 fused = fus.fuse([(m, v.agent_id)])
-            with c('detection head and tracker'):
-                objects = track_detections(tracker, frame.stamp_ns, heads.detect(fused))
-            with c('segmentation head'):
-                heads.segment(fused)
-            with c('trajectory head'):
-                predictor.predict(frame.stamp_ns, fused, objects)
+            run_heads(c, heads, tracker, predictor, frame.stamp_ns, fused)
     return clock.summaries()
 
 

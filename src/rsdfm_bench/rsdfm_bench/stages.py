@@ -47,8 +47,6 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
         FusedMap,
         TaskHeads,
     )
-    from rsdfm_core.model.trajectory import track_detections
-
     net, region = rt.net, rt.region
     maps = []
     for v in frame.views:
@@ -88,12 +86,23 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
         fm = FusedMap(
             fused[0].numpy().astype(np.float16), region, [v.agent_id for v in frame.views]
         )
-        with clock('detection head'):
-            dets = track_detections(tracker, frame.stamp_ns, heads.detect(fm))
-        with clock('segmentation head'):
-            heads.segment(fm)
-        with clock('trajectory head'):
-            predictor.predict(frame.stamp_ns, fm, dets)
+        run_heads(clock, heads, tracker, predictor, frame.stamp_ns, fm)
+
+
+def run_heads(clock: StageClock, heads, tracker, predictor, stamp_ns: int, fused) -> None:
+    """Run the task nodes' work on one fused map, timing each step into `clock`.
+
+    Detection with the tracker (as detection_node), segmentation, trajectories over the tracked
+    boxes.
+    """
+    from rsdfm_core.model.trajectory import track_detections
+
+    with clock('detection head'):
+        objects = track_detections(tracker, stamp_ns, heads.detect(fused))
+    with clock('segmentation head'):
+        heads.segment(fused)
+    with clock('trajectory head'):
+        predictor.predict(stamp_ns, fused, objects)
 
 
 def measure_stages(rt, frames: list[Frame]) -> dict:
