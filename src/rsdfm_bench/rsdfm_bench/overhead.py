@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 import time
 
-from rsdfm_bench.stages import run_heads
+from rsdfm_bench.stages import run_heads, SCORE_THRESHOLD
 from rsdfm_bench.timing import progress, StageClock, torch_threads
 from rsdfm_core.types import Frame
 
@@ -41,7 +41,7 @@ def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str
     from rsdfm_core.model.trajectory import TrajectoryPredictor
 
     enc, fus = DroneEncoder(rt), FusionDecoder(rt)
-    heads = TaskHeads(rt, score_threshold=float(rt.config.get('score_threshold', 0.05)))
+    heads = TaskHeads(rt, score_threshold=SCORE_THRESHOLD)
     tracker, predictor = Tracker(min_score=0.3), TrajectoryPredictor(rt)
     clock = StageClock()
     with torch_threads(1):

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from rsdfm_bench.stages import SCORE_THRESHOLD
 from rsdfm_bench.timing import all_threads, progress, StageClock, summary, torch_threads
 from rsdfm_core.model.trajectory import track_detections
 from rsdfm_core.types import Frame
@@ -57,7 +58,8 @@ def fusion_side_times(rt, frames: list[Frame], counts=DRONE_COUNTS) -> tuple[dic
     from rsdfm_core.model.tracker import Tracker
     from rsdfm_core.model.trajectory import TrajectoryPredictor
 
-    enc, fus, heads = DroneEncoder(rt), FusionDecoder(rt), TaskHeads(rt, score_threshold=0.05)
+    enc, fus = DroneEncoder(rt), FusionDecoder(rt)
+    heads = TaskHeads(rt, score_threshold=SCORE_THRESHOLD)
     drone = StageClock()
     encoded = []
     with torch_threads(1):

@@ -18,6 +18,8 @@ from rsdfm_bench.timing import all_threads, progress, StageClock, torch_threads
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.types import Frame
 
+# detection_node's score_threshold default (config/rsdfm.yaml): the boxes it decodes and publishes
+SCORE_THRESHOLD = 0.05
 DRONE_STAGES = ('preprocess', 'encoder', 'lifting', 'codec encode')
 FUSION_STAGES = ('codec decode', 'resampling', 'fusion', 'bev decoder', 'detection head',
                  'segmentation head', 'trajectory head')
@@ -69,7 +71,7 @@ def run_frame(rt, frame: Frame, clock: StageClock, tracker, predictor) -> None:
             with clock('codec encode'):
                 payload = enc.compress(x, valid)
         maps.append(EncodedMap(grid, int(x.shape[1]), 'hlf-v1', payload, int(x.numel() * 4)))
-    heads = TaskHeads(rt, score_threshold=0.05)
+    heads = TaskHeads(rt, score_threshold=SCORE_THRESHOLD)
     with clock('fusion side (total)'):
         with clock('codec decode'):
             decoded = [decode_payload(rt, m) for m in maps]

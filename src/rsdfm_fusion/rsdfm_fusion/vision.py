@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 
-from rsdfm_ros.conversions import object_to_detection
 from rsdfm_ros.qos import result_qos
 
 
@@ -22,8 +21,8 @@ class VisionPublisher:
         self._types = importlib.import_module('vision_msgs.msg')
         self.pub = node.create_publisher(Detection3DArray, topic, result_qos())
 
-    def publish(self, header, objects, detections=None) -> None:
-        """Publish `objects` (with their rsdfm Detection3D messages if already built).
+    def publish(self, header, objects, detections) -> None:
+        """Publish `objects`, given their rsdfm Detection3D messages (poses and sizes reused).
 
         Nothing is built while no one subscribes.
         """
@@ -31,8 +30,6 @@ class VisionPublisher:
             return
         T = self._types
         out = T.Detection3DArray(header=header)
-        if detections is None:
-            detections = [object_to_detection(o) for o in objects]
         for o, d in zip(objects, detections):
             det = T.Detection3D(header=header, id=str(o.track_id) if o.track_id else '')
             det.bbox.center = d.pose

@@ -26,10 +26,10 @@ class NodeDiagnostics:
     def __init__(self, node: Node, period: float = 1.0, window: int = 50,
                  warn_hold: float = 10.0) -> None:
         self.node = node
-        # WARN while refusals are recent (within warn_hold s), OK again once they stop; the
-        # refused.<reason> counters keep their totals either way.
+        # WARN while refusals or losses are recent (within warn_hold s), OK again once they stop;
+        # the refused.<reason> and lost.<topic> counters keep their totals either way.
         self.warn_hold = warn_hold
-        self._last_refusal: float | None = None
+        self._last_trouble: float | None = None
         self.name = node.get_fully_qualified_name()
         self.refused: collections.Counter[str] = collections.Counter()
         self.received = 0
@@ -56,7 +56,7 @@ class NodeDiagnostics:
                 f'further refusals of this kind are only counted on /diagnostics'
             )
         self.refused[reason] += 1
-        self._last_refusal = time.monotonic()
+        self._last_trouble = time.monotonic()
 
     def counting_losses(self, topic: str, callback: Callable[[Any], None]
                         ) -> Callable[[Any, dict], None]:
@@ -87,7 +87,7 @@ class NodeDiagnostics:
                 f'{n} message(s) on {topic} lost before this node could take them; further '
                 'losses are only counted on /diagnostics')
         self.lost[topic] += int(n)
-        self._last_refusal = time.monotonic()
+        self._last_trouble = time.monotonic()
 
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
         """Record one published output.
@@ -133,8 +133,8 @@ class NodeDiagnostics:
         values.update({f'refused.{k}': str(v) for k, v in sorted(self.refused.items())})
         values.update({f'lost.{k}': str(v) for k, v in sorted(self.lost.items())})
         values.update(self.extra)
-        recent = (self._last_refusal is not None
-                  and time.monotonic() - self._last_refusal <= self.warn_hold)
+        recent = (self._last_trouble is not None
+                  and time.monotonic() - self._last_trouble <= self.warn_hold)
         level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
         trouble = {**self.refused, **({'lost': sum(self.lost.values())} if self.lost else {})}
         message = (f'refusing or losing input: {trouble} so far' if recent

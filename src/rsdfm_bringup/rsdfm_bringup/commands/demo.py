@@ -130,18 +130,23 @@ def run(args: argparse.Namespace) -> int:
     refused = {k: v for k, v in refused.items() if v}
 
     _step(5, f'drawing the middle frame and a video of all {len(frames)}')
-    by_stamp = {f.stamp_ns: f for f in frames}
     detections = shift_stamps(rec.detections, result.offset_ns)
+    # every vehicle's true position per frame, once: each frame's panels draw the next 30
+    stamps = sorted(f.stamp_ns for f in frames)
+    positions: dict[int, dict[int, tuple[float, float]]] = {}
+    for f in frames:
+        for q in f.objects:
+            positions.setdefault(q.track_id, {})[f.stamp_ns] = (q.x, q.y)
 
     def panels(frame) -> DemoPanels:
         s = frame.stamp_ns + result.offset_ns
         dets = [d for d in detections.get(frame.stamp_ns, []) if d.score >= 0.3]
         gt = evaluated_objects(frame, grid)
+        later = [t for t in stamps if t > frame.stamp_ns][:30]
         futures = {}
         for o in gt:
-            pts = [next((q for q in by_stamp[t].objects if q.track_id == o.track_id), None)
-                   for t in sorted(by_stamp) if t > frame.stamp_ns][:30]
-            pts = [(q.x, q.y) for q in pts if q is not None]
+            track = positions.get(o.track_id, {})
+            pts = [track[t] for t in later if t in track]
             if pts:
                 futures[o.track_id] = np.array([(o.x, o.y)] + pts)
         return DemoPanels(
