@@ -19,7 +19,8 @@
 # and config files of rsdfm_bringup to launch/ and config/).
 # Environment: PYTHON (interpreter to build the venv from, default python3.11 or python3),
 # RSDFM_FORCE=1 (ignore the stamps), RSDFM_ROS_SOURCES (folder with the python/ and colcon/
-# ROS tool sources; default ../shared/vendor/ros2 beside the repository, when it exists).
+# ROS tool sources; default ../shared/vendor/ros2 beside the repository or beside the one it
+# was cloned from; set-up stops if the tools are neither importable nor found).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -106,9 +107,14 @@ fi
 # build of their own into install/ (BUILD_TESTING off: their tests want the lint tools).
 STEP="ROS tools"
 ROS_SOURCES=${RSDFM_ROS_SOURCES:-}
-if [ -z "$ROS_SOURCES" ] && [ -d "$ROOT/../shared/vendor/ros2" ]; then
-    ROS_SOURCES=$(cd "$ROOT/../shared/vendor/ros2" && pwd)
-fi
+# Default: shared/vendor/ros2 beside the repository, or beside the repository this one was
+# cloned from when that is a folder on this machine (a scratch clone elsewhere, e.g. a CI check).
+origin=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)
+for base in "$ROOT" ${origin:+"$origin"}; do
+    if [ -z "$ROS_SOURCES" ] && [ -d "$base/../shared/vendor/ros2" ]; then
+        ROS_SOURCES=$(cd "$base/../shared/vendor/ros2" && pwd)
+    fi
+done
 ROS_TOOL_MODULES="launch launch_ros launch_testing launch_pytest ros2cli ros2launch"
 ROS_TOOL_MODULES+=" rosidl_runtime_py"
 # Where the venv's Python finds launch_ros ('' when any of the tools is missing); found, not
@@ -127,9 +133,10 @@ tree_hash() {  # content hash of one folder of the ROS tool sources
 if [ -n "$ros_origin" ] && [ "${ros_origin#"$VENV"/}" = "$ros_origin" ]; then
     log "ROS tools: provided by a ROS 2 distribution ($ros_origin), not installing them"
 elif [ -z "$ROS_SOURCES" ]; then
-    [ -n "$ros_origin" ] || log "ROS tools: not importable and no sources found (set" \
-        "RSDFM_ROS_SOURCES to a folder with python/ and colcon/): ros2 launch, the ros2" \
-        "command line and the launch tests are missing"
+    # without them the perception node cannot start (tf2_ros) and ros2 launch is missing
+    [ -n "$ros_origin" ] || die "ROS tools (launch, ros2cli, tf2_ros, ...) are not importable" \
+        "and no sources were found beside the repository: set RSDFM_ROS_SOURCES to a folder" \
+        "with python/ and colcon/"
 else
     [ -d "$ROS_SOURCES/python" ] && [ -d "$ROS_SOURCES/colcon" ] \
         || die "RSDFM_ROS_SOURCES=$ROS_SOURCES has no python/ and colcon/ folders"
