@@ -4,8 +4,9 @@ That is a rosdep key, a package released in ROS 2 Kilted, or a package of this w
 made-up key (python3-foo-pip for a package rosdep does not know) makes
 `rosdep install --from-paths src` fail on a ROS machine.
 
-The lists come from shared/ beside the repository: rosdep-keys.txt (every key of rosdistro's
-rosdep/base.yaml and python.yaml) and kilted-packages.txt (every package released in Kilted).
+The lists come from shared/ beside the repository, or beside the one a local clone was made
+from: rosdep-keys.txt (every key of rosdistro's rosdep/base.yaml and python.yaml) and
+kilted-packages.txt (every package released in Kilted).
 """
 from __future__ import annotations
 
@@ -16,7 +17,25 @@ import pytest
 from test_package_metadata import IMPORT_TO_ROSDEP, ROS_PACKAGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT / '..' / 'shared'
+
+
+def shared_dir() -> Path:
+    """Return shared/ beside the repository, or beside the local repository it was cloned from.
+
+    The same places scripts/setup.sh looks for the ROS tool sources.
+    """
+    import subprocess
+
+    bases = [REPO_ROOT]
+    origin = subprocess.run(['git', '-C', str(REPO_ROOT), 'remote', 'get-url', 'origin'],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir():
+        bases.append(Path(origin))
+    return next((b / '..' / 'shared' for b in bases if (b / '..' / 'shared').is_dir()),
+                REPO_ROOT / '..' / 'shared')
+
+
+SHARED = shared_dir()
 ROSDEP_KEYS = SHARED / 'rosdep-keys.txt'
 KILTED_PACKAGES = SHARED / 'kilted-packages.txt'
 PACKAGE_XMLS = sorted((REPO_ROOT / 'src').glob('*/package.xml'))
