@@ -1,13 +1,16 @@
 """The runner starts every node of the fleet graph as its own process, and a stop ends them all.
 
 It does the job of ros2 launch where launch_ros is not installable; each node appears in the ROS
-graph under its name and namespace, and the stop is clean.
+graph under its name and namespace, and the stop is clean, whether the nodes were forked from the
+warm server (the default) or started as plain `python -m` processes (cold).
 """
 from __future__ import annotations
 
 from pathlib import Path
 import subprocess
 import sys
+
+import pytest
 
 from graph_support import isolate_this_process
 from helpers import wait_for
@@ -16,14 +19,15 @@ isolate_this_process()
 RSDFM = str(Path(sys.executable).with_name('rsdfm'))
 
 
-def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros_env):
+@pytest.mark.parametrize('warm', [True, False], ids=['warm', 'cold'])
+def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros_env, warm):
     import rclpy
 
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
 
     graph = fleet_graph(namespaces=['uav1', 'scout2'], parameters={'threads': 1})
-    runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
+    runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env, warm=warm)
     node = rclpy.create_node('test_runner_probe', context=rclpy_context)
     try:
         runner.start()
@@ -44,6 +48,7 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
         codes = runner.stop(timeout=20)
         node.destroy_node()
     assert codes == dict.fromkeys(expected, 0), codes
+    assert runner.warm is warm, 'the warm server fell back to cold starts (see the log)'
 
 
 def test_run_refuses_a_bad_fleet_in_one_line(ros_env):

@@ -2,8 +2,10 @@
 
 The runner (`rsdfm run`'s, with respawn on, like launch's respawn=True) restarts a killed fusion
 node and a killed perception node after its back-off, and fused maps come again, with the
-restarted drone in them. The target is 3 s after the restart; measured here 2.7-5.8 s (start-up
-alone takes 2.4-3.1 s), printed by the test. A 2-drone graph fed by a looping replay, real
+restarted drone in them. The target is 3 s after the restart. Forked from the runner's warm
+server, a node is up (model loaded) 0.2-0.3 s after its restart (2.4-3.1 s as a fresh process);
+fused again 1.6-3.7 s after it, printed by the test: what is left is DDS re-matching a process
+that replaced a killed one (see RESPAWN_BOUND_S). A 2-drone graph fed by a looping replay, real
 processes over DDS.
 """
 from __future__ import annotations
@@ -18,8 +20,9 @@ from helpers import wait_for
 
 isolate_this_process()
 
-RESTART_TARGET_S = 3.0             # the target, not met here (see the assertion)
-RESPAWN_BOUND_S = 10.0
+RESTART_TARGET_S = 3.0             # the target, met in most runs here (see the assertion)
+UP_BOUND_S = 1.0                   # a node forked from the warm server is up within this
+RESPAWN_BOUND_S = 6.0
 MODEL_LOADED = 'thread(s)'         # load_runtime's log line: the model is loaded
 
 
@@ -100,10 +103,12 @@ def test_killed_nodes_are_respawned_and_fused_again(tmp_path, rclpy_context, ros
                   f'{back - restarted:.2f} s after the restart (target {RESTART_TARGET_S:g} s), '
                   f'{back - up:.2f} s after it was up')
             assert restarted - killed <= 1.0, 'the first back-off is 0.5 s'
-            # The target is fused again within 3 s of the restart; this machine does not reach it
-            # (a node process needs 2.4-3.1 s to import torch and load the model, then 0.3-3.4 s
-            # to rejoin the graph), so the figures are printed and the test holds the bound it
-            # reliably meets: back within RESPAWN_BOUND_S of the restart.
+            assert up - restarted <= UP_BOUND_S, f'{name} took {up - restarted:.2f} s to start'
+            # The target is fused again within 3 s of the restart. Start-up is 0.2-0.3 s now, but
+            # after a SIGKILL Fast DDS takes 1.5-3.5 s before the surviving processes deliver to
+            # the new one (0.1 s after a clean exit; measured with a bare std_msgs pair), so
+            # 1 run in 5 here misses 3 s: the figures are printed and the test holds the bound
+            # every run meets with margin.
             assert back - restarted <= RESPAWN_BOUND_S, (name, back - restarted, back - up)
         assert runner.restarts == {'/fusion_node': 1, '/uav2/perception_node': 1}
     finally:
