@@ -3,7 +3,9 @@
 Topics are found at run time from the graph (a topic that appears later is picked up);
 messages are taken as serialized CDR (raw subscriptions) and written as they are, stamped
 with their receive time, like rosbag2 does. The QoS follows the publishers: reliable unless
-one of them is best effort (a reliable subscriber would silently not match it).
+one of them is best effort (a reliable subscriber would silently not match it). Once every
+wanted topic has a subscription matched with a publisher (DDS matching, not only the graph's
+counts), it prints ALL_MATCHED once: a session waits for that line before it starts sending.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rsdfm_bringup.replay import message_class
 from rsdfm_core.bag import make_typestore
 from rsdfm_ros.qos import result_qos
+
+ALL_MATCHED = 'record: every topic matched with a publisher'
 
 
 class BagRecorder:
@@ -35,6 +39,7 @@ class BagRecorder:
         self._subs = []
         self._refused: set[str] = set()
         self._closed = False
+        self.all_matched = False
         self.discover()
         self.timer = node.create_timer(discovery_period, self.discover)
 
@@ -70,6 +75,11 @@ class BagRecorder:
                 )
             )
             print(f'record: recording {topic} [{msgtype}]', file=sys.stderr)
+        if (not self.all_matched and self.wanted is not None
+                and len(self._subs) == len(self.wanted)
+                and all(sub.get_publisher_count() > 0 for sub in self._subs)):
+            self.all_matched = True
+            print(ALL_MATCHED, file=sys.stderr, flush=True)
 
     def _qos_for(self, topic: str) -> QoSProfile:
         qos = result_qos(depth=100)

@@ -58,6 +58,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from rsdfm_bringup.recorder import ALL_MATCHED
     from rsdfm_msgs.msg import Detection3DArray
     from rsdfm_ros.qos import result_qos
 
@@ -110,7 +111,9 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         def connected() -> bool:
             if runner.exited():
                 raise SessionError(f'nodes exited early: {runner.exited()}; see {logs}')
-            return readiness.ready(replay, cameras + ['/tf', '/tf_static'])
+            # the recorder's own readers matched (DDS), not only counted in the graph
+            return (ALL_MATCHED in (logs / 'recorder.log').read_text(errors='replace')
+                    and readiness.ready(replay, cameras + ['/tf', '/tf_static']))
         deadline = time.monotonic() + ready_timeout
         while not connected():
             if time.monotonic() > deadline:
