@@ -61,3 +61,39 @@ def test_bad_budget_is_a_clear_error(bag, capsys):
     assert 'TOPK:BITS' in capsys.readouterr().err
     assert main(['evaluate', '--bag', str(bag), '--budget', '10:9']) == 2
     assert '1 <= BITS <= 8' in capsys.readouterr().err
+
+
+def evaluate_json(bag, tmp_path, name, *extra) -> dict:
+    out = tmp_path / f'{name}.json'
+    assert main(['evaluate', '--bag', str(bag), '--json', str(out), *extra]) == 0
+    return json.loads(out.read_text())
+
+
+def test_zero_fleet_errors_give_the_same_figures_and_noise_is_reproducible(bag, tmp_path, capsys):
+    plain = evaluate_json(bag, tmp_path, 'plain')
+    zero = evaluate_json(bag, tmp_path, 'zero', '--pose-noise', '0,0', '--delay', '0')
+    figures = ('ap50', 'ap70', 'iou', 'pq', 'bytes_per_agent_frame', 'centre_offset_m')
+    assert {k: zero[k] for k in figures} == {k: plain[k] for k in figures}
+    noisy = [evaluate_json(bag, tmp_path, f'noisy{i}', '--pose-noise', '3,3', '--seed', '4',
+                           '--reference', 'none') for i in range(2)]
+    assert noisy[0]['fleet_errors'] == {
+        'position_sigma_m': 3.0, 'rotation_sigma_deg': 3.0, 'delay_ms': 0.0, 'reference': None,
+        'drones': ['uav1', 'uav2'], 'seed': 4, 'delay_frames': 0, 'frames_left_out': 0}
+    assert {k: noisy[0][k] for k in figures} == {k: noisy[1][k] for k in figures}
+    one = evaluate_json(bag, tmp_path, 'one', '--drones', 'uav2')
+    assert one['fleet_errors']['drones'] == ['uav2'] and one['fleet_errors']['reference'] == 'uav2'
+
+
+@pytest.mark.parametrize('extra, words', [
+    (['--pose-noise', '1'], 'METRES,DEGREES'),
+    (['--pose-noise', '1,-2'], 'DEGREES >= 0'),
+    (['--delay', '-5'], '--delay must be'),
+    (['--delay', '150'], 'not a whole number of frame periods'),
+    (['--drones', 'uav1,uav7'], 'uav7 not in the bag'),
+    (['--drones', 'uav1,'], 'comma-separated list'),
+    (['--reference', 'uav5'], 'reference drone uav5'),
+])
+def test_bad_fleet_errors_are_clear_errors(bag, extra, words, capsys):
+    assert main(['evaluate', '--bag', str(bag), *extra]) == 2
+    err = capsys.readouterr().err
+    assert words in err and 'Traceback' not in err

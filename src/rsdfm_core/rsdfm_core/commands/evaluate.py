@@ -31,6 +31,34 @@ def parse_budget(text: str | None) -> dict | None:
     return {'topk': topk, 'bits': bits}
 
 
+def parse_pose_noise(text: str | None) -> tuple[float, float]:
+    """'METRES,DEGREES' (e.g. 1.0,1.0) -> (1.0, 1.0); None -> no noise."""
+    if text is None:
+        return 0.0, 0.0
+    try:
+        metres, degrees = (float(x) for x in text.split(','))
+    except ValueError:
+        raise UserError(f'--pose-noise must look like METRES,DEGREES (e.g. 1.0,1.0), got '
+                        f'{text!r}') from None
+    if not (math.isfinite(metres) and math.isfinite(degrees)) or metres < 0 or degrees < 0:
+        raise UserError(f'--pose-noise needs finite METRES >= 0 and DEGREES >= 0, got {text!r}')
+    return metres, degrees
+
+
+def fleet_errors(args: argparse.Namespace):
+    """Return the FleetErrors the options ask for; bad values become UserError."""
+    from rsdfm_core.fleet_errors import FleetErrors
+    metres, degrees = parse_pose_noise(args.pose_noise)
+    drones = tuple(d.strip() for d in args.drones.split(',')) if args.drones else None
+    if drones is not None and not all(drones):
+        raise UserError(f'--drones wants a comma-separated list of drone ids, got {args.drones!r}')
+    reference = None if args.reference == 'none' else args.reference
+    try:
+        return FleetErrors(metres, degrees, args.delay, reference or None, drones, args.seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def json_safe(value):
     """Map NaN / inf to None for strict JSON output (e.g. AP of a class with no ground truth)."""
     if isinstance(value, dict):
@@ -62,6 +90,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    errors = parser.add_argument_group(
+        'fleet errors', 'what a real fleet meets, applied to the bag before the model sees it '
+        '(seeded, reproducible; the defaults change nothing)')
+    errors.add_argument('--pose-noise', metavar='METRES,DEGREES',
+                        help="Gaussian error of each drone's believed pose, per drone per frame: "
+                             'sigma in metres on x, y, z and in degrees on yaw, pitch, roll '
+                             '(e.g. 1.0,1.0)')
+    errors.add_argument('--delay', type=float, default=0.0, metavar='MS',
+                        help="each drone's view (image and pose) from MS milliseconds before "
+                             'the fusion stamp, a whole number of frame periods (default 0)')
+    errors.add_argument('--drones', metavar='ID,ID,...',
+                        help='evaluate only these drones of the bag, in this order '
+                             '(default: all)')
+    errors.add_argument('--reference', default='first', metavar='first|none|ID',
+                        help='the drone that keeps its exact, current pose and view: the first '
+                             'evaluated drone (default), a drone id, or none (every drone errs; '
+                             'see centre_offset_m)')
+    errors.add_argument('--seed', type=int, default=0, help='seed of the pose noise (default 0)')
     parser.add_argument(
         '--skip-bad',
         action='store_true',
@@ -79,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f'--max-frames must be >= 1, got {args.max_frames}')
     budget = parse_budget(args.budget)
+    if args.delay < 0 or not math.isfinite(args.delay):
+        raise UserError(f'--delay must be a number of milliseconds >= 0, got {args.delay:g}')
+    errors = fleet_errors(args)
     from rsdfm_core.bag import BagError, read_frames
+    from rsdfm_core.fleet_errors import apply_fleet_errors
     from rsdfm_core.training.evaluate import evaluate_frames, load_runtime
     try:
         rt = load_runtime(args.mode, args.weights, args.threads)
@@ -97,11 +147,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f'cannot read bag {bag}: {exc}') from None
     if not frames:
         raise UserError(f'bag {bag} has no frames')
+    try:
+        frames, applied = apply_fleet_errors(frames, errors)
+    except ValueError as exc:
+        raise UserError(f'{bag}: {exc}') from None
+    if not frames:
+        raise UserError(f'bag {bag} has no frames left with a --delay of {args.delay:g} ms')
     print(
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
     )
     res = evaluate_frames(frames, rt, args.mode, budget)
     res['bag'] = str(bag)
+    res['fleet_errors'] = applied
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

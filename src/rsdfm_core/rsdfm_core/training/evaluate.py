@@ -36,6 +36,7 @@ MODES = ('collaborative', 'single', 'late', 'raw', 'absolute-depth')
 LATE_BOX_BYTES = 40        # 9 float32 (x y z l w h yaw vx vy) + float16 score + uint8 label + pad
 AP_THRESHOLD = 0.05        # keep low-score boxes for the precision-recall curve
 MATCH_RADIUS = 2.0         # metres, predicted track <-> ground truth for ADE / FDE
+OFFSET_RADIUS = 5.0        # metres, detection <-> ground truth for the map's displacement
 
 
 def nms(boxes: list[ObjectState], iou_threshold: float = 0.1) -> list[ObjectState]:
@@ -110,6 +111,7 @@ def evaluate_frames(
         TrajectoryMeter(dt),
     )
     bytes_sent, n_agent_frames, raw_bytes = 0, 0, 0
+    displacements: list[np.ndarray] = []
     t0 = time.time()
     cache = bev_cache if bev_cache is not None else {}
 
@@ -160,6 +162,8 @@ def evaluate_frames(
             dets = heads.detect(f, threshold=AP_THRESHOLD)
             sem, inst = heads.segment(f)
         det_frames.append((dets, gts))
+        displacements += matched_displacements(
+            [d for d in dets if d.score >= heads.score_threshold], gts)
         seg.add(sem, inst, box_masks(gts, rt.region) > 0, box_masks(gts, rt.region))
         tracked = track_detections(tracker, frame.stamp_ns, dets)
         out_l = learned.predict(frame.stamp_ns, f, tracked)
@@ -175,6 +179,7 @@ def evaluate_frames(
     ade, fde = traj.result()
     ade_cv, fde_cv = traj_cv.result()
     bpf = bytes_sent / max(n_agent_frames, 1)
+    offset = np.median(displacements, axis=0) if displacements else np.full(2, np.nan)
     return {
         'mode': mode,
         'model_id': rt.model_id,
@@ -192,6 +197,10 @@ def evaluate_frames(
         'bytes_per_agent_frame': bpf,
         'log2_bytes': math.log2(bpf) if bpf > 0 else float('-inf'),
         'raw_bytes_per_agent_frame': raw_bytes / max(n_agent_frames, 1),
+        # where the map puts objects against the world: median detection - truth (x, y)
+        'centre_offset_m': float(np.hypot(*offset)),
+        'centre_offset_xy': [float(offset[0]), float(offset[1])],
+        'centre_offset_matches': len(displacements),
         'per_class': {
             'ap50': ap50['per_class'],
             'ap70': ap70['per_class'],
@@ -210,6 +219,17 @@ def trajectory_pieces(rt: Runtime, mode: str, heads: TaskHeads
     """
     learned = TrajectoryPredictor(rt, 'cv' if mode == 'late' else 'learned')
     return Tracker(min_score=heads.score_threshold), learned, TrajectoryPredictor(rt, 'cv')
+
+
+def matched_displacements(dets: list[ObjectState], gts: list[ObjectState]) -> list[np.ndarray]:
+    """Return detection - truth (x, y) of the pairs matched by centre within OFFSET_RADIUS."""
+    if not dets or not gts:
+        return []
+    D = np.array([[d.x, d.y] for d in dets])
+    G = np.array([[g.x, g.y] for g in gts])
+    cost = np.linalg.norm(D[:, None] - G[None], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return [D[r] - G[c] for r, c in zip(rows, cols) if cost[r, c] <= OFFSET_RADIUS]
 
 
 def add_trajectories(
