@@ -108,6 +108,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'evaluated drone (default), a drone id, or none (every drone errs; '
                              'see centre_offset_m)')
     errors.add_argument('--seed', type=int, default=0, help='seed of the pose noise (default 0)')
+    errors.add_argument('--align', choices=('off', 'keep', 'drop'), default='off',
+                        help='undo pose errors between drones on the fusion side by aligning '
+                             "each map to the reference drone's (model/align.py); a map that "
+                             'cannot be aligned is fused as it came (keep) or left out (drop); '
+                             'default off')
     parser.add_argument(
         '--skip-bad',
         action='store_true',
@@ -156,7 +161,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
     )
-    res = evaluate_frames(frames, rt, args.mode, budget)
+    align = None
+    if args.align != 'off':
+        from rsdfm_core.model.align import AlignSettings
+        align = AlignSettings(unaligned=args.align)
+    res = evaluate_frames(frames, rt, args.mode, budget, align=align,
+                          reference=applied['reference'])
     res['bag'] = str(bag)
     res['fleet_errors'] = applied
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)

@@ -60,6 +60,7 @@ class FusedMap:
     grid: BevGrid
     agents: list[str] = field(default_factory=list)
     coverage: np.ndarray | None = None  # (R, W) uint8: drones that saw each cell (None: unknown)
+    corrections: list = field(default_factory=list)  # align.Correction per drone, when aligned
 
 
 class Runtime:
@@ -195,9 +196,16 @@ def decode_payload(rt: Runtime, m: EncodedMap) -> tuple[torch.Tensor, torch.Tens
 class FusionDecoder:
     """Fusion side: decode payloads, resample into the region, attention fusion, BEV decoder."""
 
-    def __init__(self, rt: Runtime, region: BevGrid | None = None):
+    def __init__(self, rt: Runtime, region: BevGrid | None = None, align=None,
+                 reference: str | None = None):
+        """Set up fusion over `region` (default: the model's).
+
+        align: an align.AlignSettings to undo pose errors between drones before fusing (None:
+        off); reference: the drone the others are aligned to (None: the first of each frame).
+        """
         self.rt = rt
         self.region = region or rt.region
+        self.align, self.reference = align, reference
 
     @torch.no_grad()
     def fuse_maps(
@@ -211,11 +219,18 @@ class FusionDecoder:
             x, v = resample(bev[None].float(), valid[None], grid, self.region)
             xs.append(x[0])
             vs.append(v[0])
-        valid = torch.stack(vs)
-        fused = self.rt.net.fuse(torch.stack(xs)[None], valid[None])
+        x, valid = torch.stack(xs), torch.stack(vs)
+        corrections = []
+        if self.align is not None and len(maps) > 1:
+            from rsdfm_core.model.align import align_maps
+            ref = agents.index(self.reference) if self.reference in agents else 0
+            x, valid, corrections = align_maps(x, valid, list(agents), self.region.resolution,
+                                               self.align, ref)
+        fused = self.rt.net.fuse(x[None], valid[None])
         coverage = (valid > 0.5).sum(0).cpu().numpy().astype(np.uint8)
         return FusedMap(
-            fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage
+            fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage,
+            corrections,
         )
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:

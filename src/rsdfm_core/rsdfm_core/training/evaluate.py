@@ -20,6 +20,7 @@ from scipy.optimize import linear_sum_assignment
 from rsdfm_core.metrics.detection import bev_ap, rotated_iou
 from rsdfm_core.metrics.segmentation import SegmentationMeter
 from rsdfm_core.metrics.trajectory import TrajectoryMeter
+from rsdfm_core.model.align import corrections_summary
 from rsdfm_core.model.runtime import (
     DroneEncoder,
     EncodedMap,
@@ -88,6 +89,8 @@ def evaluate_frames(
     progress: bool = True,
     warmup_frames: int = 5,
     bev_cache: dict | None = None,
+    align=None,
+    reference: str | None = None,
 ) -> dict:
     """Metrics of one method over a list of frames (all drones' views in each).
 
@@ -100,7 +103,8 @@ def evaluate_frames(
         raise ValueError('no frames to evaluate')
     codec = 'raw-f32' if mode == 'raw' else 'hlf-v1'
     enc = DroneEncoder(rt, budget=budget, codec=codec)
-    fus, heads = FusionDecoder(rt), TaskHeads(rt)
+    fus, heads = FusionDecoder(rt, align=align, reference=reference), TaskHeads(rt)
+    corrections = []
     mcfg = rt.config['model']
     steps, dt = mcfg['future_steps'], mcfg['future_dt']
     tracker, learned, cv = trajectory_pieces(rt, mode, heads)
@@ -159,6 +163,7 @@ def evaluate_frames(
                 raw_bytes += m.raw_bytes
                 n_agent_frames += 1
             f = fus.fuse(maps)
+            corrections += f.corrections
             dets = heads.detect(f, threshold=AP_THRESHOLD)
             sem, inst = heads.segment(f)
         det_frames.append((dets, gts))
@@ -201,6 +206,7 @@ def evaluate_frames(
         'centre_offset_m': float(np.hypot(*offset)),
         'centre_offset_xy': [float(offset[0]), float(offset[1])],
         'centre_offset_matches': len(displacements),
+        'alignment': corrections_summary(corrections) if align is not None else None,
         'per_class': {
             'ap50': ap50['per_class'],
             'ap70': ap70['per_class'],

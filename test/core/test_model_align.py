@@ -1,0 +1,79 @@
+"""Map alignment on the fusion side: a shifted and turned copy of a map is put back in place."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rsdfm_core.model.align import _shift, _turn, align_maps, AlignSettings
+
+torch.manual_seed(0)
+SIZE = 96
+
+
+def scene(channels: int = 8) -> torch.Tensor:
+    """Smooth random features (C, R, W): blobs a few cells wide, like BEV features."""
+    x = torch.randn(1, channels, SIZE // 4, SIZE // 4)
+    return F.interpolate(x, size=(SIZE, SIZE), mode='bicubic', align_corners=False)[0]
+
+
+def window(r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+    v = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    v[r0:r1, c0:c1] = True
+    return v
+
+
+def displaced(x: torch.Tensor, dc: float, dr: float, yaw_deg: float, centre) -> torch.Tensor:
+    return _shift(_turn(x[None], math.radians(yaw_deg), centre), dc, dr)[0]
+
+
+@pytest.mark.parametrize('dc, dr, yaw', [(3.0, -2.0, 2.0), (-4.0, 1.0, -3.0), (2.5, 0.0, 0.0)])
+def test_a_displaced_map_is_put_back(dc, dr, yaw):
+    world = scene()
+    ref_v, own_v = window(8, 72, 8, 72), window(24, 90, 24, 90)
+    centre = (57.0, 57.0)                          # the drone map's centre (col, row)
+    # what the drone sends: its window of the world, displaced by its pose error
+    sent = displaced(world * own_v, dc, dr, yaw, centre)
+    sent_v = displaced(own_v[None].float(), dc, dr, yaw, centre)[0] > 0.5
+    maps = torch.stack([world * ref_v, sent * sent_v])
+    valid = torch.stack([ref_v, sent_v])
+    out, out_v, corr = align_maps(maps, valid, ['uav1', 'uav2'], 1.0, AlignSettings(min_gain=0.0))
+    assert [c.status for c in corr] == ['reference', 'aligned']
+    c = corr[1]
+    # the correction undoes the error: turn back by -yaw, move back by about -(dc, dr)
+    assert c.dyaw_deg == pytest.approx(-yaw, abs=0.51)
+    assert math.hypot(c.dx + dc, c.dy + dr) < 1.2 + abs(yaw) * 0.5
+    both = out_v[1] & own_v & window(30, 66, 30, 66)
+    err_before = (sent - world)[:, both].abs().mean()
+    err_after = (out[1] - world)[:, both].abs().mean()
+    assert err_after < 0.5 * err_before
+
+
+def test_an_aligned_map_is_left_alone():
+    world = scene()
+    ref_v, own_v = window(8, 72, 8, 72), window(24, 90, 24, 90)
+    maps = torch.stack([world * ref_v, world * own_v])
+    out, out_v, corr = align_maps(maps, torch.stack([ref_v, own_v]), ['a', 'b'], 1.0,
+                                  AlignSettings())
+    assert corr[1].status == 'unchanged'
+    assert torch.equal(out, maps) and torch.equal(out_v, torch.stack([ref_v, own_v]))
+
+
+@pytest.mark.parametrize('unaligned, status', [('keep', 'no_overlap'), ('drop', 'dropped')])
+def test_a_map_without_overlap_is_kept_or_dropped(unaligned, status):
+    world = scene()
+    ref_v, own_v = window(0, 30, 0, 30), window(60, 96, 60, 96)
+    maps = torch.stack([world * ref_v, world * own_v])
+    out, out_v, corr = align_maps(maps, torch.stack([ref_v, own_v]), ['a', 'b'], 1.0,
+                                  AlignSettings(unaligned=unaligned))
+    assert corr[1].status == status and corr[1].overlap == 0
+    assert bool(out_v[1].any()) is (unaligned == 'keep')
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match='unaligned must be one of'):
+        AlignSettings(unaligned='maybe')
+    with pytest.raises(ValueError, match='yaw_step_deg > 0'):
+        AlignSettings(yaw_step_deg=0.0)
