@@ -22,6 +22,7 @@ CASES = [
         "allowed_namespaces:=['uav 1']",
         'allowed_namespaces must hold namespaces',
     ),
+    ('rsdfm_fusion.fusion_node', 'align:=maybe', 'align must be off, keep or drop'),
     ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
     ('rsdfm_fusion.trajectory_node', 'weights:=/nonexistent/w.pt', 'cannot load weights'),
 ]

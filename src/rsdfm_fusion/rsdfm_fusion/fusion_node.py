@@ -34,6 +34,7 @@ from rclpy.parameter import Parameter
 from rsdfm_core.admission import Admission, AdmissionLimits, namespace_pattern
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
+from rsdfm_core.model.align import AlignSettings, UNALIGNED_CHOICES
 from rsdfm_core.regions import aim_point
 from rsdfm_core.validation import check_feature, FeatureLimits
 from rsdfm_msgs.msg import BevFeature, FusedBev
@@ -66,6 +67,7 @@ class FusionNode(Node):
                               'non-empty: centre the region where this drone looks')
         self.scheduler = self.declare_scheduler()
         self.admission = self.declare_admission()
+        self.align, self.align_reference = self.declare_alignment()
         period = float(declare(self, 'discovery_period', 0.5,
                                's between scans of the graph for drones'))
         max_future = float(
@@ -106,11 +108,25 @@ class FusionNode(Node):
             max_age_ns=int(max_age * 1e9),
         )
         self.topics: dict[str, object] = {}            # subscribed drone topic -> subscription
+        self.align_counts: dict[str, int] = {}          # maps per alignment status, since start
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', feature_qos())
         self.discover()
         self.create_timer(period, self.discover)
         self.create_timer(0.05, self.tick)
+
+    def declare_alignment(self) -> tuple[AlignSettings | None, str | None]:
+        """Return the map alignment settings (None: off) and the reference drone (None: first)."""
+        mode = str(declare(self, 'align', 'off',
+                           'undo pose errors between drones from the maps themselves before '
+                           'fusing: off, keep (a map that cannot be aligned is fused as it came) '
+                           'or drop (it is left out); corrections on /diagnostics as align.<id>'))
+        reference = str(declare(self, 'align_reference', '',
+                                'drone the others are aligned to (one with an exact pose, e.g. '
+                                'RTK); empty = the first drone of each frame in name order'))
+        check(mode in ('off', *UNALIGNED_CHOICES),
+              f'align must be off, keep or drop, got {mode!r}')
+        return (None if mode == 'off' else AlignSettings(unaligned=mode)), (reference or None)
 
     def declare_scheduler(self) -> FusionScheduler:
         """Return the frame scheduler of this node's window, max_wait, max_skew, drone_timeout."""
@@ -296,7 +312,10 @@ class FusionNode(Node):
             agents.append(agent)
         if not decoded:
             return
-        fused = FusionDecoder(self.rt, region=self.region_for(members)).fuse_maps(decoded, agents)
+        fused = FusionDecoder(self.rt, region=self.region_for(members), align=self.align,
+                              reference=self.align_reference).fuse_maps(decoded, agents)
+        if self.align is not None:
+            self.report_alignment(fused.corrections)
         out = FusedBev()
         out.header.stamp, out.header.frame_id = ns_to_stamp(ref), 'map'
         out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(fused.grid)
@@ -308,6 +327,17 @@ class FusionNode(Node):
         self.pub.publish(out)
         self.diag.extra['agents_fused_last'] = ','.join(agents)
         self.diag.output(ref, started, len(payload))
+
+    def report_alignment(self, corrections: list) -> None:
+        """Put the last frame's correction of every drone on /diagnostics (align.<id>)."""
+        for key in [k for k in self.diag.extra if k.startswith('align.')]:
+            del self.diag.extra[key]
+        for c in corrections:
+            self.diag.extra[f'align.{c.agent}'] = (
+                f'{c.status} dx={c.dx:.2f} m dy={c.dy:.2f} m yaw={c.dyaw_deg:.2f} deg')
+            self.align_counts[c.status] = self.align_counts.get(c.status, 0) + 1
+        for status, n in self.align_counts.items():
+            self.diag.extra[f'alignments.{status}'] = str(n)
 
     def region_for(self, members: dict[str, BevFeature]) -> BevGrid:
         """Return the fusion grid: fixed, or centred where the followed drone's camera looks."""
