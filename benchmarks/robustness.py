@@ -1,0 +1,206 @@
+"""Robustness of the shipped model to the errors a fleet meets: pose noise, delay, fleet size.
+
+Runs `rsdfm evaluate` with its fleet-error options over held-out simulated sequences (seeds
+never used in training) and writes the tables (mean and spread over the sequences) and a plot:
+
+    python benchmarks/robustness.py [--out out/robustness] [--workers 2]
+
+Resumable: a run whose JSON exists is not run again. Bags: seeds 5001 (60 frames) and
+5003-5005 (40 frames), 40-120 m, as the README's held-out set, with 4 drones (pose noise,
+delay) and with 8 drones (fleet size). Writes docs/robustness.md and docs/robustness.png.
+"""
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+import json
+from pathlib import Path
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = {5001: 60, 5003: 40, 5004: 40, 5005: 40}
+NOISE = [(0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (2.0, 2.0)]
+DELAYS = [0, 100, 200, 400]
+FLEET = [1, 2, 4, 6, 8]
+
+
+def rsdfm() -> str:
+    return str(Path(sys.executable).with_name('rsdfm'))
+
+
+def simulate(out: Path, seed: int, frames: int, drones: int) -> Path:
+    bag = out / 'bags' / f'seed{seed}_{drones}drones'
+    if not (bag / 'metadata.yaml').is_file():
+        print(f'robustness: simulating {bag.name}', file=sys.stderr, flush=True)
+        subprocess.run([rsdfm(), 'simulate', '--out', str(bag), '--seed', str(seed), '--frames',
+                        str(frames), '--drones', str(drones), '--no-dense-gt'], check=True,
+                       stdout=subprocess.DEVNULL)
+    return bag
+
+
+ALIGNED = 'collaborative + align'      # the fusion side's map alignment (--align keep)
+
+
+def runs(out: Path) -> list[dict]:
+    """Every evaluation of the study: table, setting, mode, bag and the evaluate options.
+
+    Grouped by table, so an interrupted study has whole tables first. A setting that is the
+    clean case of another table reuses that run's JSON (same figures by construction).
+    """
+    bags = {seed: (simulate(out, seed, frames, 4), simulate(out, seed, frames, 8))
+            for seed, frames in SEEDS.items()}
+    todo = []
+
+    def add(table, setting, mode, bag, options, name=None):
+        if mode == ALIGNED:
+            mode, options = 'collaborative', options + ['--align', 'keep']
+            label = ALIGNED
+        else:
+            label = mode
+        name = name or '_'.join([table, setting, label, bag.name])
+        todo.append({'table': table, 'setting': setting, 'mode': mode, 'label': label,
+                     'bag': bag, 'options': options,
+                     'json': out / 'runs' / (''.join(c if c.isalnum() else '_' for c in name)
+                                             + '.json')})
+
+    exact = 'pose noise, reference drone exact'
+    for seed, (four, _) in bags.items():
+        for metres, degrees in NOISE:
+            noise = ['--pose-noise', f'{metres},{degrees}']
+            modes = ('collaborative', ALIGNED, 'late') + (('single',) if metres == 0 else ())
+            for mode in modes:
+                add(exact, f'{metres:g} m / {degrees:g} deg', mode, four, noise)
+    for seed, (four, _) in bags.items():
+        for metres, degrees in NOISE[1:]:
+            noise = ['--pose-noise', f'{metres},{degrees}', '--reference', 'none']
+            for mode in ('collaborative', ALIGNED, 'late'):
+                add('pose noise, every drone noisy', f'{metres:g} m / {degrees:g} deg', mode,
+                    four, noise)
+    for seed, (four, _) in bags.items():
+        for delay in DELAYS:
+            for mode in ('collaborative', 'late'):
+                clean = '_'.join([exact, '0 m / 0 deg', mode, four.name]) if not delay else None
+                add('delay', f'{delay} ms', mode, four, ['--delay', str(delay)], clean)
+    for seed, (_, eight) in bags.items():
+        for n in FLEET:
+            drones = ','.join(f'uav{i + 1}' for i in range(n))
+            for mode in ('collaborative', 'late'):
+                add('fleet size', f'{n} drones', mode, eight, ['--drones', drones])
+    return todo
+
+
+def evaluate(run: dict) -> dict:
+    if not run['json'].is_file():
+        run['json'].parent.mkdir(parents=True, exist_ok=True)
+        cmd = [rsdfm(), 'evaluate', '--bag', str(run['bag']), '--mode', run['mode'],
+               '--json', str(run['json']), *run['options']]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f'{" ".join(cmd)} failed:\n{proc.stderr[-2000:]}')
+    return json.loads(run['json'].read_text())
+
+
+def summarise(todo: list[dict], results: list[dict]) -> dict:
+    """Return table -> setting -> mode -> {ap50, ap70, offset: (mean, spread)}."""
+    groups: dict = {}
+    for run, res in zip(todo, results):
+        cell = groups.setdefault(run['table'], {}).setdefault(run['setting'], {}).setdefault(
+            run['label'], {'ap50': [], 'ap70': [], 'offset': []})
+        cell['ap50'].append(res['ap50'])
+        cell['ap70'].append(res['ap70'])
+        cell['offset'].append(res.get('centre_offset_m') or 0.0)
+    for table in groups.values():
+        for setting in table.values():
+            for mode, cell in setting.items():
+                setting[mode] = {k: (statistics.mean(v), statistics.pstdev(v)) for k, v in
+                                 cell.items()}
+    return groups
+
+
+def markdown(groups: dict, sequences: int) -> str:
+    lines = [f'Held-out sequences (seeds {", ".join(map(str, SEEDS))}, 40-120 m), shipped '
+             f'weights; mean ± spread (population standard deviation) over the {sequences} '
+             'sequences. Made by `python benchmarks/robustness.py`.', '']
+    for table, settings in groups.items():
+        modes = list(dict.fromkeys(m for s in settings.values() for m in s))
+        offset = table == 'pose noise, every drone noisy'
+        head = ' | '.join(f'{m} AP@0.5 | {m} AP@0.7' for m in modes)
+        extra = ' map offset (collab.) |' if offset else ''
+        lines += [f'### {table}', '', f'| setting | {head} |{extra}',
+                  '|---|' + '---:|' * (2 * len(modes) + offset)]
+        for setting, by_mode in settings.items():
+            cells = []
+            for m in modes:
+                for key in ('ap50', 'ap70'):
+                    cells.append(f'{by_mode[m][key][0]:.3f} ± {by_mode[m][key][1]:.3f}'
+                                 if m in by_mode else '-')
+            if offset:
+                o = by_mode['collaborative']['offset']
+                cells.append(f'{o[0]:.2f} ± {o[1]:.2f} m')
+            lines.append(f'| {setting} | ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def plot(groups: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    tables = list(groups)
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), sharey=True)
+    for ax, table in zip(axes, tables):
+        settings = list(groups[table])
+        for mode, style in (('collaborative', 'o-'), (ALIGNED, 'D-'), ('late', 's--'),
+                            ('single', '^:')):
+            xs = [i for i, s in enumerate(settings) if mode in groups[table][s]]
+            if len(xs) < 2:
+                continue
+            mean = [groups[table][settings[i]][mode]['ap50'][0] for i in xs]
+            spread = [groups[table][settings[i]][mode]['ap50'][1] for i in xs]
+            ax.errorbar(xs, mean, yerr=spread, fmt=style, capsize=3, label=mode)
+        ax.set_xticks(range(len(settings)), settings, rotation=30, ha='right', fontsize=8)
+        ax.set_title(table, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel('AP@0.5')
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', default=str(REPO / 'out' / 'robustness'))
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--docs', default=str(REPO / 'docs'))
+    args = parser.parse_args()
+    out = Path(args.out)
+    todo = runs(out)
+    t0 = time.monotonic()
+    done = 0
+
+    def one(run):
+        nonlocal done
+        res = evaluate(run)
+        done += 1
+        print(f'robustness: {done}/{len(todo)} {run["table"]}, {run["setting"]}, {run["label"]}, '
+              f'{run["bag"].name}: AP@0.5 {res["ap50"]:.3f} ({time.monotonic() - t0:.0f} s)',
+              file=sys.stderr, flush=True)
+        return res
+
+    with ThreadPoolExecutor(args.workers) as pool:
+        results = list(pool.map(one, todo))
+    groups = summarise(todo, results)
+    docs = Path(args.docs)
+    (docs / 'robustness.md').write_text('# Robustness to pose noise, delay and fleet size\n\n'
+                                        + markdown(groups, len(SEEDS)) + '\n')
+    (out / 'summary.json').write_text(json.dumps(groups, indent=1))
+    plot(groups, docs / 'robustness.png')
+    print(f'robustness: wrote {docs / "robustness.md"} and robustness.png', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
