@@ -19,6 +19,7 @@ from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.heads import DET_CHANNELS, TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet
 from rsdfm_core.model.weights import build_model, model_id, save_checkpoint
+from rsdfm_core.training import distributed
 from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
 from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
 
@@ -163,6 +164,28 @@ def model_loss(net: RsdfmNet, b: dict, cfg: dict, rng: random.Random, train: boo
     return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
+def lr_at(it: int, n: int, base: float) -> float:
+    """Learning rate at iteration it of n: linear warm-up, then cosine decay."""
+    warm = min(100, n // 10)
+    if it < warm:
+        return base * (it + 1) / warm
+    return base * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, n - warm)))
+
+
+class TrainStep(torch.nn.Module):
+    """The loss of one batch as forward(), so DistributedDataParallel can average its gradients.
+
+    stage 'model': model_loss(net, *args); stage 'traj': traj_loss(net, *args).
+    """
+
+    def __init__(self, net: RsdfmNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, stage: str, *args):
+        return (model_loss if stage == 'model' else traj_loss)(self.net, *args)
+
+
 def _batches(seqs, cfg, rng, margin_frames):
     """Random (sequence, frame) picks; frames keep room for the history lags."""
     while True:
@@ -182,17 +205,21 @@ def train(
 ) -> dict:
     """Run both training stages.
 
-    Writes `out` (weights + config) and `out`.resume.pt (optimizer state).
+    Writes `out` (weights + config) and `out`.resume.pt (optimizer state). Under torchrun every
+    rank trains on its shard of the training sequences with gradients averaged over the ranks
+    (training/distributed.py); rank 0 validates, logs and writes the checkpoints.
     """
     torch.set_num_threads(threads)
+    rank, world = distributed.setup()
+    main = rank == 0
     cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
     cfg['weights'] = {**TRAIN_DEFAULTS['weights'], **config.get('train', {}).get('weights', {})}
     config = {**config, 'train': cfg}
     mcfg = config['model']
     out = Path(out)
     state_path = out.with_name(out.name + '.resume.pt')
-    log_file = open(log_path, 'a') if log_path else None
-    rng = random.Random(cfg['seed'])
+    log_file = open(log_path, 'a') if log_path and main else None
+    rng = random.Random(cfg['seed'] + rank)             # each rank draws its own batches
     torch.manual_seed(cfg['seed'])
 
     def specs(seeds):
@@ -207,18 +234,20 @@ def train(
             for s in seeds
         ]
 
+    train_seeds = distributed.shard(cfg['train_seeds'], rank, world)
     log(
-        f'train: caching {len(cfg["train_seeds"])} training + '
-        f'{len(cfg["val_seeds"])} validation sequences '
-        f'of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
+        f'train: {"rank " + str(rank) + " of " + str(world) + ": " if world > 1 else ""}caching '
+        f'{len(train_seeds)} training + {len(cfg["val_seeds"]) if main else 0} validation '
+        f'sequences of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
         log_file,
     )
-    train_paths = build_cache(cfg['cache_dir'], specs(cfg['train_seeds']), mcfg)
-    val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg)
+    train_paths = build_cache(cfg['cache_dir'], specs(train_seeds), mcfg)
+    val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg) if main else []
     seqs = [Sequence(p) for p in train_paths]
     vals = [Sequence(p) for p in val_paths]
     grid = region_grid(mcfg)
     net = build_model(config, seed=cfg['seed'])
+    step = distributed.wrap(TrainStep(net), world)      # same start: DDP broadcasts rank 0's
     params_main = [p for n, p in net.named_parameters() if not n.startswith('traj_head')]
     opt = torch.optim.AdamW(params_main, lr=cfg['lr'], weight_decay=cfg['weight_decay'])
     opt_traj = torch.optim.AdamW(
@@ -231,7 +260,9 @@ def train(
         opt.load_state_dict(st['opt'])
         opt_traj.load_state_dict(st['opt_traj'])
         it0, history = st['iteration'], st['history']
-        rng.setstate(st['rng'])
+        states = st.get('rng_ranks') or [st['rng']]
+        if len(states) == world:
+            rng.setstate(states[rank])
         log(f'train: resumed at iteration {it0}', log_file)
     total_its = cfg['iterations'] + cfg['traj_iterations']
     lag_frames = [int(round(lag * 10)) for lag in mcfg['history_lags_s']]
@@ -241,6 +272,10 @@ def train(
     feat_cache: dict = {}
 
     def save(it):
+        rngs = distributed.gather(rng.getstate(), world)    # every rank takes part
+        histories = distributed.gather(history, world)
+        if not main:
+            return
         extra = {'iterations': it, 'history': history[-50:], 'train_seeds': cfg['train_seeds'],
                  'val_seeds': cfg['val_seeds']}
         save_checkpoint(out, net, config, extra)
@@ -252,15 +287,11 @@ def train(
                 'iteration': it,
                 'history': history,
                 'rng': rng.getstate(),
+                'rng_ranks': rngs,
+                'history_ranks': histories,          # each rank's own losses
             },
             state_path,
         )
-
-    def lr_at(it, n, base):
-        warm = min(100, n // 10)
-        if it < warm:
-            return base * (it + 1) / warm
-        return base * 0.5 * (1 + math.cos(math.pi * (it - warm) / max(1, n - warm)))
 
     def validate():
         net.eval()
@@ -291,7 +322,7 @@ def train(
             for g in opt.param_groups:
                 g['lr'] = lr_at(it, cfg['iterations'], cfg['lr'])
             b = collate(seqs, picks, grid, mcfg, 'cpu')
-            loss, parts = model_loss(net, b, cfg, rng)
+            loss, parts = step('model', b, cfg, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params_main, 10.0)
@@ -300,12 +331,12 @@ def train(
             k = it - cfg['iterations']
             for g in opt_traj.param_groups:
                 g['lr'] = lr_at(k, cfg['traj_iterations'], cfg['lr'])
-            loss, parts = traj_loss(net, seqs, picks, lag_frames, grid, mcfg, feat_cache)
+            loss, parts = step('traj', seqs, picks, lag_frames, grid, mcfg, feat_cache)
             opt_traj.zero_grad(set_to_none=True)
             loss.backward()
             opt_traj.step()
         history.append({'it': it + 1, 'loss': loss.item(), **parts})
-        if (it + 1) % cfg['log_every'] == 0 or it + 1 == total_its:
+        if main and ((it + 1) % cfg['log_every'] == 0 or it + 1 == total_its):
             rate = (time.time() - t_start) / (it + 1 - it_start)
             recent = np.mean([h['loss'] for h in history[-cfg['log_every']:]])
             detail = ' '.join(
@@ -323,15 +354,25 @@ def train(
             or it + 1 == cfg['iterations']
             or it + 1 == total_its
         ):
-            if stage == 'model':
+            if stage == 'model' and main:
                 vl = validate()
                 history[-1]['val_loss'] = vl
                 log(f'train: validation loss {vl:.4f} at iteration {it + 1}', log_file)
             save(it + 1)
+    distributed.broadcast_buffers(net, world)
     save(total_its)
-    log(f'train: done, {total_its} iterations, weights {out} (model_id {model_id(net)}), '
-        f'{(time.time() - t_start) / 60:.1f} min this run', log_file)
-    return {'iterations': total_its, 'history': history}
+    ids = distributed.gather(model_id(net), world)
+    if world > 1:
+        log(f'train: rank {rank} of {world}: model_id {ids[rank]}')
+    if main:
+        ranks = ''
+        if world > 1:
+            ranks = ', the same on every rank' if len(set(ids)) == 1 else f', ranks differ: {ids}'
+        log(f'train: done, {total_its} iterations, weights {out} (model_id {ids[0]}{ranks}), '
+            f'{(time.time() - t_start) / 60:.1f} min this run', log_file)
+    distributed.finish(world)
+    return {'iterations': total_its, 'history': history, 'rank': rank, 'world': world,
+            'model_ids': ids}
 
 
 def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
