@@ -2,12 +2,15 @@
 
 MapFeed feeds drones' maps as the loss soak does (a simulated flight, encoded once, published
 at the cameras' rate with fresh stamps); FusionWatch keeps what fusion_node publishes (fused
-maps, /diagnostics).
+maps, /diagnostics); fusion_under_test runs fusion_node as its own process with both around it.
 """
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 import threading
 import time
+from typing import Iterator
 
 
 class MapFeed:
@@ -148,3 +151,36 @@ class FusionWatch:
         self._thread.join(5)
         self.executor.shutdown()
         self.node.destroy_node()
+
+
+@contextlib.contextmanager
+def fusion_under_test(tmp_path: Path, params: str, drones: int = 2
+                      ) -> Iterator[tuple[object, 'FusionWatch', MapFeed]]:
+    """Run fusion_node (parameters file text `params`) with a feed of `drones` real maps.
+
+    Yields (runner, watch, feed); the node is started, the feed is not (feed.start(agents)).
+    """
+    import rclpy
+    from rclpy.context import Context
+
+    from helpers import ros_test_env
+    from rsdfm_bench.soak import encode_fleet_maps
+    from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_core.graph import fleet_graph
+
+    maps, model_id = encode_fleet_maps(drones, 10, seed=5)
+    (tmp_path / 'params.yaml').write_text(params)
+    runner = GraphRunner(fleet_graph(namespaces=['uav1'], params_file=tmp_path / 'params.yaml'),
+                         log_dir=tmp_path / 'logs', env=ros_test_env())
+    context = Context()
+    rclpy.init(context=context)
+    watch = FusionWatch(context)
+    feed = MapFeed(watch.node, maps, model_id)
+    try:
+        runner.start(['/fusion_node'])
+        yield runner, watch, feed
+    finally:
+        feed.stop()
+        watch.close()
+        context.try_shutdown()
+        runner.stop(timeout=20)

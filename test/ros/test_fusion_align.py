@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-from fusion_support import FusionWatch, MapFeed
+from fusion_support import fusion_under_test
 
 from graph_support import isolate_this_process
-from helpers import ros_test_env, wait_for
+from helpers import wait_for
 
 isolate_this_process()
 
@@ -27,23 +27,7 @@ CORRECTION = re.compile(r'^(aligned|unchanged|no_overlap) dx=-?\d+\.\d\d m dy=-?
 
 
 def test_fusion_node_reports_the_alignment_of_every_drone(tmp_path):
-    import rclpy
-    from rclpy.context import Context
-
-    from rsdfm_bench.soak import encode_fleet_maps
-    from rsdfm_bringup.runner import GraphRunner
-    from rsdfm_core.graph import fleet_graph
-
-    maps, model_id = encode_fleet_maps(2, 10, seed=5)
-    (tmp_path / 'params.yaml').write_text(PARAMS)
-    runner = GraphRunner(fleet_graph(namespaces=['uav1'], params_file=tmp_path / 'params.yaml'),
-                         log_dir=tmp_path / 'logs', env=ros_test_env())
-    context = Context()
-    rclpy.init(context=context)
-    watch = FusionWatch(context)
-    feed = MapFeed(watch.node, maps, model_id)
-    try:
-        runner.start(['/fusion_node'])
+    with fusion_under_test(tmp_path, PARAMS) as (runner, watch, feed):
         wait_for(lambda: all(feed.publisher(a).get_subscription_count() >= 1
                              for a in ('uav1', 'uav2')),
                  timeout=90, interval=0.1, message='uav1 and uav2 subscribed')
@@ -59,8 +43,3 @@ def test_fusion_node_reports_the_alignment_of_every_drone(tmp_path):
         others = sum(int(watch.fusion(f'alignments.{s}', '0') or 0)
                      for s in ('aligned', 'unchanged', 'no_overlap'))
         assert others >= 1
-    finally:
-        feed.stop()
-        watch.close()
-        context.try_shutdown()
-        runner.stop(timeout=20)
