@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from rsdfm_core.model.align import _shift, _turn, align_maps, AlignSettings
+from rsdfm_core.model.align import _shift, _turn, _warp, align_maps, AlignSettings, refine_locally
 
 torch.manual_seed(0)
 SIZE = 96
@@ -48,6 +49,26 @@ def test_a_displaced_map_is_put_back(dc, dr, yaw):
     both = out_v[1] & own_v & window(30, 66, 30, 66)
     err_before = (sent - world)[:, both].abs().mean()
     err_after = (out[1] - world)[:, both].abs().mean()
+    assert err_after < 0.5 * err_before
+
+
+def test_a_tilted_map_is_unbent_by_a_homography():
+    # a wrong pitch stretches far ground more than near ground: a projective warp of the map
+    world = scene()
+    ref_v, own_v = window(4, 92, 4, 92), window(16, 80, 16, 80)
+    H = np.array([[1.03, 0.01, -1.5], [0.005, 1.02, -1.0], [2e-4, 1e-4, 1.0]])
+    sent = _warp((world * own_v)[None], H)[0]
+    sent_v = _warp(own_v[None, None].float(), H)[0, 0] > 0.5
+    acc_v = ref_v.float()
+    acc = F.normalize(world - (world * acc_v).sum((1, 2), keepdim=True) / acc_v.sum(),
+                      dim=0) * acc_v
+    out = refine_locally(acc, acc_v, sent * sent_v, sent_v.float())
+    assert out is not None
+    warped, wv, gain = out
+    assert gain > AlignSettings().min_gain
+    inner = wv & own_v & window(24, 72, 24, 72)
+    err_before = (sent - world)[:, inner].abs().mean()
+    err_after = (warped - world)[:, inner].abs().mean()
     assert err_after < 0.5 * err_before
 
 
