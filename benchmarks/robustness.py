@@ -170,13 +170,52 @@ def plot(groups: dict, path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def time_alignment(bag: Path, frames: int = 20) -> dict:
+    """Fusion side per frame (decode, resample, fuse, decoder) with and without alignment.
+
+    One thread, 4 drones at 1 m / 1 deg of pose noise; the maps are encoded once beforehand.
+    """
+    import torch
+
+    from rsdfm_core.bag import read_frames
+    from rsdfm_core.fleet_errors import apply_fleet_errors, FleetErrors
+    from rsdfm_core.model.align import AlignSettings
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder, Runtime
+
+    torch.set_num_threads(1)
+    rt = Runtime.load(None, threads=1)
+    seq = [f for _, f in zip(range(frames), read_frames(bag, require_ground_truth=True))]
+    seq, _ = apply_fleet_errors(seq, FleetErrors(1.0, 1.0))
+    enc = DroneEncoder(rt)
+    maps = [[(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views] for f in seq]
+    out = {}
+    for name, align in (('off', None), ('keep', AlignSettings())):
+        fus = FusionDecoder(rt, align=align)
+        fus.fuse(maps[0])                                   # warm-up
+        times = []
+        for m in maps:
+            t0 = time.perf_counter()
+            fus.fuse(m)
+            times.append((time.perf_counter() - t0) * 1e3)
+        out[name] = statistics.median(times)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default=str(REPO / 'out' / 'robustness'))
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--docs', default=str(REPO / 'docs'))
+    parser.add_argument('--time-alignment', action='store_true',
+                        help='only time the fusion side with and without alignment (a benchmark: '
+                             'run it on an idle machine)')
     args = parser.parse_args()
     out = Path(args.out)
+    if args.time_alignment:
+        ms = time_alignment(simulate(out, 5001, SEEDS[5001], 4))
+        print(f'fusion side, 4 drones, 1 thread: {ms["off"]:.1f} ms per frame without '
+              f'alignment, {ms["keep"]:.1f} ms with it (median of 20 frames)')
+        return 0
     todo = runs(out)
     t0 = time.monotonic()
     done = 0
