@@ -123,7 +123,8 @@ class FusionNode(Node):
                            'or drop (it is left out); corrections on /diagnostics as align.<id>'))
         reference = str(declare(self, 'align_reference', '',
                                 'drone the others are aligned to (one with an exact pose, e.g. '
-                                'RTK); empty = the first drone of each frame in name order'))
+                                'RTK); empty = none: the maps meet where the drones agree on '
+                                'average'))
         check(mode in ('off', *UNALIGNED_CHOICES),
               f'align must be off, keep or drop, got {mode!r}')
         return (None if mode == 'off' else AlignSettings(unaligned=mode)), (reference or None)

@@ -56,7 +56,7 @@ class Correction:
     """What was done to one drone's map: shift in metres (map x, y), yaw in degrees."""
 
     agent: str
-    status: str                 # reference, aligned, unchanged, no_overlap, dropped
+    status: str                 # reference, consensus, aligned, unchanged, no_overlap, dropped
     dx: float = 0.0
     dy: float = 0.0
     dyaw_deg: float = 0.0
@@ -94,9 +94,9 @@ def _shift(x: torch.Tensor, dc: float, dr: float) -> torch.Tensor:
     """Move (B, R, W) content by (dc, dr) cells (bilinear)."""
     _, _, R, W = x.shape
     theta = torch.tensor([[[1.0, 0.0, -2 * dc / W], [0.0, 1.0, -2 * dr / R]]], dtype=x.dtype)
-    grid = F.affine_grid(theta, list(x.shape[:1]) + [1, R, W], align_corners=False)
-    return F.grid_sample(x, grid.expand(x.shape[0], -1, -1, -1), mode='bilinear',
-                         padding_mode='zeros', align_corners=False)
+    grid = F.affine_grid(theta.expand(x.shape[0], -1, -1), [x.shape[0], 1, R, W],
+                         align_corners=False)
+    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
 
 def _correlate(ref: torch.Tensor, ref_v: torch.Tensor, d: torch.Tensor, v: torch.Tensor,
@@ -204,13 +204,32 @@ def refine_locally(acc: torch.Tensor, acc_v: torch.Tensor, x: torch.Tensor, v: t
 
 
 def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resolution: float,
-               settings: AlignSettings, reference: int = 0
+               settings: AlignSettings, reference: int | None = 0
                ) -> tuple[torch.Tensor, torch.Tensor, list[Correction]]:
     """Align maps (N, C, R, W) with validity (N, R, W), all on one grid, to maps[reference].
+
+    reference None: no drone's pose is known to be exact. The maps are aligned to the first,
+    then all moved by minus the mean of the corrections, so the fused map sits where the
+    drones' poses agree on average (its error shrinks with the fleet) rather than where the
+    first drone's error put it.
 
     Returns the maps and validities to fuse (a dropped map is all invalid) and one Correction
     per drone, in the input order.
     """
+    if reference is None:
+        out_x, out_v, corrections = align_maps(maps, valid, agents, resolution, settings, 0)
+        moved = [c for c in corrections if c.status in ('aligned', 'unchanged', 'reference')]
+        mx = float(np.mean([c.dx for c in moved])) / resolution if moved else 0.0
+        my = float(np.mean([c.dy for c in moved])) / resolution if moved else 0.0
+        if abs(mx) < 0.05 and abs(my) < 0.05:
+            return out_x, out_v, corrections
+        out_x = _shift(out_x, -mx, -my)
+        out_v = _shift(out_v[:, None].to(maps.dtype), -mx, -my)[:, 0] > 0.5
+        out_x = out_x * out_v[:, None].to(maps.dtype)
+        corrections = [Correction(c.agent, 'consensus' if c.status == 'reference' else c.status,
+                                  c.dx - mx * resolution, c.dy - my * resolution, c.dyaw_deg,
+                                  c.gain, c.overlap) for c in corrections]
+        return out_x, out_v, corrections
     N = maps.shape[0]
     vf = valid.to(maps.dtype)
     S = int(round(settings.max_shift_m / resolution))
@@ -288,7 +307,7 @@ def corrections_summary(corrections: list[Correction]) -> dict:
     """Count per status and the mean size of the applied corrections."""
     applied = [c for c in corrections if c.status == 'aligned']
     out = {s: sum(1 for c in corrections if c.status == s) for s in
-           ('reference', 'aligned', 'unchanged', 'no_overlap', 'dropped')}
+           ('reference', 'consensus', 'aligned', 'unchanged', 'no_overlap', 'dropped')}
     out['mean_shift_m'] = float(np.mean([math.hypot(c.dx, c.dy) for c in applied])) if applied \
         else 0.0
     out['mean_abs_yaw_deg'] = float(np.mean([abs(c.dyaw_deg) for c in applied])) if applied \

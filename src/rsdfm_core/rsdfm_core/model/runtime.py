@@ -201,7 +201,8 @@ class FusionDecoder:
         """Set up fusion over `region` (default: the model's).
 
         align: an align.AlignSettings to undo pose errors between drones before fusing (None:
-        off); reference: the drone the others are aligned to (None: the first of each frame).
+        off); reference: the drone the others are aligned to, one whose pose is exact (None:
+        none is; the maps then meet where the drones' poses agree on average).
         """
         self.rt = rt
         self.region = region or rt.region
@@ -223,7 +224,7 @@ class FusionDecoder:
         corrections = []
         if self.align is not None and len(maps) > 1:
             from rsdfm_core.model.align import align_maps
-            ref = agents.index(self.reference) if self.reference in agents else 0
+            ref = agents.index(self.reference) if self.reference in agents else None
             x, valid, corrections = align_maps(x, valid, list(agents), self.region.resolution,
                                                self.align, ref)
         fused = self.rt.net.fuse(x[None], valid[None])
