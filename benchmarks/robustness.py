@@ -153,14 +153,18 @@ def plot(groups: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 3.6), sharey=True)
     for ax, table in zip(axes, tables):
         settings = list(groups[table])
-        for mode, style in (('collaborative', 'o-'), (ALIGNED, 'D-'), ('late', 's--'),
-                            ('single', '^:')):
+        for mode, style, colour in (('collaborative', 'o-', 'tab:blue'),
+                                    (ALIGNED, 'D-', 'tab:orange'), ('late', 's--', 'tab:green'),
+                                    ('single', ':', 'tab:red')):
             xs = [i for i, s in enumerate(settings) if mode in groups[table][s]]
-            if len(xs) < 2:
+            if not xs:
                 continue
             mean = [groups[table][settings[i]][mode]['ap50'][0] for i in xs]
             spread = [groups[table][settings[i]][mode]['ap50'][1] for i in xs]
-            ax.errorbar(xs, mean, yerr=spread, fmt=style, capsize=3, label=mode)
+            if len(xs) == 1:              # a level to beat (the reference drone alone)
+                ax.axhline(mean[0], linestyle=style, color=colour, label=f'{mode} (noise-free)')
+                continue
+            ax.errorbar(xs, mean, yerr=spread, fmt=style, color=colour, capsize=3, label=mode)
         ax.set_xticks(range(len(settings)), settings, rotation=30, ha='right', fontsize=8)
         ax.set_title(table, fontsize=9)
         ax.grid(alpha=0.3)
