@@ -57,7 +57,7 @@ class GraphRunner:
         # warm: fork nodes from a pre-imported server; only where the command is the plain one
         # (a subclass that wraps the command line, e.g. in a network namespace, needs exec)
         self.warm = warm and type(self).command is GraphRunner.command
-        self._warm: WarmStarter | None = None           # the fork server, from the first start
+        self._fork_server: WarmStarter | None = None      # started by the first node start
         self.processes: dict[str, subprocess.Popen | WarmProcess] = {}
         self._logs: dict[str, IO] = {}
         self._started_at: dict[str, float] = {}
@@ -133,10 +133,10 @@ class GraphRunner:
             log.parent.mkdir(parents=True, exist_ok=True)
         if self.warm:
             try:
-                if self._warm is None:
-                    self._warm = WarmStarter(self.env, self.python)
-                proc = self._warm.start(spec.module, spec.ros_arguments(), self.env,
-                                        None if log is None else str(log))
+                if self._fork_server is None:
+                    self._fork_server = WarmStarter(self.env, self.python)
+                proc = self._fork_server.start(spec.module, spec.ros_arguments(), self.env,
+                                               None if log is None else str(log))
             except (OSError, RuntimeError) as exc:
                 print(f'rsdfm: cannot fork {full_name} from the warm server ({exc}); '
                       'starting node processes cold from here on', file=sys.stderr, flush=True)
@@ -210,9 +210,9 @@ class GraphRunner:
         for log in self._logs.values():
             log.close()
         self._logs.clear()
-        if self._warm is not None:
-            self._warm.close()
-            self._warm = None
+        if self._fork_server is not None:
+            self._fork_server.close()
+            self._fork_server = None
         return codes
 
     def __enter__(self) -> 'GraphRunner':

@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from rsdfm_core.types import Frame
+from rsdfm_core.types import continues_sequence, Frame
 
 REFERENCE_FIRST = 'first'
 STAMP_TOLERANCE_NS = 1_000_000        # 1 ms: a delay must be a whole number of frame periods
@@ -53,11 +53,6 @@ class FleetErrors:
                 raise ValueError(f'{name} must be a finite number >= 0, got {value}')
         if self.drones is not None and not self.drones:
             raise ValueError('drones must name at least one drone')
-
-    @property
-    def changes_nothing(self) -> bool:
-        return (self.position_sigma_m == 0 and self.rotation_sigma_deg == 0
-                and self.delay_ms == 0 and self.drones is None)
 
     def describe(self) -> dict:
         """Return the settings as plain data, for the evaluation's JSON."""
@@ -103,7 +98,7 @@ def noisy_pose(cam_to_map: np.ndarray, error: np.ndarray) -> np.ndarray:
 def frame_period_ns(frames: list[Frame]) -> int | None:
     """Median gap between consecutive frames of one sequence (None for fewer than 2 frames)."""
     gaps = [b.stamp_ns - a.stamp_ns for a, b in zip(frames, frames[1:])
-            if 0 < b.stamp_ns - a.stamp_ns <= 2_000_000_000]
+            if continues_sequence(a, b)]
     return int(np.median(gaps)) if gaps else None
 
 
@@ -131,7 +126,7 @@ def apply_fleet_errors(frames: list[Frame], errors: FleetErrors) -> tuple[list[F
     steps = _delay_steps(frames, errors.delay_ms)
     out, left_out, seq_start = [], 0, 0
     for i, frame in enumerate(frames):
-        if i and not 0 < frame.stamp_ns - frames[i - 1].stamp_ns <= 2_000_000_000:
+        if i and not continues_sequence(frames[i - 1], frame):
             seq_start = i                       # a new sequence: no view crosses into it
         if i - steps < seq_start:
             left_out += 1

@@ -61,6 +61,14 @@ class Frame:
     objects: list[ObjectState] = field(default_factory=list)
 
 
+SEQUENCE_GAP_NS = 2_000_000_000    # frames further apart (or out of order) start a new sequence
+
+
+def continues_sequence(previous: Frame, frame: Frame) -> bool:
+    """Tell whether `frame` follows `previous` in one recording (several bags in one list)."""
+    return 0 < frame.stamp_ns - previous.stamp_ns <= SEQUENCE_GAP_NS
+
+
 def objects_to_array(objects: list[ObjectState]) -> np.ndarray:
     """(N, 11) float64 rows: track_id, class index, x, y, z, length, width, height, yaw, vx, vy."""
     if not objects:

@@ -31,7 +31,7 @@ from rsdfm_core.model.runtime import (
 from rsdfm_core.model.tracker import Tracker
 from rsdfm_core.model.trajectory import track_detections, TrajectoryPredictor
 from rsdfm_core.training.targets import box_masks, in_region, visible_ids
-from rsdfm_core.types import Frame, ObjectState
+from rsdfm_core.types import continues_sequence, Frame, ObjectState
 
 MODES = ('collaborative', 'single', 'late', 'raw', 'absolute-depth')
 LATE_BOX_BYTES = 40        # 9 float32 (x y z l w h yaw vx vy) + float16 score + uint8 label + pad
@@ -132,7 +132,7 @@ def evaluate_frames(
 
     seq_start = 0
     for i, frame in enumerate(frames):
-        if i and not 0 < frame.stamp_ns - frames[i - 1].stamp_ns <= 2_000_000_000:
+        if i and not continues_sequence(frames[i - 1], frame):
             # a new sequence (several bags in one list): tracks and map history start afresh
             tracker, learned, cv = trajectory_pieces(rt, mode, heads)
             seq_start = i
