@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rsdfm_core.model.align import _shift, _turn, _warp, align_maps, AlignSettings, refine_locally
+from rsdfm_core.model.align import (
+    _about, _translation, _warp, align_maps, AlignSettings, refine_locally)
 
 torch.manual_seed(0)
 SIZE = 96
@@ -27,7 +28,7 @@ def window(r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
 
 
 def displaced(x: torch.Tensor, dc: float, dr: float, yaw_deg: float, centre) -> torch.Tensor:
-    return _shift(_turn(x[None], math.radians(yaw_deg), centre), dc, dr)[0]
+    return _warp(x[None], _translation(dc, dr) @ _about(centre, math.radians(yaw_deg)))[0]
 
 
 @pytest.mark.parametrize('dc, dr, yaw', [(3.0, -2.0, 2.0), (-4.0, 1.0, -3.0), (2.5, 0.0, 0.0)])

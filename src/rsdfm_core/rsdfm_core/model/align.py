@@ -70,33 +70,19 @@ def _normalised(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return F.normalize(x, dim=0) * v
 
 
-def _turn(x: torch.Tensor, yaw: float, centre: tuple[float, float],
-          scale: float = 1.0) -> torch.Tensor:
-    """Rotate (B, R, W) content by yaw (radians, counter-clockwise in cell axes) and scale it.
+def _about(centre: tuple[float, float], yaw: float, scale: float = 1.0) -> np.ndarray:
+    """Return the 3x3 map of cells turning content by yaw and scaling it about centre (col, row).
 
-    Both about `centre` (col, row).
+    yaw in radians, counter-clockwise in cell axes; source cell -> destination cell.
     """
-    _, _, R, W = x.shape
-    c, s = math.cos(yaw) / scale, math.sin(yaw) / scale
+    c, s = math.cos(yaw) * scale, math.sin(yaw) * scale
     cx, cy = centre
-    # output cell p samples input at centre + R(-yaw) (p - centre), in normalised coordinates
-    cols = (torch.arange(W, dtype=x.dtype) + 0.5)
-    rows = (torch.arange(R, dtype=x.dtype) + 0.5)
-    rr, cc = torch.meshgrid(rows, cols, indexing='ij')
-    sc = cx + c * (cc - cx) + s * (rr - cy)
-    sr = cy - s * (cc - cx) + c * (rr - cy)
-    grid = torch.stack([2 * sc / W - 1, 2 * sr / R - 1], -1)[None]
-    return F.grid_sample(x, grid.expand(x.shape[0], -1, -1, -1), mode='bilinear',
-                         padding_mode='zeros', align_corners=False)
+    return np.array([[c, -s, cx - c * cx + s * cy], [s, c, cy - s * cx - c * cy], [0, 0, 1.0]])
 
 
-def _shift(x: torch.Tensor, dc: float, dr: float) -> torch.Tensor:
-    """Move (B, R, W) content by (dc, dr) cells (bilinear)."""
-    _, _, R, W = x.shape
-    theta = torch.tensor([[[1.0, 0.0, -2 * dc / W], [0.0, 1.0, -2 * dr / R]]], dtype=x.dtype)
-    grid = F.affine_grid(theta.expand(x.shape[0], -1, -1), [x.shape[0], 1, R, W],
-                         align_corners=False)
-    return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+def _translation(dc: float, dr: float) -> np.ndarray:
+    """Return the 3x3 map of cells moving content by (dc, dr)."""
+    return np.array([[1.0, 0, dc], [0, 1.0, dr], [0, 0, 1.0]])
 
 
 def _correlate(ref: torch.Tensor, ref_v: torch.Tensor, d: torch.Tensor, v: torch.Tensor,
@@ -131,7 +117,10 @@ TILE, TILE_STRIDE, TILE_SHIFT = 16, 8, 3    # cells: local refinement windows an
 
 
 def _warp(x: torch.Tensor, H: np.ndarray) -> torch.Tensor:
-    """Move (B, R, W) content by the homography H (cell centres, source -> destination)."""
+    """Move (B, R, W) content by the homography H (cell centres, source -> destination).
+
+    Bilinear; what comes from outside the source is zero.
+    """
     _, _, R, W = x.shape
     inv = np.linalg.inv(H)
     cc, rr = np.meshgrid(np.arange(W) + 0.5, np.arange(R) + 0.5)
@@ -140,6 +129,16 @@ def _warp(x: torch.Tensor, H: np.ndarray) -> torch.Tensor:
     grid = torch.as_tensor(np.stack([2 * sc / W - 1, 2 * sr / R - 1], -1), dtype=x.dtype)[None]
     return F.grid_sample(x, grid.expand(x.shape[0], -1, -1, -1), mode='bilinear',
                          padding_mode='zeros', align_corners=False)
+
+
+def _move(x: torch.Tensor, v: torch.Tensor, H: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move maps (B, C, R, W) and their validity (B, R, W) by H.
+
+    A cell is valid where more than half of its sampled validity is; its features are zero
+    elsewhere.
+    """
+    moved_v = _warp(v[:, None].to(x.dtype), H)[:, 0] > 0.5
+    return _warp(x, H) * moved_v[:, None].to(x.dtype), moved_v
 
 
 def _mean_cosine(acc: torch.Tensor, acc_v: torch.Tensor, d: torch.Tensor,
@@ -195,9 +194,7 @@ def refine_locally(acc: torch.Tensor, acc_v: torch.Tensor, x: torch.Tensor, v: t
     H, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
     if H is None or int(inliers.sum()) < min_tiles:
         return None
-    warped = _warp(x[None], H)[0]
-    wv = _warp(v[None, None], H)[0, 0] > 0.5
-    warped = warped * wv
+    warped, wv = (t[0] for t in _move(x[None], v[None], H))
     gain = (_mean_cosine(acc, acc_v, _normalised(warped, wv.to(x.dtype)), wv.to(x.dtype))
             - _mean_cosine(acc, acc_v, d, v))
     return warped, wv, gain
@@ -223,9 +220,7 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
         my = float(np.mean([c.dy for c in moved])) / resolution if moved else 0.0
         if abs(mx) < 0.05 and abs(my) < 0.05:
             return out_x, out_v, corrections
-        out_x = _shift(out_x, -mx, -my)
-        out_v = _shift(out_v[:, None].to(maps.dtype), -mx, -my)[:, 0] > 0.5
-        out_x = out_x * out_v[:, None].to(maps.dtype)
+        out_x, out_v = _move(out_x, out_v, _translation(-mx, -my))
         corrections = [Correction(c.agent, 'consensus' if c.status == 'reference' else c.status,
                                   c.dx - mx * resolution, c.dy - my * resolution, c.dyaw_deg,
                                   c.gain, c.overlap) for c in corrections]
@@ -258,10 +253,11 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
         best = (base, 0.0, 0, 0, int(base_over), 1.0)
 
         def search(yaw: float, scale: float, best: tuple) -> tuple:
-            turned = yaw or scale != 1.0
-            d = _turn(d0[None], yaw, centre, scale)[0] if turned else d0
-            v = _turn(vf[i][None, None], yaw, centre, scale)[0, 0] if turned else vf[i]
-            score, over = _correlate(acc, acc_v, d, (v > 0.5).to(d.dtype), S)
+            d, v = d0, vf[i]
+            if yaw or scale != 1.0:
+                H = _about(centre, yaw, scale)
+                d, v = _warp(d0[None], H)[0], _warp(vf[i][None, None], H)[0, 0] > 0.5
+            score, over = _correlate(acc, acc_v, d, v.to(d.dtype), S)
             score = torch.where(over >= settings.min_overlap, score, torch.full_like(score, -2))
             k = int(torch.argmax(score))
             r, c = divmod(k, 2 * S + 1)
@@ -280,12 +276,11 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
             moved_x, moved_v = maps[i], vf[i]
         else:
             _, yaw, dc, dr, over, scale = best
-            x = _turn(maps[i][None], yaw, centre, scale)
-            m = _turn(vf[i][None, None], yaw, centre, scale)[:, 0]
-            moved_x = _shift(x, dc, dr)[0]
-            moved_v = (_shift(m[:, None], dc, dr)[0, 0] > 0.5).to(maps.dtype)
-            moved_x = moved_x * moved_v
-            out_x[i], out_v[i] = moved_x, moved_v > 0.5
+            turned_x = _warp(maps[i][None], _about(centre, yaw, scale))
+            turned_v = _warp(vf[i][None, None], _about(centre, yaw, scale))[:, 0]
+            moved_x, moved = (t[0] for t in _move(turned_x, turned_v, _translation(dc, dr)))
+            moved_v = moved.to(maps.dtype)
+            out_x[i], out_v[i] = moved_x, moved
             corrections[i] = Correction(agents[i], 'aligned', dc * resolution, dr * resolution,
                                         math.degrees(yaw), gain, over)
         if settings.local:
