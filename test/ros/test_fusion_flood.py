@@ -74,8 +74,12 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
     maps, model_id = encode_fleet_maps(4, 10, seed=3)
     real = {a for a, _, _ in maps[0]}
     env = ros_test_env()
+    # cold-started processes: a node forked from the warm server faults in the server's shared
+    # library pages as it first runs their code, so its RSS grows (10.2 % in one run) without a
+    # leak, and its USS still grows with warm-up (96 -> 128 MB in another); the memory check
+    # is about the flood, so it watches a plain process as before
     runner = GraphRunner(fleet_graph(namespaces=sorted(real), parameters=PARAMETERS),
-                         log_dir=tmp_path / 'logs', env=env)
+                         log_dir=tmp_path / 'logs', env=env, warm=False)
     context = Context()
     rclpy.init(context=context)
     watch = FusionWatch(context)
