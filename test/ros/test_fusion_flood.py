@@ -101,11 +101,8 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         wait_for(graph_up, timeout=120, interval=0.1, message='graph up')
         fusion = psutil.Process(runner.processes['/fusion_node'].pid)
 
-        def uss_mb() -> float:
-            # USS, the memory only this process holds: a node forked from the runner's warm
-            # server faults in the server's shared library pages as it first runs their code,
-            # which grows its RSS without any leak
-            return fusion.memory_full_info().uss / 2**20
+        def rss_mb() -> float:
+            return fusion.memory_info().rss / 2**20
 
         def cpu_s() -> tuple[float, float]:
             t = fusion.cpu_times()
@@ -115,7 +112,7 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         wait_for(lambda: len(fused_with_all(watch.fused_maps(), real)) >= 30, timeout=60,
                  message='30 frames fused with all real drones (warm-up)')
         before, cpu = [], [cpu_s()]
-        wait_for(lambda: before.append(uss_mb()) or len(before) >= 5, timeout=30, interval=1.0,
+        wait_for(lambda: before.append(rss_mb()) or len(before) >= 5, timeout=30, interval=1.0,
                  message='memory before the flood sampled')
         flood_start = len(feed.sent)
         cpu.append(cpu_s())
@@ -124,7 +121,7 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
                                   '--duration', str(FLOOD_S)],
                                  env=env, stdout=subprocess.PIPE, text=True)
         during = []
-        wait_for(lambda: alive() and (during.append(uss_mb()) or flood.poll() is not None),
+        wait_for(lambda: alive() and (during.append(rss_mb()) or flood.poll() is not None),
                  timeout=FLOOD_S + 60, interval=1.0, message='flood over')
         flood_end = len(feed.sent)
         cpu.append(cpu_s())
@@ -138,7 +135,7 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         wait_for(fakes_gone, timeout=60, interval=0.2, message='nothing left of the fake drones')
         gone_after_s = (len(feed.sent) - flood_end) * feed.period
         after = []
-        wait_for(lambda: after.append(uss_mb()) or len(after) >= 5, timeout=30, interval=1.0,
+        wait_for(lambda: after.append(rss_mb()) or len(after) >= 5, timeout=30, interval=1.0,
                  message='memory after the flood sampled')
         cpu.append(cpu_s())
         feed.stop()
@@ -167,7 +164,7 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         'frames_judged': len(judged), 'fused_with_all_real_share': round(fused_share, 4),
         'latency': {p: latency_summary([latency[s] for s in stamps if s in latency])
                     for p, stamps in phases.items()},
-        'fusion_uss_mb': {'before': round(statistics.median(before), 1),
+        'fusion_rss_mb': {'before': round(statistics.median(before), 1),
                           'flood_peak': round(max(during), 1),
                           'after': round(statistics.median(after), 1)},
         'fusion_cpu_percent': {p: round(100 * (c1 - c0) / (t1 - t0))
@@ -181,5 +178,5 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
     assert fused_share >= 0.95, report
     assert int(diag['refused.too_many_agents']) >= FAKES, report     # every fake refused
     assert diag['live_agents'].split(',') == sorted(real), report
-    assert abs(report['fusion_uss_mb']['after'] / report['fusion_uss_mb']['before'] - 1) <= 0.10, \
+    assert abs(report['fusion_rss_mb']['after'] / report['fusion_rss_mb']['before'] - 1) <= 0.10, \
         report
