@@ -60,7 +60,10 @@ TRAIN_DEFAULTS = {
 
 
 def log(msg: str, log_file=None) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """Write one line to stderr (and log_file): one write, so the lines of ranks sharing a
+    terminal do not run together."""
+    sys.stderr.write(msg + '\n')
+    sys.stderr.flush()
     if log_file is not None:
         log_file.write(msg + '\n')
         log_file.flush()
