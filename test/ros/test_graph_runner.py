@@ -38,11 +38,12 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
                 f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
             )
             names = {(ns.rstrip('/') + '/' + n) for n, ns in node.get_node_names_and_namespaces()}
+            # each endpoint is discovered on its own: a node's subscriber can be seen first
             return expected <= names and all(
                 node.count_subscribers(t) > 0
                 for t in ('/uav1/camera/image_raw', '/scout2/camera/image_raw', '/rsdfm/fused_bev')
-            )
-        wait_for(ready, timeout=90, interval=0.2, message='every node up and subscribed')
+            ) and node.count_publishers('/scout2/rsdfm/bev_feature') > 0
+        wait_for(ready, timeout=90, interval=0.2, message='every node up, subscribed, publishing')
         assert node.count_publishers('/scout2/rsdfm/bev_feature') == 1
     finally:
         codes = runner.stop(timeout=20)
