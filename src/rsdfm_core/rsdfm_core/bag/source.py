@@ -46,6 +46,16 @@ def bag_files(path: Path) -> list[Path]:
         return sorted(path.glob('*.mcap'))
 
 
+def custom_data(path: Path) -> dict[str, str]:
+    """Return the custom_data of the bag's metadata.yaml ({} if none or unreadable)."""
+    try:
+        meta = yaml.safe_load((Path(path) / 'metadata.yaml').read_text())
+        data = meta['rosbag2_bagfile_information'].get('custom_data') or {}
+    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 def cut_files(path: Path) -> list[Path]:
     """MCAP files of the bag that are missing or do not end with the MCAP magic (cut short)."""
     bad = []

@@ -80,8 +80,11 @@ def write_bag(
     total: int | None = None,
     compress: bool = True,
     stream: CameraStream = CameraStream(),
+    custom_data: dict[str, str] | None = None,
 ) -> Path:
     """Write every frame; return the bag directory.
+
+    custom_data: key/value strings for metadata.yaml (e.g. WORLD_KEY: the simulated world).
 
     out_dir must not exist yet (rosbag2 creates it).
 
@@ -98,6 +101,8 @@ def write_bag(
     writer = Writer(out, version=9, storage_plugin=StoragePlugin.MCAP)
     if compress:
         writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    for key, value in (custom_data or {}).items():
+        writer.set_custom_data(key, value)
     with writer:
         def put(topic: str, msgtype: str, msg, ns: int) -> None:
             if topic not in conns:

@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     from ..bag import write_bag
     from ..preview import save_preview
+    from ..world.simulator import WORLD_KEY, world_record
 
     if out.exists():
         out.rmdir()             # rosbag2 writer creates the directory itself
@@ -107,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.monotonic()
     stream = CameraStream(args.image_format, '' if args.distortion == 'none' else args.distortion)
-    write_bag(out, frames(), progress=True, total=args.frames, stream=stream)
+    write_bag(out, frames(), progress=True, total=args.frames, stream=stream,
+              custom_data={WORLD_KEY: world_record(cfg)})
     took = time.monotonic() - start
     preview = save_preview(
         out / 'preview.png', first[0], sim.town, cfg.region_size, background=sim.ground.lit

@@ -44,28 +44,40 @@ def in_region(objects: list[ObjectState], grid: BevGrid) -> list[ObjectState]:
     return [o for o, (c, r) in zip(objects, cr) if 0 <= c < grid.cols and 0 <= r < grid.rows]
 
 
+def footprint_raster(xy: np.ndarray, length: np.ndarray, width: np.ndarray, yaw: np.ndarray,
+                     grid: BevGrid) -> np.ndarray:
+    """Return the (R, W) uint16 raster of oriented footprints.
+
+    A cell whose centre is inside footprint i gets i + 1 (later footprints win on overlaps).
+    """
+    out = np.zeros((grid.rows, grid.cols), np.uint16)
+    if len(xy) == 0:
+        return out
+    centres = grid.cell_centres()
+    crs = grid.map_to_cells(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+    for i, (x, y, ln, wd, a, cr) in enumerate(zip(xy[:, 0], xy[:, 1], length, width, yaw, crs)):
+        rad = int(np.ceil(0.5 * np.hypot(ln, wd) / grid.resolution)) + 1
+        c0, c1 = max(int(cr[0]) - rad, 0), min(int(cr[0]) + rad + 1, grid.cols)
+        r0, r1 = max(int(cr[1]) - rad, 0), min(int(cr[1]) + rad + 1, grid.rows)
+        if c0 >= c1 or r0 >= r1:
+            continue
+        d = centres[r0:r1, c0:c1] - np.array([x, y])
+        c, s = np.cos(a), np.sin(a)
+        lx, ly = c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]
+        inside = (np.abs(lx) <= ln / 2) & (np.abs(ly) <= wd / 2)
+        out[r0:r1, c0:c1][inside] = i + 1
+    return out
+
+
 def box_masks(objects: list[ObjectState], grid: BevGrid) -> np.ndarray:
     """Return the (R, W) uint16 instance raster of the boxes.
 
     A cell whose centre is inside a box footprint gets that object's 1-based index.
     """
-    out = np.zeros((grid.rows, grid.cols), np.uint16)
     if not objects:
-        return out
-    centres = grid.cell_centres()
-    for i, o in enumerate(objects):
-        cr = grid.map_to_cells(np.array([[o.x, o.y]]))[0]
-        rad = int(np.ceil(0.5 * np.hypot(o.length, o.width) / grid.resolution)) + 1
-        c0, c1 = max(int(cr[0]) - rad, 0), min(int(cr[0]) + rad + 1, grid.cols)
-        r0, r1 = max(int(cr[1]) - rad, 0), min(int(cr[1]) + rad + 1, grid.rows)
-        if c0 >= c1 or r0 >= r1:
-            continue
-        d = centres[r0:r1, c0:c1] - np.array([o.x, o.y])
-        c, s = np.cos(o.yaw), np.sin(o.yaw)
-        lx, ly = c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]
-        inside = (np.abs(lx) <= o.length / 2) & (np.abs(ly) <= o.width / 2)
-        out[r0:r1, c0:c1][inside] = i + 1
-    return out
+        return np.zeros((grid.rows, grid.cols), np.uint16)
+    a = np.array([[o.x, o.y, o.length, o.width, o.yaw] for o in objects], dtype=np.float64)
+    return footprint_raster(a[:, :2], a[:, 2], a[:, 3], a[:, 4], grid)
 
 
 def gaussian(shape: tuple[int, int], centre: tuple[float, float], sigma: float) -> np.ndarray:

@@ -5,6 +5,7 @@ Deterministic for a given WorldConfig: every random stream is derived from the s
 from __future__ import annotations
 
 from collections.abc import Iterator
+import json
 import sys
 
 import numpy as np
@@ -19,6 +20,33 @@ from .traffic import Traffic
 from ..types import CameraView, Frame
 
 
+def _streams(seed: int) -> list[np.random.Generator]:
+    """Return the simulator's random streams: town, lighting, ground, traffic, fleet."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
+
+
+def town_of(seed: int, town_size: float) -> Town:
+    """Return the town a Simulator of this seed and size builds, without the rest of its world."""
+    return generate_town(_streams(seed)[0], town_size)
+
+
+WORLD_KEY = 'rsdfm.world'      # the custom_data key of a simulated bag's world (seed, size)
+
+
+def world_record(config: WorldConfig) -> str:
+    """Return what a bag keeps of its world to rebuild the town: JSON of seed and town size."""
+    return json.dumps({'seed': int(config.seed), 'town_size': float(config.town_size)})
+
+
+def town_from_record(text: str) -> Town:
+    """Return the town of a world_record(); ValueError if the text is not one."""
+    try:
+        rec = json.loads(text)
+        return town_of(int(rec['seed']), float(rec['town_size']))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f'not a world record ({exc}): {text[:80]!r}') from None
+
+
 class Simulator:
     """`step()` returns the next Frame.
 
@@ -28,10 +56,7 @@ class Simulator:
     def __init__(self, config: WorldConfig | None = None):
         self.config = config = config or WorldConfig()
         config.validate()
-        seeds = np.random.SeedSequence(int(config.seed)).spawn(5)
-        rng_town, rng_light, rng_ground, rng_traffic, rng_fleet = (
-            np.random.default_rng(s) for s in seeds
-        )
+        rng_town, rng_light, rng_ground, rng_traffic, rng_fleet = _streams(config.seed)
         self.town: Town = generate_town(rng_town, config.town_size)
         margin = 3.0
         if config.altitude[0] < self.town.tallest + margin:
@@ -79,6 +104,12 @@ class Simulator:
         self.traffic.advance(1.0 / cfg.rate_hz)
         self.index += 1
         return frame
+
+    def skip(self, n: int) -> None:
+        """Advance the world by n periods without rendering (sparser samples of one scene)."""
+        for _ in range(int(n)):
+            self.traffic.advance(1.0 / self.config.rate_hz)
+            self.index += 1
 
     def frames(self, n: int, progress: bool = False) -> Iterator[Frame]:
         """Yield the next n frames; with progress=True a counter goes to stderr."""
