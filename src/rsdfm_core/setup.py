@@ -26,6 +26,7 @@ setup(
         'rsdfm.commands': [
             'simulate = rsdfm_core.commands.simulate',
             'train = rsdfm_core.commands.train',
+            'train-head = rsdfm_core.commands.train_head',
             'evaluate = rsdfm_core.commands.evaluate',
         ],
     },

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points, EntryPoint
 import sys
 
 GROUP = 'rsdfm.commands'
-ORDER = ('simulate', 'train', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')
+ORDER = ('simulate', 'train', 'train-head', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')
 
 
 class UserError(Exception):

@@ -87,6 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--budget', help='codec budget TOPK:BITS (default from the model config, e.g. 1024:8)'
     )
+    parser.add_argument('--task', metavar='NAME',
+                        help="score a new task's layer instead (road, building, stationary: "
+                             'IoU over the cells some drone saw) with its shipped head or --head')
+    parser.add_argument('--head', help='task head file from rsdfm train-head (with --task)')
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
@@ -130,6 +134,18 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f'--max-frames must be >= 1, got {args.max_frames}')
     budget = parse_budget(args.budget)
+    if args.head and not args.task:
+        raise UserError('--head needs --task (the task the head is for)')
+    if args.task:
+        from rsdfm_core.tasks.layers import check_task
+        try:
+            check_task(args.task)
+        except ValueError as exc:
+            raise UserError(f'--task: {exc}') from None
+        if args.mode != 'collaborative':
+            raise UserError(f'--task scores the collaborative fused map, not --mode {args.mode}')
+        if args.head and not Path(args.head).is_file():
+            raise UserError(f'--head {args.head} does not exist')
     if args.delay < 0 or not math.isfinite(args.delay):
         raise UserError(f'--delay must be a number of milliseconds >= 0, got {args.delay:g}')
     errors = fleet_errors(args)
@@ -161,12 +177,40 @@ def run(args: argparse.Namespace) -> int:
     print(
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
     )
+    if args.task:
+        return _run_task(args, bag, frames, rt, budget, applied)
     align = None
     if args.align != 'off':
         from rsdfm_core.model.align import AlignSettings
         align = AlignSettings(unaligned=args.align)
     res = evaluate_frames(frames, rt, args.mode, budget, align=align,
                           reference=applied['reference'])
+    res['bag'] = str(bag)
+    res['fleet_errors'] = applied
+    text = json.dumps(json_safe(res), indent=2, allow_nan=False)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(text + '\n')
+    print(text)
+    return 0
+
+
+def _run_task(args, bag: Path, frames: list, rt, budget, applied: dict) -> int:
+    """`evaluate --task`: IoU of the task head's layer on the bag."""
+    from rsdfm_core.bag.source import custom_data
+    from rsdfm_core.tasks.evaluate import evaluate_task
+    from rsdfm_core.tasks.head import TaskPredictor
+    from rsdfm_core.world.simulator import town_from_record, WORLD_KEY
+    try:
+        predictor = TaskPredictor(rt, args.head, args.task)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    record = custom_data(bag).get(WORLD_KEY)
+    try:
+        town = town_from_record(record) if record else None
+        res = evaluate_task(frames, rt, predictor, town, budget)
+    except ValueError as exc:
+        raise UserError(f'{bag}: {exc}') from None
     res['bag'] = str(bag)
     res['fleet_errors'] = applied
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)

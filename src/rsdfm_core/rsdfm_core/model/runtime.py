@@ -209,18 +209,37 @@ class FusionDecoder:
         self.align, self.reference = align, reference
 
     @torch.no_grad()
+    def region_inputs(
+        self, maps: list[tuple[torch.Tensor, torch.Tensor, BevGrid]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Resample decoded maps [(bev, valid, grid)] into the region: (N, C, R, W), (N, R, W)."""
+        xs, vs = [], []
+        for bev, valid, grid in maps:
+            x, v = resample(bev[None].float(), valid[None], grid, self.region)
+            xs.append(x[0])
+            vs.append(v[0])
+        return torch.stack(xs), torch.stack(vs)
+
+    def decoded(self, maps: list[tuple[EncodedMap, str]]
+                ) -> list[tuple[torch.Tensor, torch.Tensor, BevGrid]]:
+        """Decode the payloads of [(map, agent)]; a bad one raises PayloadError naming it."""
+        out = []
+        for m, agent in maps:
+            try:
+                bev, valid = decode_payload(self.rt, m)
+            except PayloadError as exc:
+                raise PayloadError(f'map from {agent}: {exc}') from None
+            out.append((bev, valid, m.grid))
+        return out
+
+    @torch.no_grad()
     def fuse_maps(
         self, maps: list[tuple[torch.Tensor, torch.Tensor, BevGrid]], agents: list[str]
     ) -> FusedMap:
         """Already-decoded maps [(bev (C, R, W), valid (R, W), grid)] -> FusedMap."""
         if not maps:
             raise ValueError('no maps to fuse')
-        xs, vs = [], []
-        for bev, valid, grid in maps:
-            x, v = resample(bev[None].float(), valid[None], grid, self.region)
-            xs.append(x[0])
-            vs.append(v[0])
-        x, valid = torch.stack(xs), torch.stack(vs)
+        x, valid = self.region_inputs(maps)
         corrections = []
         if self.align is not None and len(maps) > 1:
             from rsdfm_core.model.align import align_maps
@@ -235,14 +254,7 @@ class FusionDecoder:
         )
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
-        decoded = []
-        for m, agent in maps:
-            try:
-                bev, valid = decode_payload(self.rt, m)
-            except PayloadError as exc:
-                raise PayloadError(f'map from {agent}: {exc}') from None
-            decoded.append((bev, valid, m.grid))
-        return self.fuse_maps(decoded, [a for _, a in maps])
+        return self.fuse_maps(self.decoded(maps), [a for _, a in maps])
 
 
 class TaskHeads:

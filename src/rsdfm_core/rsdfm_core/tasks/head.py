@@ -1,0 +1,97 @@
+"""A new task's head on the fused map, saved on its own.
+
+A new task is a small file, not new drone software.
+
+The file names the model whose fused features it reads (model_id); a head is only loaded
+beside that model, since another model's features mean something else.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rsdfm_core.model.heads import _head
+from rsdfm_core.tasks.layers import check_task
+
+HEAD_FORMAT = 'rsdfm-task-head-v1'
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / 'data' / 'heads'
+
+
+class TaskHead(nn.Module):
+    """(G, Cf, R, W) fused features -> (G, R, W) logits of one binary BEV layer."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.net = _head(channels, 16, 1, bias=-1.0, bias_channels=slice(0, 1))
+
+    def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        return self.net(fused)[:, 0]
+
+
+def shipped_head(task: str) -> Path:
+    """Path of the head shipped for `task` (it may be missing if none was trained)."""
+    return SHIPPED_DIR / f'{check_task(task)}.pt'
+
+
+def save_head(path: str | Path, head: TaskHead, task: str, model_id: str,
+              info: dict | None = None) -> None:
+    """Write the head, its task, the model_id of the fused features it reads and `info`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp')
+    torch.save({'format': HEAD_FORMAT, 'task': task, 'model_id': model_id,
+                'channels': int(head.net[0].in_channels),
+                'state_dict': head.state_dict(), 'info': info or {}}, tmp)
+    tmp.replace(path)
+
+
+def load_head(path: str | Path) -> tuple[TaskHead, dict]:
+    """Load a head file: (head in eval mode, its metadata). ValueError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f'no task head at {path}')
+    try:
+        blob = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as exc:        # noqa: BLE001 - any unreadable file is the same user error
+        raise ValueError(f'{path} is not a readable task head: {exc}') from None
+    if not isinstance(blob, dict) or blob.get('format') != HEAD_FORMAT:
+        raise ValueError(f'{path} is not an rsdfm task head (format {HEAD_FORMAT})')
+    head = TaskHead(int(blob['channels']))
+    head.load_state_dict(blob['state_dict'])
+    meta = {k: blob[k] for k in ('task', 'model_id', 'channels', 'info')}
+    return head.eval(), meta
+
+
+class TaskPredictor:
+    """Runs one task head on fused maps of the model `rt` (rsdfm_core.model.runtime.Runtime)."""
+
+    def __init__(self, rt, path: str | Path | None = None, task: str | None = None,
+                 threshold: float = 0.5):
+        if path is None:
+            if task is None:
+                raise ValueError('give a head file or a task with a shipped head')
+            path = shipped_head(task)
+        self.head, self.meta = load_head(path)
+        if task is not None and self.meta['task'] != task:
+            raise ValueError(f'{path} is a head for task {self.meta["task"]!r}, not {task!r}')
+        if self.meta['model_id'] != rt.model_id:
+            raise ValueError(f'{path} reads the fused features of model {self.meta["model_id"]}, '
+                             f'but the loaded model is {rt.model_id}')
+        self.task, self.rt, self.threshold = self.meta['task'], rt, float(threshold)
+        self.head.to(rt.device)
+
+    @torch.no_grad()
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """(R, W) float32 probability of the layer from fused features (Cf, R, W)."""
+        Cf = self.meta['channels']
+        if features.ndim != 3 or features.shape[0] != Cf:
+            raise ValueError(f'fused map must be ({Cf}, rows, cols), got {features.shape}')
+        x = torch.from_numpy(np.asarray(features, dtype=np.float32))[None].to(self.rt.device)
+        return torch.sigmoid(self.head(x))[0].cpu().numpy()
+
+    def mask(self, features: np.ndarray) -> np.ndarray:
+        """(R, W) bool: the layer where its probability passes the threshold."""
+        return self.probability(features) >= self.threshold

@@ -1,0 +1,102 @@
+"""Training and test scenes of the new tasks: what the fusion side receives, and the truth.
+
+Each scene is a simulated frame passed through the shipped drone side and codec exactly as in
+flight (payloads at the deployed budget, decoded and resampled into the fusion region), with
+the ground truth of every task on the region. Scenes are sampled `every` frames apart (the
+world advances in between without rendering) and cached by model, seeds and sampling, so
+training several heads renders each scene once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import hashlib
+import json
+from pathlib import Path
+import sys
+import time
+
+import numpy as np
+import torch
+
+from rsdfm_core.tasks.layers import task_mask, TASKS
+
+
+@dataclass
+class Scenes:
+    """F scenes of N drones on the fusion region (R, W)."""
+
+    maps: np.ndarray                    # (F, N, C, R, W) float16 drone maps, decoded payloads
+    valid: np.ndarray                   # (F, N, R, W) bool: cells each drone saw
+    targets: dict[str, np.ndarray]      # task -> (F, R, W) bool
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    def coverage(self) -> np.ndarray:
+        """(F, R, W) bool: cells at least one drone saw (the rest is not scored)."""
+        return self.valid.any(1)
+
+
+def _key(model_id: str, seeds: list[int], frames: int, every: int, drones: int) -> str:
+    blob = json.dumps([model_id, list(seeds), frames, every, drones, sorted(TASKS)])
+    return 'scenes_' + hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def simulate_scenes(rt, seeds: list[int], frames: int, every: int = 5, drones: int = 4,
+                    log=None) -> Scenes:
+    """Render `frames` scenes of each seed through the model `rt` (a Runtime)."""
+    from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder
+    from rsdfm_core.world import Simulator, WorldConfig
+
+    enc, dec = DroneEncoder(rt), FusionDecoder(rt)
+    maps, valid, targets = [], [], {t: [] for t in TASKS}
+    t0 = time.time()
+    for i, seed in enumerate(seeds):
+        sim = Simulator(WorldConfig(seed=int(seed), drones=drones, dense_gt=False))
+        for k in range(frames):
+            if k:
+                sim.skip(every - 1)
+            f = sim.step()
+            encoded = [(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views]
+            x, v = dec.region_inputs(dec.decoded(encoded))
+            maps.append(x.numpy().astype(np.float16))
+            valid.append(v.numpy() > 0.5)
+            for t in TASKS:
+                targets[t].append(task_mask(t, sim.town, f.objects, dec.region))
+        if log:
+            log(f'scenes: seed {seed} done, {i + 1}/{len(seeds)} seeds '
+                f'({time.time() - t0:.0f} s)')
+    return Scenes(np.stack(maps), np.stack(valid), {t: np.stack(m) for t, m in targets.items()})
+
+
+def cached_scenes(cache_dir: str | Path | None, rt, seeds: list[int], frames: int,
+                  every: int = 5, drones: int = 4, log=None) -> Scenes:
+    """simulate_scenes() through a cache file in cache_dir (None: no cache)."""
+    if cache_dir is None:
+        return simulate_scenes(rt, seeds, frames, every, drones, log)
+    path = Path(cache_dir) / (_key(rt.model_id, seeds, frames, every, drones) + '.npz')
+    if path.is_file():
+        d = np.load(path)
+        return Scenes(d['maps'], d['valid'], {t: d[f'target_{t}'] for t in TASKS})
+    s = simulate_scenes(rt, seeds, frames, every, drones, log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp.npz')
+    np.savez(tmp, maps=s.maps, valid=s.valid, **{f'target_{t}': m for t, m in s.targets.items()})
+    tmp.replace(path)
+    return s
+
+
+@torch.no_grad()
+def fused_features(rt, scenes: Scenes, batch: int = 4) -> torch.Tensor:
+    """(F, Cf, R, W) float32 fused features of the scenes through the frozen fusion side."""
+    out = []
+    for i in range(0, len(scenes), batch):
+        x = torch.from_numpy(scenes.maps[i:i + batch].astype(np.float32))
+        v = torch.from_numpy(scenes.valid[i:i + batch])
+        out.append(rt.net.fuse(x, v))
+    return torch.cat(out)
+
+
+def log_stderr(msg: str) -> None:
+    """Progress line on stderr."""
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,117 @@
+"""Train and score a new task's head on the fused maps.
+
+`frozen` (what ships): the drone side, codec and fusion side are the shipped model's, only the
+small head learns, so the drones' weights, model_id and transmitted bytes are unchanged.
+`fusion` (the comparison): the fusion side (attention fusion and BEV decoder) learns with the
+head, on the same decoded maps, iterations and batches: how much a task gains when the shared
+features may change for it. Scores are IoU over the cells some drone saw.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import BinaryJaccardIndex
+
+from rsdfm_core.tasks.head import TaskHead
+from rsdfm_core.tasks.layers import check_task
+from rsdfm_core.tasks.scenes import fused_features, Scenes
+
+UNFREEZE = ('none', 'fusion')
+IGNORE = -1
+
+
+class FusionSide(torch.nn.Module):
+    """A trainable copy of the model's fusion side: maps (G, N, C, R, W) -> (G, Cf, R, W)."""
+
+    def __init__(self, net) -> None:
+        super().__init__()
+        self.fusion = copy.deepcopy(net.fusion)
+        self.decoder = copy.deepcopy(net.decoder)
+
+    def forward(self, maps: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.fusion(maps, valid))
+
+
+def _pos_weight(targets: np.ndarray, seen: np.ndarray) -> float:
+    pos = float((targets & seen).sum())
+    neg = float((~targets & seen).sum())
+    return float(np.clip(neg / max(pos, 1.0), 1.0, 20.0))
+
+
+def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float = 2e-3,
+               batch: int = 4, unfreeze: str = 'none', seed: int = 0,
+               log: Callable[[str], None] | None = None
+               ) -> tuple[TaskHead, FusionSide | None, list[float]]:
+    """Train a head for `task` (and with unfreeze='fusion' a copy of the fusion side).
+
+    Returns the head, the trained fusion side (None when frozen) and the loss per iteration.
+    """
+    check_task(task)
+    if unfreeze not in UNFREEZE:
+        raise ValueError(f'unfreeze must be one of {UNFREEZE}, got {unfreeze!r}')
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    Cf = rt.config['model']['fused_channels']
+    head = TaskHead(Cf)
+    side = FusionSide(rt.net) if unfreeze == 'fusion' else None
+    seen = scenes.coverage()
+    target = torch.from_numpy(scenes.targets[task]).float()
+    mask = torch.from_numpy(seen).float()
+    pos_weight = torch.tensor(_pos_weight(scenes.targets[task], seen))
+    feats = fused_features(rt, scenes) if side is None else None
+    params = list(head.parameters())
+    if side is not None:
+        side.eval()          # batch norms keep the shipped statistics; their weights learn
+        params += list(side.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    losses, t0 = [], time.time()
+    for it in range(iterations):
+        pick = [rng.randrange(len(scenes)) for _ in range(batch)]
+        if side is None:
+            fused = feats[pick]
+        else:
+            fused = side(torch.from_numpy(scenes.maps[pick].astype(np.float32)),
+                         torch.from_numpy(scenes.valid[pick]))
+        logits = head(fused)
+        loss = (F.binary_cross_entropy_with_logits(logits, target[pick], reduction='none',
+                                                   pos_weight=pos_weight) * mask[pick]).sum()
+        loss = loss / mask[pick].sum().clamp(min=1.0)
+        for g in opt.param_groups:
+            g['lr'] = lr * 0.5 * (1 + np.cos(np.pi * it / iterations))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if log and ((it + 1) % 100 == 0 or it + 1 == iterations):
+            rate = (time.time() - t0) / (it + 1)
+            log(f'train-head[{task}, {unfreeze}] it {it + 1}/{iterations} loss '
+                f'{np.mean(losses[-100:]):.4f} {rate:.2f} s/it ETA '
+                f'{rate * (iterations - it - 1) / 60:.1f} min')
+    return head.eval(), side, losses
+
+
+@torch.no_grad()
+def score_head(rt, scenes: Scenes, task: str, head: TaskHead, side: FusionSide | None = None,
+               threshold: float = 0.5) -> dict:
+    """Return the IoU of the head's layer against the truth over the cells some drone saw."""
+    check_task(task)
+    metric = BinaryJaccardIndex(threshold=threshold, ignore_index=IGNORE)
+    seen = scenes.coverage()
+    for i in range(0, len(scenes), 4):
+        if side is None:
+            fused = fused_features(rt, Scenes(scenes.maps[i:i + 4], scenes.valid[i:i + 4], {}))
+        else:
+            fused = side(torch.from_numpy(scenes.maps[i:i + 4].astype(np.float32)),
+                         torch.from_numpy(scenes.valid[i:i + 4]))
+        truth = torch.from_numpy(scenes.targets[task][i:i + 4].astype(np.int64))
+        truth[~torch.from_numpy(seen[i:i + 4])] = IGNORE
+        metric.update(torch.sigmoid(head(fused)), truth)
+    share = float(scenes.targets[task][seen].mean()) if seen.any() else 0.0
+    return {'iou': float(metric.compute()), 'scenes': len(scenes),
+            'cells_scored': int(seen.sum()), 'positive_share': round(share, 4)}

@@ -1,0 +1,162 @@
+"""New BEV tasks on the fused maps: their truth, a head trained on the frozen model, its score.
+
+The head learns on the fused maps of the shipped model without touching it (same model_id, so
+the drones' software and bytes are unchanged), is a small file of its own, refuses to run
+beside another model, and `rsdfm evaluate --task` scores it on a simulated bag.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rsdfm_core.cli import main
+from rsdfm_core.geometry import BevGrid
+from rsdfm_core.graph import fleet_graph, GraphError
+from rsdfm_core.model.runtime import Runtime
+from rsdfm_core.tasks.head import load_head, save_head, TaskHead, TaskPredictor
+from rsdfm_core.tasks.layers import building_mask, road_mask, stationary_mask, task_mask, TASKS
+from rsdfm_core.types import ObjectState
+from rsdfm_core.world import Simulator, WorldConfig
+from rsdfm_core.world.simulator import town_from_record, town_of, world_record
+
+GRID = BevGrid.centred(0.0, 0.0, 128.0, 128.0, 1.0)
+
+
+@pytest.fixture(scope='module')
+def town():
+    return town_of(7, 240.0)
+
+
+def _cell(xy):
+    c, r = GRID.map_to_cells(np.array([xy]))[0]
+    return int(r), int(c)
+
+
+def test_town_of_a_seed_is_the_simulators_town():
+    sim = Simulator(WorldConfig(seed=11, dense_gt=False))
+    again = town_of(11, sim.config.town_size)
+    np.testing.assert_array_equal(again.road_xs, sim.town.road_xs)
+    np.testing.assert_array_equal(again.buildings.centre, sim.town.buildings.centre)
+    rebuilt = town_from_record(world_record(sim.config))
+    np.testing.assert_array_equal(rebuilt.road_ys, sim.town.road_ys)
+    with pytest.raises(ValueError, match='not a world record'):
+        town_from_record('{"seed": "x"}')
+
+
+def test_road_is_the_carriageway_and_buildings_their_footprints(town):
+    road = road_mask(town, GRID)
+    x = next(v for v in town.road_xs if abs(v) < 50)
+    y = next(v for v in np.arange(-60.0, 60.0, 0.5)
+             if min(abs(v - r) for r in town.road_ys) > 12)      # away from crossing roads
+    assert road[_cell((x, y))] and road[_cell((x + 4.5, y))]
+    assert not road[_cell((x + town.road_half_width + 1.5, y))]       # the sidewalk
+    building = building_mask(town, GRID)
+    b = town.buildings
+    inside = [i for i in range(len(b.yaw)) if np.all(np.abs(b.centre[i, :2]) < 55)]
+    assert inside, 'the test town has buildings in the region'
+    for i in inside:
+        assert building[_cell(b.centre[i, :2])]
+        assert not road[_cell(b.centre[i, :2])]
+    area = sum(4 * b.half[i, 0] * b.half[i, 1] for i in range(len(b.yaw))
+               if np.all(np.abs(b.centre[i, :2]) + b.half[i, :2] < 64))
+    assert area <= building.sum() <= area * 1.3 + 400
+
+
+def test_stationary_keeps_only_the_vehicles_standing_still():
+    parked = ObjectState(1, 'car', 10.0, 10.0, 0.75, 4.5, 1.9, 1.5, 0.0, 0.0, 0.1)
+    moving = ObjectState(2, 'car', -10.0, -10.0, 0.75, 4.5, 1.9, 1.5, 0.0, 5.0, 0.0)
+    m = stationary_mask([parked, moving], GRID)
+    assert m[_cell((10.0, 10.0))] and not m[_cell((-10.0, -10.0))]
+    assert 6 <= m.sum() <= 12                       # one car footprint of 8.6 m^2
+    with pytest.raises(ValueError, match='known tasks are road, building, stationary'):
+        task_mask('parking', None, [], GRID)
+    with pytest.raises(ValueError, match='needs the town'):
+        task_mask('road', None, [], GRID)
+
+
+def test_a_head_file_is_small_and_only_runs_beside_its_model(tmp_path):
+    rt = Runtime.load(None, threads=1)
+    head = TaskHead(rt.config['model']['fused_channels'])
+    save_head(tmp_path / 'h.pt', head, 'road', rt.model_id)
+    assert (tmp_path / 'h.pt').stat().st_size < 64_000
+    pred = TaskPredictor(rt, tmp_path / 'h.pt')
+    assert pred.task == 'road' and pred.mask(np.zeros((32, 8, 8), np.float16)).shape == (8, 8)
+    with pytest.raises(ValueError, match=r'must be \(32, rows, cols\)'):
+        pred.mask(np.zeros((3, 8, 8), np.float16))
+    with pytest.raises(ValueError, match='is a head for task .road., not .building.'):
+        TaskPredictor(rt, tmp_path / 'h.pt', 'building')
+    save_head(tmp_path / 'other.pt', head, 'road', '0123456789abcdef')
+    with pytest.raises(ValueError, match='model 0123456789abcdef, but the loaded model is'):
+        TaskPredictor(rt, tmp_path / 'other.pt')
+    (tmp_path / 'junk.pt').write_bytes(b'not a head')
+    with pytest.raises(ValueError, match='not a readable task head'):
+        load_head(tmp_path / 'junk.pt')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Train a road head in a few iterations on 2 scenes, scored on 1 held-out scene."""
+    d = tmp_path_factory.mktemp('heads')
+    before = Runtime.load(None, threads=1).model_id
+    code = main(['train-head', '--task', 'road', '--out', str(d / 'road.pt'), '--seeds', '3',
+                 '--test-seeds', '4', '--frames', '2', '--iterations', '40', '--lr', '0.01',
+                 '--cache-dir', str(d / 'cache'), '--json', str(d / 'road.json')])
+    assert code == 0
+    return d, before
+
+
+def test_train_head_learns_on_the_frozen_model(trained):
+    d, before = trained
+    result = json.loads((d / 'road.json').read_text())
+    head, meta = load_head(d / 'road.pt')
+    assert meta['task'] == 'road' and meta['model_id'] == before == result['model_id']
+    assert Runtime.load(None, threads=1).model_id == before         # the drone side untouched
+    assert 0.0 <= result['iou'] <= 1.0 and result['scenes'] == 2
+    # a road layer covers ~40 % of a town: the trained head beats 'no road anywhere' (IoU 0)
+    assert result['iou'] > 0.2, result
+    assert list(d.glob('cache/scenes_*.npz')), 'rendered scenes are cached for the next head'
+
+
+def test_evaluate_scores_a_task_on_a_simulated_bag(trained, tmp_path, capsys):
+    d, _ = trained
+    bag = tmp_path / 'bag'
+    assert main(['simulate', '--out', str(bag), '--seed', '5', '--frames', '2', '--drones', '2',
+                 '--no-dense-gt']) == 0
+    capsys.readouterr()
+    assert main(['evaluate', '--bag', str(bag), '--task', 'road', '--head', str(d / 'road.pt'),
+                 '--json', str(tmp_path / 'e.json')]) == 0
+    res = json.loads((tmp_path / 'e.json').read_text())
+    assert res['task'] == 'road' and res['frames'] == 2 and res['iou'] > 0.2, res
+
+
+def test_evaluate_task_refuses_what_it_cannot_score(trained, tmp_path, capsys):
+    d, _ = trained
+    bag = tmp_path / 'bag'
+    assert main(['simulate', '--out', str(bag), '--frames', '1', '--drones', '1',
+                 '--no-dense-gt']) == 0
+    meta = bag / 'metadata.yaml'
+    meta.write_text(meta.read_text().replace('rsdfm.world', 'other.key'))
+    for args, words in ((['--task', 'road', '--head', str(d / 'road.pt')], 'does not say which'),
+                        (['--task', 'parking'], 'known tasks are'),
+                        (['--head', str(d / 'road.pt')], '--head needs --task'),
+                        (['--task', 'road', '--mode', 'late'], 'collaborative fused map')):
+        capsys.readouterr()
+        assert main(['evaluate', '--bag', str(bag), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert words in err and 'Traceback' not in err, err
+
+
+def test_the_graph_starts_one_task_node_per_task():
+    graph = fleet_graph(namespaces=['uav1'], tasks='road,stationary=/tmp/h.pt')
+    road = graph.node('/road_task_node')
+    assert road.executable == 'task_node' and road.parameters['task'] == 'road'
+    assert graph.node('/stationary_task_node').parameters['head'] == '/tmp/h.pt'
+    assert len(graph.nodes) == 1 + 4 + 2
+    for bad in ('Road', 'road,road', '2road=h.pt'):
+        with pytest.raises(GraphError):
+            fleet_graph(namespaces=['uav1'], tasks=bad)
+    assert set(TASKS) == {'road', 'building', 'stationary'}
+    assert torch.is_tensor(TaskHead(32)(torch.zeros(1, 32, 4, 4)))
