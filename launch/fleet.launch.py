@@ -4,6 +4,7 @@
     ros2 launch launch/fleet.launch.py drones:=4                 # by path, from a checkout
     ros2 launch rsdfm_bringup fleet.launch.py namespaces:=[uav1,uav3] weights:=model.pt rviz:=true
     ros2 launch rsdfm_bringup fleet.launch.py use_sim_time:=true  # with: ros2 bag play --clock BAG
+    ros2 launch rsdfm_bringup fleet.launch.py tasks:=[road,building]  # new tasks' layers too
 
 The node list comes from rsdfm_core.graph (config/fleet.yaml), the same description that
 `rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout; the
@@ -53,7 +54,8 @@ def _nodes(context, *args, **kwargs):
         return LaunchConfiguration(name).perform(context)
 
     graph = fleet_graph(drones=int(arg('drones')), namespaces=arg('namespaces') or None,
-                        weights=arg('weights') or None, params_file=arg('params_file') or None)
+                        weights=arg('weights') or None, params_file=arg('params_file') or None,
+                        tasks=arg('tasks') or None)
     # A recorded bag carries its capture stamps: with use_sim_time the nodes' clocks follow the
     # bag's /clock, so the fusion node's stamp-age check compares like with like.
     sim_time = {'use_sim_time': arg('use_sim_time').lower() in ('true', '1')}
@@ -94,6 +96,12 @@ def generate_launch_description() -> LaunchDescription:
                 'params_file',
                 default_value=str(config_dir() / 'rsdfm.yaml'),
                 description='node parameters file',
+            ),
+            DeclareLaunchArgument(
+                'tasks',
+                default_value='',
+                description='new BEV tasks, one task_node each, e.g. [road,building] or '
+                '[parking=heads/parking.pt] (a head trained with rsdfm train-head)',
             ),
             DeclareLaunchArgument(
                 'rviz', default_value='false', description='start rviz2 with config/rsdfm.rviz'

@@ -22,6 +22,7 @@ setup(
             'fusion_node = rsdfm_fusion.fusion_node:main',
             'detection_node = rsdfm_fusion.detection_node:main',
             'segmentation_node = rsdfm_fusion.segmentation_node:main',
+            'task_node = rsdfm_fusion.task_node:main',
             'trajectory_node = rsdfm_fusion.trajectory_node:main',
         ],
     },

@@ -25,6 +25,9 @@ CASES = [
     ('rsdfm_fusion.fusion_node', 'align:=maybe', 'align must be off, keep or drop'),
     ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
     ('rsdfm_fusion.trajectory_node', 'weights:=/nonexistent/w.pt', 'cannot load weights'),
+    ('rsdfm_fusion.task_node', 'task:=parking', 'known tasks are road, building, stationary'),
+    ('rsdfm_fusion.task_node', 'head:=/nonexistent/h.pt', 'no task head at /nonexistent/h.pt'),
+    ('rsdfm_fusion.task_node', 'threshold:=1.5', 'threshold must be in (0, 1)'),
 ]
 
 

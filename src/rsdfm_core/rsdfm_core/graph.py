@@ -16,6 +16,7 @@ from typing import Sequence
 
 import yaml
 
+_TASK = re.compile(r'^[a-z][a-z0-9_]*$')
 _NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
 
 
@@ -138,15 +139,38 @@ def drone_namespaces(drones: int | None = None, namespaces: str | Sequence[str] 
     return [f'/{prefix}{i}' for i in range(1, int(drones) + 1)]
 
 
+def parse_tasks(tasks: str | Sequence[str] | None) -> list[tuple[str, str]]:
+    """New-task nodes to add: 'road,building' or ['parking=heads/parking.pt'] -> [(task, head)].
+
+    A task without '=FILE' uses its shipped head ('' here).
+    """
+    if not tasks:
+        return []
+    if isinstance(tasks, str):
+        tasks = [t for t in re.split(r'[\s,\[\]\'"]+', tasks) if t]
+    out = []
+    for item in tasks:
+        name, _, head = item.partition('=')
+        if not _TASK.match(name):
+            raise GraphError(f'bad task {item!r}: use NAME or NAME=HEAD_FILE, NAME of lower-case '
+                             'letters, digits and _ (e.g. road)')
+        out.append((name, head))
+    if len({n for n, _ in out}) != len(out):
+        raise GraphError(f'tasks repeat: {[n for n, _ in out]}')
+    return out
+
+
 def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | None = None,
                 weights: str | None = None, params_file: str | Path | None = None,
-                parameters: dict | None = None, layout: dict | None = None) -> FleetGraph:
+                parameters: dict | None = None, layout: dict | None = None,
+                tasks: str | Sequence[str] | None = None) -> FleetGraph:
     """Expand the fleet layout for one fleet.
 
     drones / namespaces: fleet size or explicit namespaces (defaults from fleet.yaml).
     weights: checkpoint given to every node (None = the nodes' default).
     params_file: parameters file for every node (None = config/rsdfm.yaml).
     parameters: extra overrides for every node, e.g. {'threads': 1}.
+    tasks: new BEV tasks, one task_node each (<task>_task_node): see parse_tasks().
     """
     layout = layout or load_layout()
     base = Path(layout['_dir'])
@@ -178,6 +202,10 @@ def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | Non
     for ns in spaces:
         nodes += [spec(e, ns) for e in layout['per_drone']]
     nodes += [spec(e, '') for e in layout['central']]
+    for task, head in parse_tasks(tasks):
+        nodes.append(spec({'package': 'rsdfm_fusion', 'executable': 'task_node',
+                           'name': f'{task}_task_node',
+                           'parameters': {'task': task, 'head': head}}, ''))
     return FleetGraph(
         tuple(spaces),
         tuple(nodes),

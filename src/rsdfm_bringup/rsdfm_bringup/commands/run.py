@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help='explicit drone namespaces, e.g. uav1,uav3 (overrides --drones)',
     )
     parser.add_argument(
+        '--tasks',
+        default=None,
+        help='new BEV tasks, one task_node each: road,building or parking=HEAD_FILE '
+        '(a head from rsdfm train-head)',
+    )
+    parser.add_argument(
         '--weights',
         default=None,
         help='model checkpoint for every node (default: shipped weights)',
@@ -73,6 +79,7 @@ def build_graph(args: argparse.Namespace):
             weights=args.weights,
             params_file=args.params_file,
             parameters=parse_param_overrides(args.param),
+            tasks=args.tasks,
         )
     except GraphError as exc:
         raise UserError(str(exc)) from None
