@@ -60,8 +60,10 @@ TRAIN_DEFAULTS = {
 
 
 def log(msg: str, log_file=None) -> None:
-    """Write one line to stderr (and log_file): one write, so the lines of ranks sharing a
-    terminal do not run together."""
+    """Write one line to stderr (and log_file).
+
+    One write per line, so the lines of ranks sharing a terminal do not run together.
+    """
     sys.stderr.write(msg + '\n')
     sys.stderr.flush()
     if log_file is not None:
