@@ -63,7 +63,7 @@ def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
 
     context = LaunchContext()
     context.launch_configurations.update({'drones': '4', 'namespaces': '', 'weights': '',
-                                          'params_file': '', 'rviz': 'false',
+                                          'params_file': '', 'rviz': 'false', 'tasks': '',
                                           'use_sim_time': 'false', 'respawn': 'true', **arguments})
     return module.generate_launch_description().entities[-1].execute(context), context
 
@@ -92,6 +92,16 @@ def node_env(node, context) -> dict[str, str]:
 
     return {perform_substitutions(context, key): perform_substitutions(context, value)
             for key, value in node.process_description.additional_env or []}
+
+
+def test_launch_argument_tasks_starts_a_task_node_per_task(clean_environ) -> None:
+    from launch_ros.actions import Node
+
+    actions, context = expand(load(LAUNCH), drones='1', tasks='[road,stationary=/h/s.pt]')
+    params = [node_parameters(n, context)
+              for n in actions if isinstance(n, Node) and n.node_executable == 'task_node']
+    tasks = {p['task']: p['head'] for p in params}
+    assert tasks == {'road': '', 'stationary': '/h/s.pt'}
 
 
 @pytest.mark.parametrize('use_sim_time', ['false', 'true'])

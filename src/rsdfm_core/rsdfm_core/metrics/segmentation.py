@@ -7,6 +7,25 @@ from __future__ import annotations
 import numpy as np
 
 
+class LayerIoU:
+    """Accumulates the IoU of a binary BEV layer over frames, on the cells that are scored."""
+
+    def __init__(self) -> None:
+        self.inter = self.union = 0
+
+    def add(self, pred: np.ndarray, truth: np.ndarray, scored: np.ndarray | None = None) -> None:
+        """Add one frame: predicted and true layers (R, W), cells to score (None: all)."""
+        p, g = np.asarray(pred, bool), np.asarray(truth, bool)
+        if scored is not None:
+            p, g = p & scored, g & scored
+        self.inter += int((p & g).sum())
+        self.union += int((p | g).sum())
+
+    @property
+    def iou(self) -> float:
+        return self.inter / self.union if self.union else float('nan')
+
+
 class SegmentationMeter:
     """Accumulates semantic IoU (vehicle class) and PQ over frames.
 

@@ -6,16 +6,11 @@ that of `stationary` from the bag's ground-truth boxes. Cells no drone saw are n
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-from torchmetrics.classification import BinaryJaccardIndex
-
+from rsdfm_core.metrics.segmentation import LayerIoU
 from rsdfm_core.tasks.head import TaskPredictor
 from rsdfm_core.tasks.layers import STATIC_TASKS, task_mask
 from rsdfm_core.types import Frame
 from rsdfm_core.world.town import Town
-
-IGNORE = -1
 
 
 def evaluate_task(frames: list[Frame], rt, predictor: TaskPredictor, town: Town | None,
@@ -28,13 +23,11 @@ def evaluate_task(frames: list[Frame], rt, predictor: TaskPredictor, town: Town 
         raise ValueError(f'task {task} is scored against the town, and this bag does not say '
                          'which (bags from rsdfm simulate do, in metadata.yaml custom_data)')
     enc, dec = DroneEncoder(rt, budget), FusionDecoder(rt)
-    metric = BinaryJaccardIndex(threshold=predictor.threshold, ignore_index=IGNORE)
+    metric = LayerIoU()
     static = task_mask(task, town, [], dec.region) if task in STATIC_TASKS else None
     for f in frames:
         fused = dec.fuse([(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views])
         truth = static if static is not None else task_mask(task, town, f.objects, dec.region)
-        truth = torch.from_numpy(truth.astype(np.int64))
-        truth[torch.from_numpy(fused.coverage == 0)] = IGNORE
-        metric.update(torch.from_numpy(predictor.probability(fused.features)), truth)
-    return {'task': task, 'iou': float(metric.compute()), 'frames': len(frames),
+        metric.add(predictor.mask(fused.features), truth, fused.coverage > 0)
+    return {'task': task, 'iou': metric.iou, 'frames': len(frames),
             'head_model_id': predictor.meta['model_id'], 'head_info': predictor.meta['info']}

@@ -16,14 +16,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchmetrics.classification import BinaryJaccardIndex
 
+from rsdfm_core.metrics.segmentation import LayerIoU
 from rsdfm_core.tasks.head import TaskHead
 from rsdfm_core.tasks.layers import check_task
 from rsdfm_core.tasks.scenes import fused_features, Scenes
 
 UNFREEZE = ('none', 'fusion')
-IGNORE = -1
 
 
 class FusionSide(torch.nn.Module):
@@ -101,7 +100,7 @@ def score_head(rt, scenes: Scenes, task: str, head: TaskHead, side: FusionSide |
                threshold: float = 0.5) -> dict:
     """Return the IoU of the head's layer against the truth over the cells some drone saw."""
     check_task(task)
-    metric = BinaryJaccardIndex(threshold=threshold, ignore_index=IGNORE)
+    metric = LayerIoU()
     seen = scenes.coverage()
     for i in range(0, len(scenes), 4):
         if side is None:
@@ -109,9 +108,9 @@ def score_head(rt, scenes: Scenes, task: str, head: TaskHead, side: FusionSide |
         else:
             fused = side(torch.from_numpy(scenes.maps[i:i + 4].astype(np.float32)),
                          torch.from_numpy(scenes.valid[i:i + 4]))
-        truth = torch.from_numpy(scenes.targets[task][i:i + 4].astype(np.int64))
-        truth[~torch.from_numpy(seen[i:i + 4])] = IGNORE
-        metric.update(torch.sigmoid(head(fused)), truth)
+        layers = (torch.sigmoid(head(fused)) >= threshold).numpy()
+        for k, layer in enumerate(layers):
+            metric.add(layer, scenes.targets[task][i + k], seen[i + k])
     share = float(scenes.targets[task][seen].mean()) if seen.any() else 0.0
-    return {'iou': float(metric.compute()), 'scenes': len(scenes),
+    return {'iou': metric.iou, 'scenes': len(scenes),
             'cells_scored': int(seen.sum()), 'positive_share': round(share, 4)}
