@@ -42,13 +42,16 @@ def _head_file(rt, path):
     from rsdfm_core.tasks.head import save_head, TaskHead
 
     head = TaskHead(rt.config['model']['fused_channels'])
+    convs = [m for m in head.net if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():
-        for layer in (head.net[0], head.net[2]):
-            layer.weight.zero_()
-            layer.bias.zero_()
-        head.net[0].weight[0, 0, 1, 1] = 10.0
-        head.net[2].weight[0, 0] = 1.0
-        head.net[2].bias[0] = -5.0
+        for conv in convs:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        convs[0].weight[0, 0, 1, 1] = 10.0            # channel 0 through the centre taps only
+        for conv in convs[1:-1]:
+            conv.weight[0, 0, 1, 1] = 1.0
+        convs[-1].weight[0, 0] = 1.0
+        convs[-1].bias[0] = -5.0
     save_head(path, head, 'building', rt.model_id)
     return path
 
