@@ -178,13 +178,14 @@ def run(args: argparse.Namespace) -> int:
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
     )
     if args.task:
-        return _run_task(args, bag, frames, rt, budget, applied)
-    align = None
-    if args.align != 'off':
-        from rsdfm_core.model.align import AlignSettings
-        align = AlignSettings(unaligned=args.align)
-    res = evaluate_frames(frames, rt, args.mode, budget, align=align,
-                          reference=applied['reference'])
+        res = _task_scores(args, bag, frames, rt, budget)
+    else:
+        align = None
+        if args.align != 'off':
+            from rsdfm_core.model.align import AlignSettings
+            align = AlignSettings(unaligned=args.align)
+        res = evaluate_frames(frames, rt, args.mode, budget, align=align,
+                              reference=applied['reference'])
     res['bag'] = str(bag)
     res['fleet_errors'] = applied
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)
@@ -195,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_task(args, bag: Path, frames: list, rt, budget, applied: dict) -> int:
+def _task_scores(args, bag: Path, frames: list, rt, budget) -> dict:
     """`evaluate --task`: IoU of the task head's layer on the bag."""
     from rsdfm_core.bag.source import custom_data
     from rsdfm_core.tasks.evaluate import evaluate_task
@@ -208,14 +209,6 @@ def _run_task(args, bag: Path, frames: list, rt, budget, applied: dict) -> int:
     record = custom_data(bag).get(WORLD_KEY)
     try:
         town = town_from_record(record) if record else None
-        res = evaluate_task(frames, rt, predictor, town, budget)
+        return evaluate_task(frames, rt, predictor, town, budget)
     except ValueError as exc:
         raise UserError(f'{bag}: {exc}') from None
-    res['bag'] = str(bag)
-    res['fleet_errors'] = applied
-    text = json.dumps(json_safe(res), indent=2, allow_nan=False)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + '\n')
-    print(text)
-    return 0
