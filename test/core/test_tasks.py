@@ -123,6 +123,20 @@ def test_train_head_learns_on_the_frozen_model(trained):
     assert list(d.glob('cache/scenes_*.npz')), 'rendered scenes are cached for the next head'
 
 
+@pytest.mark.parametrize('unfreeze', ['fusion', 'all'])
+def test_the_unfrozen_comparisons_train_a_copy_and_write_no_head(trained, unfreeze, tmp_path):
+    d, before = trained
+    out = tmp_path / 'road.pt'
+    assert main(['train-head', '--task', 'road', '--out', str(out), '--seeds', '3',
+                 '--test-seeds', '4', '--frames', '2', '--iterations', '3', '--batch', '2',
+                 '--unfreeze', unfreeze, '--cache-dir', str(d / 'cache'),
+                 '--json', str(tmp_path / 'r.json')]) == 0
+    result = json.loads((tmp_path / 'r.json').read_text())
+    assert result['unfreeze'] == unfreeze and 0.0 <= result['iou'] <= 1.0
+    assert not out.exists(), 'a head that needs a changed model must not look deployable'
+    assert Runtime.load(None, threads=1).model_id == before
+
+
 def test_evaluate_scores_a_task_on_a_simulated_bag(trained, tmp_path, capsys):
     d, _ = trained
     bag = tmp_path / 'bag'

@@ -44,9 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--iterations', type=int, default=600, help='default 600')
     parser.add_argument('--batch', type=int, default=4, help='scenes per iteration (default 4)')
     parser.add_argument('--lr', type=float, default=2e-3, help='default 0.002')
-    parser.add_argument('--unfreeze', choices=['none', 'fusion'], default='none',
-                        help='fusion: also train a copy of the fusion side (the comparison; '
-                             'the head then needs that fusion side, so no head file is written)')
+    parser.add_argument('--unfreeze', choices=['none', 'fusion', 'all'], default='none',
+                        help='for comparison, also train a copy of the fusion side (fusion) or '
+                             'of the whole model from the images (all); the head then needs '
+                             'that copy, so no head file is written (default none)')
     parser.add_argument('--cache-dir', default='out/task_scenes',
                         help='rendered scenes are kept here (default out/task_scenes)')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rsdfm_core.model.runtime import Runtime
     from rsdfm_core.tasks.head import save_head
-    from rsdfm_core.tasks.scenes import cached_scenes, log_stderr
+    from rsdfm_core.tasks.scenes import cached_images, cached_scenes, log_stderr
     from rsdfm_core.tasks.train import score_head, train_head
 
     for name in ('frames', 'every', 'iterations', 'batch', 'threads'):
@@ -77,14 +78,21 @@ def run(args: argparse.Namespace) -> int:
     train = cached_scenes(args.cache_dir, rt, seeds, args.frames, args.every, log=log_stderr)
     test = cached_scenes(args.cache_dir, rt, test_seeds, args.frames, args.every,
                          log=log_stderr)
+    images = test_images = None
+    if args.unfreeze == 'all':
+        images = cached_images(args.cache_dir, rt, seeds, args.frames, args.every,
+                               log=log_stderr)
+        test_images = cached_images(args.cache_dir, rt, test_seeds, args.frames, args.every,
+                                    log=log_stderr)
     head, side, losses = train_head(rt, train, args.task, args.iterations, args.lr, args.batch,
-                                    args.unfreeze, log=log_stderr)
-    scores = score_head(rt, test, args.task, head, side)
+                                    args.unfreeze, log=log_stderr, images=images)
+    scores = score_head(rt, test, args.task, head, side, images=test_images)
     result = {'task': args.task, 'unfreeze': args.unfreeze, 'model_id': rt.model_id,
               'iterations': args.iterations, 'train_seeds': args.seeds,
               'test_seeds': args.test_seeds, 'scenes_per_seed': args.frames,
               'final_loss': round(float(sum(losses[-50:]) / len(losses[-50:])), 4), **scores}
-    variant = 'frozen model' if args.unfreeze == 'none' else 'fusion side unfrozen'
+    variant = {'none': 'frozen model', 'fusion': 'fusion side unfrozen',
+               'all': 'whole model unfrozen'}[args.unfreeze]
     print(f'train-head: {args.task} ({variant}): IoU {scores["iou"]:.3f} on '
           f'{scores["scenes"]} held-out scenes')
     if side is None:

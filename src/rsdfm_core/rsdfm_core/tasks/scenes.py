@@ -37,6 +37,15 @@ class Scenes:
         return self.valid.any(1)
 
 
+@dataclass
+class SceneImages:
+    """The camera side of the same scenes, for training through the drone side too."""
+
+    images: np.ndarray                  # (F, N, H, W, 3) uint8 at the model's internal size
+    K: np.ndarray                       # (F, N, 3, 3) float32, scaled to that size
+    poses: np.ndarray                   # (F, N, 4, 4) float32 camera poses in map
+
+
 def _key(model_id: str, seeds: list[int], frames: int, every: int, drones: int) -> str:
     blob = json.dumps([model_id, list(seeds), frames, every, drones, sorted(TASKS)])
     return 'scenes_' + hashlib.sha1(blob.encode()).hexdigest()[:12]
@@ -46,27 +55,62 @@ def simulate_scenes(rt, seeds: list[int], frames: int, every: int = 5, drones: i
                     log=None) -> Scenes:
     """Render `frames` scenes of each seed through the model `rt` (a Runtime)."""
     from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder
-    from rsdfm_core.world import Simulator, WorldConfig
 
     enc, dec = DroneEncoder(rt), FusionDecoder(rt)
     maps, valid, targets = [], [], {t: [] for t in TASKS}
+    for town, f in _frames(seeds, frames, every, drones, log):
+        encoded = [(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views]
+        x, v = dec.region_inputs(dec.decoded(encoded))
+        maps.append(x.numpy().astype(np.float16))
+        valid.append(v.numpy() > 0.5)
+        for t in TASKS:
+            targets[t].append(task_mask(t, town, f.objects, dec.region))
+    return Scenes(np.stack(maps), np.stack(valid), {t: np.stack(m) for t, m in targets.items()})
+
+
+def _frames(seeds: list[int], frames: int, every: int, drones: int, log=None):
+    """Yield (town, frame) of every scene, `every` frames apart (one Simulator per seed)."""
+    from rsdfm_core.world import Simulator, WorldConfig
+
     t0 = time.time()
     for i, seed in enumerate(seeds):
         sim = Simulator(WorldConfig(seed=int(seed), drones=drones, dense_gt=False))
         for k in range(frames):
             if k:
                 sim.skip(every - 1)
-            f = sim.step()
-            encoded = [(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views]
-            x, v = dec.region_inputs(dec.decoded(encoded))
-            maps.append(x.numpy().astype(np.float16))
-            valid.append(v.numpy() > 0.5)
-            for t in TASKS:
-                targets[t].append(task_mask(t, sim.town, f.objects, dec.region))
+            yield sim.town, sim.step()
         if log:
             log(f'scenes: seed {seed} done, {i + 1}/{len(seeds)} seeds '
                 f'({time.time() - t0:.0f} s)')
-    return Scenes(np.stack(maps), np.stack(valid), {t: np.stack(m) for t, m in targets.items()})
+
+
+def simulate_images(rt, seeds: list[int], frames: int, every: int = 5, drones: int = 4,
+                    log=None) -> SceneImages:
+    """Render the scenes of simulate_scenes() (same seeds and sampling) as model inputs."""
+    from rsdfm_core.model.network import prepare_image
+
+    images, Ks, poses = [], [], []
+    for _, f in _frames(seeds, frames, every, drones, log):
+        prepared = [prepare_image(v.image, v.K, rt.image_size) for v in f.views]
+        images.append(np.stack([img for img, _ in prepared]))
+        Ks.append(np.stack([K for _, K in prepared]).astype(np.float32))
+        poses.append(np.stack([v.cam_to_map for v in f.views]).astype(np.float32))
+    return SceneImages(np.stack(images), np.stack(Ks), np.stack(poses))
+
+
+def cached_images(cache_dir: str | Path, rt, seeds: list[int], frames: int, every: int = 5,
+                  drones: int = 4, log=None) -> SceneImages:
+    """simulate_images() through a cache file in cache_dir."""
+    path = Path(cache_dir) / (_key(rt.model_id, seeds, frames, every, drones) + '_images.npz')
+    if path.is_file():
+        d = np.load(path)
+        return SceneImages(d['images'], d['K'], d['poses'])
+    s = simulate_images(rt, seeds, frames, every, drones, log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp.npz')
+    np.savez(tmp, images=s.images, K=s.K, poses=s.poses)
+    tmp.replace(path)
+    return s
 
 
 def cached_scenes(cache_dir: str | Path | None, rt, seeds: list[int], frames: int,

@@ -2,9 +2,12 @@
 
 `frozen` (what ships): the drone side, codec and fusion side are the shipped model's, only the
 small head learns, so the drones' weights, model_id and transmitted bytes are unchanged.
-`fusion` (the comparison): the fusion side (attention fusion and BEV decoder) learns with the
-head, on the same decoded maps, iterations and batches: how much a task gains when the shared
-features may change for it. Scores are IoU over the cells some drone saw.
+`fusion` (a comparison): the fusion side (attention fusion and BEV decoder) learns with the
+head, on the same decoded maps, iterations and batches. `all` (the joint comparison): the whole
+model learns with the head from the camera images, through the drone side and the codec at the
+deployed budget, on the same scenes: how much a task gains when the transmitted features may
+change for it (the drones would then need the new weights). Scores are IoU over the cells some
+drone saw.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ import torch.nn.functional as F
 from rsdfm_core.metrics.segmentation import LayerIoU
 from rsdfm_core.tasks.head import TaskHead
 from rsdfm_core.tasks.layers import check_task
-from rsdfm_core.tasks.scenes import fused_features, Scenes
+from rsdfm_core.tasks.scenes import fused_features, SceneImages, Scenes
 
-UNFREEZE = ('none', 'fusion')
+UNFREEZE = ('none', 'fusion', 'all')
 
 
 class FusionSide(torch.nn.Module):
@@ -37,6 +40,50 @@ class FusionSide(torch.nn.Module):
         return self.decoder(self.fusion(maps, valid))
 
 
+class WholeModel(torch.nn.Module):
+    """A trainable copy of the whole model up to the fused map.
+
+    Images (G, N, H, W, 3) uint8, K (G, N, 3, 3), poses (G, N, 4, 4) -> drone side on the
+    region grid -> codec at the deployed budget -> fusion side -> (G, Cf, R, W).
+    """
+
+    def __init__(self, net, budget: dict) -> None:
+        super().__init__()
+        self.net = copy.deepcopy(net)
+        self.topk, self.bits = int(budget['topk']), int(budget['bits'])
+
+    def forward(self, images: torch.Tensor, K: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        from rsdfm_core.model.config import region_grid
+
+        G, N = images.shape[:2]
+        x, valid, _ = self.net.drone_bev(images.flatten(0, 1).permute(0, 3, 1, 2).float() / 255.0,
+                                         K.flatten(0, 1), poses.flatten(0, 1),
+                                         region_grid(self.net.cfg))
+        x, _ = self.net.codec(x, valid, self.topk, self.bits)
+        C, R, W = x.shape[1:]
+        return self.net.fuse(x.view(G, N, C, R, W), valid.view(G, N, R, W))
+
+
+def _side(rt, unfreeze: str) -> torch.nn.Module | None:
+    """Return the trainable part besides the head (None when frozen), in eval mode."""
+    from rsdfm_core.model.codec import check_budget
+
+    if unfreeze == 'none':
+        return None
+    side = (FusionSide(rt.net) if unfreeze == 'fusion'
+            else WholeModel(rt.net, check_budget(None, rt.config['model']['codec'])))
+    return side.eval()
+
+
+def _fused(side, scenes: Scenes, images: SceneImages | None, pick) -> torch.Tensor:
+    """Return the fused maps of the scenes `pick` through a trainable side."""
+    if isinstance(side, WholeModel):
+        return side(torch.from_numpy(images.images[pick]), torch.from_numpy(images.K[pick]),
+                    torch.from_numpy(images.poses[pick]))
+    return side(torch.from_numpy(scenes.maps[pick].astype(np.float32)),
+                torch.from_numpy(scenes.valid[pick]))
+
+
 def _pos_weight(targets: np.ndarray, seen: np.ndarray) -> float:
     pos = float((targets & seen).sum())
     neg = float((~targets & seen).sum())
@@ -45,28 +92,30 @@ def _pos_weight(targets: np.ndarray, seen: np.ndarray) -> float:
 
 def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float = 2e-3,
                batch: int = 4, unfreeze: str = 'none', seed: int = 0,
-               log: Callable[[str], None] | None = None
-               ) -> tuple[TaskHead, FusionSide | None, list[float]]:
-    """Train a head for `task` (and with unfreeze='fusion' a copy of the fusion side).
+               log: Callable[[str], None] | None = None, images: SceneImages | None = None
+               ) -> tuple[TaskHead, torch.nn.Module | None, list[float]]:
+    """Train a head for `task`, and with unfreeze 'fusion' or 'all' a copy of that part.
 
-    Returns the head, the trained fusion side (None when frozen) and the loss per iteration.
+    Returns the head, the trained part (None when frozen) and the loss per iteration; 'all'
+    needs the scenes' images.
     """
     check_task(task)
     if unfreeze not in UNFREEZE:
         raise ValueError(f'unfreeze must be one of {UNFREEZE}, got {unfreeze!r}')
+    if unfreeze == 'all' and images is None:
+        raise ValueError("unfreeze 'all' trains from the images: give the scenes' images")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     Cf = rt.config['model']['fused_channels']
     head = TaskHead(Cf)
-    side = FusionSide(rt.net) if unfreeze == 'fusion' else None
+    side = _side(rt, unfreeze)
     seen = scenes.coverage()
     target = torch.from_numpy(scenes.targets[task]).float()
     mask = torch.from_numpy(seen).float()
     pos_weight = torch.tensor(_pos_weight(scenes.targets[task], seen))
     feats = fused_features(rt, scenes) if side is None else None
     params = list(head.parameters())
-    if side is not None:
-        side.eval()          # batch norms keep the shipped statistics; their weights learn
+    if side is not None:         # batch norms keep the shipped statistics; their weights learn
         params += list(side.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     losses, t0 = [], time.time()
@@ -75,8 +124,7 @@ def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float =
         if side is None:
             fused = feats[pick]
         else:
-            fused = side(torch.from_numpy(scenes.maps[pick].astype(np.float32)),
-                         torch.from_numpy(scenes.valid[pick]))
+            fused = _fused(side, scenes, images, pick)
         logits = head(fused)
         loss = (F.binary_cross_entropy_with_logits(logits, target[pick], reduction='none',
                                                    pos_weight=pos_weight) * mask[pick]).sum()
@@ -96,8 +144,9 @@ def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float =
 
 
 @torch.no_grad()
-def score_head(rt, scenes: Scenes, task: str, head: TaskHead, side: FusionSide | None = None,
-               threshold: float = 0.5) -> dict:
+def score_head(rt, scenes: Scenes, task: str, head: TaskHead,
+               side: torch.nn.Module | None = None, threshold: float = 0.5,
+               images: SceneImages | None = None) -> dict:
     """Return the IoU of the head's layer against the truth over the cells some drone saw."""
     check_task(task)
     metric = LayerIoU()
@@ -106,8 +155,7 @@ def score_head(rt, scenes: Scenes, task: str, head: TaskHead, side: FusionSide |
         if side is None:
             fused = fused_features(rt, Scenes(scenes.maps[i:i + 4], scenes.valid[i:i + 4], {}))
         else:
-            fused = side(torch.from_numpy(scenes.maps[i:i + 4].astype(np.float32)),
-                         torch.from_numpy(scenes.valid[i:i + 4]))
+            fused = _fused(side, scenes, images, list(range(i, min(i + 4, len(scenes)))))
         layers = (torch.sigmoid(head(fused)) >= threshold).numpy()
         for k, layer in enumerate(layers):
             metric.add(layer, scenes.targets[task][i + k], seen[i + k])
