@@ -99,6 +99,15 @@ def test_a_head_file_is_small_and_only_runs_beside_its_model(tmp_path):
         load_head(tmp_path / 'junk.pt')
 
 
+def test_every_task_has_a_shipped_head_for_the_shipped_model():
+    rt = Runtime.load(None, threads=1)
+    for task in TASKS:
+        pred = TaskPredictor(rt, task=task)              # what task_node loads by default
+        info = pred.meta['info']
+        assert pred.task == task and info['unfreeze'] == 'none', info
+        assert 0.2 < info['iou'] <= 1.0, info            # its held-out score, as trained
+
+
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """Train a road head in a few iterations on 2 scenes, scored on 1 held-out scene."""
