@@ -191,7 +191,7 @@ def time_alignment(bag: Path, frames: int = 20) -> dict:
     seq = [f for _, f in zip(range(frames), read_frames(bag, require_ground_truth=True))]
     seq, _ = apply_fleet_errors(seq, FleetErrors(1.0, 1.0))
     enc = DroneEncoder(rt)
-    maps = [[(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views] for f in seq]
+    maps = [enc.encode_views(f.views) for f in seq]
     out = {}
     for name, align in (('off', None), ('keep', AlignSettings())):
         fus = FusionDecoder(rt, align=align)

@@ -118,12 +118,17 @@ def load_layout(path: str | Path | None = None) -> dict:
     return layout
 
 
+def _items(text: str) -> list[str]:
+    """Split a list given as text ('a,b', '[a, b]', "['a', 'b']") into its items."""
+    return [t for t in re.split(r'[\s,\[\]\'"]+', text) if t]
+
+
 def drone_namespaces(drones: int | None = None, namespaces: str | Sequence[str] | None = None,
                      prefix: str = 'uav') -> list[str]:
     """Absolute drone namespaces: an explicit list ('uav1,uav3' or ['/a', 'b']) or uav1..uavN."""
     if namespaces:
         if isinstance(namespaces, str):
-            namespaces = [n for n in re.split(r'[\s,\[\]\'"]+', namespaces) if n]
+            namespaces = _items(namespaces)
         out = []
         for ns in namespaces:
             if not _NAMESPACE.match(ns):
@@ -147,7 +152,7 @@ def parse_tasks(tasks: str | Sequence[str] | None) -> list[tuple[str, str]]:
     if not tasks:
         return []
     if isinstance(tasks, str):
-        tasks = [t for t in re.split(r'[\s,\[\]\'"]+', tasks) if t]
+        tasks = _items(tasks)
     out = []
     for item in tasks:
         name, _, head = item.partition('=')

@@ -36,23 +36,27 @@ def warn_stderr(text: str) -> None:
     print(f'rsdfm: warning: {text}', file=sys.stderr, flush=True)
 
 
+def _bag_information(path: Path) -> dict:
+    """Return rosbag2_bagfile_information of the bag's metadata.yaml ({} if unreadable)."""
+    try:
+        info = yaml.safe_load((Path(path) / 'metadata.yaml').read_text())
+        info = info['rosbag2_bagfile_information']
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def bag_files(path: Path) -> list[Path]:
     """Return the storage files of a bag directory: from metadata.yaml, else every *.mcap."""
-    try:
-        meta = yaml.safe_load((path / 'metadata.yaml').read_text())
-        rel = meta['rosbag2_bagfile_information']['relative_file_paths']
+    rel = _bag_information(path).get('relative_file_paths')
+    if isinstance(rel, list):
         return [path / r for r in rel]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return sorted(path.glob('*.mcap'))
+    return sorted(path.glob('*.mcap'))
 
 
 def custom_data(path: Path) -> dict[str, str]:
     """Return the custom_data of the bag's metadata.yaml ({} if none or unreadable)."""
-    try:
-        meta = yaml.safe_load((Path(path) / 'metadata.yaml').read_text())
-        data = meta['rosbag2_bagfile_information'].get('custom_data') or {}
-    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError):
-        return {}
+    data = _bag_information(path).get('custom_data')
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 

@@ -177,13 +177,13 @@ def run(args: argparse.Namespace) -> int:
     print(
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
     )
+    align = None
+    if args.align != 'off':
+        from rsdfm_core.model.align import AlignSettings
+        align = AlignSettings(unaligned=args.align)
     if args.task:
-        res = _task_scores(args, bag, frames, rt, budget)
+        res = _task_scores(args, bag, frames, rt, budget, align, applied['reference'])
     else:
-        align = None
-        if args.align != 'off':
-            from rsdfm_core.model.align import AlignSettings
-            align = AlignSettings(unaligned=args.align)
         res = evaluate_frames(frames, rt, args.mode, budget, align=align,
                               reference=applied['reference'])
     res['bag'] = str(bag)
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_scores(args, bag: Path, frames: list, rt, budget) -> dict:
+def _task_scores(args, bag: Path, frames: list, rt, budget, align, reference) -> dict:
     """`evaluate --task`: IoU of the task head's layer on the bag."""
     from rsdfm_core.bag.source import custom_data
     from rsdfm_core.tasks.evaluate import evaluate_task
@@ -209,6 +209,6 @@ def _task_scores(args, bag: Path, frames: list, rt, budget) -> dict:
     record = custom_data(bag).get(WORLD_KEY)
     try:
         town = town_from_record(record) if record else None
-        return evaluate_task(frames, rt, predictor, town, budget)
+        return evaluate_task(frames, rt, predictor, town, budget, align, reference)
     except ValueError as exc:
         raise UserError(f'{bag}: {exc}') from None

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     from rsdfm_core.model.runtime import Runtime
     from rsdfm_core.tasks.head import save_head
-    from rsdfm_core.tasks.scenes import cached_images, cached_scenes, log_stderr
+    from rsdfm_core.tasks.scenes import cached_images, cached_scenes
+    from rsdfm_core.training.loop import log as log_stderr
     from rsdfm_core.tasks.train import score_head, train_head
 
     for name in ('frames', 'every', 'iterations', 'batch', 'threads'):

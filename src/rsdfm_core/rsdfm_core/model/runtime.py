@@ -175,6 +175,10 @@ class DroneEncoder:
         return EncodedMap(self.grid, int(x.shape[1]), self.codec, self.compress(x, valid),
                           int(x.shape[1] * x.shape[2] * x.shape[3] * 4))
 
+    def encode_views(self, views) -> list[tuple[EncodedMap, str]]:
+        """Encode every CameraView of a frame: [(map, agent id)], as FusionDecoder.fuse takes."""
+        return [(self.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in views]
+
 
 def decode_payload(rt: Runtime, m: EncodedMap) -> tuple[torch.Tensor, torch.Tensor]:
     """Decode an EncodedMap into a (C, R, W) float map and (R, W) validity on m.grid.

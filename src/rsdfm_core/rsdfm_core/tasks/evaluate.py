@@ -14,19 +14,22 @@ from rsdfm_core.world.town import Town
 
 
 def evaluate_task(frames: list[Frame], rt, predictor: TaskPredictor, town: Town | None,
-                  budget: dict | None = None) -> dict:
-    """Return the IoU of the predictor's layer over the frames (static tasks need the town)."""
+                  budget: dict | None = None, align=None, reference: str | None = None) -> dict:
+    """Return the IoU of the predictor's layer over the frames (static tasks need the town).
+
+    align, reference: the fusion side's map alignment, as in evaluate_frames().
+    """
     from rsdfm_core.model.runtime import DroneEncoder, FusionDecoder
 
     task = predictor.task
     if task in STATIC_TASKS and town is None:
         raise ValueError(f'task {task} is scored against the town, and this bag does not say '
                          'which (bags from rsdfm simulate do, in metadata.yaml custom_data)')
-    enc, dec = DroneEncoder(rt, budget), FusionDecoder(rt)
+    enc, dec = DroneEncoder(rt, budget), FusionDecoder(rt, align=align, reference=reference)
     metric = LayerIoU()
     static = task_mask(task, town, [], dec.region) if task in STATIC_TASKS else None
     for f in frames:
-        fused = dec.fuse([(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views])
+        fused = dec.fuse(enc.encode_views(f.views))
         truth = static if static is not None else task_mask(task, town, f.objects, dec.region)
         metric.add(predictor.mask(fused.features), truth, fused.coverage > 0)
     return {'task': task, 'iou': metric.iou, 'frames': len(frames),

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import hashlib
 import json
 from pathlib import Path
-import sys
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -59,8 +59,7 @@ def simulate_scenes(rt, seeds: list[int], frames: int, every: int = 5, drones: i
     enc, dec = DroneEncoder(rt), FusionDecoder(rt)
     maps, valid, targets = [], [], {t: [] for t in TASKS}
     for town, f in _frames(seeds, frames, every, drones, log):
-        encoded = [(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id) for v in f.views]
-        x, v = dec.region_inputs(dec.decoded(encoded))
+        x, v = dec.region_inputs(dec.decoded(enc.encode_views(f.views)))
         maps.append(x.numpy().astype(np.float16))
         valid.append(v.numpy() > 0.5)
         for t in TASKS:
@@ -98,19 +97,25 @@ def simulate_images(rt, seeds: list[int], frames: int, every: int = 5, drones: i
     return SceneImages(np.stack(images), np.stack(Ks), np.stack(poses))
 
 
+def _npz_cache(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Return the arrays in `path`, or build() them and write them there (atomically) first."""
+    if path.is_file():
+        with np.load(path) as d:
+            return {k: d[k] for k in d.files}
+    arrays = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp.npz')
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return arrays
+
+
 def cached_images(cache_dir: str | Path, rt, seeds: list[int], frames: int, every: int = 5,
                   drones: int = 4, log=None) -> SceneImages:
     """simulate_images() through a cache file in cache_dir."""
     path = Path(cache_dir) / (_key(rt.model_id, seeds, frames, every, drones) + '_images.npz')
-    if path.is_file():
-        d = np.load(path)
-        return SceneImages(d['images'], d['K'], d['poses'])
-    s = simulate_images(rt, seeds, frames, every, drones, log)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp.npz')
-    np.savez(tmp, images=s.images, K=s.K, poses=s.poses)
-    tmp.replace(path)
-    return s
+    d = _npz_cache(path, lambda: vars(simulate_images(rt, seeds, frames, every, drones, log)))
+    return SceneImages(d['images'], d['K'], d['poses'])
 
 
 def cached_scenes(cache_dir: str | Path | None, rt, seeds: list[int], frames: int,
@@ -118,16 +123,14 @@ def cached_scenes(cache_dir: str | Path | None, rt, seeds: list[int], frames: in
     """simulate_scenes() through a cache file in cache_dir (None: no cache)."""
     if cache_dir is None:
         return simulate_scenes(rt, seeds, frames, every, drones, log)
+
+    def build() -> dict[str, np.ndarray]:
+        s = simulate_scenes(rt, seeds, frames, every, drones, log)
+        return {'maps': s.maps, 'valid': s.valid,
+                **{f'target_{t}': m for t, m in s.targets.items()}}
     path = Path(cache_dir) / (_key(rt.model_id, seeds, frames, every, drones) + '.npz')
-    if path.is_file():
-        d = np.load(path)
-        return Scenes(d['maps'], d['valid'], {t: d[f'target_{t}'] for t in TASKS})
-    s = simulate_scenes(rt, seeds, frames, every, drones, log)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp.npz')
-    np.savez(tmp, maps=s.maps, valid=s.valid, **{f'target_{t}': m for t, m in s.targets.items()})
-    tmp.replace(path)
-    return s
+    d = _npz_cache(path, build)
+    return Scenes(d['maps'], d['valid'], {t: d[f'target_{t}'] for t in TASKS})
 
 
 @torch.no_grad()
@@ -139,8 +142,3 @@ def fused_features(rt, scenes: Scenes, batch: int = 4) -> torch.Tensor:
         v = torch.from_numpy(scenes.valid[i:i + batch])
         out.append(rt.net.fuse(x, v))
     return torch.cat(out)
-
-
-def log_stderr(msg: str) -> None:
-    """Progress line on stderr."""
-    print(msg, file=sys.stderr, flush=True)

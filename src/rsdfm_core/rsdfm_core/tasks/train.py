@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from rsdfm_core.metrics.segmentation import LayerIoU
+from rsdfm_core.model.config import region_grid
 from rsdfm_core.tasks.head import TaskHead
 from rsdfm_core.tasks.layers import check_task
 from rsdfm_core.tasks.scenes import fused_features, SceneImages, Scenes
@@ -51,14 +52,12 @@ class WholeModel(torch.nn.Module):
         super().__init__()
         self.net = copy.deepcopy(net)
         self.topk, self.bits = int(budget['topk']), int(budget['bits'])
+        self.grid = region_grid(net.cfg)
 
     def forward(self, images: torch.Tensor, K: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
-        from rsdfm_core.model.config import region_grid
-
         G, N = images.shape[:2]
         x, valid, _ = self.net.drone_bev(images.flatten(0, 1).permute(0, 3, 1, 2).float() / 255.0,
-                                         K.flatten(0, 1), poses.flatten(0, 1),
-                                         region_grid(self.net.cfg))
+                                         K.flatten(0, 1), poses.flatten(0, 1), self.grid)
         x, _ = self.net.codec(x, valid, self.topk, self.bits)
         C, R, W = x.shape[1:]
         return self.net.fuse(x.view(G, N, C, R, W), valid.view(G, N, R, W))
