@@ -6,8 +6,8 @@ namespaces publishing a real drone's map, restamped, agent_id fakeNN, at 10 Hz e
 then stops. max_agents is the fleet's size, so every fake topic is refused (too_many_agents,
 once each) and not subscribed. Checked: at least 95 % of the real frames sent from the start of
 the flood to the end are fused with all 4 real drones; once the fakes are gone nothing of them
-is left (subscriptions, parked topics, agents, on /diagnostics); fusion_node's memory is back
-within 10 % of its level before the flood. The fused maps' latency before, during and after
+is left (subscriptions, parked topics, agents, on /diagnostics); fusion_node's memory (its
+resident floor between frames) is back within 10 % of its level before the flood. The fused maps' latency before, during and after
 the flood is printed and kept in flood.json: the flood publisher shares the cores.
 """
 from __future__ import annotations
@@ -28,6 +28,11 @@ from helpers import ros_test_env, wait_for
 isolate_this_process()
 
 FAKES, FLOOD_HZ, FLOOD_S = 100, 10.0, 20.0
+# fusion_node's RSS swings by about 40 MB (11 %) within each 100 ms frame as the model's working
+# tensors come and go, so a few 1 s samples land on either side by chance (a median of 5 went
+# from 386 before to 345 MB after in one run with no leak). Its level is the floor between
+# frames: the least of 12 samples 0.25 s apart, taken before and after the flood.
+MEMORY_SAMPLES, MEMORY_INTERVAL_S = 12, 0.25
 WINDOW_NS = 50_000_000                 # fusion_node's window (config/rsdfm.yaml)
 PARAMETERS = {'threads': 1, 'max_agents': 4}
 FLOOD_SCRIPT = Path(__file__).resolve().parent / 'flood_publisher.py'
@@ -112,8 +117,8 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         wait_for(lambda: len(fused_with_all(watch.fused_maps(), real)) >= 30, timeout=60,
                  message='30 frames fused with all real drones (warm-up)')
         before, cpu = [], [cpu_s()]
-        wait_for(lambda: before.append(rss_mb()) or len(before) >= 5, timeout=30, interval=1.0,
-                 message='memory before the flood sampled')
+        wait_for(lambda: before.append(rss_mb()) or len(before) >= MEMORY_SAMPLES, timeout=30,
+                 interval=MEMORY_INTERVAL_S, message='memory before the flood sampled')
         flood_start = len(feed.sent)
         cpu.append(cpu_s())
         flood = subprocess.Popen([sys.executable, str(FLOOD_SCRIPT), '--map', str(fake_map),
@@ -135,8 +140,8 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         wait_for(fakes_gone, timeout=60, interval=0.2, message='nothing left of the fake drones')
         gone_after_s = (len(feed.sent) - flood_end) * feed.period
         after = []
-        wait_for(lambda: after.append(rss_mb()) or len(after) >= 5, timeout=30, interval=1.0,
-                 message='memory after the flood sampled')
+        wait_for(lambda: after.append(rss_mb()) or len(after) >= MEMORY_SAMPLES, timeout=30,
+                 interval=MEMORY_INTERVAL_S, message='memory after the flood sampled')
         cpu.append(cpu_s())
         feed.stop()
         last = feed.sent[-1]
@@ -164,9 +169,13 @@ def test_a_flood_of_fake_drones_is_refused_and_the_real_fleet_still_fused(tmp_pa
         'frames_judged': len(judged), 'fused_with_all_real_share': round(fused_share, 4),
         'latency': {p: latency_summary([latency[s] for s in stamps if s in latency])
                     for p, stamps in phases.items()},
-        'fusion_rss_mb': {'before': round(statistics.median(before), 1),
-                          'flood_peak': round(max(during), 1),
-                          'after': round(statistics.median(after), 1)},
+        'fusion_rss_mb': {'before': round(min(before), 1), 'flood_peak': round(max(during), 1),
+                          'after': round(min(after), 1)},
+        'fusion_rss_mb_within_frames': {'before': round(max(before), 1),
+                                        'after': round(max(after), 1)},
+        'fusion_rss_mb_series': {'before': [round(m, 1) for m in before],
+                                 'during': [round(m, 1) for m in during],
+                                 'after': [round(m, 1) for m in after]},
         'fusion_cpu_percent': {p: round(100 * (c1 - c0) / (t1 - t0))
                                for p, (t0, c0), (t1, c1) in zip(phases, cpu, cpu[1:])},
         'fakes_gone_s_after_flood': round(gone_after_s, 1), 'flood': flood_out[-1],
