@@ -7,8 +7,9 @@ then stops. max_agents is the fleet's size, so every fake topic is refused (too_
 once each) and not subscribed. Checked: at least 95 % of the real frames sent from the start of
 the flood to the end are fused with all 4 real drones; once the fakes are gone nothing of them
 is left (subscriptions, parked topics, agents, on /diagnostics); fusion_node's memory (its
-resident floor between frames) is back within 10 % of its level before the flood. The fused maps' latency before, during and after
-the flood is printed and kept in flood.json: the flood publisher shares the cores.
+resident floor between frames) is back within 10 % of its level before the flood. The fused
+maps' latency before, during and after the flood is printed and kept in flood.json: the flood
+publisher shares the cores.
 """
 from __future__ import annotations
 
