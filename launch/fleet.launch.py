@@ -12,11 +12,14 @@ nodes get the same DDS settings as there (config/fastdds.xml, rsdfm_bringup.dds)
 """
 import os
 from pathlib import Path
+import sys
 
 from ament_index_python.packages import get_package_share_directory, PackageNotFoundError
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.actions import RegisterEventHandler
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -43,9 +46,27 @@ def launch_config_dir() -> Path:
 os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
 
 from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
+from rsdfm_bringup.participant_placeholder import DEAD_LEASE_S  # noqa: E402
 from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
 
 RESPAWN_DELAY_S = 1.0
+
+
+def _placeholder_after_crash(dds: dict):
+    """Return an on-exit handler that holds a crashed node's DDS participant ID.
+
+    As the runner does before a restart (rsdfm_bringup.participant_placeholder): the respawned
+    process then gets another participant ID, which the surviving ones deliver to at once.
+    """
+    def on_exit(event, context):
+        if context.is_shutdown or event.returncode == 0:
+            return None
+        return [ExecuteProcess(
+            cmd=[sys.executable, '-m', 'rsdfm_bringup.participant_placeholder',
+                 '--hold', f'{DEAD_LEASE_S:g}'],
+            name=f'participant_placeholder_{event.action.name}', additional_env=dds,
+            output='log')]
+    return on_exit
 
 
 def _nodes(context, *args, **kwargs):
@@ -63,13 +84,17 @@ def _nodes(context, *args, **kwargs):
     respawn = arg('respawn').lower() in ('true', '1')
     actions = []
     for spec in graph.nodes:
-        actions.append(Node(
+        node = Node(
             package=spec.package, executable=spec.executable, name=spec.name,
             namespace=spec.namespace or None, output='screen',
             parameters=[*spec.params_files, {**spec.parameters, **sim_time}],
             remappings=list(spec.remappings), additional_env=dds,
             # a crashed node comes back (launch has a fixed delay; rsdfm run backs off)
-            respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else None))
+            respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else None)
+        actions.append(node)
+        if respawn:
+            actions.append(RegisterEventHandler(OnProcessExit(
+                target_action=node, on_exit=_placeholder_after_crash(dds))))
     actions.append(Node(package='rviz2', executable='rviz2', name='rviz2', output='screen',
                         arguments=['-d', graph.rviz_config], parameters=[sim_time],
                         condition=IfCondition(arg('rviz'))))

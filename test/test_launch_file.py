@@ -128,6 +128,32 @@ def test_launch_file_describes_the_fleet_graph(clean_environ, use_sim_time) -> N
         assert node_env(node, context) == {'FASTDDS_DEFAULT_PROFILES_FILE': profile}
 
 
+def test_launch_file_holds_a_crashed_nodes_participant_id_before_the_respawn(clean_environ):
+    """After a crash (not after a clean exit or at shutdown) a participant placeholder starts."""
+    from launch.actions import ExecuteProcess, RegisterEventHandler
+    from launch.events.process import ProcessExited
+    from launch_ros.actions import Node
+
+    actions, context = expand(load(LAUNCH), drones='1')
+    nodes = [a for a in actions if isinstance(a, Node) and a.condition is None]
+    handlers = [a for a in actions if isinstance(a, RegisterEventHandler)]
+    assert len(handlers) == len(nodes)
+    for node, register in zip(nodes, handlers):
+        handler = register.event_handler
+
+        def exited(code, action=node):
+            return ProcessExited(returncode=code, action=action, name=action.node_executable,
+                                 cmd=['x'], cwd=None, env=None, pid=1)
+        assert handler.matches(exited(-9))
+        started = handler.handle(exited(-9), context)
+        assert len(started) == 1 and isinstance(started[0], ExecuteProcess)
+        words = [part[0].text for part in started[0].cmd]
+        assert words[1:3] == ['-m', 'rsdfm_bringup.participant_placeholder'], words
+        assert not handler.handle(exited(0), context)
+    assert not [a for a in expand(load(LAUNCH), drones='1', respawn='false')[0]
+                if isinstance(a, RegisterEventHandler)]
+
+
 def test_launch_file_leaves_a_chosen_dds_profile_alone(clean_environ, tmp_path) -> None:
     from launch_ros.actions import Node
 
