@@ -146,6 +146,31 @@ def test_the_unfrozen_comparisons_train_a_copy_and_write_no_head(trained, unfree
     assert Runtime.load(None, threads=1).model_id == before
 
 
+def test_a_head_with_history_reads_the_scene_before_and_is_not_yet_deployable(trained, tmp_path):
+    """--history: 2 Cf channels, scored on the scenes that have one; task_node refuses it."""
+    d, before = trained
+    out = tmp_path / 'stationary.pt'
+    assert main(['train-head', '--task', 'stationary', '--out', str(out), '--seeds', '3',
+                 '--test-seeds', '4', '--frames', '2', '--iterations', '3', '--batch', '2',
+                 '--history', '--cache-dir', str(d / 'cache'),
+                 '--json', str(tmp_path / 's.json')]) == 0
+    result = json.loads((tmp_path / 's.json').read_text())
+    assert result['scenes'] == 1 and result['history_s'] == 0.5, result   # 2nd scene of 2
+    head, meta = load_head(out)
+    rt = Runtime.load(None, threads=1)
+    assert meta['channels'] == 2 * rt.config['model']['fused_channels']
+    assert meta['history_s'] == 0.5 and meta['model_id'] == before
+    with pytest.raises(ValueError, match='head with history: it reads the fused map of 0.5 s'):
+        TaskPredictor(rt, out)
+
+
+def test_history_pairs_stay_inside_a_seed():
+    from rsdfm_core.tasks.scenes import Scenes
+    scenes = Scenes(np.zeros((6, 1, 1, 2, 2)), np.zeros((6, 1, 2, 2), bool), {}, per_seed=3)
+    assert scenes.with_history().tolist() == [1, 2, 4, 5]      # never the first of a seed
+    assert Scenes(scenes.maps, scenes.valid, {}).with_history().tolist() == []
+
+
 def test_evaluate_scores_a_task_on_a_simulated_bag(trained, tmp_path, capsys):
     d, _ = trained
     bag = tmp_path / 'bag'

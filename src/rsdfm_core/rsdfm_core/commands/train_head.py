@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames', type=int, default=8, help='scenes per seed (default 8)')
     parser.add_argument('--every', type=int, default=5,
                         help='frames between two scenes of a seed (default 5, 0.5 s)')
+    parser.add_argument('--history', action='store_true',
+                        help='also give the head the fused map of the scene before (--every '
+                             'frames earlier): motion, for tasks such as stationary; trained and '
+                             'scored on the scenes that have one. task_node cannot run such a '
+                             'head yet')
     parser.add_argument('--iterations', type=int, default=600, help='default 600')
     parser.add_argument('--batch', type=int, default=4, help='scenes per iteration (default 4)')
     parser.add_argument('--lr', type=float, default=2e-3, help='default 0.002')
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from rsdfm_core.tasks.head import save_head
     from rsdfm_core.tasks.scenes import cached_images, cached_scenes
     from rsdfm_core.training.loop import log as log_stderr
+    from rsdfm_core.world import WorldConfig
     from rsdfm_core.tasks.train import score_head, train_head
 
     for name in ('frames', 'every', 'iterations', 'batch', 'threads'):
@@ -86,14 +92,19 @@ def run(args: argparse.Namespace) -> int:
         test_images = cached_images(args.cache_dir, rt, test_seeds, args.frames, args.every,
                                     log=log_stderr)
     head, side, losses = train_head(rt, train, args.task, args.iterations, args.lr, args.batch,
-                                    args.unfreeze, log=log_stderr, images=images)
-    scores = score_head(rt, test, args.task, head, side, images=test_images)
+                                    args.unfreeze, log=log_stderr, images=images,
+                                    history=args.history)
+    scores = score_head(rt, test, args.task, head, side, images=test_images,
+                        history=args.history)
+    history_s = args.every / WorldConfig().rate_hz if args.history else 0.0   # as the scenes
     result = {'task': args.task, 'unfreeze': args.unfreeze, 'model_id': rt.model_id,
+              'history_s': history_s,
               'iterations': args.iterations, 'train_seeds': args.seeds,
               'test_seeds': args.test_seeds, 'scenes_per_seed': args.frames,
               'final_loss': round(float(sum(losses[-50:]) / len(losses[-50:])), 4), **scores}
     variant = {'none': 'frozen model', 'fusion': 'fusion side unfrozen',
                'all': 'whole model unfrozen'}[args.unfreeze]
+    variant += ', with the map of the scene before' if args.history else ''
     print(f'train-head: {args.task} ({variant}): IoU {scores["iou"]:.3f} on '
           f'{scores["scenes"]} held-out scenes')
     if side is None:

@@ -75,6 +75,7 @@ def load_head(path: str | Path) -> tuple[TaskHead, dict]:
     head = TaskHead(int(blob['channels']))
     head.load_state_dict(blob['state_dict'])
     meta = {k: blob[k] for k in ('task', 'model_id', 'channels', 'info')}
+    meta['history_s'] = float(blob['info'].get('history_s', 0.0))
     return head.eval(), meta
 
 
@@ -90,6 +91,11 @@ class TaskPredictor:
         self.head, self.meta = load_head(path)
         if task is not None and self.meta['task'] != task:
             raise ValueError(f'{path} is a head for task {self.meta["task"]!r}, not {task!r}')
+        if self.meta['history_s']:
+            raise ValueError(f'{path} is a head with history: it reads the fused map of '
+                             f'{self.meta["history_s"]:g} s before as well, which task_node and '
+                             'evaluate --task do not give it yet (train-head --history measures '
+                             'such heads)')
         if self.meta['model_id'] != rt.model_id:
             raise ValueError(f'{path} reads the fused features of model {self.meta["model_id"]}, '
                              f'but the loaded model is {rt.model_id}')

@@ -28,9 +28,14 @@ class Scenes:
     maps: np.ndarray                    # (F, N, C, R, W) float16 drone maps, decoded payloads
     valid: np.ndarray                   # (F, N, R, W) bool: cells each drone saw
     targets: dict[str, np.ndarray]      # task -> (F, R, W) bool
+    per_seed: int = 1                   # consecutive scenes of one seed, `every` frames apart
 
     def __len__(self) -> int:
         return len(self.maps)
+
+    def with_history(self) -> np.ndarray:
+        """Return the indices of the scenes that have one before them of their seed (i - 1)."""
+        return np.array([i for i in range(len(self)) if i % self.per_seed], dtype=np.int64)
 
     def coverage(self) -> np.ndarray:
         """(F, R, W) bool: cells at least one drone saw (the rest is not scored)."""
@@ -64,7 +69,8 @@ def simulate_scenes(rt, seeds: list[int], frames: int, every: int = 5, drones: i
         valid.append(v.numpy() > 0.5)
         for t in TASKS:
             targets[t].append(task_mask(t, town, f.objects, dec.region))
-    return Scenes(np.stack(maps), np.stack(valid), {t: np.stack(m) for t, m in targets.items()})
+    return Scenes(np.stack(maps), np.stack(valid), {t: np.stack(m) for t, m in targets.items()},
+                  frames)
 
 
 def _frames(seeds: list[int], frames: int, every: int, drones: int, log=None):
@@ -130,7 +136,7 @@ def cached_scenes(cache_dir: str | Path | None, rt, seeds: list[int], frames: in
                 **{f'target_{t}': m for t, m in s.targets.items()}}
     path = Path(cache_dir) / (_key(rt.model_id, seeds, frames, every, drones) + '.npz')
     d = _npz_cache(path, build)
-    return Scenes(d['maps'], d['valid'], {t: d[f'target_{t}'] for t in TASKS})
+    return Scenes(d['maps'], d['valid'], {t: d[f'target_{t}'] for t in TASKS}, frames)
 
 
 @torch.no_grad()

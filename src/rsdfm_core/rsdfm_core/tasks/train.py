@@ -7,7 +7,9 @@ head, on the same decoded maps, iterations and batches. `all` (the joint compari
 model learns with the head from the camera images, through the drone side and the codec at the
 deployed budget, on the same scenes: how much a task gains when the transmitted features may
 change for it (the drones would then need the new weights). Scores are IoU over the cells some
-drone saw.
+drone saw. With `history` the head also gets the fused map of the scene before (`every` frames
+earlier, from the same side), as the trajectory head gets past frames: one map cannot show
+motion.
 """
 from __future__ import annotations
 
@@ -89,14 +91,35 @@ def _pos_weight(targets: np.ndarray, seen: np.ndarray) -> float:
     return float(np.clip(neg / max(pos, 1.0), 1.0, 20.0))
 
 
+def _scored(scenes: Scenes, history: bool) -> np.ndarray:
+    """Return the scenes a head is trained or scored on: with history, those that have one."""
+    if not history:
+        return np.arange(len(scenes))
+    with_history = scenes.with_history()
+    if not len(with_history):
+        raise ValueError('a head with history needs at least 2 scenes per seed')
+    return with_history
+
+
+def _with_history(fused_of: Callable[[list[int]], torch.Tensor], pick: list[int],
+                  history: bool) -> torch.Tensor:
+    """Return the fused maps of `pick`, with history the scene before's stacked behind them."""
+    fused = fused_of(pick)
+    if history:
+        fused = torch.cat([fused, fused_of([i - 1 for i in pick])], 1)
+    return fused
+
+
 def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float = 2e-3,
                batch: int = 4, unfreeze: str = 'none', seed: int = 0,
-               log: Callable[[str], None] | None = None, images: SceneImages | None = None
+               log: Callable[[str], None] | None = None, images: SceneImages | None = None,
+               history: bool = False
                ) -> tuple[TaskHead, torch.nn.Module | None, list[float]]:
     """Train a head for `task`, and with unfreeze 'fusion' or 'all' a copy of that part.
 
     Returns the head, the trained part (None when frozen) and the loss per iteration; 'all'
-    needs the scenes' images.
+    needs the scenes' images. With history the head reads the fused map of the scene before
+    as well (2 Cf channels) and learns on the scenes that have one.
     """
     check_task(task)
     if unfreeze not in UNFREEZE:
@@ -106,8 +129,9 @@ def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float =
     torch.manual_seed(seed)
     rng = random.Random(seed)
     Cf = rt.config['model']['fused_channels']
-    head = TaskHead(Cf)
+    head = TaskHead(Cf * (2 if history else 1))
     side = _side(rt, unfreeze)
+    usable = _scored(scenes, history)
     seen = scenes.coverage()
     target = torch.from_numpy(scenes.targets[task]).float()
     mask = torch.from_numpy(seen).float()
@@ -119,11 +143,10 @@ def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float =
     opt = torch.optim.Adam(params, lr=lr)
     losses, t0 = [], time.time()
     for it in range(iterations):
-        pick = [rng.randrange(len(scenes)) for _ in range(batch)]
-        if side is None:
-            fused = feats[pick]
-        else:
-            fused = _fused(side, scenes, images, pick)
+        pick = [int(usable[rng.randrange(len(usable))]) for _ in range(batch)]
+        fused = _with_history(
+            (lambda p: feats[p]) if side is None else (lambda p: _fused(side, scenes, images, p)),
+            pick, history)
         logits = head(fused)
         loss = (F.binary_cross_entropy_with_logits(logits, target[pick], reduction='none',
                                                    pos_weight=pos_weight) * mask[pick]).sum()
@@ -145,19 +168,28 @@ def train_head(rt, scenes: Scenes, task: str, iterations: int = 600, lr: float =
 @torch.no_grad()
 def score_head(rt, scenes: Scenes, task: str, head: TaskHead,
                side: torch.nn.Module | None = None, threshold: float = 0.5,
-               images: SceneImages | None = None) -> dict:
-    """Return the IoU of the head's layer against the truth over the cells some drone saw."""
+               images: SceneImages | None = None, history: bool = False,
+               only_with_history: bool = False) -> dict:
+    """Return the IoU of the head's layer against the truth over the cells some drone saw.
+
+    A head with history is scored on the scenes that have one; only_with_history scores a
+    single-map head on the same scenes, for comparison.
+    """
     check_task(task)
     metric = LayerIoU()
     seen = scenes.coverage()
-    for i in range(0, len(scenes), 4):
+
+    def fused_of(pick: list[int]) -> torch.Tensor:
         if side is None:
-            fused = fused_features(rt, Scenes(scenes.maps[i:i + 4], scenes.valid[i:i + 4], {}))
-        else:
-            fused = _fused(side, scenes, images, list(range(i, min(i + 4, len(scenes)))))
-        layers = (torch.sigmoid(head(fused)) >= threshold).numpy()
-        for k, layer in enumerate(layers):
-            metric.add(layer, scenes.targets[task][i + k], seen[i + k])
-    share = float(scenes.targets[task][seen].mean()) if seen.any() else 0.0
-    return {'iou': metric.iou, 'scenes': len(scenes),
+            return fused_features(rt, Scenes(scenes.maps[pick], scenes.valid[pick], {}))
+        return _fused(side, scenes, images, pick)
+    scored = _scored(scenes, history or only_with_history)
+    for i in range(0, len(scored), 4):
+        pick = [int(k) for k in scored[i:i + 4]]
+        layers = (torch.sigmoid(head(_with_history(fused_of, pick, history))) >= threshold)
+        for k, layer in zip(pick, layers.numpy()):
+            metric.add(layer, scenes.targets[task][k], seen[k])
+    seen = seen[scored]
+    share = float(scenes.targets[task][scored][seen].mean()) if seen.any() else 0.0
+    return {'iou': metric.iou, 'scenes': len(scored),
             'cells_scored': int(seen.sum()), 'positive_share': round(share, 4)}
