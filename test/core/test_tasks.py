@@ -146,8 +146,8 @@ def test_the_unfrozen_comparisons_train_a_copy_and_write_no_head(trained, unfree
     assert Runtime.load(None, threads=1).model_id == before
 
 
-def test_a_head_with_history_reads_the_scene_before_and_is_not_yet_deployable(trained, tmp_path):
-    """--history: 2 Cf channels, scored on the scenes that have one; task_node refuses it."""
+def test_a_head_with_history_reads_the_scene_before(trained, tmp_path, capsys):
+    """Train with --history: 2 Cf channels, scored on the scenes that have one (and a bag)."""
     d, before = trained
     out = tmp_path / 'stationary.pt'
     assert main(['train-head', '--task', 'stationary', '--out', str(out), '--seeds', '3',
@@ -160,8 +160,35 @@ def test_a_head_with_history_reads_the_scene_before_and_is_not_yet_deployable(tr
     rt = Runtime.load(None, threads=1)
     assert meta['channels'] == 2 * rt.config['model']['fused_channels']
     assert meta['history_s'] == 0.5 and meta['model_id'] == before
-    with pytest.raises(ValueError, match='head with history: it reads the fused map of 0.5 s'):
-        TaskPredictor(rt, out)
+    bag = tmp_path / 'bag'
+    assert main(['simulate', '--out', str(bag), '--seed', '5', '--frames', '8', '--drones', '2',
+                 '--no-dense-gt']) == 0
+    capsys.readouterr()
+    assert main(['evaluate', '--bag', str(bag), '--task', 'stationary', '--head', str(out),
+                 '--json', str(tmp_path / 'e.json')]) == 0
+    res = json.loads((tmp_path / 'e.json').read_text())
+    # frames 4-7 at 10 Hz: frame 4 pairs with frame 0, 0.4 s before (within the 0.1 s tolerance)
+    assert res['frames'] == 8 and res['frames_scored'] == 4, res
+
+
+def test_a_predictor_with_history_pairs_each_map_with_the_one_history_s_before(tmp_path):
+    rt = Runtime.load(None, threads=1)
+    Cf = rt.config['model']['fused_channels']
+    save_head(tmp_path / 'h.pt', TaskHead(2 * Cf), 'stationary', rt.model_id,
+              {'history_s': 0.5})
+    pred = TaskPredictor(rt, tmp_path / 'h.pt')
+    fmap = np.zeros((Cf, 8, 8), np.float16)
+    s = 1_000_000_000
+    assert pred.layer_at(10 * s, fmap) is None                     # nothing 0.5 s before yet
+    assert pred.layer_at(10 * s + s // 10, fmap) is None
+    assert pred.layer_at(10 * s + s // 2, fmap).shape == (8, 8)    # pairs with 10.0 s
+    assert pred.layer_at(10 * s + 6 * s // 10, fmap) is not None    # pairs with 10.1 s
+    assert pred.layer_at(12 * s, fmap) is None                     # after a gap: none again
+    assert len(pred._recent) == 1                                  # the old maps were dropped
+    with pytest.raises(ValueError, match='needs the fused map of 0.5 s before'):
+        pred.mask(fmap)
+    with pytest.raises(ValueError, match=rf'must be \({Cf}, rows, cols\)'):
+        pred.layer_at(13 * s, np.zeros((3, 8, 8), np.float16))
 
 
 def test_history_pairs_stay_inside_a_seed():

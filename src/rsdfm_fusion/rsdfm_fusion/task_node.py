@@ -3,7 +3,9 @@
 A new task is a head trained at the ground station (`rsdfm train-head`) and this node started
 with `task:=NAME` (and `head:=FILE` for one not shipped): no drone software changes. Publishes
 rsdfm/task/<task> (nav_msgs/OccupancyGrid on the fusion grid: OCCUPIED (100) = the layer,
-0 = not, -1 = a cell no drone saw).
+0 = not, -1 = a cell no drone saw). A head trained with history (train-head --history) gets the
+fused map of its history_s before as well; until one that old has come the node publishes
+nothing for the task (counted as waiting_for_history on /diagnostics).
 """
 from __future__ import annotations
 
@@ -47,9 +49,13 @@ class TaskNode(FusedMapNode):
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         try:
-            layer = self.predictor.mask(fused.features)
+            layer = self.predictor.layer_at(stamp_ns, fused.features)
         except ValueError as exc:
             self.diag.refuse('bad_payload', str(exc))
+            return
+        if layer is None:
+            waited = int(self.diag.extra.get('waiting_for_history', '0')) + 1
+            self.diag.extra['waiting_for_history'] = str(waited)
             return
         grid = OccupancyGrid(header=msg.header)
         origin, res, rows, cols = grid_to_fields(fused.grid)

@@ -2,7 +2,8 @@
 
 The bag's frames go through the drone side, codec and fusion side as in flight; the truth of
 the static tasks comes from the town of the bag's simulated world (metadata custom_data),
-that of `stationary` from the bag's ground-truth boxes. Cells no drone saw are not scored.
+that of `stationary` from the bag's ground-truth boxes. Cells no drone saw are not scored, nor
+the first frames of a head with history (before one of history_s earlier).
 """
 from __future__ import annotations
 
@@ -28,9 +29,14 @@ def evaluate_task(frames: list[Frame], rt, predictor: TaskPredictor, town: Town 
     enc, dec = DroneEncoder(rt, budget), FusionDecoder(rt, align=align, reference=reference)
     metric = LayerIoU()
     static = task_mask(task, town, [], dec.region) if task in STATIC_TASKS else None
+    scored = 0
     for f in frames:
         fused = dec.fuse(enc.encode_views(f.views))
+        layer = predictor.layer_at(f.stamp_ns, fused.features)
+        if layer is None:
+            continue
         truth = static if static is not None else task_mask(task, town, f.objects, dec.region)
-        metric.add(predictor.mask(fused.features), truth, fused.coverage > 0)
-    return {'task': task, 'iou': metric.iou, 'frames': len(frames),
+        metric.add(layer, truth, fused.coverage > 0)
+        scored += 1
+    return {'task': task, 'iou': metric.iou, 'frames': len(frames), 'frames_scored': scored,
             'head_model_id': predictor.meta['model_id'], 'head_info': predictor.meta['info']}

@@ -3,10 +3,13 @@
 A new task is a small file, not new drone software.
 
 The file names the model whose fused features it reads (model_id); a head is only loaded
-beside that model, since another model's features mean something else.
+beside that model, since another model's features mean something else. A head trained with
+history (train-head --history) reads the fused map of `history_s` before as well; the predictor
+keeps the recent maps for it and has no layer until one that old has come.
 """
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from rsdfm_core.tasks.layers import check_task
 
 HEAD_FORMAT = 'rsdfm-task-head-v1'
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / 'data' / 'heads'
+HISTORY_TOLERANCE_S = 0.1     # the earlier map may be this far from history_s (a 5 Hz fleet)
 
 
 class TaskHead(nn.Module):
@@ -91,26 +95,55 @@ class TaskPredictor:
         self.head, self.meta = load_head(path)
         if task is not None and self.meta['task'] != task:
             raise ValueError(f'{path} is a head for task {self.meta["task"]!r}, not {task!r}')
-        if self.meta['history_s']:
-            raise ValueError(f'{path} is a head with history: it reads the fused map of '
-                             f'{self.meta["history_s"]:g} s before as well, which task_node and '
-                             'evaluate --task do not give it yet (train-head --history measures '
-                             'such heads)')
         if self.meta['model_id'] != rt.model_id:
             raise ValueError(f'{path} reads the fused features of model {self.meta["model_id"]}, '
                              f'but the loaded model is {rt.model_id}')
         self.task, self.rt, self.threshold = self.meta['task'], rt, float(threshold)
+        self.history_s = self.meta['history_s']
+        self.channels = self.meta['channels'] // (2 if self.history_s else 1)
+        self._recent: deque[tuple[int, np.ndarray]] = deque()    # (stamp_ns, features)
         self.head.to(rt.device)
 
     @torch.no_grad()
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        """(R, W) float32 probability of the layer from fused features (Cf, R, W)."""
-        Cf = self.meta['channels']
-        if features.ndim != 3 or features.shape[0] != Cf:
-            raise ValueError(f'fused map must be ({Cf}, rows, cols), got {features.shape}')
-        x = torch.from_numpy(np.asarray(features, dtype=np.float32))[None].to(self.rt.device)
-        return torch.sigmoid(self.head(x))[0].cpu().numpy()
+    def probability(self, features: np.ndarray, earlier: np.ndarray | None = None) -> np.ndarray:
+        """(R, W) float32 probability of the layer from fused features (Cf, R, W).
 
-    def mask(self, features: np.ndarray) -> np.ndarray:
+        A head with history needs `earlier`, the fused map of history_s before.
+        """
+        Cf = self.channels
+        maps = [features] + ([earlier] if self.history_s else [])
+        if self.history_s and earlier is None:
+            raise ValueError(f'a head with history needs the fused map of {self.history_s:g} s '
+                             'before as well')
+        for m in maps:
+            if m.ndim != 3 or m.shape[0] != Cf or m.shape[1:] != features.shape[1:]:
+                raise ValueError(f'fused map must be ({Cf}, rows, cols), got {m.shape}')
+        x = torch.from_numpy(np.concatenate([np.asarray(m, dtype=np.float32) for m in maps]))
+        return torch.sigmoid(self.head(x[None].to(self.rt.device)))[0].cpu().numpy()
+
+    def mask(self, features: np.ndarray, earlier: np.ndarray | None = None) -> np.ndarray:
         """(R, W) bool: the layer where its probability passes the threshold."""
-        return self.probability(features) >= self.threshold
+        return self.probability(features, earlier) >= self.threshold
+
+    def layer_at(self, stamp_ns: int, features: np.ndarray) -> np.ndarray | None:
+        """Return the layer of the fused map stamped `stamp_ns`, keeping it for later ones.
+
+        A head with history gets the kept map nearest to history_s before (within
+        HISTORY_TOLERANCE_S); until one that old has come, or after a gap, there is no layer:
+        None. Maps older than any later map could need are dropped.
+        """
+        if features.ndim != 3 or features.shape[0] != self.channels:
+            raise ValueError(f'fused map must be ({self.channels}, rows, cols), got '
+                             f'{features.shape}')
+        if not self.history_s:
+            return self.mask(features)
+        target = stamp_ns - int(self.history_s * 1e9)
+        tolerance = int(HISTORY_TOLERANCE_S * 1e9)
+        earlier = min(((abs(s - target), f) for s, f in self._recent
+                       if abs(s - target) <= tolerance and f.shape == features.shape),
+                      key=lambda p: p[0], default=(None, None))[1]
+        self._recent.append((stamp_ns, features))
+        newest = max(s for s, _ in self._recent)
+        oldest_needed = newest - int(self.history_s * 1e9) - tolerance
+        self._recent = deque(p for p in self._recent if p[0] >= oldest_needed)
+        return None if earlier is None else self.mask(features, earlier)
