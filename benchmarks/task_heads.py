@@ -9,9 +9,11 @@ For each task of rsdfm_core.tasks.layers: `rsdfm train-head` frozen (the shipped
 maps, only the head learns) and `--unfreeze fusion` (the attention fusion and BEV decoder learn
 with the head, on the same scenes, iterations and batches), both scored on the same held-out
 scenes (train-head's defaults). Then `rsdfm evaluate --task` of each frozen head on a held-out
-simulated bag (seed 5001, 40 frames). Resumable: a run whose JSON exists is not run again.
---ship copies the frozen heads into rsdfm_core/data/heads. Writes docs/task_heads.md and
-docs/task_heads.png (truth and layers of one held-out scene).
+simulated bag (seed 5001, 40 frames). The tasks of HISTORY_TASKS are also run with
+`--history` (the head reads the fused map of 0.5 s before as well, in both variants), and that
+head is the one shipped. Resumable: a run whose JSON exists is not run again.
+--ship copies the shipped frozen heads into rsdfm_core/data/heads. Writes docs/task_heads.md
+and docs/task_heads.png (truth and layers of one held-out scene).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import sys
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {'frozen': 'none', 'fusion': 'fusion', 'all': 'all'}
 JOINT_TASKS = ('road',)   # the whole model from the images: about 25 min per task here
+HISTORY_TASKS = ('stationary',)   # one map cannot show motion: these get the earlier map too
 BAG_SEED, BAG_FRAMES = 5001, 40
 TARGET = 0.90             # frozen head's IoU as a share of the unfrozen one's
 
@@ -33,34 +36,42 @@ def rsdfm() -> str:
     return str(Path(sys.executable).with_name('rsdfm'))
 
 
-def train(out: Path, task: str, variant: str) -> dict:
-    result = out / f'{task}_{variant}.json'
+def head_name(task: str, history: bool) -> str:
+    """File stem of a task's frozen head: `stationary`, or `stationary_history` with history."""
+    return f'{task}_history' if history else task
+
+
+def train(out: Path, task: str, variant: str, history: bool = False) -> dict:
+    name = head_name(task, history)
+    result = out / f'{name}_{variant}.json'
     if not result.is_file():
-        head = out / (f'{task}.pt' if variant == 'frozen' else f'{task}_{variant}.pt')
-        print(f'task_heads: training {task} ({variant})', file=sys.stderr, flush=True)
-        with open(out / f'{task}_{variant}.log', 'w') as log:
+        head = out / (f'{name}.pt' if variant == 'frozen' else f'{name}_{variant}.pt')
+        print(f'task_heads: training {name} ({variant})', file=sys.stderr, flush=True)
+        with open(out / f'{name}_{variant}.log', 'w') as log:
             subprocess.run([rsdfm(), 'train-head', '--task', task, '--out', str(head),
-                            '--unfreeze', VARIANTS[variant], '--json', str(result)],
+                            '--unfreeze', VARIANTS[variant], '--json', str(result),
+                            *(['--history'] if history else [])],
                            check=True, stdout=log, stderr=subprocess.STDOUT)
     return json.loads(result.read_text())
 
 
-def on_bag(out: Path, task: str) -> dict:
+def on_bag(out: Path, task: str, history: bool = False) -> dict:
     bag = out / 'bags' / f'seed{BAG_SEED}'
     if not (bag / 'metadata.yaml').is_file():
         subprocess.run([rsdfm(), 'simulate', '--out', str(bag), '--seed', str(BAG_SEED),
                         '--frames', str(BAG_FRAMES), '--no-dense-gt'], check=True,
                        stdout=subprocess.DEVNULL)
-    result = out / f'{task}_bag.json'
+    name = head_name(task, history)
+    result = out / f'{name}_bag.json'
     if not result.is_file():
         subprocess.run([rsdfm(), 'evaluate', '--bag', str(bag), '--task', task, '--head',
-                        str(out / f'{task}.pt'), '--json', str(result)], check=True,
+                        str(out / f'{name}.pt'), '--json', str(result)], check=True,
                        stdout=subprocess.DEVNULL)
     return json.loads(result.read_text())
 
 
 def figure(out: Path, path: Path) -> None:
-    """Truth and frozen-head layers of one held-out scene, per task."""
+    """Truth and shipped frozen-head layers of one held-out scene (its 2nd), per task."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -72,13 +83,14 @@ def figure(out: Path, path: Path) -> None:
     from rsdfm_core.tasks.scenes import fused_features, simulate_scenes
 
     rt = Runtime.load(None, threads=1)
-    scene = simulate_scenes(rt, [BAG_SEED], 1)
-    fused = fused_features(rt, scene)[0].numpy()
-    seen = scene.coverage()[0]
+    scene = simulate_scenes(rt, [BAG_SEED], 2)          # the 2nd has one 0.5 s before it
+    fused = fused_features(rt, scene).numpy()
+    seen = scene.coverage()[1]
     fig, axes = plt.subplots(2, len(TASKS), figsize=(4 * len(TASKS), 8))
     for j, task in enumerate(TASKS):
-        layer = TaskPredictor(rt, out / f'{task}.pt').mask(fused)
-        for i, (name, img) in enumerate((('truth', scene.targets[task][0]),
+        pred = TaskPredictor(rt, out / f'{head_name(task, task in HISTORY_TASKS)}.pt')
+        layer = pred.mask(fused[1], fused[0] if pred.history_s else None)
+        for i, (name, img) in enumerate((('truth', scene.targets[task][1]),
                                          ('frozen head', layer))):
             shown = np.where(seen, img.astype(float), 0.5)
             axes[i, j].imshow(shown, origin='lower', cmap='gray', vmin=0, vmax=1)
@@ -94,7 +106,8 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=str(REPO / 'out' / 'heads'))
-    ap.add_argument('--ship', action='store_true', help='copy the frozen heads into the package')
+    ap.add_argument('--ship', action='store_true',
+                    help='copy the shipped frozen heads into the package')
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,22 +115,28 @@ def main() -> int:
             f'IoU | frozen / best unfrozen (target >= {TARGET:.2f}) | frozen head on bag seed '
             f'{BAG_SEED} IoU | head file |',
             '|---|---|---|---|---|---|---|']
-    for task in TASKS:
-        frozen, fusion = train(out, task, 'frozen'), train(out, task, 'fusion')
-        joint = train(out, task, 'all') if task in JOINT_TASKS else None
+    for task, history in [(t, h) for t in TASKS for h in (False, True)
+                          if not h or t in HISTORY_TASKS]:
+        frozen, fusion = train(out, task, 'frozen', history), train(out, task, 'fusion', history)
+        joint = train(out, task, 'all') if task in JOINT_TASKS and not history else None
         best = max(fusion['iou'], joint['iou'] if joint else 0.0)
-        bag = on_bag(out, task)
+        bag = on_bag(out, task, history)
         ratio = frozen['iou'] / best if best > 0 else float('nan')
-        size = (out / f'{task}.pt').stat().st_size
+        name = head_name(task, history)
+        size = (out / f'{name}.pt').stat().st_size
         joint_iou = f'{joint["iou"]:.3f}' if joint else '-'
         verdict = 'met' if ratio >= TARGET else 'not met'
-        rows.append(f'| {task} | {frozen["iou"]:.3f} | {fusion["iou"]:.3f} | {joint_iou} | '
-                    f'{ratio:.2f} ({verdict}) | {bag["iou"]:.3f} ({bag["frames"]} frames) | '
+        label = f'{task}, with the map 0.5 s before' if history else task
+        shipped = history == (task in HISTORY_TASKS)
+        frames = f'{bag.get("frames_scored", bag["frames"])} frames'
+        rows.append(f'| {label}{" (shipped)" if shipped else ""} | {frozen["iou"]:.3f} '
+                    f'({frozen["scenes"]} scenes) | {fusion["iou"]:.3f} | {joint_iou} | '
+                    f'{ratio:.2f} ({verdict}) | {bag["iou"]:.3f} ({frames}) | '
                     f'{size / 1024:.0f} KiB |')
-        if args.ship:
+        if args.ship and shipped:
             dest = REPO / 'src' / 'rsdfm_core' / 'rsdfm_core' / 'data' / 'heads' / f'{task}.pt'
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(out / f'{task}.pt', dest)
+            shutil.copy(out / f'{name}.pt', dest)
     first = train(out, next(iter(TASKS)), 'frozen')
     figure(out, REPO / 'docs' / 'task_heads.png')
     text = '\n'.join([
@@ -133,7 +152,10 @@ def main() -> int:
         'head, same scenes, iterations and batches. Whole model unfrozen (road only: about 25 '
         'min per task on one thread here): drone side, codec and fusion side learn with the '
         'head from the camera images, same scenes, iterations and batches, codec at the '
-        'deployed budget (same bytes per map, but every drone would need the new weights).',
+        'deployed budget (same bytes per map, but every drone would need the new weights). '
+        'With the map 0.5 s before: the head reads the fused map of the scene 5 frames earlier '
+        'as well (both variants), trained and scored on the scenes that have one (the first '
+        'scene of each seed has none; on the bag, the frames from the 5th).',
         '',
         *rows,
         '',

@@ -169,6 +169,12 @@ def test_a_head_with_history_reads_the_scene_before(trained, tmp_path, capsys):
     res = json.loads((tmp_path / 'e.json').read_text())
     # frames 4-7 at 10 Hz: frame 4 pairs with frame 0, 0.4 s before (within the 0.1 s tolerance)
     assert res['frames'] == 8 and res['frames_scored'] == 4, res
+    short = tmp_path / 'short'
+    assert main(['simulate', '--out', str(short), '--seed', '5', '--frames', '2', '--drones', '2',
+                 '--no-dense-gt']) == 0
+    capsys.readouterr()
+    assert main(['evaluate', '--bag', str(short), '--task', 'stationary', '--head', str(out)]) == 2
+    assert 'none of the 2 frames has one that old before it' in capsys.readouterr().err
 
 
 def test_a_predictor_with_history_pairs_each_map_with_the_one_history_s_before(tmp_path):

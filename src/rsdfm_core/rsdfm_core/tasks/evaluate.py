@@ -38,5 +38,9 @@ def evaluate_task(frames: list[Frame], rt, predictor: TaskPredictor, town: Town 
         truth = static if static is not None else task_mask(task, town, f.objects, dec.region)
         metric.add(layer, truth, fused.coverage > 0)
         scored += 1
+    if not scored:
+        raise ValueError(f'the head of {task} reads the fused map of {predictor.history_s:g} s '
+                         f'before as well, and none of the {len(frames)} frames has one that '
+                         'old before it: give a longer bag')
     return {'task': task, 'iou': metric.iou, 'frames': len(frames), 'frames_scored': scored,
             'head_model_id': predictor.meta['model_id'], 'head_info': predictor.meta['info']}
