@@ -26,5 +26,6 @@ class NamespacedRunner(GraphRunner):
         super().__init__(graph, log_dir=log_dir, env=env)
         self.plan = plan
 
-    def command(self, spec: NodeSpec) -> list[str]:
-        return exec_prefix(node_netns(self.plan, spec)) + super().command(spec)
+    def command(self, spec: NodeSpec, module: str | None = None,
+                argv: list[str] | None = None) -> list[str]:
+        return exec_prefix(node_netns(self.plan, spec)) + super().command(spec, module, argv)

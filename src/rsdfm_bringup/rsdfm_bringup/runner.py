@@ -81,9 +81,11 @@ class GraphRunner:
         self._lock = threading.RLock()
         self._watcher: threading.Thread | None = None
 
-    def command(self, spec: NodeSpec) -> list[str]:
-        """Return the command line that runs one node."""
-        return [self.python, '-m', spec.module, *spec.ros_arguments()]
+    def command(self, spec: NodeSpec, module: str | None = None,
+                argv: list[str] | None = None) -> list[str]:
+        """Return the command line that runs one node (or `module argv` where it would run)."""
+        return [self.python, '-m', module or spec.module,
+                *(spec.ros_arguments() if argv is None else argv)]
 
     def start(self, names: list[str] | None = None) -> None:
         """Start the named nodes (full names such as /uav1/perception_node), or all of them.
@@ -140,7 +142,7 @@ class GraphRunner:
         log = self.log_path(full_name)
         log = None if log is None else log.with_suffix('.placeholder.log')
         try:
-            proc = self._spawn(PLACEHOLDER_MODULE, argv, log)
+            proc = self._spawn(self.graph.node(full_name), PLACEHOLDER_MODULE, argv, log)
         except (OSError, RuntimeError) as exc:
             print(f'rsdfm: no participant placeholder for {full_name} ({exc}); its restart may '
                   'wait about 3 s for data', file=sys.stderr, flush=True)
@@ -153,15 +155,15 @@ class GraphRunner:
         held = self._placeholders.get(full_name)
         return held is None or held[1].exists() or held[0].poll() is not None
 
-    def _spawn(self, module: str, argv: list[str],
+    def _spawn(self, spec: NodeSpec, module: str, argv: list[str],
                log: Path | None) -> subprocess.Popen | WarmProcess:
-        """Start `python -m module argv`: forked from the warm server if there is one."""
+        """Start `python -m module argv` where `spec`'s node runs (warm fork if there is one)."""
         if self.warm and self._fork_server is not None:
             return self._fork_server.start(module, argv, self.env,
                                            None if log is None else str(log))
         out = open(log, 'ab') if log is not None else None
         try:
-            return subprocess.Popen([self.python, '-m', module, *argv], env=self.env, stdout=out,
+            return subprocess.Popen(self.command(spec, module, argv), env=self.env, stdout=out,
                                     stderr=subprocess.STDOUT if out else None,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
