@@ -46,7 +46,7 @@ def launch_config_dir() -> Path:
 os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
 
 from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
-from rsdfm_bringup.participant_placeholder import DEAD_LEASE_S  # noqa: E402
+from rsdfm_bringup.participant_placeholder import placeholder_argv  # noqa: E402
 from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
 
 RESPAWN_DELAY_S = 1.0
@@ -62,8 +62,7 @@ def _placeholder_after_crash(dds: dict):
         if context.is_shutdown or event.returncode == 0:
             return None
         return [ExecuteProcess(
-            cmd=[sys.executable, '-m', 'rsdfm_bringup.participant_placeholder',
-                 '--hold', f'{DEAD_LEASE_S:g}'],
+            cmd=[sys.executable, *placeholder_argv()],
             name=f'participant_placeholder_{event.action.name}', additional_env=dds,
             output='log')]
     return on_exit

@@ -21,6 +21,13 @@ import sys
 import threading
 
 DEAD_LEASE_S = 20.0          # Fast DDS's default participant lease; config/fastdds.xml keeps it
+MODULE = 'rsdfm_bringup.participant_placeholder'
+
+
+def placeholder_argv(ready_file: Path | None = None) -> list[str]:
+    """Return the arguments after `python` that start a placeholder (runner and launch file)."""
+    return ['-m', MODULE, '--hold', f'{DEAD_LEASE_S:g}',
+            *(['--ready-file', str(ready_file)] if ready_file is not None else [])]
 
 
 def main(argv: list[str] | None = None) -> int:

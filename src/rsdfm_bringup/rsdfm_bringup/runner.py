@@ -24,13 +24,12 @@ import time
 from typing import IO
 
 from rsdfm_bringup.dds import use_rsdfm_dds_profile
-from rsdfm_bringup.participant_placeholder import DEAD_LEASE_S
+from rsdfm_bringup.participant_placeholder import placeholder_argv
 from rsdfm_bringup.respawn import Backoff, should_respawn
 from rsdfm_bringup.warm_start import WarmProcess, WarmStarter
 from rsdfm_core.graph import FleetGraph, NodeSpec
 
 _REPO_SRC = Path(__file__).resolve().parents[2]   # src/ when run from a checkout
-PLACEHOLDER_MODULE = 'rsdfm_bringup.participant_placeholder'
 PLACEHOLDER_WAIT_S = 2.0      # a restart waits at most this long past its back-off for it
 
 
@@ -138,11 +137,11 @@ class GraphRunner:
             self._placeholder_dir = tempfile.TemporaryDirectory(prefix='rsdfm-placeholders-')
         ready = Path(self._placeholder_dir.name) / (full_name.strip('/').replace('/', '.')
                                                     + f'.{time.monotonic_ns()}.ready')
-        argv = ['--hold', f'{DEAD_LEASE_S:g}', '--ready-file', str(ready)]
+        _, module, *argv = placeholder_argv(ready)
         log = self.log_path(full_name)
         log = None if log is None else log.with_suffix('.placeholder.log')
         try:
-            proc = self._spawn(self.graph.node(full_name), PLACEHOLDER_MODULE, argv, log)
+            proc = self._spawn(self.graph.node(full_name), module, argv, log)
         except (OSError, RuntimeError) as exc:
             print(f'rsdfm: no participant placeholder for {full_name} ({exc}); its restart may '
                   'wait about 3 s for data', file=sys.stderr, flush=True)

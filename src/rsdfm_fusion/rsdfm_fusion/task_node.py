@@ -44,6 +44,7 @@ class TaskNode(FusedMapNode):
         self.task = self.predictor.task
         self.pub = self.create_publisher(OccupancyGrid, f'rsdfm/task/{self.task}', result_qos())
         self.diag.extra['task'] = self.task
+        self.waiting_for_history = 0         # fused maps that had no map history_s before them
         self.get_logger().info(f'task {self.task}: publishing rsdfm/task/{self.task}')
         self.start()
 
@@ -54,8 +55,8 @@ class TaskNode(FusedMapNode):
             self.diag.refuse('bad_payload', str(exc))
             return
         if layer is None:
-            waited = int(self.diag.extra.get('waiting_for_history', '0')) + 1
-            self.diag.extra['waiting_for_history'] = str(waited)
+            self.waiting_for_history += 1
+            self.diag.extra['waiting_for_history'] = str(self.waiting_for_history)
             return
         grid = OccupancyGrid(header=msg.header)
         origin, res, rows, cols = grid_to_fields(fused.grid)

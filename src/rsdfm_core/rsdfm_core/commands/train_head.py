@@ -44,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--history', action='store_true',
                         help='also give the head the fused map of the scene before (--every '
                              'frames earlier): motion, for tasks such as stationary; trained and '
-                             'scored on the scenes that have one. task_node cannot run such a '
-                             'head yet')
+                             'scored on the scenes that have one')
     parser.add_argument('--iterations', type=int, default=600, help='default 600')
     parser.add_argument('--batch', type=int, default=4, help='scenes per iteration (default 4)')
     parser.add_argument('--lr', type=float, default=2e-3, help='default 0.002')
