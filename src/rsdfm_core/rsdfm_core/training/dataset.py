@@ -19,15 +19,22 @@ import numpy as np
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.lift import depth_bin_centres
 from rsdfm_core.model.network import prepare_image
+from rsdfm_core.regions import region_from_record
+from rsdfm_core.training.box_heights import box_height_depth
 from rsdfm_core.training.targets import bev_targets, bin_targets, in_region, visible_ids
 from rsdfm_core.types import Frame, LABELS, objects_to_array, ObjectState
 
 
-def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
+HEIGHT_SOURCES = ('auto', 'boxes')
+
+
+def frame_arrays(frame: Frame, model_cfg: dict,
+                 height_source: str = 'auto') -> dict[str, np.ndarray]:
     """Return the arrays of a frame the model trains on.
 
     Internal-size images (V, H, W, 3), scaled K (V, 3, 3), poses (V, 4, 4), bin targets
-    (V, Hf, Wf).
+    (V, Hf, Wf). height_source 'auto' bins a view's dense height and depth images where it has
+    them (the simulator's) and its boxes otherwise (a bag's); 'boxes' always uses the boxes.
     """
     size = tuple(model_cfg['image_size'])
     heights = np.array(model_cfg['height_bins'])
@@ -40,14 +47,16 @@ def frame_arrays(frame: Frame, model_cfg: dict) -> dict[str, np.ndarray]:
         Ks.append(K)
         stride = int(round(model_cfg['feat_stride'] * v.image.shape[1] / size[0]))
         hf, wf = size[1] // model_cfg['feat_stride'], size[0] // model_cfg['feat_stride']
-        if v.height is not None:
+        if v.height is not None and height_source == 'auto':
             hb.append(bin_targets(v.height, heights, stride, limit=heights[-1] * 1.3)[:hf, :wf])
             dbn.append(
                 bin_targets(v.depth, depths, stride, log=True, limit=db['max'] * 1.2)[:hf, :wf]
             )
         else:
-            hb.append(np.full((hf, wf), -1, np.int8))
-            dbn.append(np.full((hf, wf), -1, np.int8))
+            height, depth = box_height_depth(K, v.cam_to_map, frame.objects, (size[1], size[0]),
+                                             model_cfg['feat_stride'])
+            hb.append(bin_targets(height, heights, 1, limit=heights[-1] * 1.3)[:hf, :wf])
+            dbn.append(bin_targets(depth, depths, 1, log=True, limit=db['max'] * 1.2)[:hf, :wf])
     return {'images': np.stack(imgs), 'K': np.stack(Ks).astype(np.float32),
             'poses': np.stack([v.cam_to_map for v in frame.views]).astype(np.float32),
             'hbin': np.stack(hb), 'dbin': np.stack(dbn)}
@@ -62,9 +71,13 @@ class SequenceSpec:
     drones: int = 4
     altitude: tuple[float, float] = (40.0, 120.0)
     pitch: tuple[float, float] = (30.0, 70.0)
+    height_source: str = 'auto'     # see frame_arrays
 
     def key(self, model_cfg: dict) -> str:
-        blob = json.dumps([asdict(self), model_cfg['image_size'], model_cfg['feat_stride'],
+        fields = asdict(self)
+        if fields['height_source'] == 'auto':       # keys of caches made before the field
+            del fields['height_source']
+        blob = json.dumps([fields, model_cfg['image_size'], model_cfg['feat_stride'],
                            model_cfg['height_bins'], model_cfg['depth_bins']], sort_keys=True)
         return f'seq_s{self.seed}_n{self.frames}_' + hashlib.sha1(blob.encode()).hexdigest()[:10]
 
@@ -77,7 +90,7 @@ def build_sequence(spec: SequenceSpec, model_cfg: dict, path: Path) -> None:
     per_frame = {k: [] for k in ('images', 'K', 'poses', 'hbin', 'dbin')}
     objs, offsets, vis, stamps = [], [0], [], []
     for f in sim.frames(spec.frames):
-        for k, v in frame_arrays(f, model_cfg).items():
+        for k, v in frame_arrays(f, model_cfg, spec.height_source).items():
             per_frame[k].append(v)
         objs.append(objects_to_array(f.objects))
         offsets.append(offsets[-1] + len(f.objects))
@@ -111,6 +124,9 @@ class Sequence:
             d['stamps'],
         )
         self.length = len(self.stamps)
+        # A bag's own region (training/bag_data.py); None: the model's.
+        record = str(d['region']) if 'region' in d.files else ''
+        self.grid = region_from_record(record) if record else None
 
     def frame_objects(self, t: int, visible_only: bool = True) -> np.ndarray:
         rows = self.objects[self.offsets[t]:self.offsets[t + 1]]
