@@ -59,6 +59,54 @@ def fleet_errors(args: argparse.Namespace):
         raise UserError(str(exc)) from None
 
 
+def choose_region(text: str, bag: Path, rt) -> tuple[dict, dict]:
+    """Set rt.region as --region asks; return (region and its source, the bag's class map)."""
+    import json as json_
+    from rsdfm_core.bag.source import custom_data
+    from rsdfm_core.geometry import BevGrid
+    from rsdfm_core.importers.nuscenes import SOURCE_KEY
+    from rsdfm_core.regions import region_from_record, region_record, REGION_KEY
+    meta = custom_data(bag)
+    try:
+        classes = json_.loads(meta[SOURCE_KEY]).get('classes', {}) if SOURCE_KEY in meta else {}
+    except ValueError:
+        classes = {}
+    source = 'the model config'
+    if text == 'auto' and REGION_KEY in meta:
+        try:
+            rt.region = region_from_record(meta[REGION_KEY])
+        except ValueError as exc:
+            raise UserError(f'{bag}: metadata.yaml: {exc}') from None
+        source = 'the bag'
+    elif text not in ('auto', 'model'):
+        try:
+            values = [float(v) for v in text.split(',')]
+            if len(values) not in (4, 5):
+                raise ValueError
+        except ValueError:
+            raise UserError(f'--region wants auto, model or CX,CY,SIZE_X,SIZE_Y[,RES] in '
+                            f'metres, got {text!r}') from None
+        values += [rt.region.resolution] * (5 - len(values))
+        if not all(math.isfinite(v) for v in values) or min(values[2:]) <= 0:
+            raise UserError(f'--region needs finite values and positive sizes, got {text!r}')
+        rt.region = BevGrid.centred(*values)
+        source = '--region'
+    info = json_.loads(region_record(rt.region))
+    info['source'] = source
+    return info, classes
+
+
+def objects_outside(frames: list, region) -> int:
+    """Boxes (over all frames) that some drone sees but whose centre lies outside the region."""
+    from rsdfm_core.training.targets import in_region, visible_ids
+    count = 0
+    for f in frames:
+        ids = visible_ids(f.views, f.objects)
+        seen = [o for o in f.objects if o.track_id in ids]
+        count += len(seen) - len(in_region(seen, region))
+    return count
+
+
 def json_safe(value):
     """Map NaN / inf to None for strict JSON output (e.g. AP of a class with no ground truth)."""
     if isinstance(value, dict):
@@ -91,6 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score a new task's layer instead (road, building, stationary: "
                              'IoU over the cells some drone saw) with its shipped head or --head')
     parser.add_argument('--head', help='task head file from rsdfm train-head (with --task)')
+    parser.add_argument('--region', default='auto', metavar='auto|model|CX,CY,SIZE_X,SIZE_Y[,RES]',
+                        help="the fusion region scored: the bag's own (recorded by rsdfm import) "
+                             "or else the model's (auto, default), the model's, or given in "
+                             "metres (resolution default: the model's); said in the output")
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
@@ -174,9 +226,17 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f'{bag}: {exc}') from None
     if not frames:
         raise UserError(f'bag {bag} has no frames left with a --delay of {args.delay:g} ms')
+    region_info, classes = choose_region(args.region, bag, rt)
+    outside = objects_outside(frames, rt.region)
     print(
-        f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}', file=sys.stderr
+        f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}, region '
+        f'{region_info["size_x"]:g} x {region_info["size_y"]:g} m at ({region_info["cx"]:g}, '
+        f'{region_info["cy"]:g}), {region_info["resolution"]:g} m cells, from '
+        f'{region_info["source"]}', file=sys.stderr
     )
+    if outside:
+        print(f'evaluate: {outside} boxes that some drone sees lie outside the region and are '
+              'not scored (--region sets another)', file=sys.stderr)
     align = None
     if args.align != 'off':
         from rsdfm_core.model.align import AlignSettings
@@ -187,6 +247,10 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate_frames(frames, rt, args.mode, budget, align=align,
                               reference=applied['reference'])
     res['bag'] = str(bag)
+    res['region'] = region_info
+    res['gt_outside_region'] = outside
+    if classes:
+        res['per_class']['dataset_classes'] = classes
     res['fleet_errors'] = applied
     text = json.dumps(json_safe(res), indent=2, allow_nan=False)
     if args.json:
