@@ -68,6 +68,16 @@ class RsdfmNet(nn.Module):
         self.traj_head = TrajectoryHead(
             Cf * (1 + len(model_cfg['history_lags_s'])), model_cfg['future_steps']
         )
+        # Submodules that stay in eval mode when the net trains (a frozen side keeps its
+        # BatchNorm statistics too, not only its weights).
+        self.frozen: tuple[str, ...] = ()
+
+    def train(self, mode: bool = True) -> 'RsdfmNet':
+        """Set the training mode, except for the frozen submodules, which stay in eval."""
+        super().train(mode)
+        for name in self.frozen:
+            getattr(self, name).eval()
+        return self
 
     # --- drone side -----------------------------------------------------------------------------
     def lift_points(self, K: torch.Tensor, cam_to_map: torch.Tensor, feat_hw: tuple[int, int]):

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.heads import DET_CHANNELS, TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet
-from rsdfm_core.model.weights import build_model, model_id, save_checkpoint
+from rsdfm_core.model.weights import build_model, load_checkpoint, model_id, save_checkpoint
 from rsdfm_core.training import distributed
+from rsdfm_core.training.bag_data import bag_cache
 from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
 from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
 
@@ -30,6 +31,9 @@ TRAIN_DEFAULTS = {
     'altitude': [40.0, 120.0],
     'pitch': [30.0, 70.0],
     'drones': 4,
+    # 'auto': the simulator's dense height/depth images; 'boxes': from the boxes only, as for
+    # a bag (training/box_heights.py), to measure what box-only labels cost
+    'height_source': 'auto',
     'iterations': 3000,
     'traj_iterations': 600,
     'scenes_per_batch': 2,
@@ -106,7 +110,7 @@ def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict
     out['K'] = torch.from_numpy(np.concatenate(Ks)).to(device)
     out['poses'] = torch.from_numpy(np.concatenate(poses)).to(device)
     out['bins'] = torch.from_numpy(np.concatenate(bins)).long().to(device)
-    out['G'], out['N'] = G, N
+    out['G'], out['N'], out['grid'] = G, N, grid
     return out
 
 
@@ -129,7 +133,7 @@ def model_loss(net: RsdfmNet, b: dict, cfg: dict, rng: random.Random, train: boo
                budget: tuple[int, int] | None = None) -> tuple[torch.Tensor, dict]:
     """End-to-end loss of one batch and its parts (floats)."""
     w = cfg['weights']
-    grid = region_grid(net.cfg)
+    grid = b['grid']
     G, N = b['G'], b['N']
     x, valid, logits = net.drone_bev(b['images'], b['K'], b['poses'], grid)
     use_codec = budget is not None or rng.random() < cfg['codec_probability']
@@ -191,14 +195,32 @@ class TrainStep(torch.nn.Module):
         return (model_loss if stage == 'model' else traj_loss)(self.net, *args)
 
 
-def _batches(seqs, cfg, rng, margin_frames):
-    """Random (sequence, frame) picks; frames keep room for the history lags."""
+def batch_group(seq: Sequence, default_grid) -> tuple:
+    """Scenes of one batch share this: the number of drones and the grid they are fused on."""
+    return (seq.images.shape[1], seq.grid or default_grid)
+
+
+def _batches(seqs, cfg, rng, margin_frames, default_grid):
+    """Random (sequence, frame) picks; frames keep room for the history lags.
+
+    The scenes of a batch come from sequences of one batch_group (bags may differ in drones
+    and region).
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, s in enumerate(seqs):
+        groups.setdefault(batch_group(s, default_grid), []).append(i)
     while True:
+        first = rng.randrange(len(seqs))
+        members = groups[batch_group(seqs[first], default_grid)]
         picks = []
-        for _ in range(cfg['scenes_per_batch']):
-            si = rng.randrange(len(seqs))
-            picks.append((si, rng.randrange(margin_frames, seqs[si].length)))
+        for k in range(cfg['scenes_per_batch']):
+            si = first if k == 0 else rng.choice(members)
+            picks.append((si, rng.randrange(min(margin_frames, seqs[si].length - 1),
+                                            seqs[si].length)))
         yield picks
+
+
+FREEZE = ('none', 'drone')
 
 
 def train(
@@ -207,16 +229,31 @@ def train(
     resume: bool = False,
     threads: int = 1,
     log_path: str | None = None,
+    bags: list[Path] | None = None,
+    val_bags: list[Path] | None = None,
+    init: str | Path | None = None,
+    freeze: str = 'none',
 ) -> dict:
     """Run both training stages.
 
     Writes `out` (weights + config) and `out`.resume.pt (optimizer state). Under torchrun every
     rank trains on its shard of the training sequences with gradients averaged over the ranks
     (training/distributed.py); rank 0 validates, logs and writes the checkpoints.
+    bags: train on these labelled bags (training/bag_data.py) instead of simulator seeds, and
+    validate on val_bags (no validation without them). init: start from this checkpoint's
+    weights and model config ('' = the shipped model). freeze 'drone': the drone side (image
+    encoder and codec) keeps its weights, so drones need no new software.
     """
     torch.set_num_threads(threads)
     rank, world = distributed.setup()
     main = rank == 0
+    if freeze not in FREEZE:
+        raise ValueError(f'freeze must be one of {FREEZE}, got {freeze!r}')
+    start_weights = None
+    if init is not None:
+        start, start_cfg, _ = load_checkpoint(init or None)
+        start_weights = start.state_dict()
+        config = {**config, 'model': start_cfg['model']}   # the architecture of the weights
     cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
     cfg['weights'] = {**TRAIN_DEFAULTS['weights'], **config.get('train', {}).get('weights', {})}
     config = {**config, 'train': cfg}
@@ -235,25 +272,48 @@ def train(
                 cfg['drones'],
                 tuple(cfg['altitude']),
                 tuple(cfg['pitch']),
+                cfg['height_source'],
             )
             for s in seeds
         ]
 
-    train_seeds = distributed.shard(cfg['train_seeds'], rank, world)
-    log(
-        f'train: {"rank " + str(rank) + " of " + str(world) + ": " if world > 1 else ""}caching '
-        f'{len(train_seeds)} training + {len(cfg["val_seeds"]) if main else 0} validation '
-        f'sequences of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
-        log_file,
-    )
-    train_paths = build_cache(cfg['cache_dir'], specs(train_seeds), mcfg)
-    val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg) if main else []
+    who = f'rank {rank} of {world}: ' if world > 1 else ''
+    if bags:
+        mine = distributed.shard(list(bags), rank, world)
+        log(f'train: {who}caching {len(mine)} training + {len(val_bags or []) if main else 0} '
+            f'validation bags in {cfg["cache_dir"]} (height targets from the boxes)', log_file)
+        train_paths = bag_cache(cfg['cache_dir'], mine, mcfg)
+        val_paths = bag_cache(cfg['cache_dir'], list(val_bags), mcfg) if main and val_bags \
+            else []
+        if main and not val_bags:
+            log('train: no --val-bags: no validation loss', log_file)
+    else:
+        train_seeds = distributed.shard(cfg['train_seeds'], rank, world)
+        log(
+            f'train: {who}caching '
+            f'{len(train_seeds)} training + {len(cfg["val_seeds"]) if main else 0} validation '
+            f'sequences of {cfg["frames_per_sequence"]} frames in {cfg["cache_dir"]}',
+            log_file,
+        )
+        train_paths = build_cache(cfg['cache_dir'], specs(train_seeds), mcfg)
+        val_paths = build_cache(cfg['cache_dir'], specs(cfg['val_seeds']), mcfg) if main else []
     seqs = [Sequence(p) for p in train_paths]
     vals = [Sequence(p) for p in val_paths]
     grid = region_grid(mcfg)
     net = build_model(config, seed=cfg['seed'])
+    if start_weights is not None:
+        net.load_state_dict(start_weights)
+        log(f'train: starting from {init or "the shipped model"} (model_id {model_id(net)})',
+            log_file)
+    net.frozen = ('encoder', 'codec') if freeze == 'drone' else ()
+    frozen = tuple(f'{name}.' for name in net.frozen)
+    for name, p in net.named_parameters():
+        p.requires_grad_(not name.startswith(frozen))
+    if frozen:
+        log('train: drone side (encoder, codec) frozen', log_file)
     step = distributed.wrap(TrainStep(net), world)      # same start: DDP broadcasts rank 0's
-    params_main = [p for n, p in net.named_parameters() if not n.startswith('traj_head')]
+    params_main = [p for n, p in net.named_parameters()
+                   if not n.startswith(('traj_head', *frozen))]
     opt = torch.optim.AdamW(params_main, lr=cfg['lr'], weight_decay=cfg['weight_decay'])
     opt_traj = torch.optim.AdamW(
         net.traj_head.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay']
@@ -272,7 +332,7 @@ def train(
     total_its = cfg['iterations'] + cfg['traj_iterations']
     lag_frames = [int(round(lag * 10)) for lag in mcfg['history_lags_s']]
     margin = max(lag_frames + [0])
-    batches = _batches(seqs, cfg, rng, margin)
+    batches = _batches(seqs, cfg, rng, margin, grid)
     t_start, it_start = time.time(), it0
     feat_cache: dict = {}
 
@@ -305,8 +365,8 @@ def train(
         with torch.no_grad():
             for i in range(cfg['val_scenes']):
                 s = vals[i % len(vals)]
-                picks = [(i % len(vals), vrng.randrange(margin, s.length))]
-                b = collate(vals, picks, grid, mcfg, 'cpu')
+                picks = [(i % len(vals), vrng.randrange(min(margin, s.length - 1), s.length))]
+                b = collate(vals, picks, s.grid or grid, mcfg, 'cpu')
                 total, _ = model_loss(
                     net,
                     b,
@@ -326,7 +386,7 @@ def train(
         if stage == 'model':
             for g in opt.param_groups:
                 g['lr'] = lr_at(it, cfg['iterations'], cfg['lr'])
-            b = collate(seqs, picks, grid, mcfg, 'cpu')
+            b = collate(seqs, picks, seqs[picks[0][0]].grid or grid, mcfg, 'cpu')
             loss, parts = step('model', b, cfg, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -336,7 +396,8 @@ def train(
             k = it - cfg['iterations']
             for g in opt_traj.param_groups:
                 g['lr'] = lr_at(k, cfg['traj_iterations'], cfg['lr'])
-            loss, parts = step('traj', seqs, picks, lag_frames, grid, mcfg, feat_cache)
+            loss, parts = step('traj', seqs, picks, lag_frames, seqs[picks[0][0]].grid or grid,
+                               mcfg, feat_cache)
             opt_traj.zero_grad(set_to_none=True)
             loss.backward()
             opt_traj.step()
@@ -359,7 +420,7 @@ def train(
             or it + 1 == cfg['iterations']
             or it + 1 == total_its
         ):
-            if stage == 'model' and main:
+            if stage == 'model' and main and vals:
                 vl = validate()
                 history[-1]['val_loss'] = vl
                 log(f'train: validation loss {vl:.4f} at iteration {it + 1}', log_file)
