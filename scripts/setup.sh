@@ -91,6 +91,13 @@ else
     rm -f "$PIP_STAMP"
     log "python packages: installing requirements.txt into .venv (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install --progress-bar off -q "${find_links[@]}" -r requirements.txt >&2
+    # Pins whose wheels declare dependencies that conflict with ours ("# no-deps: NAME==VER")
+    no_deps=$(sed -n 's/^# no-deps: *//p' requirements.txt)
+    if [ -n "$no_deps" ]; then
+        log "python packages: installing without declared dependencies: $no_deps"
+        # shellcheck disable=SC2086
+        "$VENV/bin/python" -m pip install --progress-bar off -q --no-deps "${find_links[@]}" $no_deps >&2
+    fi
     log "python packages: installing rsdfm_core editable"
     "$VENV/bin/python" -m pip install -q --no-build-isolation "${find_links[@]}" -e src/rsdfm_core >&2
     STEP="cmake path fix-up"

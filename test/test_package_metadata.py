@@ -38,6 +38,7 @@ IMPORT_TO_ROSDEP = {
     'psutil': 'python3-psutil',
     'PIL': 'python3-pil',
     'rosbags': 'python3-rosbags-pip',
+    'nuscenes': 'python3-nuscenes-devkit-pip',
     # No rosdep key of their own: mcap-ros2-support (pip) brings mcap, which requires both others.
     'mcap': 'mcap-ros2-support',
     'zstandard': 'mcap-ros2-support',

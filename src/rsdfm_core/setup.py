@@ -28,6 +28,7 @@ setup(
             'train = rsdfm_core.commands.train',
             'train-head = rsdfm_core.commands.train_head',
             'evaluate = rsdfm_core.commands.evaluate',
+            'import = rsdfm_core.commands.import_dataset',
         ],
     },
 )

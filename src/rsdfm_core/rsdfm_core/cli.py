@@ -1,11 +1,12 @@
 """The `rsdfm` command: one entry point, one module per subcommand.
 
 Subcommands are entry points of the group `rsdfm.commands`, declared in each package's setup.py:
-rsdfm_core brings the ROS-free ones (simulate, train, evaluate), rsdfm_bringup those that need
-rclpy (replay, record, run, demo), rsdfm_bench the measurements (bench). A machine with only the
-core installed has only the core's subcommands, and the core never imports ROS. Each subcommand
-module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`; a module is
-imported only when its subcommand runs, so `rsdfm simulate` does not pay for torch or rclpy.
+rsdfm_core brings the ROS-free ones (simulate, import, train, train-head, evaluate),
+rsdfm_bringup those that need rclpy (replay, record, run, demo), rsdfm_bench the measurements
+(bench). A machine with only the core installed has only the core's subcommands, and the core
+never imports ROS. Each subcommand module defines `HELP` (one line), `add_arguments(parser)` and
+`run(args) -> int`; a module is imported only when its subcommand runs, so `rsdfm simulate`
+does not pay for torch or rclpy.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from importlib.metadata import entry_points, EntryPoint
 import sys
 
 GROUP = 'rsdfm.commands'
-ORDER = ('simulate', 'train', 'train-head', 'evaluate', 'replay', 'record', 'run', 'demo', 'bench')
+ORDER = ('simulate', 'import', 'train', 'train-head', 'evaluate', 'replay', 'record', 'run',
+         'demo', 'bench')
 
 
 class UserError(Exception):

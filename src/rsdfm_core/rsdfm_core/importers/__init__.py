@@ -1,0 +1,1 @@
+"""Importers of public datasets into rsdfm bags (ROS-free: rosbags writes the bags)."""
