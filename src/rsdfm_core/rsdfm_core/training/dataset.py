@@ -132,9 +132,18 @@ class Sequence:
         rows = self.objects[self.offsets[t]:self.offsets[t + 1]]
         return rows[self.visible[self.offsets[t]:self.offsets[t + 1]]] if visible_only else rows
 
+    @property
+    def rate_hz(self) -> float:
+        """Frames per second (median spacing of the stamps; 10 for a single frame)."""
+        return 1e9 / max(np.median(np.diff(self.stamps)), 1) if self.length > 1 else 10.0
+
+    def lag_frames(self, lags_s: list[float]) -> list[int]:
+        """Return the whole numbers of frames nearest to the given time lags."""
+        return [int(round(lag * self.rate_hz)) for lag in lags_s]
+
     def futures(self, t: int, ids: np.ndarray, steps: int, dt: float) -> np.ndarray:
         """(N, steps, 2) future map positions of track ids at t + k*dt (nan where unknown)."""
-        rate = 1e9 / max(np.median(np.diff(self.stamps)), 1) if self.length > 1 else 10.0
+        rate = self.rate_hz
         out = np.full((len(ids), steps, 2), np.nan)
         for k in range(steps):
             tf = t + int(round((k + 1) * dt * rate))

@@ -330,8 +330,7 @@ def train(
             rng.setstate(states[rank])
         log(f'train: resumed at iteration {it0}', log_file)
     total_its = cfg['iterations'] + cfg['traj_iterations']
-    lag_frames = [int(round(lag * 10)) for lag in mcfg['history_lags_s']]
-    margin = max(lag_frames + [0])
+    margin = max([max(s.lag_frames(mcfg['history_lags_s']) + [0]) for s in seqs])
     batches = _batches(seqs, cfg, rng, margin, grid)
     t_start, it_start = time.time(), it0
     feat_cache: dict = {}
@@ -396,8 +395,8 @@ def train(
             k = it - cfg['iterations']
             for g in opt_traj.param_groups:
                 g['lr'] = lr_at(k, cfg['traj_iterations'], cfg['lr'])
-            loss, parts = step('traj', seqs, picks, lag_frames, seqs[picks[0][0]].grid or grid,
-                               mcfg, feat_cache)
+            loss, parts = step('traj', seqs, picks, seqs[picks[0][0]].grid or grid, mcfg,
+                               feat_cache)
             opt_traj.zero_grad(set_to_none=True)
             loss.backward()
             opt_traj.step()
@@ -459,16 +458,17 @@ def fused_features(net: RsdfmNet, seq: Sequence, t: int, grid) -> torch.Tensor:
         return f.half()
 
 
-def traj_loss(net: RsdfmNet, seqs: list[Sequence], picks, lag_frames, grid, mcfg, cache: dict):
+def traj_loss(net: RsdfmNet, seqs: list[Sequence], picks, grid, mcfg, cache: dict):
     """Return the L1 loss of the trajectory head's future offsets at object centres.
 
-    The backbone is frozen and its maps cached.
+    The backbone is frozen and its maps cached. The history maps are the frames the history
+    lags away at each sequence's own frame rate (10 Hz simulated, 2 Hz nuScenes key frames).
     """
     stacks, tgs = [], []
     for si, t in picks:
         t = t - t % 2                                  # reuse cached maps across iterations
         maps = []
-        for tt in [t] + [t - lag for lag in lag_frames]:
+        for tt in [t] + [t - lag for lag in seqs[si].lag_frames(mcfg['history_lags_s'])]:
             key = (si, max(tt, 0))
             if key not in cache:
                 cache[key] = fused_features(net, seqs[si], max(tt, 0), grid)
