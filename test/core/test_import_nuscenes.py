@@ -169,3 +169,13 @@ def test_import_refuses_to_overwrite(imported, dataset):
     root, _ = dataset
     with pytest.raises(DatasetError, match='already exists'):
         import_nuscenes(root / 'data', 'v1.0-mini', Path(root / 'bags'))
+
+
+def test_replay_says_how_to_fuse_an_imported_bags_region(imported, tmp_path):
+    from rsdfm_bringup.commands.replay import region_hint
+    bag, _ = imported
+    grid = region_from_record(custom_data(bag)[REGION_KEY])
+    hint = region_hint(str(bag))
+    assert f'region_size:={max(grid.rows, grid.cols) * grid.resolution:g}' in hint
+    assert 'region_center_x:=' in hint
+    assert region_hint(str(tmp_path)) == ''          # no metadata, no region: nothing to say

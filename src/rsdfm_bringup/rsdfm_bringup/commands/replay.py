@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 import sys
 
 from rsdfm_core.cli import UserError
@@ -75,6 +77,23 @@ def parse_skew(items: list[str]) -> dict[str, float]:
     return out
 
 
+def region_hint(bag: str) -> str:
+    """Return how to fuse the region a bag records (rsdfm import writes one); '' if none."""
+    from rsdfm_core.bag.source import custom_data
+    from rsdfm_core.regions import region_from_record, region_record, REGION_KEY
+    record = custom_data(Path(bag)).get(REGION_KEY)
+    if not record:
+        return ''
+    try:
+        r = json.loads(region_record(region_from_record(record)))
+    except ValueError:
+        return ''
+    return (f'the bag records its scene region, {r["size_x"]:g} x {r["size_y"]:g} m around '
+            f'({r["cx"]:g}, {r["cy"]:g}); a fusion node fuses the region of the model unless '
+            f'given region_center_x:={r["cx"]:g} region_center_y:={r["cy"]:g} '
+            f'region_size:={max(r["size_x"], r["size_y"]):g}')
+
+
 def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -111,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
             f'replay: {args.bag} at rate {args.rate:g}, {len(replay.topics)} topics',
             file=sys.stderr,
         )
+        hint = region_hint(args.bag)
+        if hint:
+            print(f'replay: {hint}', file=sys.stderr)
         try:
             sent = replay.play()
         except BagError as exc:

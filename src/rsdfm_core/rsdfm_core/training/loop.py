@@ -200,7 +200,7 @@ def batch_group(seq: Sequence, default_grid) -> tuple:
     return (seq.images.shape[1], seq.grid or default_grid)
 
 
-def _batches(seqs, cfg, rng, margin_frames, default_grid):
+def _batches(seqs, cfg, rng, margin_frames, default_grid=None):
     """Random (sequence, frame) picks; frames keep room for the history lags.
 
     The scenes of a batch come from sequences of one batch_group (bags may differ in drones
