@@ -16,9 +16,7 @@ import time
 
 import numpy as np
 
-from rsdfm_core.training.dataset import frame_arrays
-from rsdfm_core.training.targets import visible_ids
-from rsdfm_core.types import objects_to_array
+from rsdfm_core.training.dataset import write_sequence
 
 BAG_CACHE_VERSION = 1
 
@@ -59,33 +57,24 @@ def build_bag_sequence(bag: Path, model_cfg: dict, path: Path,
     from rsdfm_core.bag import read_frames
     from rsdfm_core.bag.source import custom_data
     from rsdfm_core.regions import REGION_KEY
-    per_frame = {k: [] for k in ('images', 'K', 'poses', 'hbin', 'dbin')}
-    objs, offsets, vis, stamps = [], [0], [], []
     agents, dropped = None, 0
-    for f in read_frames(bag, require_ground_truth=True):
-        names = [v.agent_id for v in f.views]
-        agents = agents or names
-        if names != agents:
-            dropped += 1
-            continue
-        for k, v in frame_arrays(f, model_cfg, 'boxes').items():
-            per_frame[k].append(v)
-        objs.append(objects_to_array(f.objects))
-        offsets.append(offsets[-1] + len(f.objects))
-        ids = visible_ids(f.views, f.objects)
-        vis.append(np.array([o.track_id in ids for o in f.objects], bool))
-        stamps.append(f.stamp_ns)
-    if not stamps:
+
+    def same_drones():
+        nonlocal agents, dropped
+        for f in read_frames(bag, require_ground_truth=True):
+            names = [v.agent_id for v in f.views]
+            agents = agents or names
+            if names == agents:
+                yield f
+            else:
+                dropped += 1
+
+    region = custom_data(bag).get(REGION_KEY, '')
+    if not write_sequence(same_drones(), model_cfg, 'boxes', path, region=np.array(region)):
         raise ValueError(f'{bag}: no frame to train on')
     if dropped:
         warn(f'train: {bag}: {dropped} frames left out: they lack some of the drones '
              f'{", ".join(agents)} of its first frame')
-    region = custom_data(bag).get(REGION_KEY, '')
-    tmp = path.with_name(path.name + '.tmp.npz')
-    np.savez(tmp, **{k: np.stack(v) for k, v in per_frame.items()}, objects=np.concatenate(objs),
-             offsets=np.array(offsets), visible=np.concatenate(vis), stamps=np.array(stamps),
-             region=np.array(region))
-    tmp.replace(path)
 
 
 def bag_cache(cache_dir: str | Path, bags: list[Path], model_cfg: dict) -> list[Path]:

@@ -7,6 +7,7 @@ track id) are computed when a sample is drawn.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 import hashlib
 import json
@@ -82,25 +83,35 @@ class SequenceSpec:
         return f'seq_s{self.seed}_n{self.frames}_' + hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
-def build_sequence(spec: SequenceSpec, model_cfg: dict, path: Path) -> None:
-    """Simulate spec.frames frames at 640x480 and write the cache file `path`."""
-    from rsdfm_core.world import Simulator, WorldConfig
-    sim = Simulator(WorldConfig(seed=spec.seed, drones=spec.drones, altitude=tuple(spec.altitude),
-                                pitch=tuple(spec.pitch)))
+def write_sequence(frames: Iterable[Frame], model_cfg: dict, height_source: str, path: Path,
+                   **extra: np.ndarray) -> int:
+    """Write the frames as one cache file `path` (extra arrays beside them); return the count."""
     per_frame = {k: [] for k in ('images', 'K', 'poses', 'hbin', 'dbin')}
     objs, offsets, vis, stamps = [], [0], [], []
-    for f in sim.frames(spec.frames):
-        for k, v in frame_arrays(f, model_cfg, spec.height_source).items():
+    for f in frames:
+        for k, v in frame_arrays(f, model_cfg, height_source).items():
             per_frame[k].append(v)
         objs.append(objects_to_array(f.objects))
         offsets.append(offsets[-1] + len(f.objects))
         ids = visible_ids(f.views, f.objects)
         vis.append(np.array([o.track_id in ids for o in f.objects], bool))
         stamps.append(f.stamp_ns)
+    if not stamps:
+        return 0
     tmp = path.with_name(path.name + '.tmp.npz')
     np.savez(tmp, **{k: np.stack(v) for k, v in per_frame.items()}, objects=np.concatenate(objs),
-             offsets=np.array(offsets), visible=np.concatenate(vis), stamps=np.array(stamps))
+             offsets=np.array(offsets), visible=np.concatenate(vis), stamps=np.array(stamps),
+             **extra)
     tmp.replace(path)
+    return len(stamps)
+
+
+def build_sequence(spec: SequenceSpec, model_cfg: dict, path: Path) -> None:
+    """Simulate spec.frames frames at 640x480 and write the cache file `path`."""
+    from rsdfm_core.world import Simulator, WorldConfig
+    sim = Simulator(WorldConfig(seed=spec.seed, drones=spec.drones, altitude=tuple(spec.altitude),
+                                pitch=tuple(spec.pitch)))
+    write_sequence(sim.frames(spec.frames), model_cfg, spec.height_source, path)
 
 
 def array_to_objects(rows: np.ndarray) -> list[ObjectState]:
