@@ -19,7 +19,7 @@ from rsdfm_core.model.config import region_grid
 from rsdfm_core.model.heads import DET_CHANNELS, TRAJ_SCALE
 from rsdfm_core.model.network import RsdfmNet
 from rsdfm_core.model.weights import build_model, load_checkpoint, model_id, save_checkpoint
-from rsdfm_core.training import distributed
+from rsdfm_core.training import distributed, fleet_augment
 from rsdfm_core.training.bag_data import bag_cache
 from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
 from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
@@ -34,6 +34,8 @@ TRAIN_DEFAULTS = {
     # 'auto': the simulator's dense height/depth images; 'boxes': from the boxes only, as for
     # a bag (training/box_heights.py), to measure what box-only labels cost
     'height_source': 'auto',
+    # fleet errors drawn in training (training/fleet_augment.py; off by default)
+    **fleet_augment.DEFAULTS,
     'iterations': 3000,
     'traj_iterations': 600,
     'scenes_per_batch': 2,
@@ -75,8 +77,12 @@ def log(msg: str, log_file=None) -> None:
         log_file.flush()
 
 
-def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict, device) -> dict:
-    """Stack the inputs and targets of scenes picks [(sequence index, frame)]."""
+def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict, device,
+            errors: dict | None = None, rng: random.Random | None = None) -> dict:
+    """Stack the inputs and targets of scenes picks [(sequence index, frame)].
+
+    errors: training settings with fleet errors to draw (training/fleet_augment.py) with rng.
+    """
     imgs, Ks, poses, bins = [], [], [], []
     tg = {
         k: []
@@ -95,10 +101,14 @@ def collate(seqs: list[Sequence], picks: list[tuple[int, int]], grid, mcfg: dict
     key = 'hbin' if mcfg['lift'] == 'relative' else 'dbin'
     for si, t in picks:
         s = seqs[si]
-        imgs.append(s.images[t])
+        if errors is not None and fleet_augment.active(errors):
+            views = fleet_augment.scene_views(s, t, key, errors, rng)
+        else:
+            views = (s.images[t], s.poses[t], getattr(s, key)[t])
+        imgs.append(views[0])
         Ks.append(s.K[t])
-        poses.append(s.poses[t])
-        bins.append(getattr(s, key)[t])
+        poses.append(views[1].astype(np.float32))
+        bins.append(views[2])
         for k, v in s.targets(t, grid, mcfg['future_steps'], mcfg['future_dt']).items():
             if k in tg:
                 tg[k].append(v)
@@ -385,7 +395,7 @@ def train(
         if stage == 'model':
             for g in opt.param_groups:
                 g['lr'] = lr_at(it, cfg['iterations'], cfg['lr'])
-            b = collate(seqs, picks, seqs[picks[0][0]].grid or grid, mcfg, 'cpu')
+            b = collate(seqs, picks, seqs[picks[0][0]].grid or grid, mcfg, 'cpu', cfg, rng)
             loss, parts = step('model', b, cfg, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
