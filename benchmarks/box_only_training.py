@@ -15,20 +15,9 @@ import argparse
 import json
 from pathlib import Path
 import statistics
-import subprocess
 import sys
 
-SEEDS = {5001: 60, 5003: 40, 5004: 40, 5005: 40}
-
-
-def held_out_bag(root: Path, seed: int, frames: int) -> Path:
-    bag = root / f'seed{seed}_4drones'
-    if not (bag / 'metadata.yaml').is_file():
-        print(f'box-only: simulating {bag.name}', file=sys.stderr, flush=True)
-        subprocess.run([str(Path(sys.executable).with_name('rsdfm')), 'simulate', '--out',
-                        str(bag), '--seed', str(seed), '--frames', str(frames), '--no-dense-gt'],
-                       check=True, stdout=subprocess.DEVNULL)
-    return bag
+from robustness import SEEDS, simulate
 
 
 def score(weights: str | None, bags: list[Path]) -> dict:
@@ -61,13 +50,13 @@ def markdown(results: dict[str, dict]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--weights', nargs='+', required=True, metavar='NAME=CKPT')
-    parser.add_argument('--bags', default='out/robustness/bags',
-                        help='folder of the held-out bags (simulated there when missing)')
+    parser.add_argument('--bags', default='out/robustness',
+                        help='where benchmarks/robustness.py keeps (or simulates) its bags')
     parser.add_argument('--out', required=True, help='OUT.json and OUT.md are written')
     parser.add_argument('--again', action='store_true',
                         help='score names already in OUT.json again (default: reuse them)')
     args = parser.parse_args()
-    bags = [held_out_bag(Path(args.bags), s, n) for s, n in SEEDS.items()]
+    bags = [simulate(Path(args.bags), seed, frames, 4) for seed, frames in SEEDS.items()]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = json.loads(out.with_suffix('.json').read_text()) \
