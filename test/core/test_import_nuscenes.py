@@ -8,6 +8,7 @@ the frames it came from.
 """
 import json
 from pathlib import Path
+import shutil
 
 import numpy as np
 import pytest
@@ -155,7 +156,6 @@ def test_import_errors_name_what_is_wrong(dataset, tmp_path, capsys, argv, messa
 def test_a_missing_image_is_named(dataset, tmp_path, capsys):
     root, _ = dataset
     data = tmp_path / 'data'
-    import shutil
     shutil.copytree(root / 'data', data)
     victim = sorted((data / 'samples' / channel(2)).iterdir())[1]
     victim.unlink()
@@ -179,3 +179,18 @@ def test_replay_says_how_to_fuse_an_imported_bags_region(imported, tmp_path):
     assert f'region_size:={max(grid.rows, grid.cols) * grid.resolution:g}' in hint
     assert 'region_center_x:=' in hint
     assert region_hint(str(tmp_path)) == ''          # no metadata, no region: nothing to say
+
+
+def test_a_malformed_record_is_named_not_a_traceback(dataset, tmp_path, capsys):
+    root, _ = dataset
+    data = tmp_path / 'data'
+    shutil.copytree(root / 'data', data)
+    table = data / 'v1.0-mini' / 'sample_annotation.json'
+    rows = json.loads(table.read_text())
+    del rows[3]['size']
+    table.write_text(json.dumps(rows))
+    rc = main(['import', 'nuscenes', '--dataroot', str(data), '--version', 'v1.0-mini',
+               '--out', str(tmp_path / 'bags')])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'scene-0001' in err and "KeyError: 'size'" in err
+    assert 'Traceback' not in err

@@ -110,7 +110,7 @@ def open_dataset(dataroot: str | Path, version: str):
                            f'{", ".join(found) or "none"})')
     try:
         return NuScenes(version=version, dataroot=str(root), verbose=False)
-    except (AssertionError, KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
+    except (AssertionError, KeyError, TypeError, ValueError, OSError) as exc:
         raise DatasetError(f'{root / version}: the devkit cannot read the tables '
                            f'({type(exc).__name__}: {exc})') from None
 
@@ -221,8 +221,6 @@ def import_nuscenes(dataroot: str | Path, version: str, out: str | Path,
     map-aligned rectangle around its boxes and the cameras' aim points (regions.scene_region),
     at `resolution` metres per cell, recorded in the bag's metadata.
     """
-    from rsdfm_core.bag import write_bag
-    from rsdfm_core.bag.writer import CameraStream
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     rules = parse_class_map(class_map)
     nusc = open_dataset(dataroot, version)
@@ -243,42 +241,59 @@ def import_nuscenes(dataroot: str | Path, version: str, out: str | Path,
     track_ids: dict[str, int] = {}
     results = []
     for name in names:
-        samples = _samples(nusc, by_name[name])
-        info = SceneImport(name, str(out / name))
-        if ground_z is None:
-            est = estimate_ground_z(nusc, samples)
-            info.ground_z = est if est is not None else 0.0
-            info.ground_source = ("median of the boxes' bottoms" if est is not None
-                                  else 'no boxes: 0')
-        else:
-            info.ground_z, info.ground_source = float(ground_z), 'given'
-        # A pass over poses and boxes places the region (the bag's metadata comes first), then
-        # the frames stream into the bag with their images.
-        probe = SceneImport(name, info.bag, ground_z=info.ground_z,
-                            ground_source=info.ground_source)
-        dry = list(scene_frames(nusc, samples, chans, rules, dict(track_ids), info.ground_z,
-                                probe, Path(dataroot), images=False))
-        if not dry:
-            raise DatasetError(f'scene {name} has no key frame with a camera of '
-                               f'{", ".join(chans)}')
-        points = [[o.x, o.y] for f in dry for o in f.objects]
-        points += [aim_point(v.cam_to_map) for f in dry for v in f.views]
-        grid = scene_region(np.array(points), resolution)
-        info.region = region_record(grid)
-        frames = scene_frames(nusc, samples, chans, rules, track_ids, info.ground_z, info,
-                              Path(dataroot))
-        write_bag(out / name, frames, progress=True, total=len(dry),
-                  stream=CameraStream(image_format, jpeg_quality=95),
-                  custom_data={REGION_KEY: info.region,
-                               SOURCE_KEY: probe.record('nuscenes', version)})
-        results.append(info)
-        say(f'import: scene {name}: {info.frames} frames, drones '
-            + ', '.join(f'{ns}={ch}' for ns, ch in info.drones.items())
-            + f', boxes {dict(info.objects)}, left out {dict(info.left_out) or "none"}, '
-            f'ground z {info.ground_z:.2f} m ({info.ground_source}), region {info.region}, '
-            f'camera stamps within {info.stamp_spread_ms:.0f} ms of the sample -> {info.bag}')
-        if info.stamp_spread_ms > 50:
-            say(f'import: scene {name}: the cameras were captured up to '
-                f'{info.stamp_spread_ms:.0f} ms from their sample; the bag stamps every view '
-                'with the sample time, which the boxes belong to')
+        try:
+            results.append(_import_scene(nusc, by_name[name], version, chans, rules, track_ids,
+                                         ground_z, resolution, image_format, out,
+                                         Path(dataroot), say))
+        except (KeyError, TypeError, IndexError) as exc:
+            raise DatasetError(f'scene {name}: a table record lacks what nuScenes defines '
+                               f'({type(exc).__name__}: {exc})') from None
     return results
+
+
+def _import_scene(nusc, scene: dict, version: str, chans: list[str], rules: dict[str, str],
+                  track_ids: dict[str, int], ground_z: float | None, resolution: float,
+                  image_format: str, out: Path, dataroot: Path,
+                  say: Callable[[str], None]) -> SceneImport:
+    """Write one scene's bag; return what it holds."""
+    from rsdfm_core.bag import write_bag
+    from rsdfm_core.bag.writer import CameraStream
+    name = scene['name']
+    samples = _samples(nusc, scene)
+    info = SceneImport(name, str(out / name))
+    if ground_z is None:
+        est = estimate_ground_z(nusc, samples)
+        info.ground_z = est if est is not None else 0.0
+        info.ground_source = ("median of the boxes' bottoms" if est is not None
+                              else 'no boxes: 0')
+    else:
+        info.ground_z, info.ground_source = float(ground_z), 'given'
+    # A pass over poses and boxes places the region (the bag's metadata comes first), then
+    # the frames stream into the bag with their images.
+    probe = SceneImport(name, info.bag, ground_z=info.ground_z,
+                        ground_source=info.ground_source)
+    dry = list(scene_frames(nusc, samples, chans, rules, dict(track_ids), info.ground_z,
+                            probe, dataroot, images=False))
+    if not dry:
+        raise DatasetError(f'scene {name} has no key frame with a camera of '
+                           f'{", ".join(chans)}')
+    points = [[o.x, o.y] for f in dry for o in f.objects]
+    points += [aim_point(v.cam_to_map) for f in dry for v in f.views]
+    grid = scene_region(np.array(points), resolution)
+    info.region = region_record(grid)
+    frames = scene_frames(nusc, samples, chans, rules, track_ids, info.ground_z, info,
+                          dataroot)
+    write_bag(out / name, frames, progress=True, total=len(dry),
+              stream=CameraStream(image_format, jpeg_quality=95),
+              custom_data={REGION_KEY: info.region,
+                           SOURCE_KEY: probe.record('nuscenes', version)})
+    say(f'import: scene {name}: {info.frames} frames, drones '
+        + ', '.join(f'{ns}={ch}' for ns, ch in info.drones.items())
+        + f', boxes {dict(info.objects)}, left out {dict(info.left_out) or "none"}, '
+        f'ground z {info.ground_z:.2f} m ({info.ground_source}), region {info.region}, '
+        f'camera stamps within {info.stamp_spread_ms:.0f} ms of the sample -> {info.bag}')
+    if info.stamp_spread_ms > 50:
+        say(f'import: scene {name}: the cameras were captured up to '
+            f'{info.stamp_spread_ms:.0f} ms from their sample; the bag stamps every view '
+            'with the sample time, which the boxes belong to')
+    return info
