@@ -5,7 +5,8 @@
 
 Each checkpoint is scored like TRAINING.md's accuracy table (collaborative, the model's default
 budget, all held-out frames pooled: seeds 5001 with 60 frames and 5003-5005 with 40, 4 drones,
-40-120 m; bags simulated on first use) and per sequence (mean and spread). Writes OUT.json and
+40-120 m, or with --high seeds 5002 (60), 5006 and 5007 (40) at 150-200 m; bags simulated on
+first use) and per sequence (mean and spread). Writes OUT.json and
 OUT.md; names already in OUT.json are reused unless --again. `NAME=` with no path is the shipped
 model.
 """
@@ -15,9 +16,23 @@ import argparse
 import json
 from pathlib import Path
 import statistics
+import subprocess
 import sys
 
-from robustness import SEEDS, simulate
+from robustness import rsdfm, SEEDS, simulate
+
+HIGH_SEEDS = {5002: 60, 5006: 40, 5007: 40}    # TRAINING.md's 150-200 m set
+
+
+def simulate_high(root: Path, seed: int, frames: int) -> Path:
+    """Return the held-out bag of seed at 150-200 m (above the 40-120 m of training)."""
+    bag = root / 'bags' / f'seed{seed}_4drones_150-200m'
+    if not (bag / 'metadata.yaml').is_file():
+        print(f'box-only: simulating {bag.name}', file=sys.stderr, flush=True)
+        subprocess.run([rsdfm(), 'simulate', '--out', str(bag), '--seed', str(seed), '--frames',
+                        str(frames), '--altitude', '150:200', '--no-dense-gt'], check=True,
+                       stdout=subprocess.DEVNULL)
+    return bag
 
 
 def score(weights: str | None, bags: list[Path]) -> dict:
@@ -53,10 +68,15 @@ def main() -> int:
     parser.add_argument('--bags', default='out/robustness',
                         help='where benchmarks/robustness.py keeps (or simulates) its bags')
     parser.add_argument('--out', required=True, help='OUT.json and OUT.md are written')
+    parser.add_argument('--high', action='store_true',
+                        help='score the 150-200 m held-out set (seeds 5002, 5006, 5007) instead')
     parser.add_argument('--again', action='store_true',
                         help='score names already in OUT.json again (default: reuse them)')
     args = parser.parse_args()
-    bags = [simulate(Path(args.bags), seed, frames, 4) for seed, frames in SEEDS.items()]
+    if args.high:
+        bags = [simulate_high(Path(args.bags), seed, n) for seed, n in HIGH_SEEDS.items()]
+    else:
+        bags = [simulate(Path(args.bags), seed, frames, 4) for seed, frames in SEEDS.items()]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = json.loads(out.with_suffix('.json').read_text()) \
