@@ -224,3 +224,25 @@ def test_the_names_kept_of_forgotten_topics_are_bounded(clock):
     assert len(a.forget_silent().topics) == 100 and a.topics == {}
     a.discovered(names)
     assert a.waiting_topics() == names[:-8]   # only the 8 most recent still count as returning
+
+
+def test_a_topic_that_never_sent_is_kept_while_its_publisher_is_there(clock):
+    """A slow-starting drone keeps its subscription, so its first map is not lost."""
+    a = admission(clock)
+    a.discovered([topic('uav1'), topic('uav2')])
+    a.heard(topic('uav1'), 'uav1')
+    assert a.admit('uav1') is None
+    clock.advance(FORGET_S + 0.1)
+    present = [topic('uav1'), topic('uav2')]
+    gone = a.forget_silent(present)
+    # uav1 sent and went silent: forgotten; uav2 never sent and is still in the graph: kept
+    assert gone.topics == [topic('uav1')] and gone.agents == ['uav1']
+    assert list(a.topics) == [topic('uav2')]
+    assert a.waiting_topics() == [topic('uav2')]          # still a drone starting up
+    a.heard(topic('uav2'), 'uav2')                         # its first map, 10 s late
+    assert a.admit('uav2') is None
+    clock.advance(FORGET_S + 0.1)
+    assert a.forget_silent([topic('uav3')]).topics == [topic('uav2')]  # publisher gone
+    a.discovered([topic('uav3')])
+    clock.advance(FORGET_S + 0.1)
+    assert a.forget_silent([]).topics == [topic('uav3')]  # never sent, publisher gone too

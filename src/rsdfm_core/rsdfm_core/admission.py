@@ -15,9 +15,12 @@ it, so the fusion node bounds what a stranger can cost it (each limit is a node 
   max_rate_hz; a map that finds the bucket empty is dropped ('rate_limited');
 - forgetting: a topic with no message for forget_after s is forgotten (the node destroys its
   subscription), and so is an agent none of whose maps came for that long (its place and its
-  bucket; the node drops it from the scheduler). A drone that comes back is found again as a
-  new topic and agent. A topic found again (forgotten or parked before) is not waited for as
-  a newly started drone would be until it sends, nor is any new topic while no place is free.
+  bucket; the node drops it from the scheduler). A topic that has never sent is kept while its
+  publisher is in the graph (the node says which topics are): a drone that starts slowly would
+  otherwise be unsubscribed and subscribed again, and could lose its first map in between. A
+  drone that comes back is found again as a new topic and agent. A topic found again
+  (forgotten or parked before) is not waited for as a newly started drone would be until it
+  sends, nor is any new topic while no place is free.
 
 The node checks a map (rsdfm_core.validation) before admit(), so malformed maps take no place.
 Times are seconds of a monotonic clock (injected: tests drive a fake one).
@@ -199,11 +202,17 @@ class Admission:
         return None
 
     # --- forgetting ---------------------------------------------------------------------
-    def forget_silent(self) -> Forgotten:
-        """Forget the topics and agents silent for more than forget_after s; say which."""
+    def forget_silent(self, present: Iterable[str] | None = None) -> Forgotten:
+        """Forget the topics and agents silent for more than forget_after s; say which.
+
+        present: the drone topics with a publisher in the graph now; a topic among them that
+        has never sent is kept (None: nothing is known of the graph, every silent topic goes).
+        """
         now = self.clock()
         limit = self.limits.forget_after
-        topics = sorted(n for n, t in self.topics.items() if now - t.heard_at > limit)
+        waiting = set(present or ())
+        topics = sorted(n for n, t in self.topics.items() if now - t.heard_at > limit
+                        and not (t.agent is None and n in waiting))
         agents = sorted(n for n, a in self.agents.items() if now - a.heard_at > limit)
         for name in topics:
             del self.topics[name]

@@ -201,11 +201,11 @@ class FusionNode(Node):
 
         Only topics with a publisher count: not one left by the subscription just destroyed.
         """
-        self.forget_silent()
-        found = self.admission.discovered(
-            topic for topic, types in self.get_topic_names_and_types()
-            if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types
-            and self.count_publishers(topic) > 0)
+        present = [topic for topic, types in self.get_topic_names_and_types()
+                   if topic.endswith(FEATURE_SUFFIX) and FEATURE_TYPE in types
+                   and self.count_publishers(topic) > 0]
+        self.forget_silent(present)
+        found = self.admission.discovered(present)
         for refusal in found.refusals:
             self.diag.refuse(refusal.reason, refusal.detail)
         for topic in found.subscribe:
@@ -218,9 +218,12 @@ class FusionNode(Node):
         self.diag.extra['topics_subscribed'] = str(len(self.topics))
         self.diag.extra['topics_parked'] = str(self.admission.parked_topics)
 
-    def forget_silent(self) -> None:
-        """Unsubscribe the topics and drop the agents silent for agent_forget_timeout."""
-        gone = self.admission.forget_silent()
+    def forget_silent(self, present: list[str]) -> None:
+        """Unsubscribe the topics and drop the agents silent for agent_forget_timeout.
+
+        A topic that has never sent stays subscribed while its publisher is in `present`.
+        """
+        gone = self.admission.forget_silent(present)
         for topic in gone.topics:
             self.destroy_subscription(self.topics.pop(topic))
         for agent in gone.agents:
