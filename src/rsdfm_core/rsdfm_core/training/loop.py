@@ -414,9 +414,9 @@ def train(
         if main and ((it + 1) % cfg['log_every'] == 0 or it + 1 == total_its):
             rate = (time.time() - t_start) / (it + 1 - it_start)
             recent = np.mean([h['loss'] for h in history[-cfg['log_every']:]])
-            detail = ' '.join(
-                f'{k}={np.mean([h.get(k, np.nan) for h in history[-cfg["log_every"] :]]):.3f}'
-                for k in parts
+            window = history[-cfg['log_every']:]       # may span both stages: each part's
+            detail = ' '.join(                          # mean over the iterations that have it
+                f'{k}={np.mean([h[k] for h in window if k in h]):.3f}' for k in parts
             )
             log(
                 f'train[{stage}] it {it + 1}/{total_its} loss {recent:.4f} ({detail}) '
