@@ -118,7 +118,7 @@ def load_layout(path: str | Path | None = None) -> dict:
     return layout
 
 
-def _items(text: str) -> list[str]:
+def list_items(text: str) -> list[str]:
     """Split a list given as text ('a,b', '[a, b]', "['a', 'b']") into its items."""
     return [t for t in re.split(r'[\s,\[\]\'"]+', text) if t]
 
@@ -128,7 +128,7 @@ def drone_namespaces(drones: int | None = None, namespaces: str | Sequence[str] 
     """Absolute drone namespaces: an explicit list ('uav1,uav3' or ['/a', 'b']) or uav1..uavN."""
     if namespaces:
         if isinstance(namespaces, str):
-            namespaces = _items(namespaces)
+            namespaces = list_items(namespaces)
         out = []
         for ns in namespaces:
             if not _NAMESPACE.match(ns):
@@ -152,7 +152,7 @@ def parse_tasks(tasks: str | Sequence[str] | None) -> list[tuple[str, str]]:
     if not tasks:
         return []
     if isinstance(tasks, str):
-        tasks = _items(tasks)
+        tasks = list_items(tasks)
     out = []
     for item in tasks:
         name, _, head = item.partition('=')

@@ -53,13 +53,18 @@ def scene_region(points_xy: np.ndarray, resolution: float, margin: float = 8.0,
     return BevGrid.centred(float(cx), float(cy), float(size[0]), float(size[1]), resolution)
 
 
-def region_record(grid: BevGrid) -> str:
-    """Return the JSON a bag keeps of its region (centre, size, resolution; map-aligned)."""
+def region_fields(grid: BevGrid) -> dict[str, float]:
+    """Return a map-aligned grid's centre, size and resolution (metres)."""
     a = grid.grid_to_map()
     cx, cy = (a @ np.array([grid.cols / 2, grid.rows / 2, 1.0]))[:2]
-    return json.dumps({'cx': round(float(cx), 3), 'cy': round(float(cy), 3),
-                       'size_x': grid.cols * grid.resolution,
-                       'size_y': grid.rows * grid.resolution, 'resolution': grid.resolution})
+    return {'cx': round(float(cx), 3), 'cy': round(float(cy), 3),
+            'size_x': grid.cols * grid.resolution, 'size_y': grid.rows * grid.resolution,
+            'resolution': grid.resolution}
+
+
+def region_record(grid: BevGrid) -> str:
+    """Return the JSON a bag keeps of its region (region_fields)."""
+    return json.dumps(region_fields(grid))
 
 
 def region_from_record(text: str) -> BevGrid:

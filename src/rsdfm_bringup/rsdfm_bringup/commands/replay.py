@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 import sys
 
@@ -80,12 +79,12 @@ def parse_skew(items: list[str]) -> dict[str, float]:
 def region_hint(bag: str) -> str:
     """Return how to fuse the region a bag records (rsdfm import writes one); '' if none."""
     from rsdfm_core.bag.source import custom_data
-    from rsdfm_core.regions import region_from_record, region_record, REGION_KEY
+    from rsdfm_core.regions import region_fields, region_from_record, REGION_KEY
     record = custom_data(Path(bag)).get(REGION_KEY)
     if not record:
         return ''
     try:
-        r = json.loads(region_record(region_from_record(record)))
+        r = region_fields(region_from_record(record))
     except ValueError:
         return ''
     return (f'the bag records its scene region, {r["size_x"]:g} x {r["size_y"]:g} m around '

@@ -61,14 +61,13 @@ def fleet_errors(args: argparse.Namespace):
 
 def choose_region(text: str, bag: Path, rt) -> tuple[dict, dict]:
     """Set rt.region as --region asks; return (region and its source, the bag's class map)."""
-    import json as json_
     from rsdfm_core.bag.source import custom_data
     from rsdfm_core.geometry import BevGrid
     from rsdfm_core.importers.nuscenes import SOURCE_KEY
-    from rsdfm_core.regions import region_from_record, region_record, REGION_KEY
+    from rsdfm_core.regions import region_fields, region_from_record, REGION_KEY
     meta = custom_data(bag)
     try:
-        classes = json_.loads(meta[SOURCE_KEY]).get('classes', {}) if SOURCE_KEY in meta else {}
+        classes = json.loads(meta[SOURCE_KEY]).get('classes', {}) if SOURCE_KEY in meta else {}
     except ValueError:
         classes = {}
     source = 'the model config'
@@ -91,20 +90,7 @@ def choose_region(text: str, bag: Path, rt) -> tuple[dict, dict]:
             raise UserError(f'--region needs finite values and positive sizes, got {text!r}')
         rt.region = BevGrid.centred(*values)
         source = '--region'
-    info = json_.loads(region_record(rt.region))
-    info['source'] = source
-    return info, classes
-
-
-def objects_outside(frames: list, region) -> int:
-    """Boxes (over all frames) that some drone sees but whose centre lies outside the region."""
-    from rsdfm_core.training.targets import in_region, visible_ids
-    count = 0
-    for f in frames:
-        ids = visible_ids(f.views, f.objects)
-        seen = [o for o in f.objects if o.track_id in ids]
-        count += len(seen) - len(in_region(seen, region))
-    return count
+    return {**region_fields(rt.region), 'source': source}, classes
 
 
 def json_safe(value):
@@ -227,16 +213,12 @@ def run(args: argparse.Namespace) -> int:
     if not frames:
         raise UserError(f'bag {bag} has no frames left with a --delay of {args.delay:g} ms')
     region_info, classes = choose_region(args.region, bag, rt)
-    outside = objects_outside(frames, rt.region)
     print(
         f'evaluate: {len(frames)} frames, mode {args.mode}, model {rt.model_id}, region '
         f'{region_info["size_x"]:g} x {region_info["size_y"]:g} m at ({region_info["cx"]:g}, '
         f'{region_info["cy"]:g}), {region_info["resolution"]:g} m cells, from '
         f'{region_info["source"]}', file=sys.stderr
     )
-    if outside:
-        print(f'evaluate: {outside} boxes that some drone sees lie outside the region and are '
-              'not scored (--region sets another)', file=sys.stderr)
     align = None
     if args.align != 'off':
         from rsdfm_core.model.align import AlignSettings
@@ -248,7 +230,9 @@ def run(args: argparse.Namespace) -> int:
                               reference=applied['reference'])
     res['bag'] = str(bag)
     res['region'] = region_info
-    res['gt_outside_region'] = outside
+    if res.get('gt_outside_region'):
+        print(f'evaluate: {res["gt_outside_region"]} boxes that some drone sees lie outside the '
+              'region and were not scored (--region sets another)', file=sys.stderr)
     if classes:
         res['per_class']['dataset_classes'] = classes
     res['fleet_errors'] = applied

@@ -9,10 +9,6 @@ HELP = 'import a public dataset (nuScenes format) into rsdfm bags, one per scene
 FORMATS = ('nuscenes',)
 
 
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(',') if n.strip()] if text else None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('format', choices=FORMATS, help='dataset layout (nuscenes)')
     parser.add_argument('--dataroot', required=True,
@@ -47,10 +43,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f'--resolution must be a positive number of metres, got {args.resolution}')
     if args.ground_z is not None and not math.isfinite(args.ground_z):
         raise UserError(f'--ground-z must be a finite height, got {args.ground_z}')
+    from rsdfm_core.graph import list_items
     from rsdfm_core.importers.nuscenes import DatasetError, import_nuscenes
     try:
-        done = import_nuscenes(args.dataroot, args.version, args.out, _names(args.scenes),
-                               _names(args.channels), args.class_map, args.ground_z,
+        done = import_nuscenes(args.dataroot, args.version, args.out,
+                               list_items(args.scenes or '') or None,
+                               list_items(args.channels or '') or None, args.class_map,
+                               args.ground_z,
                                args.resolution, args.image_format)
     except DatasetError as exc:
         raise UserError(str(exc)) from None

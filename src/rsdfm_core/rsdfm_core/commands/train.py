@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             if key != 'cache_dir' and val < 0:
                 raise UserError(f'--{key.replace("_", "-")} must be >= 0, got {val}')
             tr[key] = val
+    from rsdfm_core.training.dataset import HEIGHT_SOURCES
+    if tr.get('height_source', 'auto') not in HEIGHT_SOURCES:
+        raise UserError(f'train.height_source must be one of {", ".join(HEIGHT_SOURCES)}, got '
+                        f'{tr["height_source"]!r}')
     from rsdfm_core.training.loop import train
     from rsdfm_core.bag import BagError
     try:

@@ -268,12 +268,10 @@ def _import_scene(nusc, scene: dict, version: str, chans: list[str], rules: dict
                               else 'no boxes: 0')
     else:
         info.ground_z, info.ground_source = float(ground_z), 'given'
-    # A pass over poses and boxes places the region (the bag's metadata comes first), then
-    # the frames stream into the bag with their images.
-    probe = SceneImport(name, info.bag, ground_z=info.ground_z,
-                        ground_source=info.ground_source)
-    dry = list(scene_frames(nusc, samples, chans, rules, dict(track_ids), info.ground_z,
-                            probe, dataroot, images=False))
+    # A pass over poses and boxes (no images) fills info and places the region, as the bag's
+    # metadata comes first; then the frames stream into the bag with their images.
+    dry = list(scene_frames(nusc, samples, chans, rules, track_ids, info.ground_z, info,
+                            dataroot, images=False))
     if not dry:
         raise DatasetError(f'scene {name} has no key frame with a camera of '
                            f'{", ".join(chans)}')
@@ -281,12 +279,12 @@ def _import_scene(nusc, scene: dict, version: str, chans: list[str], rules: dict
     points += [aim_point(v.cam_to_map) for f in dry for v in f.views]
     grid = scene_region(np.array(points), resolution)
     info.region = region_record(grid)
-    frames = scene_frames(nusc, samples, chans, rules, track_ids, info.ground_z, info,
-                          dataroot)
+    frames = scene_frames(nusc, samples, chans, rules, track_ids, info.ground_z,
+                          SceneImport(name, info.bag), dataroot)   # info is filled already
     write_bag(out / name, frames, progress=True, total=len(dry),
               stream=CameraStream(image_format, jpeg_quality=95),
               custom_data={REGION_KEY: info.region,
-                           SOURCE_KEY: probe.record('nuscenes', version)})
+                           SOURCE_KEY: info.record('nuscenes', version)})
     say(f'import: scene {name}: {info.frames} frames, drones '
         + ', '.join(f'{ns}={ch}' for ns, ch in info.drones.items())
         + f', boxes {dict(info.objects)}, left out {dict(info.left_out) or "none"}, '

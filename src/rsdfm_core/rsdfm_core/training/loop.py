@@ -21,7 +21,7 @@ from rsdfm_core.model.network import RsdfmNet
 from rsdfm_core.model.weights import build_model, load_checkpoint, model_id, save_checkpoint
 from rsdfm_core.training import distributed, fleet_augment
 from rsdfm_core.training.bag_data import bag_cache
-from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
+from rsdfm_core.training.dataset import build_cache, HEIGHT_SOURCES, Sequence, SequenceSpec
 from rsdfm_core.training.losses import bin_cross_entropy, focal_heatmap_loss, gather_at, masked_l1
 
 TRAIN_DEFAULTS = {
@@ -266,6 +266,9 @@ def train(
         config = {**config, 'model': start_cfg['model']}   # the architecture of the weights
     cfg = {**TRAIN_DEFAULTS, **config.get('train', {})}
     cfg['weights'] = {**TRAIN_DEFAULTS['weights'], **config.get('train', {}).get('weights', {})}
+    if cfg['height_source'] not in HEIGHT_SOURCES:
+        raise ValueError(f'train.height_source must be one of {HEIGHT_SOURCES}, got '
+                         f'{cfg["height_source"]!r}')
     config = {**config, 'train': cfg}
     mcfg = config['model']
     out = Path(out)
