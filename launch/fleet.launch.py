@@ -5,6 +5,7 @@
     ros2 launch rsdfm_bringup fleet.launch.py namespaces:=[uav1,uav3] weights:=model.pt rviz:=true
     ros2 launch rsdfm_bringup fleet.launch.py use_sim_time:=true  # with: ros2 bag play --clock BAG
     ros2 launch rsdfm_bringup fleet.launch.py tasks:=[road,building]  # new tasks' layers too
+    ros2 launch rsdfm_bringup fleet.launch.py ground_station:=one_process  # central nodes in one
 
 The node list comes from rsdfm_core.graph (config/fleet.yaml), the same description that
 `rsdfm run` starts without launch_ros, so the two never disagree about the fleet layout; the
@@ -75,7 +76,8 @@ def _nodes(context, *args, **kwargs):
 
     graph = fleet_graph(drones=int(arg('drones')), namespaces=arg('namespaces') or None,
                         weights=arg('weights') or None, params_file=arg('params_file') or None,
-                        tasks=arg('tasks') or None)
+                        tasks=arg('tasks') or None,
+                        ground_station=arg('ground_station') or None)
     # A recorded bag carries its capture stamps: with use_sim_time the nodes' clocks follow the
     # bag's /clock, so the fusion node's stamp-age check compares like with like.
     sim_time = {'use_sim_time': arg('use_sim_time').lower() in ('true', '1')}
@@ -83,13 +85,18 @@ def _nodes(context, *args, **kwargs):
     respawn = arg('respawn').lower() in ('true', '1')
     actions = []
     for spec in graph.nodes:
-        node = Node(
-            package=spec.package, executable=spec.executable, name=spec.name,
-            namespace=spec.namespace or None, output='screen',
-            parameters=[*spec.params_files, {**spec.parameters, **sim_time}],
-            remappings=list(spec.remappings), additional_env=dds,
-            # a crashed node comes back (launch has a fixed delay; rsdfm run backs off)
-            respawn=respawn, respawn_delay=RESPAWN_DELAY_S if respawn else None)
+        # a crashed node comes back (launch has a fixed delay; rsdfm run backs off)
+        again = {'respawn': respawn, 'respawn_delay': RESPAWN_DELAY_S if respawn else None}
+        if spec.members:      # one process hosting several nodes: each member's own arguments
+            node = Node(package=spec.package, executable=spec.executable, output='screen',
+                        arguments=spec.with_parameters(sim_time).ros_arguments(),
+                        additional_env=dds, **again)
+        else:
+            node = Node(
+                package=spec.package, executable=spec.executable, name=spec.name,
+                namespace=spec.namespace or None, output='screen',
+                parameters=[*spec.params_files, {**spec.parameters, **sim_time}],
+                remappings=list(spec.remappings), additional_env=dds, **again)
         actions.append(node)
         if respawn:
             actions.append(RegisterEventHandler(OnProcessExit(
@@ -126,6 +133,13 @@ def generate_launch_description() -> LaunchDescription:
                 default_value='',
                 description='new BEV tasks, one task_node each, e.g. [road,building] or '
                 '[parking=heads/parking.pt] (a head trained with rsdfm train-head)',
+            ),
+            DeclareLaunchArgument(
+                'ground_station',
+                default_value='',
+                description='separate (each central node its own process) or one_process (one '
+                'ground_station process, the fused map handed on in memory); empty = '
+                "config/fleet.yaml's",
             ),
             DeclareLaunchArgument(
                 'rviz', default_value='false', description='start rviz2 with config/rsdfm.rviz'

@@ -64,6 +64,7 @@ def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
     context = LaunchContext()
     context.launch_configurations.update({'drones': '4', 'namespaces': '', 'weights': '',
                                           'params_file': '', 'rviz': 'false', 'tasks': '',
+                                          'ground_station': '',
                                           'use_sim_time': 'false', 'respawn': 'true', **arguments})
     return module.generate_launch_description().entities[-1].execute(context), context
 
@@ -102,6 +103,26 @@ def test_launch_argument_tasks_starts_a_task_node_per_task(clean_environ) -> Non
               for n in actions if isinstance(n, Node) and n.node_executable == 'task_node']
     tasks = {p['task']: p['head'] for p in params}
     assert tasks == {'road': '', 'stationary': '/h/s.pt'}
+
+
+def test_launch_argument_ground_station_one_process_hosts_the_central_nodes(clean_environ):
+    from launch.substitutions import TextSubstitution
+    from launch_ros.actions import Node
+
+    from rsdfm_core.graph import fleet_graph, member_arguments
+
+    actions, context = expand(load(LAUNCH), drones='2', ground_station='one_process',
+                              use_sim_time='true', tasks='[road]')
+    nodes = [a for a in actions if isinstance(a, Node) and a.condition is None]
+    assert [n.node_executable for n in nodes] == ['perception_node'] * 2 + ['ground_station']
+    host = nodes[-1]
+    host._perform_substitutions(context)
+    words = [part[0].text for part in host.cmd[1:] if isinstance(part[0], TextSubstitution)]
+    members, _ = member_arguments(words)
+    expected = fleet_graph(drones=2, tasks='road').ros_nodes[2:]
+    assert [m[0] for m in members] == [s.executable for s in expected]
+    for (_, args), spec in zip(members, expected):
+        assert f'__node:={spec.name}' in args and 'use_sim_time:=true' in args, args
 
 
 @pytest.mark.parametrize('use_sim_time', ['false', 'true'])

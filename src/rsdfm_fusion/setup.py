@@ -20,6 +20,7 @@ setup(
     entry_points={
         'console_scripts': [
             'fusion_node = rsdfm_fusion.fusion_node:main',
+            'ground_station = rsdfm_fusion.ground_station:main',
             'detection_node = rsdfm_fusion.detection_node:main',
             'segmentation_node = rsdfm_fusion.segmentation_node:main',
             'task_node = rsdfm_fusion.task_node:main',

@@ -56,3 +56,31 @@ def test_parameters_file_names_every_node_of_the_layout():
 
 def test_drone_namespaces_count():
     assert drone_namespaces(3) == ['/uav1', '/uav2', '/uav3']
+
+
+def test_one_process_ground_station_hosts_the_central_nodes_with_their_own_arguments():
+    from rsdfm_core.graph import member_arguments
+
+    separate = fleet_graph(drones=2, tasks='road', weights='/tmp/w.pt')
+    graph = fleet_graph(drones=2, tasks='road', weights='/tmp/w.pt', ground_station='one_process')
+    assert [n.full_name for n in graph.nodes] == [
+        '/uav1/perception_node', '/uav2/perception_node', '/ground_station']
+    # the same ROS nodes with the same arguments, whichever process runs them
+    assert [n.full_name for n in graph.ros_nodes] == [n.full_name for n in separate.ros_nodes]
+    host = graph.node('/ground_station')
+    members, rest = member_arguments([*host.ros_arguments(), '--ros-args', '--log-level', 'warn'])
+    assert members == [(m.executable, m.ros_arguments()) for m in separate.nodes[2:]]
+    assert members[-1][1][members[-1][1].index('-p') + 1:][:1] == ['task:=road']
+    assert rest == ['--ros-args', '--log-level', 'warn']      # the process's own, untouched
+    assert graph.fused_map_readers() == 0 and separate.fused_map_readers() == 4
+    timed = host.with_parameters({'use_sim_time': True})
+    assert all(m.parameters['use_sim_time'] is True for m in timed.members)
+
+
+def test_ground_station_layout_is_checked():
+    from rsdfm_core.graph import member_arguments
+
+    with pytest.raises(GraphError, match='ground_station must be one of separate, one_process'):
+        fleet_graph(drones=1, ground_station='two_process')
+    with pytest.raises(GraphError, match='--node without an executable'):
+        member_arguments(['--node'])

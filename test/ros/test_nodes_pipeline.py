@@ -1,4 +1,7 @@
-"""The whole graph as separate processes over real DDS gives what the model gives offline.
+"""The whole graph over real DDS gives what the model gives offline, in either layout.
+
+The central nodes run as separate processes, or all in one ground_station process (the fused
+map handed on in memory); both layouts must give the same outputs.
 
 On a short simulated bag, every frame gives detections, they are the boxes the same model gives
 offline on the same bag, and the AP (and segmentation IoU) computed from the recorded ROS outputs
@@ -14,6 +17,8 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+
+import pytest
 
 from graph_support import isolate_this_process, make_bag, node_inputs, play_topics, Probe
 from helpers import wait_for
@@ -79,7 +84,9 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
     return json.loads(out.read_text())
 
 
-def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env):
+@pytest.mark.parametrize('layout', ['separate', 'one_process'])
+def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env,
+                                                          layout):
     from diagnostic_msgs.msg import DiagnosticArray
     import numpy as np
     from nav_msgs.msg import OccupancyGrid
@@ -97,8 +104,10 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
 
     bag = make_bag(tmp_path / 'bag', drones=2, frames=FRAMES)
     graph = fleet_graph(
-        drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable'}
+        drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable'},
+        ground_station=layout,
     )
+    assert len(graph.nodes) == (6 if layout == 'separate' else 3)
     runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
     runner.start()
     rec_dir = tmp_path / 'rec'
@@ -170,6 +179,14 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         )
         trajectory_diag = probe.diagnostics('/trajectory_node')
         offset = replay.offset_ns
+        names = {(ns.rstrip('/') + '/' + n) for n, ns in probe.node.get_node_names_and_namespaces()}
+        assert {s.full_name for s in graph.ros_nodes} <= names, names
+        readers = ('/detection_node', '/segmentation_node', '/trajectory_node')
+        wait_for(lambda: all(probe.diagnostics(n).get('published') == str(FRAMES)
+                             for n in readers),
+                 timeout=30, interval=0.2, message='every fused-map reader counted all frames')
+        for name in readers:
+            assert probe.diagnostics(name)['lost'] == '0', (name, probe.diagnostics(name))
     finally:
         recorder.send_signal(signal.SIGINT)
         recorder.wait(20)

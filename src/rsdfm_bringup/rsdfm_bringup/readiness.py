@@ -39,7 +39,8 @@ class GraphReadiness:
 
         Each must have at least one input.
         """
-        for name in names if names is not None else (spec.full_name for spec in self.graph.nodes):
+        for name in (names if names is not None
+                     else (spec.full_name for spec in self.graph.ros_nodes)):
             k, _, n = self.inputs_matched.get(name, '0/0').partition('/')
             if n in ('', '0') or k != n:
                 return False
@@ -62,7 +63,8 @@ class GraphReadiness:
                 node.count_subscribers(f'{ns}/rsdfm/bev_feature') >= 2
                 for ns in self.graph.namespaces
             )
-            and node.count_subscribers('/rsdfm/fused_bev') >= 4
+            # the task node processes and the recorder (in one process the map is handed on)
+            and node.count_subscribers('/rsdfm/fused_bev') >= self.graph.fused_map_readers() + 1
             and node.count_subscribers('/rsdfm/detections') >= 2
             and self.all_inputs_matched()
         )

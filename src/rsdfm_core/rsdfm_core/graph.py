@@ -8,7 +8,7 @@ written down once. ROS-free: nothing here imports rclpy or launch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import os
 from pathlib import Path
 import re
@@ -17,6 +17,8 @@ from typing import Sequence
 import yaml
 
 _TASK = re.compile(r'^[a-z][a-z0-9_]*$')
+GROUND_STATION_LAYOUTS = ('separate', 'one_process')
+MEMBER_FLAG = '--node'       # starts one member node's arguments on a host process's command line
 _NAMESPACE = re.compile(r'^/?[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*$')
 
 
@@ -49,6 +51,8 @@ class NodeSpec:
     parameters: dict = field(default_factory=dict)          # overrides, after the files
     params_files: tuple[str, ...] = ()
     remappings: tuple[tuple[str, str], ...] = ()
+    # a host process (the one-process ground station) runs these nodes; it has no own node
+    members: tuple['NodeSpec', ...] = ()
 
     @property
     def module(self) -> str:
@@ -63,8 +67,13 @@ class NodeSpec:
     def ros_arguments(self) -> list[str]:
         """Return the command-line arguments (`--ros-args ...`) for this node.
 
-        They give the node its name, namespace and parameters.
+        They give the node its name, namespace and parameters. A host process gets each
+        member's instead, as `--node EXECUTABLE <that node's ROS arguments>` (member_arguments
+        reads them back): not under `--ros-args`, which would apply them to every node of it.
         """
+        if self.members:
+            return [word for m in self.members
+                    for word in (MEMBER_FLAG, m.executable, *m.ros_arguments()[1:])]
         args = ['--ros-args', '-r', f'__node:={self.name}']
         if self.namespace:
             args += ['-r', f'__ns:={self.namespace}']
@@ -76,23 +85,71 @@ class NodeSpec:
             args += ['-r', f'{src}:={dst}']
         return args
 
+    def with_parameters(self, extra: dict) -> 'NodeSpec':
+        """Return this spec with `extra` parameters added (to every member of a host)."""
+        return replace(self, parameters={**self.parameters, **extra},
+                       members=tuple(m.with_parameters(extra) for m in self.members))
+
+
+def member_arguments(argv: Sequence[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """Split a host process's arguments into its members and the rest.
+
+    Returns [(executable, ['--ros-args', ...]), ...] from the `--node EXECUTABLE ...` groups
+    that NodeSpec.ros_arguments wrote, and the other arguments (the process's own, e.g. a
+    `--ros-args` that launch appends) in their order.
+    """
+    members: list[tuple[str, list[str]]] = []
+    words, own = list(argv), []
+    if '--ros-args' in words:          # from here on: the process's own ROS arguments
+        cut = words.index('--ros-args')
+        words, own = words[:cut], words[cut:]
+    leading: list[str] = []
+    for word in words:
+        if word == MEMBER_FLAG:
+            members.append(('', ['--ros-args']))
+        elif not members:
+            leading.append(word)
+        elif not members[-1][0]:
+            members[-1] = (word, members[-1][1])
+        else:
+            members[-1][1].append(word)
+    if members and not members[-1][0]:
+        raise GraphError(f'{MEMBER_FLAG} without an executable after it')
+    rest = leading + own
+    return members, rest
+
 
 @dataclass(frozen=True)
 class FleetGraph:
-    """Every node of one fleet, plus the shared files the launch file needs."""
+    """Every node process of one fleet, plus the shared files the launch file needs.
+
+    `nodes` are the processes to start (a host process stands for its members); `ros_nodes`
+    are the ROS nodes they run.
+    """
 
     namespaces: tuple[str, ...]
     nodes: tuple[NodeSpec, ...]
     params_file: str
     rviz_config: str
 
+    @property
+    def ros_nodes(self) -> tuple[NodeSpec, ...]:
+        """Every ROS node of the graph: the processes' nodes, a host's members in its place."""
+        return tuple(m for spec in self.nodes for m in (spec.members or (spec,)))
+
+    def fused_map_readers(self) -> int:
+        """Count the processes that read /rsdfm/fused_bev over DDS (one process hands it on)."""
+        return sum(1 for spec in self.nodes
+                   if not spec.members and spec.package == 'rsdfm_fusion'
+                   and spec.executable != 'fusion_node')
+
     def node(self, full_name: str) -> NodeSpec:
         """Return the node called e.g. '/uav2/perception_node' or '/fusion_node'."""
-        for spec in self.nodes:
+        for spec in (*self.nodes, *self.ros_nodes):
             if spec.full_name == full_name:
                 return spec
         raise GraphError(
-            f'no node {full_name!r} in the graph; have {[n.full_name for n in self.nodes]}'
+            f'no node {full_name!r} in the graph; have {[n.full_name for n in self.ros_nodes]}'
         )
 
 
@@ -168,7 +225,8 @@ def parse_tasks(tasks: str | Sequence[str] | None) -> list[tuple[str, str]]:
 def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | None = None,
                 weights: str | None = None, params_file: str | Path | None = None,
                 parameters: dict | None = None, layout: dict | None = None,
-                tasks: str | Sequence[str] | None = None) -> FleetGraph:
+                tasks: str | Sequence[str] | None = None,
+                ground_station: str | None = None) -> FleetGraph:
     """Expand the fleet layout for one fleet.
 
     drones / namespaces: fleet size or explicit namespaces (defaults from fleet.yaml).
@@ -176,6 +234,9 @@ def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | Non
     params_file: parameters file for every node (None = config/rsdfm.yaml).
     parameters: extra overrides for every node, e.g. {'threads': 1}.
     tasks: new BEV tasks, one task_node each (<task>_task_node): see parse_tasks().
+    ground_station: 'separate' (each central node its own process) or 'one_process' (all of
+    them in one `ground_station` process, one executor, the fused map handed on in memory);
+    None = fleet.yaml's `ground_station`, else separate.
     """
     layout = layout or load_layout()
     base = Path(layout['_dir'])
@@ -211,6 +272,15 @@ def fleet_graph(drones: int | None = None, namespaces: str | Sequence[str] | Non
         nodes.append(spec({'package': 'rsdfm_fusion', 'executable': 'task_node',
                            'name': f'{task}_task_node',
                            'parameters': {'task': task, 'head': head}}, ''))
+    layout_name = ground_station or layout.get('ground_station', 'separate')
+    if layout_name not in GROUND_STATION_LAYOUTS:
+        raise GraphError(f'ground_station must be one of {", ".join(GROUND_STATION_LAYOUTS)}, '
+                         f'got {layout_name!r}')
+    if layout_name == 'one_process':
+        central = tuple(n for n in nodes if not n.namespace)
+        nodes = [n for n in nodes if n.namespace]
+        nodes.append(NodeSpec('rsdfm_fusion', 'ground_station', 'ground_station',
+                              members=central))
     return FleetGraph(
         tuple(spaces),
         tuple(nodes),

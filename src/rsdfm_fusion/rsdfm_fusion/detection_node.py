@@ -25,8 +25,8 @@ from rsdfm_ros.qos import result_qos
 
 class DetectionNode(FusedMapNode):
 
-    def __init__(self) -> None:
-        super().__init__('detection_node')
+    def __init__(self, **options) -> None:
+        super().__init__('detection_node', **options)
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
 

@@ -59,8 +59,8 @@ MAX_REGION_CELLS = 4096     # per side of the fusion grid
 
 class FusionNode(Node):
 
-    def __init__(self) -> None:
-        super().__init__('fusion_node')
+    def __init__(self, **options) -> None:
+        super().__init__('fusion_node', **options)
         self.rt = load_runtime(self)
         self.region = self.declare_region()
         self.follow = declare(self, 'follow_agent', '',
@@ -111,6 +111,9 @@ class FusionNode(Node):
         self.align_counts: dict[str, int] = {}          # maps per alignment status, since start
         self.diag = NodeDiagnostics(self)
         self.pub = self.create_publisher(FusedBev, 'rsdfm/fused_bev', feature_qos())
+        # task nodes of this process (the one-process ground station): handed each fused map
+        # in memory; the topic is then published only while another process subscribes
+        self.local_readers: list = []
         self.discover()
         self.create_timer(period, self.discover)
         self.create_timer(0.05, self.tick)
@@ -325,12 +328,17 @@ class FusionNode(Node):
         out.grid_origin, out.resolution, out.rows, out.cols = grid_to_fields(fused.grid)
         out.channels = int(fused.features.shape[0])
         out.agents, out.model_id = agents, self.rt.model_id
-        payload = fused_to_payload(fused)
-        out.payload = bytes_to_uint8_array(payload)
         out.coverage = bytes_to_uint8_array(fused.coverage.tobytes())
-        self.pub.publish(out)
+        sent = 0
+        if not self.local_readers or self.pub.get_subscription_count() > 0:
+            payload = fused_to_payload(fused)
+            out.payload = bytes_to_uint8_array(payload)
+            self.pub.publish(out)
+            sent = len(payload)
+        for reader in self.local_readers:
+            reader.deliver(out, fused)
         self.diag.extra['agents_fused_last'] = ','.join(agents)
-        self.diag.output(ref, started, len(payload))
+        self.diag.output(ref, started, sent)
 
     def report_alignment(self, corrections: list) -> None:
         """Put the last frame's correction of every drone on /diagnostics (align.<id>)."""

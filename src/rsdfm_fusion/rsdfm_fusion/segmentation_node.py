@@ -23,8 +23,8 @@ from rsdfm_ros.qos import result_qos
 
 class SegmentationNode(FusedMapNode):
 
-    def __init__(self) -> None:
-        super().__init__('segmentation_node')
+    def __init__(self, **options) -> None:
+        super().__init__('segmentation_node', **options)
         from rsdfm_core.model.runtime import TaskHeads
 
         self.heads = TaskHeads(self.rt)

@@ -24,8 +24,8 @@ from rsdfm_ros.qos import result_qos
 
 class TaskNode(FusedMapNode):
 
-    def __init__(self) -> None:
-        super().__init__('task_node')
+    def __init__(self, **options) -> None:
+        super().__init__('task_node', **options)
         from rsdfm_core.tasks.head import TaskPredictor
         from rsdfm_core.tasks.layers import TASKS
 

@@ -38,6 +38,7 @@ class NodeDiagnostics:
         self.bytes_in = 0
         self.bytes_out = 0
         self.extra: dict[str, str] = {}
+        self.local_inputs = 0       # inputs handed on in this process: always connected
         self._processing = collections.deque(maxlen=window)
         self._e2e = collections.deque(maxlen=window)
         self._pub_times = collections.deque(maxlen=window)
@@ -110,7 +111,8 @@ class NodeDiagnostics:
     def inputs_matched(self) -> str:
         """'k/n': how many of this node's n subscriptions are matched with a publisher."""
         subs = list(self.node.subscriptions)
-        return f'{sum(1 for sub in subs if sub.get_publisher_count() > 0)}/{len(subs)}'
+        matched = sum(1 for sub in subs if sub.get_publisher_count() > 0)
+        return f'{matched + self.local_inputs}/{len(subs) + self.local_inputs}'
 
     def status(self) -> DiagnosticStatus:
         """Return the current figures as one DiagnosticStatus."""

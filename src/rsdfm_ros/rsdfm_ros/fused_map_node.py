@@ -1,6 +1,13 @@
-"""Task nodes' shared input side: subscribe to /rsdfm/fused_bev, check it, rebuild a FusedMap."""
+"""Task nodes' shared input side: subscribe to /rsdfm/fused_bev, check it, rebuild a FusedMap.
+
+In the one-process ground station the fusion node of the same process hands each fused map on
+in memory instead (deliver()): no serialization, no copy, no payload decoding. The node keeps
+only the newest undelivered map, as the topic's keep-last reader would, and counts the ones it
+had to skip on /diagnostics (lost.rsdfm/fused_bev).
+"""
 from __future__ import annotations
 
+import threading
 import time
 
 from rclpy.node import Node
@@ -18,16 +25,24 @@ class FusedMapNode(Node):
     It calls handle() with each usable fused map.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, fused_source=None, **options) -> None:
+        super().__init__(name, **options)
         self.rt = load_runtime(self)
         self.diag = NodeDiagnostics(self)
+        self.fused_source = fused_source      # a FusionNode in this process, or None: the topic
+        self._handed: tuple | None = None     # (FusedBev, FusedMap) delivered, not yet taken
+        self._hand_lock = threading.Lock()
 
     def start(self) -> None:
         """Subscribe last, once the node's own parameters and publishers exist.
 
-        Subscribed means ready.
+        Subscribed means ready. With a fusion node in this process, attach to it instead.
         """
+        if self.fused_source is not None:
+            self._hand_guard = self.create_guard_condition(self._take_handed)
+            self.diag.local_inputs += 1
+            self.fused_source.local_readers.append(self)
+            return
         self.create_subscription(
             FusedBev, 'rsdfm/fused_bev',
             self.diag.counting_losses('rsdfm/fused_bev', self.on_fused), feature_qos())
@@ -51,6 +66,27 @@ class FusedMapNode(Node):
             self.diag.refuse('bad_payload', str(exc))
             return
         self.on_map(msg, fused, stamp_to_ns(msg.header.stamp), started)
+
+    def deliver(self, msg: FusedBev, fused) -> None:
+        """Take a fused map from the fusion node of this process (called in its thread).
+
+        The map is processed in this node's own callback, so the fusion node goes on with the
+        next frame meanwhile; a map still waiting is replaced and counted as lost.
+        """
+        with self._hand_lock:
+            skipped, self._handed = self._handed is not None, (msg, fused)
+        if skipped:
+            self.diag.count_lost('rsdfm/fused_bev', 1)
+        self._hand_guard.trigger()
+
+    def _take_handed(self) -> None:
+        with self._hand_lock:
+            handed, self._handed = self._handed, None
+        if handed is None:
+            return
+        msg, fused = handed
+        self.diag.received_input(fused.features.nbytes)
+        self.on_map(msg, fused, stamp_to_ns(msg.header.stamp), time.perf_counter())
 
     def on_map(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
         raise NotImplementedError

@@ -5,12 +5,14 @@ shutdown and a one-line error for bad settings.
 """
 from __future__ import annotations
 
+import os
 import sys
+from typing import Callable
 
 from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -68,13 +70,23 @@ def declare_runtime_parameters(node: Node) -> tuple[str, str, int]:
     return weights, device, threads
 
 
+_RUNTIMES: dict[tuple, object] = {}     # nodes of one process share one model per weights file
+
+
 def load_runtime(node: Node):
-    """Return the model Runtime for this node's weights/device/threads parameters."""
+    """Return the model Runtime for this node's weights/device/threads parameters.
+
+    Nodes in one process (the one-process ground station) get the same Runtime for the same
+    weights file: one copy of the model in memory, read-only at inference.
+    """
     from rsdfm_core.model.runtime import Runtime
 
     weights, device, threads = declare_runtime_parameters(node)
     try:
-        rt = Runtime.load(weights or None, device=device, threads=threads)
+        key = (weights, device, threads, os.path.getmtime(weights) if weights else 0.0)
+        rt = _RUNTIMES.get(key)
+        if rt is None:
+            rt = _RUNTIMES[key] = Runtime.load(weights or None, device=device, threads=threads)
     except FileNotFoundError as exc:
         raise SettingError(f'parameter weights: cannot load weights {weights}: {exc}') from None
     except (ValueError, RuntimeError, KeyError, TypeError) as exc:
@@ -93,14 +105,28 @@ def run_node(node_class, args=None) -> int:
 
     Bad settings are reported in one line.
     """
+    return run_nodes(node_class.__name__, lambda nodes: nodes.append(node_class()), args)
+
+
+def run_nodes(name: str, build: Callable[[list[Node]], None], args=None,
+              executor_factory: Callable[[int], Executor] | None = None) -> int:
+    """Run nodes in one process: build(nodes) appends them, one executor spins them all.
+
+    SettingError (bad settings) is printed as one line naming `name` and gives exit code 2.
+    executor_factory(n_nodes) makes the executor (default: single-threaded).
+    """
     rclpy.init(args=args)
-    node = None
+    nodes: list[Node] = []
     code = 0
+    executor = None
     try:
-        node = node_class()
-        rclpy.spin(node)
+        build(nodes)
+        executor = (executor_factory or (lambda n: SingleThreadedExecutor()))(len(nodes))
+        for node in nodes:
+            executor.add_node(node)
+        executor.spin()
     except SettingError as exc:
-        print(f'{node_class.__name__}: error: {exc}', file=sys.stderr)
+        print(f'{name}: error: {exc}', file=sys.stderr)
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -110,7 +136,9 @@ def run_node(node_class, args=None) -> int:
         if rclpy.ok():
             raise
     finally:
-        if node is not None:
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()
     return code

@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 
+from rsdfm_bringup.commands.run import add_ground_station_argument
 from rsdfm_core.cli import UserError
 
 HELP = 'simulate a scene, run it through the whole ROS graph, score the outputs and draw one frame'
@@ -42,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--weights', default=None, help='model checkpoint (default: shipped weights)'
     )
+    add_ground_station_argument(parser)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -75,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.bag import read_frames, write_bag
     from rsdfm_core.commands.evaluate import json_safe
-    from rsdfm_core.graph import fleet_graph
+    from rsdfm_core.graph import fleet_graph, GraphError
     from rsdfm_core.world.config import WorldConfig
     from rsdfm_core.world.simulator import Simulator
 
@@ -104,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
     _step(2, 'starting the graph (one process per node) and the recorder')
     # reliable camera QoS and a patient fusion: on 2 shared cores every frame should reach the end
     settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 3.0}
-    graph = fleet_graph(drones=args.drones, weights=args.weights, parameters=settings)
+    try:
+        graph = fleet_graph(drones=args.drones, weights=args.weights, parameters=settings,
+                            ground_station=args.ground_station)
+    except GraphError as exc:
+        raise UserError(str(exc)) from None
     try:
         result = run_session(graph, bag, args.frames, out, args.rate)
     except SessionError as exc:

@@ -9,7 +9,7 @@ import time
 import yaml
 
 from rsdfm_core.cli import UserError
-from rsdfm_core.graph import fleet_graph, GraphError
+from rsdfm_core.graph import fleet_graph, GraphError, GROUND_STATION_LAYOUTS
 
 HELP = 'start the fleet graph (perception per drone, fusion, task nodes) as separate processes'
 
@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help='model checkpoint for every node (default: shipped weights)',
     )
+    add_ground_station_argument(parser)
     parser.add_argument(
         '--params-file', default=None, help='node parameters file (default config/rsdfm.yaml)'
     )
@@ -54,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='start every node as a fresh `python -m` process instead of forking '
                              'it from a server that has imported torch already (slower start and '
                              'restart: about 3 s instead of 0.3 s per node here)')
+
+
+def add_ground_station_argument(parser: argparse.ArgumentParser) -> None:
+    """--ground-station separate|one_process, as the launch file's ground_station argument."""
+    parser.add_argument(
+        '--ground-station', choices=GROUND_STATION_LAYOUTS, default=None,
+        help='separate: each central node its own process; one_process: all of them in one '
+             'process, the fused map handed on in memory (default from config/fleet.yaml)')
 
 
 def parse_param_overrides(items: list[str]) -> dict:
@@ -80,6 +89,7 @@ def build_graph(args: argparse.Namespace):
             params_file=args.params_file,
             parameters=parse_param_overrides(args.param),
             tasks=args.tasks,
+            ground_station=args.ground_station,
         )
     except GraphError as exc:
         raise UserError(str(exc)) from None
