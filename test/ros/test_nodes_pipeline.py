@@ -179,7 +179,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         )
         trajectory_diag = probe.diagnostics('/trajectory_node')
         offset = replay.offset_ns
-        names = {(ns.rstrip('/') + '/' + n) for n, ns in probe.node.get_node_names_and_namespaces()}
+        names = {ns.rstrip('/') + '/' + n
+                 for n, ns in probe.node.get_node_names_and_namespaces()}
         assert {s.full_name for s in graph.ros_nodes} <= names, names
         readers = ('/detection_node', '/segmentation_node', '/trajectory_node')
         wait_for(lambda: all(probe.diagnostics(n).get('published') == str(FRAMES)
