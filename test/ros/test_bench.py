@@ -78,6 +78,26 @@ def test_quick_node_overhead(tmp_path):
     assert '## Node overhead' in md and '| /fusion_node | decode and fusion |' in md
 
 
+@pytest.mark.slow
+def test_quick_ground_station_kept_beside_an_earlier_run(quick_run, tmp_path):
+    """--only ground_station --merge: the ground station's rows, the other sections kept."""
+    earlier, first, _ = quick_run
+    tmp, res, _ = run_bench(tmp_path, '--only', 'ground_station', '--merge',
+                            str(earlier / 'bench.json'))
+    gs = res['ground_station']
+    assert [(r['layout'], r['drones']) for r in gs['rows']] == [('separate', 2),
+                                                                ('one_process', 2)]
+    for row in gs['rows']:
+        assert row['delivered'] >= 1 and row['median_ms'] > 0, row
+        assert row['cpu_ms_per_frame'] > 0 or row['delivered'] <= 5, row
+        assert {'/fusion_node', '/detection_node', '/trajectory_node'} <= set(row['nodes'])
+    assert res['stages'] == first['stages'] and res['bandwidth'] == first['bandwidth']
+    assert set(res['meta']['kept']) == set(first['meta']['sections'])
+    md = (tmp / 'results' / 'RESULTS.md').read_text()
+    assert '## Ground station alone' in md and '| one process | 2 |' in md
+    assert 'Sections kept from earlier runs' in md and '## Per-stage time' in md
+
+
 def _finite_ms(s: dict) -> bool:
     return (
         s['runs'] > 0
@@ -175,6 +195,7 @@ def test_bench_refuses_bad_arguments(tmp_path):
         (['--weights', str(tmp_path / 'none.pt')], '--weights'),
         (['--from-json', str(tmp_path / 'not.json')], '--from-json'),
         (['--from-json', str(tmp_path / 'missing.json')], '--from-json'),
+        (['--merge', str(tmp_path / 'not.json')], '--merge'),
     ):
         proc = subprocess.run(
             [RSDFM, 'bench', '--quick', '--out', str(tmp_path), *args],

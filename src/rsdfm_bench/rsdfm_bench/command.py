@@ -20,9 +20,9 @@ HELP = (
     'measure per-stage speed, ONNX vs eager, DDS transport, fleet scaling, node overhead and '
     'accuracy vs bandwidth; write RESULTS.md'
 )
-SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'overhead', 'bandwidth')
-# another graph start-up (10-20 s) would take --quick past 2 minutes: `--quick --only overhead`
-QUICK_LEAVES_OUT = ('overhead',)
+SECTIONS = ('stages', 'onnx', 'transport', 'scaling', 'overhead', 'ground_station', 'bandwidth')
+# more graph start-ups (10-20 s each) would take --quick past 2 minutes: `--quick --only overhead`
+QUICK_LEAVES_OUT = ('overhead', 'ground_station')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--only', help=f'comma-separated subset of {",".join(SECTIONS)} (default: all)'
     )
+    parser.add_argument(
+        '--merge', metavar='JSON',
+        help="keep the sections this run does not measure from an earlier run's JSON (e.g. "
+             'benchmarks/RESULTS.json with --only ground_station); RESULTS.md says which '
+             'sections came from which run')
 
 
 def _sections(text: str | None, quick: bool = False) -> list[str]:
@@ -91,10 +96,36 @@ def rewrite_report(path: Path, out_dir: Path) -> int:
     return 0
 
 
+def read_earlier(path: Path) -> dict:
+    """Return the figures of an earlier run (--merge); UserError if it is not one."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f'--merge {path}: cannot read it ({exc})') from None
+    if not isinstance(earlier, dict) or 'meta' not in earlier:
+        raise UserError(f'--merge {path}: not the JSON of an rsdfm bench run (no "meta")')
+    return earlier
+
+
+def merged(earlier: dict, new: dict) -> dict:
+    """Return the earlier run's sections with this run's on top.
+
+    meta is this run's; meta.kept lists each kept section with the date and commit of its run.
+    """
+    old_meta = earlier['meta']
+    first = {'date': old_meta['machine']['date'], 'commit': old_meta['machine']['commit']}
+    kept = {s: old_meta.get('kept', {}).get(s, first)
+            for s in SECTIONS if s in earlier and s not in new['meta']['sections']}
+    out = {**{s: earlier[s] for s in kept}, **new}
+    out['meta'] = {**new['meta'], 'kept': kept}
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     if args.from_json:
         return rewrite_report(Path(args.from_json), Path(args.out))
     sections = _sections(args.only, args.quick)
+    earlier = read_earlier(Path(args.merge)) if args.merge else None
     if args.weights and not Path(args.weights).is_file():
         raise UserError(f'--weights {args.weights} does not exist')
     out_dir, work = Path(args.out), Path(args.work or 'out/bench')
@@ -164,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
             rt, inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights,
             plan.overhead_rate_hz,
         )
+    if 'ground_station' in sections:
+        from rsdfm_bench.ground_station import measure_ground_station
+
+        results['ground_station'] = measure_ground_station(
+            rt, inputs.frames, work, inputs.weights, plan.ground_drones)
     if 'bandwidth' in sections:
         from rsdfm_bench.bandwidth import measure_bandwidth
 
@@ -183,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         'seconds': time.monotonic() - t0,
         'bag': str(inputs.bag),
     }
+    if earlier:
+        results = merged(earlier, results)
     results['targets'] = check_targets(results)
     plots = write_plots(results, out_dir)
     md = write_results_md(results, out_dir, plots)

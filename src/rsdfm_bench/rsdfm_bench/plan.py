@@ -21,6 +21,7 @@ class BenchPlan:
     accuracy_frames: int         # frames evaluated per method for accuracy vs bandwidth
     overhead_frames: int         # frames of one drone timed in process against the nodes
     overhead_rate_hz: float      # their pace (the one-drone graph must have cores to spare)
+    ground_drones: tuple[int, ...] = ()   # fleet sizes of the ground station alone (recorded maps)
     drones: int = 4              # fleet size of the per-stage and accuracy measurements
     seed: int = 2406
 
@@ -38,6 +39,7 @@ class BenchPlan:
             accuracy_frames=6,
             overhead_frames=6,
             overhead_rate_hz=5.0,
+            ground_drones=(2,),
         )
 
     @staticmethod
@@ -54,4 +56,5 @@ class BenchPlan:
             accuracy_frames=60,
             overhead_frames=30,
             overhead_rate_hz=2.0,
+            ground_drones=(1, 2, 4, 8, 16),
         )

@@ -169,6 +169,9 @@ def _meta_lines(results: dict) -> list[str]:
             '- No training or other busy process was seen on the CPU at the start or the end '
             'of the run.'
         )
+    if m.get('kept'):
+        lines.append('- Sections kept from earlier runs (`--merge`): ' + '; '.join(
+            f"{name} ({k['date']}, commit {k['commit']})" for name, k in m['kept'].items()))
     return lines + ['']
 
 
@@ -490,6 +493,68 @@ def _overhead_lines(ov: dict) -> list[str]:
     ) + ['']
 
 
+def _ground_station_lines(gs: dict) -> list[str]:
+    from rsdfm_bench.ground_station import GRAPH_WARMUP_FRAMES
+
+    lines = [
+        '## Ground station alone: recorded drone maps at 10 Hz',
+        '',
+        "The fusion, detection, segmentation and trajectory nodes fed the drones' BevFeature "
+        f"messages from a bag (the drone side run once on the bench bag's {gs['frames']} frames "
+        'and recorded per drone topic), replayed restamped at 10 Hz with the first N drone '
+        f"topics. The simulator places {gs['copied_drones_from']} drones, so drones "
+        f"{gs['copied_drones_from'] + 1}-16 send copies of the first ones' maps under their own "
+        'ids (the cost of 16, the content of 8). Layouts: separate = one process per node; one '
+        'process = the ground_station process (one executor, the fused map handed on in memory). '
+        "Delivered = frames with a detection message; end-to-end = the frame's last map "
+        f'published to its detections received (same clock; first {GRAPH_WARMUP_FRAMES} '
+        'delivered frames left out); CPU per frame = user + system time of the ground '
+        f"station's processes from the {GRAPH_WARMUP_FRAMES}th delivered frame to the last, "
+        'per frame delivered meanwhile (the first inferences are cold); maps the fusion node '
+        'lost (its reader queue overflowed while it fused) or refused (too late for their '
+        'frame) are not fused, which lowers its cost per frame; node columns: processing '
+        'medians from /diagnostics.',
+        '',
+    ]
+    rows = []
+    for r in gs['rows']:
+        if r.get('error'):
+            rows.append([r['layout'].replace('_', ' '), str(r['drones']), r['error'], '', '',
+                         '', '', '', '', ''])
+            continue
+        node = {name.rsplit('/', 1)[-1]: v for name, v in r['nodes'].items()}
+
+        def ms(name, node=node):
+            return node.get(name, {}).get('processing_ms_median') or 'n/a'
+        fusion = node.get('fusion_node', {})
+        rows.append([r['layout'].replace('_', ' '), str(r['drones']),
+                     f"{r['delivered']}/{r['frames']}",
+                     f"{_f(r['median_ms'], 0)} / {_f(r['p90_ms'], 0)}",
+                     _f(r['cpu_ms_per_frame'], 0),
+                     f"{fusion.get('received', '?')} / {fusion.get('lost', '?')} / "
+                     f"{fusion.get('refused_total', '?')}",
+                     ms('fusion_node'), ms('detection_node'),
+                     ms('segmentation_node'), ms('trajectory_node')])
+    lines += _table(['layout', 'drones', 'frames delivered', 'e2e median / p90 ms',
+                     'CPU ms per frame', 'maps received / lost / refused (fusion)',
+                     'fusion ms', 'detection ms', 'segmentation ms', 'trajectory ms'],
+                    rows) + ['']
+    for layout, fit in (gs.get('fits') or {}).items():
+        cpu = fit.get('cpu_fit')
+        if not cpu:
+            continue
+        lines.append(
+            f"- {layout.replace('_', ' ')}: CPU per frame = {cpu['fixed_ms']:.0f} ms + "
+            f"{cpu['per_drone_ms']:.1f} ms per added drone (linear fit); growth exponent b "
+            f"(time ~ drones^b): CPU {_f(fit['exponent_cpu'], 2)}, end-to-end median "
+            f"{_f(fit['exponent_e2e'], 2)}.")
+    return lines + ['']
+
+
+# Hand-written sections of RESULTS.md that other scripts measure; a rewrite keeps them.
+KEPT_TAIL = '## Flying over radio links'
+
+
 def write_results_md(results: dict, out_dir: Path, plots: dict[str, str]) -> Path:
     """benchmarks/RESULTS.md: meta, targets, then one section per measurement that ran."""
     lines = _meta_lines(results)
@@ -516,10 +581,15 @@ def write_results_md(results: dict, out_dir: Path, plots: dict[str, str]) -> Pat
         lines += _scaling_lines(results['scaling'])
     if results.get('overhead'):
         lines += _overhead_lines(results['overhead'])
+    if results.get('ground_station'):
+        lines += _ground_station_lines(results['ground_station'])
     if results.get('bandwidth'):
         lines += _bandwidth_lines(results['bandwidth'])
     if plots:
         lines += ['## Plots', ''] + [f'![{k}]({v})' for k, v in plots.items()] + ['']
     path = out_dir / 'RESULTS.md'
+    old = path.read_text() if path.is_file() else ''
+    if KEPT_TAIL in old:
+        lines += [old[old.index(KEPT_TAIL):].rstrip('\n'), '']
     path.write_text('\n'.join(lines))
     return path

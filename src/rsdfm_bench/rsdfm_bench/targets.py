@@ -115,6 +115,39 @@ def check_targets(results: dict) -> list[dict]:
                          f"{worst['in_process_ms']:.1f} ms in process" if over else ''),
             }
         )
+    out += ground_station_targets(results.get('ground_station') or {})
+    return out
+
+
+def ground_station_targets(gs: dict) -> list[dict]:
+    """Check the ground station alone at 16 drones (frames delivered, median), per layout."""
+    from rsdfm_bench.ground_station import TARGET_DELIVERED, TARGET_DRONES, TARGET_MEDIAN_MS
+
+    out = []
+    for layout in gs.get('layouts', []):
+        row = next((r for r in gs['rows'] if r['layout'] == layout
+                    and r['drones'] == TARGET_DRONES), None)
+        if row is None:
+            continue
+        target = (f'ground station alone ({layout.replace("_", " ")}), {TARGET_DRONES} drones '
+                  f'at 10 Hz: >= {TARGET_DELIVERED:.0%} of frames delivered, median < '
+                  f'{TARGET_MEDIAN_MS:.0f} ms')
+        if not _finite(row.get('median_ms')):
+            out.append({'target': target, 'measured': row.get('error', 'no frame delivered'),
+                        'holds': False, 'note': ''})
+            continue
+        fit = (gs.get('fits') or {}).get(layout, {}).get('cpu_fit') or {}
+        share = row['delivered'] / row['frames']
+        out.append({
+            'target': target,
+            'measured': f"{row['delivered']}/{row['frames']} delivered, {row['median_ms']:.0f} ms "
+                        f"median, {row['p90_ms']:.0f} ms p90, {row['cpu_ms_per_frame']:.0f} ms "
+                        'CPU per frame',
+            'holds': share >= TARGET_DELIVERED and row['median_ms'] < TARGET_MEDIAN_MS,
+            'note': (f"CPU per frame {fit['fixed_ms']:.0f} ms + {fit['per_drone_ms']:.1f} ms per "
+                     'drone (linear fit): beyond the 200 ms of 2 cores per 100 ms frame, frames '
+                     'queue' if fit and row['cpu_ms_per_frame'] > 100.0 * 2 * 0.9 else ''),
+        })
     return out
 
 

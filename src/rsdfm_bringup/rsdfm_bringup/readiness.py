@@ -24,12 +24,14 @@ class GraphReadiness:
         self.node = node
         self.graph = graph
         self.inputs_matched: dict[str, str] = {}
+        self.latest: dict[str, dict[str, str]] = {}     # node -> its newest /diagnostics values
         node.create_subscription(
             DiagnosticArray, '/diagnostics', self._on_diagnostics, result_qos(depth=100)
         )
 
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
+            self.latest[status.name] = {kv.key: kv.value for kv in status.values}
             for kv in status.values:
                 if kv.key == 'inputs_matched':
                     self.inputs_matched[status.name] = kv.value
