@@ -1,7 +1,8 @@
-"""The whole graph over real DDS gives what the model gives offline, in either layout.
+"""The whole graph over real DDS gives what the model gives offline, in either layout and engine.
 
 The central nodes run as separate processes, or all in one ground_station process (the fused
-map handed on in memory); both layouts must give the same outputs.
+map handed on in memory), and the encoder and heads run eager or in ONNX Runtime; every one of
+these must give the offline eager model's outputs.
 
 On a short simulated bag, every frame gives detections, they are the boxes the same model gives
 offline on the same bag, and the AP (and segmentation IoU) computed from the recorded ROS outputs
@@ -84,9 +85,10 @@ def offline_evaluate(bag: Path, out: Path, env: dict) -> dict:
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize('layout', ['separate', 'one_process'])
+@pytest.mark.parametrize('layout, engine', [('separate', 'torch'),
+                                            ('one_process', 'onnxruntime')])
 def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_context, ros_env,
-                                                          layout):
+                                                          layout, engine):
     from diagnostic_msgs.msg import DiagnosticArray
     import numpy as np
     from nav_msgs.msg import OccupancyGrid
@@ -94,6 +96,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
     from vision_msgs.msg import Detection3DArray as VisionDetections
 
     from rsdfm_bringup.readiness import GraphReadiness
+    from rsdfm_bringup.recorder import ALL_MATCHED
     from rsdfm_bringup.recorded import read_recorded, shift_stamps
     from rsdfm_bringup.replay import BagReplay
     from rsdfm_bringup.runner import GraphRunner
@@ -104,11 +107,14 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
 
     bag = make_bag(tmp_path / 'bag', drones=2, frames=FRAMES)
     graph = fleet_graph(
-        drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable'},
+        drones=2, parameters={'threads': 1, 'max_wait': 5.0, 'image_qos': 'reliable',
+                              'engine': engine},
         ground_station=layout,
     )
     assert len(graph.nodes) == (6 if layout == 'separate' else 3)
-    runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
+    onnx_cache = tmp_path / 'onnx'           # a fresh cache: the nodes export, check and use it
+    runner = GraphRunner(graph, log_dir=tmp_path / 'logs',
+                         env={**ros_env, 'RSDFM_ONNX_CACHE': str(onnx_cache)})
     runner.start()
     rec_dir = tmp_path / 'rec'
     recorder = subprocess.Popen(
@@ -126,7 +132,7 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             '/diagnostics',
         ],
         env=ros_env,
-        stderr=subprocess.DEVNULL,
+        stderr=open(tmp_path / 'recorder.log', 'wb'),
     )
     probe = Probe(
         rclpy_context,
@@ -156,7 +162,9 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
             assert not runner.exited(), (
                 f'nodes died: {runner.exited()}; logs in {tmp_path / "logs"}'
             )
-            return readiness.ready(replay, node_inputs(replay.topics))
+            # the recorder's readers matched (DDS), not only counted in the graph
+            return (ALL_MATCHED in (tmp_path / 'recorder.log').read_text(errors='replace')
+                    and readiness.ready(replay, node_inputs(replay.topics)))
         wait_for(ready, timeout=90, interval=0.2, message='graph, recorder and probe connected')
         replay.play(progress=False)
         wait_for(lambda: len(probe.get('/rsdfm/detections')) >= FRAMES, timeout=60, interval=0.2,
@@ -194,6 +202,13 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         probe.close()
         runner.stop(timeout=20)
 
+    exported = sorted(f.name.split('_')[1] for f in onnx_cache.glob('*.onnx'))
+    if engine == 'onnxruntime':     # model id _ part _ shape: the encoder and the three heads
+        assert exported == ['det', 'encoder', 'seg', 'traj'], exported
+        logs = (tmp_path / 'logs' / 'uav1.perception_node.log').read_text()
+        assert 'onnxruntime for encoder' in logs and 'runs eager' not in logs, logs[-2000:]
+    else:
+        assert exported == []
     offline, offline_fused = offline_outputs(bag)
 
     def by_stamp(msgs):

@@ -26,7 +26,7 @@ from rsdfm_ros.qos import result_qos
 class DetectionNode(FusedMapNode):
 
     def __init__(self, **options) -> None:
-        super().__init__('detection_node', **options)
+        super().__init__('detection_node', engine_parts=('det_head',), **options)
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
 

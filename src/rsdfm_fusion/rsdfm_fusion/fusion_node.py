@@ -61,7 +61,7 @@ class FusionNode(Node):
 
     def __init__(self, **options) -> None:
         super().__init__('fusion_node', **options)
-        self.rt = load_runtime(self)
+        self.rt = load_runtime(self)      # engine: the BEV decoder is no faster in onnxruntime
         self.region = self.declare_region()
         self.follow = declare(self, 'follow_agent', '',
                               'non-empty: centre the region where this drone looks')

@@ -24,7 +24,7 @@ from rsdfm_ros.qos import result_qos
 class SegmentationNode(FusedMapNode):
 
     def __init__(self, **options) -> None:
-        super().__init__('segmentation_node', **options)
+        super().__init__('segmentation_node', engine_parts=('seg_head',), **options)
         from rsdfm_core.model.runtime import TaskHeads
 
         self.heads = TaskHeads(self.rt)

@@ -29,7 +29,7 @@ DETECTIONS, FUSED_MAP = 'detections', 'fused_map'
 class TrajectoryNode(FusedMapNode):
 
     def __init__(self, **options) -> None:
-        super().__init__('trajectory_node', **options)
+        super().__init__('trajectory_node', engine_parts=('traj_head',), **options)
         mode = declare(self, 'mode', 'learned',
                        "'learned' (trajectory head) or 'cv' (constant velocity)")
         capacity = declare(self, 'pair_capacity', 10,

@@ -27,6 +27,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from rsdfm_core.camera import CameraModel
 from rsdfm_core.link_budget import bytes_per_map, StampRate
+from rsdfm_core.model.engine import DRONE_PARTS
 from rsdfm_core.model.runtime import DroneEncoder
 from rsdfm_core.regions import grid_around_aim
 from rsdfm_core.validation import check_camera_pose, check_image, pose_matrix_checked, Refusal
@@ -51,7 +52,7 @@ class PerceptionNode(Node):
 
     def __init__(self) -> None:
         super().__init__('perception_node')
-        self.rt = load_runtime(self)
+        self.rt = load_runtime(self, DRONE_PARTS)
         topk = declare(
             self, 'codec_topk', 0, 'high-frequency cells sent per map; 0 = model default'
         )

@@ -25,9 +25,10 @@ class FusedMapNode(Node):
     It calls handle() with each usable fused map.
     """
 
-    def __init__(self, name: str, fused_source=None, **options) -> None:
+    def __init__(self, name: str, fused_source=None, engine_parts: tuple[str, ...] = (),
+                 **options) -> None:
         super().__init__(name, **options)
-        self.rt = load_runtime(self)
+        self.rt = load_runtime(self, engine_parts)     # engine_parts: the head(s) it runs
         self.diag = NodeDiagnostics(self)
         self.fused_source = fused_source      # a FusionNode in this process, or None: the topic
         self._handed: tuple | None = None     # (FusedBev, FusedMap) delivered, not yet taken

@@ -56,37 +56,50 @@ def check(condition: bool, message: str) -> None:
         raise SettingError(message)
 
 
-def declare_runtime_parameters(node: Node) -> tuple[str, str, int]:
-    """weights, device, threads: the model parameters every node has."""
+def declare_runtime_parameters(node: Node) -> tuple[str, str, int, str]:
+    """weights, device, threads, engine: the model parameters every node has."""
+    from rsdfm_core.model.engine import ENGINES
+
     weights = declare(node, 'weights', '', 'model checkpoint; empty = the shipped weights')
     device = declare(node, 'device', 'cpu', 'torch device, e.g. cpu')
     threads = declare(
         node, 'threads', 1, 'torch threads of this node (the machine is shared by all nodes)'
     )
+    engine = declare(
+        node, 'engine', 'torch', "what runs this node's convolution stacks: torch (eager) or "
+        'onnxruntime (exported once per input size into ~/.cache/rsdfm/onnx, checked against '
+        'eager, eager where that fails)')
     check(
         isinstance(threads, int) and threads >= 1,
         f'threads must be an integer >= 1, got {threads!r}',
     )
-    return weights, device, threads
+    check(engine in ENGINES, f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
+    return weights, device, threads, engine
 
 
 _RUNTIMES: dict[tuple, object] = {}     # nodes of one process share one model per weights file
 
 
-def load_runtime(node: Node):
-    """Return the model Runtime for this node's weights/device/threads parameters.
+def load_runtime(node: Node, parts: tuple[str, ...] = ()):
+    """Return the model Runtime for this node's weights/device/threads/engine parameters.
 
+    parts: the submodules this node runs that the engine may take (rsdfm_core.model.engine).
     Nodes in one process (the one-process ground station) get the same Runtime for the same
-    weights file: one copy of the model in memory, read-only at inference.
+    weights file and engine: one copy of the model in memory, read-only at inference.
     """
+    from rsdfm_core.model.engine import use_engine
     from rsdfm_core.model.runtime import Runtime
 
-    weights, device, threads = declare_runtime_parameters(node)
+    weights, device, threads, engine = declare_runtime_parameters(node)
     try:
-        key = (weights, device, threads, os.path.getmtime(weights) if weights else 0.0)
+        key = (weights, device, threads, engine,
+               os.path.getmtime(weights) if weights else 0.0)
         rt = _RUNTIMES.get(key)
         if rt is None:
             rt = _RUNTIMES[key] = Runtime.load(weights or None, device=device, threads=threads)
+        engaged = (use_engine(rt.net, engine, parts, rt.model_id, threads,
+                              warn=node.get_logger().warning, config=rt.config)
+                   if engine != 'torch' and parts else [])
     except FileNotFoundError as exc:
         raise SettingError(f'parameter weights: cannot load weights {weights}: {exc}') from None
     except (ValueError, RuntimeError, KeyError, TypeError) as exc:
@@ -96,7 +109,8 @@ def load_runtime(node: Node):
             f'parameter weights: cannot load weights {weights or "(shipped)"}: '
             f'they do not fit the rsdfm network (another architecture or a damaged file): {first}'
         ) from None
-    node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)')
+    node.get_logger().info(f'model {rt.model_id} on {device}, {threads} thread(s)'
+                           + (f', onnxruntime for {", ".join(engaged)}' if engaged else ''))
     return rt
 
 

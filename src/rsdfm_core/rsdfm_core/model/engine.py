@@ -1,0 +1,165 @@
+"""Inference engines: the network's convolution stacks run by PyTorch eager or by ONNX Runtime.
+
+ONNX Runtime runs this model's convolutions faster than eager PyTorch on one CPU thread (rsdfm
+bench, "Drone side: ONNX Runtime vs PyTorch eager"). `use_engine` swaps chosen submodules of a
+loaded network (the image encoder on a drone, the heads at the ground station) for
+`OrtModule`s. One of them exports its module the first time it sees an input shape
+(torch.onnx dynamo exporter, opset 18) into a cache directory keyed by model id, part and
+shape, so a restarted node loads the file instead of exporting again. Before it is used, its
+outputs are checked against eager on that first input and on a second one (seeded noise
+added, so an export that baked its example in as a constant is caught), to the bench's
+tolerance. If onnxruntime is missing, the export fails or the outputs disagree, the part stays
+eager and the reason is reported once: eager is always the fallback, never a crash.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+ENGINES = ('torch', 'onnxruntime')
+RTOL, ATOL = 1e-3, 1e-4          # as rsdfm bench: |onnx - eager| <= ATOL + RTOL * |eager|
+# The parts ONNX Runtime runs faster here (one thread): the image encoder (1.5-2.4x, the drone
+# side's) and the heads (det_head, seg_head, traj_head: 1.1-1.6x, one per task node). The BEV
+# decoder is no faster (1.00x), so the fusion node keeps it eager.
+DRONE_PARTS = ('encoder',)
+
+
+def _other_input(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Return the inputs moved by seeded noise: an export that baked them in is caught."""
+    g = torch.Generator().manual_seed(1)
+    return tuple(x + 0.1 * torch.randn(x.shape, generator=g, dtype=x.dtype)
+                 if x.is_floating_point() else x for x in inputs)
+
+
+def cache_dir() -> Path:
+    """Return where exported ONNX files are kept: $RSDFM_ONNX_CACHE, else ~/.cache/rsdfm/onnx."""
+    env = os.environ.get('RSDFM_ONNX_CACHE')
+    return Path(env) if env else Path.home() / '.cache' / 'rsdfm' / 'onnx'
+
+
+class OrtModule(nn.Module):
+    """A submodule run by ONNX Runtime, exported per input shape; eager where that fails."""
+
+    def __init__(self, eager: nn.Module, name: str, model_id: str, threads: int = 1,
+                 directory: Path | None = None, warn: Callable[[str], None] = print) -> None:
+        super().__init__()
+        self.eager, self.name, self.model_id = eager, name, model_id
+        self.threads, self.directory, self.warn = int(threads), directory or cache_dir(), warn
+        self._sessions: dict[tuple, object] = {}    # input shapes -> session, or None (eager)
+
+    def forward(self, *inputs: torch.Tensor):
+        key = tuple(tuple(x.shape) for x in inputs)
+        if key not in self._sessions:
+            self._sessions[key] = self._session_for(key, inputs)
+        session = self._sessions[key]
+        if session is None or any(x.requires_grad for x in inputs):
+            return self.eager(*inputs)
+        outs = session.run(None, {f'input{i}': x.detach().cpu().numpy()
+                                  for i, x in enumerate(inputs)})
+        tensors = tuple(torch.from_numpy(o) for o in outs)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    def engaged(self) -> bool:
+        """Tell whether any input shape runs in ONNX Runtime (False: all eager so far)."""
+        return any(s is not None for s in self._sessions.values())
+
+    def _session_for(self, key: tuple, inputs: tuple[torch.Tensor, ...]):
+        """Export (or load) and check the ONNX file for these shapes; None = stay eager."""
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            self.warn(f'engine onnxruntime: onnxruntime is not installed; {self.name} runs eager')
+            return None
+        shape = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
+        path = self.directory / f'{self.model_id}_{self.name}_{shape}.onnx'
+        try:
+            if not path.is_file():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._export(inputs, path)
+            options = ort.SessionOptions()
+            options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
+            session = ort.InferenceSession(str(path), options,
+                                           providers=['CPUExecutionProvider'])
+            agree = all(self._agrees(session, feed) for feed in (inputs, _other_input(inputs)))
+        except Exception as exc:       # any failure of export or runtime: stay eager, say why
+            self.warn(f'engine onnxruntime: {self.name} runs eager: {type(exc).__name__}: '
+                      f'{str(exc).splitlines()[0][:200] if str(exc) else ""}')
+            return None
+        if not agree:
+            self.warn(f'engine onnxruntime: {self.name} disagrees with eager beyond '
+                      f'{ATOL:g} + {RTOL:g} x |eager|; it runs eager')
+            return None
+        return session
+
+    def _agrees(self, session, inputs: tuple[torch.Tensor, ...]) -> bool:
+        """Tell whether the session gives eager's outputs on these inputs (bench tolerance)."""
+        with torch.no_grad():
+            want = self.eager(*inputs)
+        want = want if isinstance(want, tuple) else (want,)
+        got = session.run(None, {f'input{i}': x.detach().cpu().numpy()
+                                 for i, x in enumerate(inputs)})
+        return len(got) == len(want) and all(
+            w.shape == g.shape and np.allclose(g, w.numpy(), rtol=RTOL, atol=ATOL)
+            for w, g in zip(want, got))
+
+    def _export(self, inputs: tuple[torch.Tensor, ...], path: Path) -> None:
+        """Export the eager module for these inputs (the exporter's chatter kept off stdout)."""
+        part = path.with_suffix(f'.{os.getpid()}.part')
+        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+            torch.onnx.export(self.eager.eval(), tuple(inputs), str(part),
+                              input_names=[f'input{i}' for i in range(len(inputs))],
+                              dynamo=True, opset_version=18)
+        part.replace(path)        # whole files only: another process may read the cache
+
+
+def example_inputs(config: dict, part: str) -> tuple[torch.Tensor, ...]:
+    """Return a seeded random input of the size a part sees with the model's own settings.
+
+    The image size for the encoder, the model's region for the heads: what a node prepares at
+    start-up, so its first frame does not wait for an export.
+    """
+    m = config['model']
+    g = torch.Generator().manual_seed(0)
+    rows = int(round(m['region']['size_y'] / m['region']['resolution']))
+    cols = int(round(m['region']['size_x'] / m['region']['resolution']))
+    if part == 'encoder':
+        w, h = m['image_size']
+        return (torch.rand(1, 3, int(h), int(w), generator=g),)
+    channels = m['fused_channels'] * (1 + len(m['history_lags_s']) if part == 'traj_head' else 1)
+    return (torch.randn(1, channels, rows, cols, generator=g),)
+
+
+def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: str,
+               threads: int = 1, warn: Callable[[str], None] = print,
+               config: dict | None = None) -> list[str]:
+    """Run the named submodules of `net` with `engine`; return the parts now in ONNX Runtime.
+
+    'torch' leaves (or puts back) every part eager. With `config` (the model settings) each
+    part is exported and checked now, for the input size of the model's own settings.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
+    swapped = []
+    for name in parts:
+        module = getattr(net, name)
+        eager = module.eager if isinstance(module, OrtModule) else module
+        if engine == 'torch':
+            setattr(net, name, eager)
+            continue
+        if not isinstance(module, OrtModule):       # nodes of one process share the net
+            module = OrtModule(eager, name, model_id, threads, warn=warn)
+            setattr(net, name, module)
+            if config is not None:
+                with torch.no_grad():
+                    module(*example_inputs(config, name))
+        if module.engaged() or config is None:
+            swapped.append(name)
+    return swapped
