@@ -56,24 +56,27 @@ def check(condition: bool, message: str) -> None:
         raise SettingError(message)
 
 
-def declare_runtime_parameters(node: Node) -> tuple[str, str, int, str]:
-    """weights, device, threads, engine: the model parameters every node has."""
-    from rsdfm_core.model.engine import ENGINES
+def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = ()
+                               ) -> tuple[str, str, int, str]:
+    """weights, device, threads (and engine, for a node with engine_parts): model parameters."""
+    from rsdfm_core.model.config import ENGINES
 
     weights = declare(node, 'weights', '', 'model checkpoint; empty = the shipped weights')
     device = declare(node, 'device', 'cpu', 'torch device, e.g. cpu')
     threads = declare(
         node, 'threads', 1, 'torch threads of this node (the machine is shared by all nodes)'
     )
-    engine = declare(
-        node, 'engine', 'torch', "what runs this node's convolution stacks: torch (eager) or "
-        'onnxruntime (exported once per input size into ~/.cache/rsdfm/onnx, checked against '
-        'eager, eager where that fails)')
     check(
         isinstance(threads, int) and threads >= 1,
         f'threads must be an integer >= 1, got {threads!r}',
     )
-    check(engine in ENGINES, f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
+    engine = 'torch'
+    if engine_parts:
+        engine = declare(
+            node, 'engine', 'torch', f'what runs {", ".join(engine_parts)}: torch (eager) or '
+            'onnxruntime (exported once per input size into ~/.cache/rsdfm/onnx, checked '
+            'against eager, eager where that fails)')
+        check(engine in ENGINES, f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
     return weights, device, threads, engine
 
 
@@ -90,7 +93,7 @@ def load_runtime(node: Node, parts: tuple[str, ...] = ()):
     from rsdfm_core.model.engine import use_engine
     from rsdfm_core.model.runtime import Runtime
 
-    weights, device, threads, engine = declare_runtime_parameters(node)
+    weights, device, threads, engine = declare_runtime_parameters(node, parts)
     try:
         key = (weights, device, threads, engine,
                os.path.getmtime(weights) if weights else 0.0)
@@ -99,7 +102,7 @@ def load_runtime(node: Node, parts: tuple[str, ...] = ()):
             rt = _RUNTIMES[key] = Runtime.load(weights or None, device=device, threads=threads)
         engaged = (use_engine(rt.net, engine, parts, rt.model_id, threads,
                               warn=node.get_logger().warning, config=rt.config)
-                   if engine != 'torch' and parts else [])
+                   if engine != 'torch' else [])
     except FileNotFoundError as exc:
         raise SettingError(f'parameter weights: cannot load weights {weights}: {exc}') from None
     except (ValueError, RuntimeError, KeyError, TypeError) as exc:

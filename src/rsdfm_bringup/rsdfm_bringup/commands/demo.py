@@ -17,6 +17,7 @@ import time
 
 from rsdfm_bringup.commands.run import add_ground_station_argument
 from rsdfm_core.cli import UserError
+from rsdfm_core.model.config import ENGINES
 
 HELP = 'simulate a scene, run it through the whole ROS graph, score the outputs and draw one frame'
 
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '--weights', default=None, help='model checkpoint (default: shipped weights)'
     )
     add_ground_station_argument(parser)
+    parser.add_argument('--engine', choices=ENGINES, default='torch',
+                        help='what runs the image encoder and the heads in the nodes: torch '
+                             '(eager, default) or onnxruntime')
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     _step(2, 'starting the graph (one process per node) and the recorder')
     # reliable camera QoS and a patient fusion: on 2 shared cores every frame should reach the end
-    settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 3.0}
+    settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 3.0, 'engine': args.engine}
     try:
         graph = fleet_graph(drones=args.drones, weights=args.weights, parameters=settings,
                             ground_station=args.ground_station)

@@ -13,6 +13,9 @@ import yaml
 
 from rsdfm_core.geometry import BevGrid
 
+# what may run the network's parts in a node (rsdfm_core.model.engine), importable without torch
+ENGINES = ('torch', 'onnxruntime')
+
 DEFAULT_CONFIG: dict[str, Any] = {
     'model': {
         'image_size': [320, 240],  # internal (width, height); inputs are resized to this

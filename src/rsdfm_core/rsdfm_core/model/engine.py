@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-ENGINES = ('torch', 'onnxruntime')
+from rsdfm_core.model.config import ENGINES
+
 RTOL, ATOL = 1e-3, 1e-4          # as rsdfm bench: |onnx - eager| <= ATOL + RTOL * |eager|
 # The parts ONNX Runtime runs faster here (one thread): the image encoder (1.5-2.4x, the drone
 # side's) and the heads (det_head, seg_head, traj_head: 1.1-1.6x, one per task node). The BEV
