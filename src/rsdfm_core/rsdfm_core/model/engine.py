@@ -117,7 +117,7 @@ class OrtModule(nn.Module):
         with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
             torch.onnx.export(self.eager.eval(), tuple(inputs), str(part),
                               input_names=[f'input{i}' for i in range(len(inputs))],
-                              dynamo=True, opset_version=18)
+                              dynamo=True, opset_version=18, external_data=False)
         part.replace(path)        # whole files only: another process may read the cache
 
 
