@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 
 class AttentionFusion(nn.Module):
@@ -29,8 +30,12 @@ class AttentionFusion(nn.Module):
         vf = valid.to(maps.dtype)
         count = vf.sum(1)                                               # (G, R, W)
         mean = (maps * vf[:, :, None]).sum(1) / count.clamp(min=1)[:, None]
-        inp = torch.cat([maps, mean[:, None].expand(-1, N, -1, -1, -1)], 2).flatten(0, 1)
-        s = self.score(inp).view(G, N, R, W)
+        # score's first 1x1 conv over [own, mean] is W_own * own + W_mean * mean + b: the mean's
+        # part is computed once per scene, not once per drone (same result, half the work)
+        first, relu, last = self.score
+        hidden = (F.conv2d(maps.flatten(0, 1), first.weight[:, :C]).view(G, N, -1, R, W)
+                  + F.conv2d(mean, first.weight[:, C:], first.bias)[:, None])
+        s = last(relu(hidden.flatten(0, 1))).view(G, N, R, W)
         s = s.masked_fill(~valid, -1e4)
         w = torch.softmax(s, 1) * vf
         fused = (maps * w[:, :, None]).sum(1)
