@@ -96,7 +96,7 @@ def load_runtime(node: Node, parts: tuple[str, ...] = ()):
     weights, device, threads, engine = declare_runtime_parameters(node, parts)
     try:
         key = (weights, device, threads, engine,
-               os.path.getmtime(weights) if weights else 0.0)
+               os.path.getmtime(weights) if weights and os.path.isfile(weights) else 0.0)
         rt = _RUNTIMES.get(key)
         if rt is None:
             rt = _RUNTIMES[key] = Runtime.load(weights or None, device=device, threads=threads)
