@@ -98,9 +98,9 @@ class FusionWatch:
 
     def __init__(self, context, name: str = 'rsdfm_fusion_watch') -> None:
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
 
         from diagnostic_msgs.msg import DiagnosticArray
+        from rsdfm_bringup.session import BackgroundSpin
         from rsdfm_ros.qos import result_qos
         from rsdfm_msgs.msg import FusedBev
 
@@ -113,15 +113,7 @@ class FusionWatch:
                                       result_qos(depth=100))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag,
                                       result_qos(depth=50))
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
+        self.spin = BackgroundSpin(self.node, context)
 
     def _on_fused(self, msg) -> None:
         from rsdfm_ros.conversions import stamp_to_ns
@@ -147,9 +139,7 @@ class FusionWatch:
             return list(self.fused)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.executor.shutdown()
+        self.spin.stop()
         self.node.destroy_node()
 
 

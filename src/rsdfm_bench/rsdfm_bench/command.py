@@ -84,27 +84,22 @@ def rewrite_report(path: Path, out_dir: Path) -> int:
     from rsdfm_bench.report import write_plots, write_results_md
     from rsdfm_bench.targets import check_targets
 
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f'--from-json {path}: cannot read it ({exc})') from None
-    if not isinstance(results, dict) or 'meta' not in results:
-        raise UserError(f'--from-json {path}: not the JSON of an rsdfm bench run (no "meta")')
+    results = read_run(path, '--from-json')
     out_dir.mkdir(parents=True, exist_ok=True)
     results['targets'] = check_targets(results)
     write_results_md(results, out_dir, write_plots(results, out_dir))
     return 0
 
 
-def read_earlier(path: Path) -> dict:
-    """Return the figures of an earlier run (--merge); UserError if it is not one."""
+def read_run(path: Path, option: str) -> dict:
+    """Return the figures of an earlier run given with `option`; UserError if it is not one."""
     try:
-        earlier = json.loads(path.read_text())
+        results = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise UserError(f'--merge {path}: cannot read it ({exc})') from None
-    if not isinstance(earlier, dict) or 'meta' not in earlier:
-        raise UserError(f'--merge {path}: not the JSON of an rsdfm bench run (no "meta")')
-    return earlier
+        raise UserError(f'{option} {path}: cannot read it ({exc})') from None
+    if not isinstance(results, dict) or 'meta' not in results:
+        raise UserError(f'{option} {path}: not the JSON of an rsdfm bench run (no "meta")')
+    return results
 
 
 def merged(earlier: dict, new: dict) -> dict:
@@ -125,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.from_json:
         return rewrite_report(Path(args.from_json), Path(args.out))
     sections = _sections(args.only, args.quick)
-    earlier = read_earlier(Path(args.merge)) if args.merge else None
+    earlier = read_run(Path(args.merge), '--merge') if args.merge else None
     if args.weights and not Path(args.weights).is_file():
         raise UserError(f'--weights {args.weights} does not exist')
     out_dir, work = Path(args.out), Path(args.work or 'out/bench')

@@ -21,7 +21,6 @@ from dataclasses import replace
 import os
 from pathlib import Path
 import shutil
-import threading
 import time
 
 from rsdfm_bench.scaling import exponent, GRAPH_WARMUP_FRAMES, linear_fit
@@ -99,11 +98,11 @@ def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: P
                        weights: str | None, timeout: float = 120.0) -> dict:
     """Run the central nodes in `layout` on the first `drones` drones' maps at 10 Hz."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
 
     from rsdfm_bringup.readiness import GraphReadiness
     from rsdfm_bringup.replay import BagReplay
     from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_bringup.session import BackgroundSpin
     from rsdfm_core.graph import fleet_graph
     from rsdfm_msgs.msg import Detection3DArray
     from rsdfm_ros.qos import result_qos
@@ -135,13 +134,7 @@ def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: P
     sub = node.create_subscription(Detection3DArray, '/rsdfm/detections', on_detections,
                                    result_qos(depth=100))
     readiness = GraphReadiness(node, graph)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    stop = threading.Event()
-    spinner = threading.Thread(
-        target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
-        daemon=True)
-    spinner.start()
+    spin = BackgroundSpin(node)
     t0 = time.monotonic()
     try:
         runner.start()
@@ -170,9 +163,7 @@ def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: P
         sent, offset = dict(replay.sent_at), replay.offset_ns
     finally:
         runner.stop(timeout=15)
-        stop.set()
-        spinner.join(5)
-        executor.shutdown()
+        spin.stop()
         node.destroy_node()
         rclpy.try_shutdown()
     lat = [(arrived[s + offset] - sent[s]) / 1e6 for s in sorted(sent) if s + offset in arrived]

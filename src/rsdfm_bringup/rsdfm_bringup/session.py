@@ -48,6 +48,28 @@ class SessionResult:
     seconds: float
 
 
+class BackgroundSpin:
+    """Spin one node in a daemon thread until stop(), so its callbacks run while a tool waits."""
+
+    def __init__(self, node, context=None) -> None:
+        from rclpy.executors import SingleThreadedExecutor
+
+        self.executor = SingleThreadedExecutor(context=context)
+        self.executor.add_node(node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.executor.shutdown()
+
+
 def _log(msg: str) -> None:
     print(f'session: {msg}', file=sys.stderr, flush=True)
 
@@ -56,7 +78,6 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
                 ready_timeout: float = 180.0, idle_timeout: float = 20.0) -> SessionResult:
     """Replay `bag` through `graph`, recording into out/record; node logs go to out/logs."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
 
     from rsdfm_bringup.recorder import ALL_MATCHED
     from rsdfm_msgs.msg import Detection3DArray
@@ -88,14 +109,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         result_qos(depth=100),
     )
     readiness = GraphReadiness(node, graph)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    stop = threading.Event()
-    spinner = threading.Thread(
-        target=lambda: [executor.spin_once(timeout_sec=0.05) for _ in iter(stop.is_set, True)],
-        daemon=True,
-    )
-    spinner.start()
+    spin = BackgroundSpin(node)
     try:
         runner.start()
         recorder = subprocess.Popen(
@@ -148,9 +162,7 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
                 recorder.kill()
         recorder_log.close()
         runner.stop(timeout=15)
-        stop.set()
-        spinner.join(5)
-        executor.shutdown()
+        spin.stop()
         node.destroy_node()
         rclpy.try_shutdown()
     return SessionResult(
