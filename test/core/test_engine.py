@@ -62,19 +62,19 @@ def test_use_engine_swaps_parts_and_torch_puts_them_back(tmp_path, monkeypatch):
     monkeypatch.setenv('RSDFM_ONNX_CACHE', str(tmp_path))
     rt = Runtime.load(None, threads=1)
     before = {k: v.clone() for k, v in rt.net.state_dict().items()}
-    x = example_inputs(rt.config, 'seg_head')
+    x = example_inputs(rt.net.seg_head, rt.config, 'seg_head')
     assert x[0].shape == (1, rt.config['model']['fused_channels'], rt.region.rows,
                           rt.region.cols)
     with torch.no_grad():
         want = rt.net.seg_head(*x)
         engaged = use_engine(rt.net, 'onnxruntime', ('seg_head', 'encoder'), rt.model_id,
-                             config=rt.config)
+                             rt.config)
         assert engaged == ['seg_head', 'encoder']
         assert isinstance(rt.net.seg_head, OrtModule)
         assert torch.allclose(rt.net.seg_head(*x), want, rtol=RTOL, atol=1e-4)
-    assert use_engine(rt.net, 'torch', ('seg_head', 'encoder'), rt.model_id) == []
+    assert use_engine(rt.net, 'torch', ('seg_head', 'encoder'), rt.model_id, rt.config) == []
     assert not isinstance(rt.net.seg_head, OrtModule)
     after = rt.net.state_dict()
     assert set(after) == set(before) and all(torch.equal(after[k], before[k]) for k in before)
     with pytest.raises(ValueError, match='engine must be one of torch, onnxruntime'):
-        use_engine(rt.net, 'tensorrt', ('encoder',), rt.model_id)
+        use_engine(rt.net, 'tensorrt', ('encoder',), rt.model_id, rt.config)

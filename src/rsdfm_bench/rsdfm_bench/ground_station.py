@@ -17,6 +17,7 @@ from /diagnostics, and the growth with the number of drones (exponent and cost p
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 import os
 from pathlib import Path
@@ -52,26 +53,16 @@ def feature_bag(work: Path, rt, frames: list[Frame], drones: int = max(GROUND_DR
         conns = [writer.add_connection(FEATURE_TOPIC.format(i + 1), msgtype, typestore=ts)
                  for i in range(drones)]
         for frame in frames:
-            views = frame.views
-            raw = [serialize_message(encoded_to_feature(enc.encode(v.image, v.K, v.cam_to_map),
-                                                        v.agent_id, frame.stamp_ns, v.cam_to_map,
-                                                        rt.model_id)) for v in views]
+            msgs = [encoded_to_feature(enc.encode(v.image, v.K, v.cam_to_map), v.agent_id,
+                                       frame.stamp_ns, v.cam_to_map, rt.model_id)
+                    for v in frame.views]
             for i in range(drones):
-                source = raw[i % len(views)]
-                if i >= len(views):            # a copy: the same map under this drone's id
-                    source = serialize_message(_renamed(source, f'uav{i + 1}'))
-                writer.write(conns[i], frame.stamp_ns, source)
+                msg = msgs[i % len(msgs)]
+                if i >= len(msgs):            # a copy: the same map under this drone's id
+                    msg = copy.copy(msg)
+                    msg.agent_id = f'uav{i + 1}'
+                writer.write(conns[i], frame.stamp_ns, serialize_message(msg))
     return bag
-
-
-def _renamed(raw: bytes, agent_id: str):
-    from rclpy.serialization import deserialize_message
-
-    from rsdfm_msgs.msg import BevFeature
-
-    msg = deserialize_message(raw, BevFeature)
-    msg.agent_id = agent_id
-    return msg
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -87,11 +78,12 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def cpu_per_frame(marks: list[tuple[int, float]]) -> float:
-    """Return ms of CPU per frame between the first and the last mark (nan with one mark)."""
-    if len(marks) < 2 or marks[1][0] <= marks[0][0]:
+def cpu_per_frame(marks: dict[str, tuple[int, float]]) -> float:
+    """Return ms of CPU per frame between the first and the last mark (nan without two)."""
+    if 'first' not in marks or marks['last'][0] <= marks['first'][0]:
         return float('nan')
-    return 1e3 * (marks[1][1] - marks[0][1]) / (marks[1][0] - marks[0][0])
+    (n0, cpu0), (n1, cpu1) = marks['first'], marks['last']
+    return 1e3 * (cpu1 - cpu0) / (n1 - n0)
 
 
 def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: Path,
@@ -118,19 +110,16 @@ def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: P
     rclpy.init()
     node = rclpy.create_node('rsdfm_bench_ground')
     arrived: dict[int, int] = {}          # detections' stamp -> wall time received (ns)
-    # (frames arrived, CPU seconds of the ground station) after the warm-up and at the last one
-    cpu_marks: list[tuple[int, float]] = []
+    # 'first' (after the warm-up) and 'last': (frames arrived, CPU seconds of the ground station)
+    cpu_marks: dict[str, tuple[int, float]] = {}
     pids: list[int] = []
 
     def on_detections(msg) -> None:
         arrived.setdefault(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec,
                            time.time_ns())
         if len(arrived) >= GRAPH_WARMUP_FRAMES and pids:
-            mark = (len(arrived), _cpu_seconds(pids))
-            if cpu_marks:
-                cpu_marks[1:] = [mark]
-            else:
-                cpu_marks.append(mark)
+            cpu_marks['last'] = (len(arrived), _cpu_seconds(pids))
+            cpu_marks.setdefault('first', cpu_marks['last'])
     sub = node.create_subscription(Detection3DArray, '/rsdfm/detections', on_detections,
                                    result_qos(depth=100))
     readiness = GraphReadiness(node, graph)

@@ -6,12 +6,11 @@ and the per-frame geometry (ray/ground points, their validity and the camera's c
 which stay in eager PyTorch in both paths: they depend only on K and the pose and use
 torch.linalg.inv, which ONNX has no operator for. The legacy TorchScript exporter turns the
 index_add_ of the splat into a ScatterND that overwrites duplicates (wrong sums), so the dynamo
-exporter (torch.export + onnxscript) is used; it keeps the scatter's add reduction.
+exporter (torch.export + onnxscript) is used, through the engine's export_onnx and ort_session
+(rsdfm_core.model.engine), which the nodes use too.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 from pathlib import Path
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from rsdfm_bench.timing import all_threads, paired, progress, repeat, torch_threads
+from rsdfm_core.model.engine import export_onnx, ort_session
 
 RTOL, ATOL = 1e-3, 1e-4  # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
 
@@ -73,34 +73,6 @@ def drone_inputs(rt, view) -> dict[str, torch.Tensor]:
     return {'image': image, 'points': points.float(), 'ok': ok, 'valid': valid}
 
 
-def export(
-    model: torch.nn.Module, example: dict[str, torch.Tensor], path: Path, outputs: list[str]
-) -> None:
-    """Run torch.onnx.export with the dynamo exporter.
-
-    Its chatter goes to a buffer, not the terminal.
-    """
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        torch.onnx.export(
-            model,
-            tuple(example.values()),
-            str(path),
-            input_names=list(example),
-            output_names=outputs,
-            dynamo=True,
-            opset_version=18,
-        )
-
-
-def session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-
-
 def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     """Export, check agreement on every view, time eager vs onnxruntime with 1 and all threads."""
     import onnxruntime as ort  # noqa: F401  (fail here, before exporting, if it is missing)
@@ -111,7 +83,7 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
     progress(f'onnx: exporting the drone-side network to {path}')
     t0 = time.perf_counter()
     try:
-        export(model, feeds[0], path, ['bev'])
+        export_onnx(model, tuple(feeds[0].values()), path, list(feeds[0]), ['bev'])
     except Exception as exc:  # report why, do not stop the other measurements
         return {
             'ok': False,
@@ -130,7 +102,7 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
             'encoder + height distribution + splat (geometry and codec stay eager in both paths)'
         ),
     }
-    sessions = {n: session(path, n) for n in (1, all_threads())}
+    sessions = {n: ort_session(path, n) for n in (1, all_threads())}
     worst = 0.0
     agree = True
     with torch.no_grad():
@@ -170,10 +142,10 @@ def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:
     model = EncoderNet(rt.net).eval()
     path = out_dir / 'encoder.onnx'
     try:
-        export(model, {'image': feeds[0]['image']}, path, ['features', 'logits'])
+        export_onnx(model, (feeds[0]['image'],), path, ['image'], ['features', 'logits'])
     except Exception as exc:
         return {'ok': False, 'error': f'{type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
-    sess = session(path, 1)
+    sess = ort_session(path, 1)
     images = itertools.cycle([f['image'] for f in feeds]).__next__
     with torch_threads(1), torch.no_grad():
         eager, onnx = paired(

@@ -23,7 +23,6 @@ class GraphReadiness:
 
         self.node = node
         self.graph = graph
-        self.inputs_matched: dict[str, str] = {}
         self.latest: dict[str, dict[str, str]] = {}     # node -> its newest /diagnostics values
         node.create_subscription(
             DiagnosticArray, '/diagnostics', self._on_diagnostics, result_qos(depth=100)
@@ -32,9 +31,6 @@ class GraphReadiness:
     def _on_diagnostics(self, msg) -> None:
         for status in msg.status:
             self.latest[status.name] = {kv.key: kv.value for kv in status.values}
-            for kv in status.values:
-                if kv.key == 'inputs_matched':
-                    self.inputs_matched[status.name] = kv.value
 
     def all_inputs_matched(self, names: Iterable[str] | None = None) -> bool:
         """Every node of the graph (or those of `names`, full names) reads all its inputs.
@@ -43,7 +39,7 @@ class GraphReadiness:
         """
         for name in (names if names is not None
                      else (spec.full_name for spec in self.graph.ros_nodes)):
-            k, _, n = self.inputs_matched.get(name, '0/0').partition('/')
+            k, _, n = self.latest.get(name, {}).get('inputs_matched', '0/0').partition('/')
             if n in ('', '0') or k != n:
                 return False
         return True

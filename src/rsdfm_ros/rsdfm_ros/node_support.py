@@ -83,25 +83,25 @@ def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = ()
 _RUNTIMES: dict[tuple, object] = {}     # nodes of one process share one model per weights file
 
 
-def load_runtime(node: Node, parts: tuple[str, ...] = ()):
+def load_runtime(node: Node, engine_parts: tuple[str, ...] = ()):
     """Return the model Runtime for this node's weights/device/threads/engine parameters.
 
-    parts: the submodules this node runs that the engine may take (rsdfm_core.model.engine).
+    engine_parts: the submodules this node runs that the engine may take (model/engine.py).
     Nodes in one process (the one-process ground station) get the same Runtime for the same
     weights file and engine: one copy of the model in memory, read-only at inference.
     """
     from rsdfm_core.model.engine import use_engine
     from rsdfm_core.model.runtime import Runtime
 
-    weights, device, threads, engine = declare_runtime_parameters(node, parts)
+    weights, device, threads, engine = declare_runtime_parameters(node, engine_parts)
     try:
         key = (weights, device, threads, engine,
                os.path.getmtime(weights) if weights and os.path.isfile(weights) else 0.0)
         rt = _RUNTIMES.get(key)
         if rt is None:
             rt = _RUNTIMES[key] = Runtime.load(weights or None, device=device, threads=threads)
-        engaged = (use_engine(rt.net, engine, parts, rt.model_id, threads,
-                              warn=node.get_logger().warning, config=rt.config)
+        engaged = (use_engine(rt.net, engine, engine_parts, rt.model_id, rt.config, threads,
+                              warn=node.get_logger().warning)
                    if engine != 'torch' else [])
     except FileNotFoundError as exc:
         raise SettingError(f'parameter weights: cannot load weights {weights}: {exc}') from None

@@ -24,13 +24,35 @@ import numpy as np
 import torch
 from torch import nn
 
-from rsdfm_core.model.config import ENGINES
+from rsdfm_core.model.config import ENGINES, region_grid
 
 RTOL, ATOL = 1e-3, 1e-4          # as rsdfm bench: |onnx - eager| <= ATOL + RTOL * |eager|
 # The parts ONNX Runtime runs faster here (one thread): the image encoder (1.5-2.4x, the drone
 # side's) and the heads (det_head, seg_head, traj_head: 1.1-1.6x, one per task node). The BEV
 # decoder is no faster (1.00x), so the fusion node keeps it eager.
 DRONE_PARTS = ('encoder',)
+
+
+def export_onnx(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path,
+                input_names: list[str], output_names: list[str] | None = None) -> None:
+    """Export `module` for these inputs as one ONNX file (dynamo exporter, opset 18).
+
+    The exporter's chatter is kept off stdout. The legacy TorchScript exporter turns the
+    splat's index_add_ into a ScatterND that overwrites duplicates; the dynamo one keeps the add.
+    """
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+        torch.onnx.export(module, tuple(inputs), str(path), input_names=input_names,
+                          output_names=output_names, dynamo=True, opset_version=18,
+                          external_data=False)
+
+
+def ort_session(path: Path, threads: int):
+    """Return an onnxruntime CPU session of `path` with `threads` intra-op threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = int(threads), 1
+    return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
 
 
 def _other_input(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -75,7 +97,7 @@ class OrtModule(nn.Module):
     def _session_for(self, key: tuple, inputs: tuple[torch.Tensor, ...]):
         """Export (or load) and check the ONNX file for these shapes; None = stay eager."""
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (missing: say so once, stay eager)
         except ImportError:
             self.warn(f'engine onnxruntime: onnxruntime is not installed; {self.name} runs eager')
             return None
@@ -84,11 +106,11 @@ class OrtModule(nn.Module):
         try:
             if not path.is_file():
                 self.directory.mkdir(parents=True, exist_ok=True)
-                self._export(inputs, path)
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = self.threads, 1
-            session = ort.InferenceSession(str(path), options,
-                                           providers=['CPUExecutionProvider'])
+                part = path.with_suffix(f'.{os.getpid()}.part')
+                export_onnx(self.eager.eval(), inputs, part,
+                            [f'input{i}' for i in range(len(inputs))])
+                part.replace(path)    # whole files only: another process may read the cache
+            session = ort_session(path, self.threads)
             agree = all(self._agrees(session, feed) for feed in (inputs, _other_input(inputs)))
         except Exception as exc:       # any failure of export or runtime: stay eager, say why
             self.warn(f'engine onnxruntime: {self.name} runs eager: {type(exc).__name__}: '
@@ -111,44 +133,34 @@ class OrtModule(nn.Module):
             w.shape == g.shape and np.allclose(g, w.numpy(), rtol=RTOL, atol=ATOL)
             for w, g in zip(want, got))
 
-    def _export(self, inputs: tuple[torch.Tensor, ...], path: Path) -> None:
-        """Export the eager module for these inputs (the exporter's chatter kept off stdout)."""
-        part = path.with_suffix(f'.{os.getpid()}.part')
-        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
-            torch.onnx.export(self.eager.eval(), tuple(inputs), str(part),
-                              input_names=[f'input{i}' for i in range(len(inputs))],
-                              dynamo=True, opset_version=18, external_data=False)
-        part.replace(path)        # whole files only: another process may read the cache
 
-
-def example_inputs(config: dict, part: str) -> tuple[torch.Tensor, ...]:
+def example_inputs(module: nn.Module, config: dict, part: str) -> tuple[torch.Tensor, ...]:
     """Return a seeded random input of the size a part sees with the model's own settings.
 
-    The image size for the encoder, the model's region for the heads: what a node prepares at
-    start-up, so its first frame does not wait for an export.
+    The image size for the encoder, the model's region (with the part's own input channels)
+    for a head: what a node prepares at start-up, so its first frame does not wait for an
+    export.
     """
-    m = config['model']
     g = torch.Generator().manual_seed(0)
-    rows = int(round(m['region']['size_y'] / m['region']['resolution']))
-    cols = int(round(m['region']['size_x'] / m['region']['resolution']))
     if part == 'encoder':
-        w, h = m['image_size']
+        w, h = config['model']['image_size']
         return (torch.rand(1, 3, int(h), int(w), generator=g),)
-    channels = m['fused_channels'] * (1 + len(m['history_lags_s']) if part == 'traj_head' else 1)
-    return (torch.randn(1, channels, rows, cols, generator=g),)
+    region = region_grid(config['model'])
+    channels = next(m for m in module.modules() if isinstance(m, nn.Conv2d)).in_channels
+    return (torch.randn(1, channels, region.rows, region.cols, generator=g),)
 
 
 def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: str,
-               threads: int = 1, warn: Callable[[str], None] = print,
-               config: dict | None = None) -> list[str]:
+               config: dict, threads: int = 1,
+               warn: Callable[[str], None] = print) -> list[str]:
     """Run the named submodules of `net` with `engine`; return the parts now in ONNX Runtime.
 
-    'torch' leaves (or puts back) every part eager. With `config` (the model settings) each
-    part is exported and checked now, for the input size of the model's own settings.
+    Each part is exported and checked now, for the input size of the model's own settings
+    (`config`); other sizes follow on first use. 'torch' puts every part back to eager.
     """
     if engine not in ENGINES:
         raise ValueError(f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
-    swapped = []
+    engaged = []
     for name in parts:
         module = getattr(net, name)
         eager = module.eager if isinstance(module, OrtModule) else module
@@ -158,9 +170,8 @@ def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: st
         if not isinstance(module, OrtModule):       # nodes of one process share the net
             module = OrtModule(eager, name, model_id, threads, warn=warn)
             setattr(net, name, module)
-            if config is not None:
-                with torch.no_grad():
-                    module(*example_inputs(config, name))
-        if module.engaged() or config is None:
-            swapped.append(name)
-    return swapped
+            with torch.no_grad():
+                module(*example_inputs(eager, config, name))
+        if module.engaged():
+            engaged.append(name)
+    return engaged
