@@ -509,8 +509,9 @@ def _ground_station_lines(gs: dict) -> list[str]:
         "Delivered = frames with a detection message; end-to-end = the frame's last map "
         f'published to its detections received (same clock; first {GRAPH_WARMUP_FRAMES} '
         'delivered frames left out); CPU per frame = user + system time of the ground '
-        f"station's processes from the {GRAPH_WARMUP_FRAMES}th delivered frame to the last, "
-        'per frame delivered meanwhile (the first inferences are cold); maps the fusion node '
+        "station's processes from the first map sent to the last detection, per frame "
+        'delivered (runs before 2026-12-01 08:00 counted from the '
+        f'{GRAPH_WARMUP_FRAMES}th delivered frame on); maps the fusion node '
         'lost (its reader queue overflowed while it fused) or refused (too late for their '
         'frame) are not fused, which lowers its cost per frame; node columns: processing '
         'medians from /diagnostics.',

@@ -32,6 +32,12 @@ class GraphReadiness:
         for status in msg.status:
             self.latest[status.name] = {kv.key: kv.value for kv in status.values}
 
+    @property
+    def inputs_matched(self) -> dict[str, str]:
+        """Return each node's newest `inputs_matched` (k/n) from /diagnostics."""
+        return {name: v['inputs_matched'] for name, v in self.latest.items()
+                if 'inputs_matched' in v}
+
     def all_inputs_matched(self, names: Iterable[str] | None = None) -> bool:
         """Every node of the graph (or those of `names`, full names) reads all its inputs.
 
@@ -39,7 +45,7 @@ class GraphReadiness:
         """
         for name in (names if names is not None
                      else (spec.full_name for spec in self.graph.ros_nodes)):
-            k, _, n = self.latest.get(name, {}).get('inputs_matched', '0/0').partition('/')
+            k, _, n = self.inputs_matched.get(name, '0/0').partition('/')
             if n in ('', '0') or k != n:
                 return False
         return True
