@@ -223,6 +223,12 @@ class WarmStarter:
         """End the server (nodes already started keep running until stopped)."""
         if not self._closed:
             self._closed = True
+            # shutdown, not only close: the reader thread's makefile() keeps the descriptor
+            # open, so close() alone sent no EOF and the server was killed 5 s later
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._sock.close()
             try:
                 self._server.wait(5)
