@@ -51,6 +51,9 @@ def _run_node(module: str, argv: list[str], env: dict, log_path: str | None) -> 
         code = importlib.import_module(module).main()
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt:
+        # stopped before its main() took SIGINT over (while importing): a stop, not a failure
+        code = 0
     except BaseException:
         traceback.print_exc()
         code = 1
