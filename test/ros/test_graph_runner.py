@@ -23,12 +23,18 @@ RSDFM = str(Path(sys.executable).with_name('rsdfm'))
 def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros_env, warm):
     import rclpy
 
+    from rsdfm_bringup.readiness import GraphReadiness
     from rsdfm_bringup.runner import GraphRunner
+    from rsdfm_bringup.session import BackgroundSpin
     from rsdfm_core.graph import fleet_graph
 
     graph = fleet_graph(namespaces=['uav1', 'scout2'], parameters={'threads': 1})
     runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env, warm=warm)
     node = rclpy.create_node('test_runner_probe', context=rclpy_context)
+    # each node's own report on /diagnostics: the graph can still list the nodes of the
+    # previous parametrization for a while, under the same names
+    readiness = GraphReadiness(node, graph)
+    spin = BackgroundSpin(node, rclpy_context)
     try:
         runner.start()
         expected = {spec.full_name for spec in graph.nodes}
@@ -39,7 +45,7 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
             )
             names = {(ns.rstrip('/') + '/' + n) for n, ns in node.get_node_names_and_namespaces()}
             # each endpoint is discovered on its own: a node's subscriber can be seen first
-            return expected <= names and all(
+            return expected <= names and expected <= set(readiness.latest) and all(
                 node.count_subscribers(t) > 0
                 for t in ('/uav1/camera/image_raw', '/scout2/camera/image_raw', '/rsdfm/fused_bev')
             ) and node.count_publishers('/scout2/rsdfm/bev_feature') > 0
@@ -47,6 +53,7 @@ def test_runner_brings_up_and_stops_the_whole_graph(tmp_path, rclpy_context, ros
         assert node.count_publishers('/scout2/rsdfm/bev_feature') == 1
     finally:
         codes = runner.stop(timeout=20)
+        spin.stop()
         node.destroy_node()
     assert codes == dict.fromkeys(expected, 0), codes
     assert runner.warm is warm, 'the warm server fell back to cold starts (see the log)'
