@@ -1,8 +1,8 @@
 """A stand-in node for the fork server's tests: reports what it was started with, then exits.
 
-argv: <mark> <exit code>|wait|unready. Prints one JSON line; `wait` blocks until a signal,
-exiting 0 on SIGINT (as a node does on Ctrl-C); `unready` blocks without catching
-KeyboardInterrupt, as a node does while it is still importing its modules.
+argv: <mark> <exit code>|wait. Prints one JSON line; `wait` blocks until a signal, exiting 0 on
+SIGINT (as a node does on Ctrl-C: the fork server makes SIGINT a stop request, which the node
+checks).
 """
 from __future__ import annotations
 
@@ -20,13 +20,8 @@ def main() -> int:
         'rclpy_loaded': 'rclpy' in sys.modules,
         'own_session': os.getsid(0) == os.getpid(),
     }), flush=True)
-    if sys.argv[-1] == 'unready':
-        signal.pause()
-        return 1
     if sys.argv[-1] != 'wait':
         return int(sys.argv[-1])
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        return 0
-    return 1
+    from rsdfm_ros import stop_request
+    signal.pause()
+    return 0 if stop_request.requested() else 1

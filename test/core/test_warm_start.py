@@ -60,17 +60,6 @@ def test_killed_node_reports_the_signal_and_sigint_stops_it_cleanly(starter, tmp
     assert procs['killed'][0].returncode == -signal.SIGKILL
 
 
-def test_a_node_stopped_before_it_took_sigint_over_exits_0_without_a_traceback(starter, tmp_path):
-    server, env = starter
-    log = tmp_path / 'unready.log'
-    proc = server.start('warm_child', ['unready', 'unready'], env, str(log))
-    wait_for(lambda: log.exists() and log.read_text().strip(), timeout=60,
-             message='forked node started')
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
-    assert 'Traceback' not in log.read_text(), log.read_text()
-
-
 def test_a_module_that_cannot_run_exits_1_with_its_error_in_the_log(starter, tmp_path):
     server, env = starter
     log = tmp_path / 'missing.log'

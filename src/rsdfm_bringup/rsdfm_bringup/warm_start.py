@@ -44,16 +44,16 @@ def _run_node(module: str, argv: list[str], env: dict, log_path: str | None) -> 
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # SIGINT is a stop request from now on, kept also while the node imports its modules
+    from rsdfm_ros import stop_request
+    stop_request.install()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})     # blocked since the fork
     sys.argv = [module, *argv]
     try:
         code = importlib.import_module(module).main()
     except SystemExit as exc:
         code = exc.code
-    except KeyboardInterrupt:
-        # stopped before its main() took SIGINT over (while importing): a stop, not a failure
-        code = 0
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -64,8 +64,15 @@ def _run_node(module: str, argv: list[str], env: dict, log_path: str | None) -> 
 
 
 def _fork_node(request: dict, sock: socket.socket) -> int:
-    """Fork one node; in the child run it and never return to the server loop."""
+    """Fork one node; in the child run it and never return to the server loop.
+
+    SIGINT stays blocked across the fork until the child has its handler: the server ignores
+    SIGINT, and a stop sent right after the start would otherwise be lost.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     pid = os.fork()
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if pid == 0:
         code = 1
         try:

@@ -6,7 +6,6 @@ shutdown and a one-line error for bad settings.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Callable
 
@@ -16,6 +15,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from rsdfm_ros import stop_request
 from rsdfm_ros.exit_deadline import ExitDeadline
 
 # s a node may spend destroying its DDS entities once stopped (it takes 0.1-0.3 s here)
@@ -131,26 +131,6 @@ def run_node(node_class, args=None) -> int:
     return run_nodes(node_class.__name__, lambda nodes: nodes.append(node_class()), args)
 
 
-def interrupt_once_then_force() -> None:
-    """Let the first SIGINT stop the node through rclpy alone; a second one exits at once.
-
-    rclpy's own handler shuts the context down (spin returns, node construction fails cleanly)
-    and then calls the Python handler. Python's default handler would also raise
-    KeyboardInterrupt at whatever line runs next, e.g. in the middle of the teardown, so a node
-    told to stop while starting up ended with a traceback and exit code 1. A second Ctrl-C is
-    the user insisting: exit without teardown.
-    """
-    received = []
-
-    def on_sigint(signum, frame) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            print('interrupted twice: exiting without cleaning up', file=sys.stderr, flush=True)
-            os._exit(130)
-
-    signal.signal(signal.SIGINT, on_sigint)
-
-
 def run_nodes(name: str, build: Callable[[list[Node]], None], args=None,
               executor_factory: Callable[[int], Executor] | None = None) -> int:
     """Run nodes in one process: build(nodes) appends them, one executor spins them all.
@@ -158,17 +138,20 @@ def run_nodes(name: str, build: Callable[[list[Node]], None], args=None,
     SettingError (bad settings) is printed as one line naming `name` and gives exit code 2.
     executor_factory(n_nodes) makes the executor (default: single-threaded).
     """
-    interrupt_once_then_force()
-    rclpy.init(args=args)
+    stop_request.install()
     nodes: list[Node] = []
     code = 0
     executor = None
     try:
+        rclpy.init(args=args)
+        if stop_request.requested():        # stopped before rclpy's handler was in place
+            return code
         build(nodes)
         executor = (executor_factory or (lambda n: SingleThreadedExecutor()))(len(nodes))
         for node in nodes:
             executor.add_node(node)
-        executor.spin()
+        if not stop_request.requested():
+            executor.spin()
     except SettingError as exc:
         print(f'{name}: error: {exc}', file=sys.stderr)
         code = 2
