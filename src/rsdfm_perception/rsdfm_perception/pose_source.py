@@ -40,13 +40,25 @@ def transform_matrix(t) -> np.ndarray:
     return pose_matrix((r.x, r.y, r.z), (q.x, q.y, q.z, q.w))
 
 
+class _TransformListener(TransformListener):
+    """tf2's listener, minus the AttributeError its __del__ prints when construction failed.
+
+    A node stopped while it starts up gets its context shut down by rclpy; the listener's first
+    create_subscription then raises, and tf2's __del__ unregisters subscriptions never made.
+    """
+
+    def __del__(self) -> None:
+        if hasattr(self, 'tf_static_sub'):
+            super().__del__()
+
+
 class TfPoses:
     """Poses from a tf2 buffer filled by a TransformListener on the node (its own executor)."""
 
     def __init__(self, node: Node, world_frame: str = 'map', cache_s: float = 30.0) -> None:
         self.world = world_frame
         self.buffer = Buffer(cache_time=Duration(seconds=cache_s), node=node)
-        self.listener = TransformListener(self.buffer, node, spin_thread=False)
+        self.listener = _TransformListener(self.buffer, node, spin_thread=False)
 
     def lookup(self, frame: str, stamp_ns: int, tolerance_ns: int,
                final: bool) -> np.ndarray | Lookup | Refusal:
