@@ -118,6 +118,7 @@ def main() -> int:
             f'IoU | frozen / best unfrozen (target >= {TARGET:.2f}) | frozen head on bag seed '
             f'{BAG_SEED} IoU | head file |',
             '|---|---|---|---|---|---|---|']
+    history_s = None
     for task, history in [(t, h) for t in TASKS for h in (False, True)
                           if not h or t in HISTORY_TASKS]:
         frozen, fusion = train(out, task, 'frozen', history), train(out, task, 'fusion', history)
@@ -129,8 +130,9 @@ def main() -> int:
         size = (out / f'{name}.pt').stat().st_size
         joint_iou = f'{joint["iou"]:.3f}' if joint else '-'
         verdict = 'met' if ratio >= TARGET else 'not met'
-        label = (f'{task}, with the map {HISTORY_EVERY / 10:g} s before' if history
-                 else task)
+        if history:                  # the interval in s, as train-head recorded it in the head
+            history_s = frozen['history_s']
+        label = f'{task}, with the map {history_s:g} s before' if history else task
         shipped = history == (task in HISTORY_TASKS)
         frames = f'{bag.get("frames_scored", bag["frames"])} frames'
         rows.append(f'| {label}{" (shipped)" if shipped else ""} | {frozen["iou"]:.3f} '
@@ -157,7 +159,7 @@ def main() -> int:
         '25-40 min per task on one thread here): drone side, codec and fusion side learn with the '
         'head from the camera images, same scenes, iterations and batches, codec at the '
         'deployed budget (same bytes per map, but every drone would need the new weights). '
-        f'With the map {HISTORY_EVERY / 10:g} s before: the head reads the fused map of the '
+        f'With the map {history_s:g} s before: the head reads the fused map of the '
         f'scene {HISTORY_EVERY} frames earlier as well (both variants; scenes {HISTORY_EVERY} '
         'frames apart), trained and scored on the scenes that have one (the first scene of '
         f'each seed has none; on the bag, the frames from the {HISTORY_EVERY}th).',
