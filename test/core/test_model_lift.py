@@ -1,5 +1,6 @@
 """Ground-prior lift: a feature forced into one height bin lands in its analytic point's cell."""
 import numpy as np
+import pytest
 import torch
 
 from rsdfm_core.geometry import (
@@ -12,6 +13,7 @@ from rsdfm_core.geometry import (
 from rsdfm_core.model.lift import (
     absolute_depth_points,
     camera_validity,
+    depth_bin_centres,
     ground_prior_points,
     splat,
 )
@@ -96,3 +98,54 @@ def test_camera_validity_marks_cells_seen_by_the_camera():
     assert valid[aim[1], aim[0]]
     behind = np.floor(GRID.map_to_cells(np.array([[-60.0, -24.0]]))[0]).astype(int)
     assert not valid[behind[1], behind[0]]
+
+
+def test_splat_sums_every_kept_point_into_its_cell():
+    """The gathered splat equals a point-by-point sum, and drops points outside grid or heights."""
+    g = torch.Generator().manual_seed(4)
+    B, C, D, N = 2, 3, 5, 40
+    grid = BevGrid.centred(0.0, 0.0, 16.0, 16.0, 1.0)
+    feats = torch.rand(B, C, N, generator=g, dtype=torch.float64)
+    probs = torch.rand(B, D, N, generator=g, dtype=torch.float64)
+    pts = (torch.rand(B, D, N, 3, generator=g, dtype=torch.float64) - 0.5) * torch.tensor(
+        [24.0, 24.0, 16.0], dtype=torch.float64)     # some outside the grid or the heights
+    ok = torch.rand(B, 1, N, generator=g) > 0.2
+    bev, weight = splat(feats, probs, pts, ok, grid)
+    acc = np.zeros((B, grid.rows, grid.cols, C))
+    wsum = np.zeros((B, grid.rows, grid.cols))
+    kept = 0
+    for b in range(B):
+        for d in range(D):
+            for n in range(N):
+                x, y, z = pts[b, d, n].tolist()
+                c, r = np.floor(grid.map_to_cells(np.array([[x, y]]))[0]).astype(int)
+                if (ok[b, 0, n] and 0 <= c < grid.cols and 0 <= r < grid.rows
+                        and -2.0 <= z <= 8.0):
+                    acc[b, r, c] += probs[b, d, n].item() * feats[b, :, n].numpy()
+                    wsum[b, r, c] += probs[b, d, n].item()
+                    kept += 1
+    assert 0 < kept < B * D * N
+    np.testing.assert_allclose(weight.numpy(), wsum, atol=1e-12)
+    expected = acc / np.maximum(wsum, 1.0)[..., None]
+    np.testing.assert_allclose(bev.permute(0, 2, 3, 1).numpy(), expected, atol=1e-12)
+
+
+def test_depth_bins_are_one_metre_apart_or_log_spaced():
+    linear = depth_bin_centres(20.0, 200.0, 181, 'linear').numpy()
+    np.testing.assert_allclose(np.diff(linear), 1.0, atol=1e-4)
+    log = depth_bin_centres(25.0, 450.0, 32).numpy()
+    np.testing.assert_allclose(np.diff(np.log(log)), np.log(18.0) / 31, rtol=1e-4)
+    with pytest.raises(ValueError, match='spacing'):
+        depth_bin_centres(20.0, 200.0, 10, 'cubic')
+
+
+def test_checkpoint_without_depth_spacing_keeps_its_log_bins(tmp_path):
+    """Weights saved before depth_bins had a spacing were trained on log bins: keep them so."""
+    from rsdfm_core.model.weights import build_model, load_checkpoint, save_checkpoint
+    old = {'model': {'lift': 'absolute', 'depth_bins': {'min': 25.0, 'max': 450.0, 'count': 32}}}
+    net = build_model({'model': {'lift': 'absolute', 'depth_bins': {
+        'min': 25.0, 'max': 450.0, 'count': 32, 'spacing': 'log'}}})
+    save_checkpoint(tmp_path / 'old.pt', net, old)
+    loaded, cfg, _ = load_checkpoint(tmp_path / 'old.pt')
+    assert cfg['model']['depth_bins']['spacing'] == 'log'
+    np.testing.assert_allclose(loaded.bins.numpy(), depth_bin_centres(25.0, 450.0, 32).numpy())

@@ -35,11 +35,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
             12.0,
             20.0,
         ],  # metres above ground (relative lift)
-        'depth_bins': {
-            'min': 25.0,
-            'max': 450.0,
-            'count': 32,
-        },  # log-spaced z-depth bins (absolute lift)
+        # z-depth bins of the absolute lift: 1 m apart over 20-200 m, where the cameras see the
+        # ground of the region at the training altitudes (1st-99th percentile 33-170 m)
+        'depth_bins': {'min': 20.0, 'max': 200.0, 'count': 181, 'spacing': 'linear'},
         'region': {'cx': 0.0, 'cy': 0.0, 'size_x': 128.0, 'size_y': 128.0, 'resolution': 1.0},
         'codec': {'pool': 4, 'lf_channels': 16, 'hf_channels': 16, 'topk': 1024, 'bits': 8},
         'fused_channels': 32,

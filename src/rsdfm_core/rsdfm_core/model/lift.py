@@ -60,8 +60,13 @@ def ground_prior_points(
     return pts, valid[:, None, :]
 
 
-def depth_bin_centres(dmin: float, dmax: float, count: int) -> torch.Tensor:
-    """Log-spaced absolute z-depth bin centres (LSS baseline)."""
+def depth_bin_centres(dmin: float, dmax: float, count: int,
+                      spacing: str = 'log') -> torch.Tensor:
+    """Absolute z-depth bin centres of the LSS baseline, evenly spaced or log-spaced."""
+    if spacing == 'linear':
+        return torch.linspace(dmin, dmax, count)
+    if spacing != 'log':
+        raise ValueError(f"depth_bins.spacing must be 'linear' or 'log', got {spacing!r}")
     return torch.exp(torch.linspace(math.log(dmin), math.log(dmax), count))
 
 
@@ -110,11 +115,12 @@ def splat(
     keep = (valid.expand(B, D, N) & (col >= 0) & (col < grid.cols) & (row >= 0) & (row < grid.rows)
             & (z >= z_range[0]) & (z <= z_range[1]))
     cells = grid.rows * grid.cols
-    flat = (torch.arange(B, device=points.device)[:, None, None] * cells + row * grid.cols + col)[
-        keep
-    ]
-    w = probs[keep]                                               # (M,)
-    f = features.permute(0, 2, 1)[:, None, :, :].expand(B, D, N, C)[keep] * w[:, None]   # (M, C)
+    # gather the kept (view, bin, ray) triples by index: a boolean mask over the features
+    # expanded to (B, D, N, C) would cost a dense gradient of that size in training
+    b, d, n = keep.nonzero(as_tuple=True)
+    flat = b * cells + row[b, d, n] * grid.cols + col[b, d, n]
+    w = probs[b, d, n]                                            # (M,)
+    f = features.permute(0, 2, 1)[b, n] * w[:, None]              # (M, C)
     acc = features.new_zeros(B * cells, C).index_add_(0, flat, f)
     wsum = features.new_zeros(B * cells).index_add_(0, flat, w)
     bev = acc / wsum.clamp(min=1.0)[:, None]

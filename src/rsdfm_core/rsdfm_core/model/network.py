@@ -51,7 +51,7 @@ class RsdfmNet(nn.Module):
             bins = torch.tensor(model_cfg['height_bins'], dtype=torch.float32)
         elif self.lift_mode == 'absolute':
             db = model_cfg['depth_bins']
-            bins = depth_bin_centres(db['min'], db['max'], db['count'])
+            bins = depth_bin_centres(db['min'], db['max'], db['count'], db['spacing'])
         else:
             raise ValueError(
                 f"model.lift must be 'relative' or 'absolute', got {self.lift_mode!r}"

@@ -62,6 +62,9 @@ def load_checkpoint(path: str | Path | None) -> tuple[RsdfmNet, dict, dict]:
         raise ValueError(f'cannot read weights {path}: {exc}') from exc
     if not isinstance(ck, dict) or 'state_dict' not in ck or 'config' not in ck:
         raise ValueError(f'{path} is not an rsdfm checkpoint (needs config and state_dict)')
+    depth_bins = ck['config'].get('model', {}).get('depth_bins')
+    if isinstance(depth_bins, dict) and 'spacing' not in depth_bins:
+        depth_bins['spacing'] = 'log'       # checkpoints from before the field had log bins
     config = merge(DEFAULT_CONFIG, ck['config'])
     net = RsdfmNet(config['model'])
     net.load_state_dict(ck['state_dict'])

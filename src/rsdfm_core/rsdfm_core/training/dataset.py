@@ -40,7 +40,8 @@ def frame_arrays(frame: Frame, model_cfg: dict,
     size = tuple(model_cfg['image_size'])
     heights = np.array(model_cfg['height_bins'])
     db = model_cfg['depth_bins']
-    depths = depth_bin_centres(db['min'], db['max'], db['count']).numpy()
+    depths = depth_bin_centres(db['min'], db['max'], db['count'], db['spacing']).numpy()
+    log_depth = db['spacing'] == 'log'
     imgs, Ks, hb, dbn = [], [], [], []
     for v in frame.views:
         img, K = prepare_image(v.image, v.K, size)
@@ -51,13 +52,15 @@ def frame_arrays(frame: Frame, model_cfg: dict,
         if v.height is not None and height_source == 'auto':
             hb.append(bin_targets(v.height, heights, stride, limit=heights[-1] * 1.3)[:hf, :wf])
             dbn.append(
-                bin_targets(v.depth, depths, stride, log=True, limit=db['max'] * 1.2)[:hf, :wf]
+                bin_targets(v.depth, depths, stride, log=log_depth,
+                            limit=db['max'] * 1.2)[:hf, :wf]
             )
         else:
             height, depth = box_height_depth(K, v.cam_to_map, frame.objects, (size[1], size[0]),
                                              model_cfg['feat_stride'])
             hb.append(bin_targets(height, heights, 1, limit=heights[-1] * 1.3)[:hf, :wf])
-            dbn.append(bin_targets(depth, depths, 1, log=True, limit=db['max'] * 1.2)[:hf, :wf])
+            dbn.append(bin_targets(depth, depths, 1, log=log_depth,
+                                   limit=db['max'] * 1.2)[:hf, :wf])
     return {'images': np.stack(imgs), 'K': np.stack(Ks).astype(np.float32),
             'poses': np.stack([v.cam_to_map for v in frame.views]).astype(np.float32),
             'hbin': np.stack(hb), 'dbin': np.stack(dbn)}

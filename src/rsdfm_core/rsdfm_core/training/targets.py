@@ -149,7 +149,7 @@ def bev_targets(objects: list[ObjectState], grid: BevGrid, futures: np.ndarray |
 
 def bin_targets(values: np.ndarray, centres: np.ndarray, stride: int, log: bool = False,
                 limit: float | None = None) -> np.ndarray:
-    """Return the per-feature-pixel bin index (int8, -1 = ignore) of a dense per-pixel map.
+    """Return the per-feature-pixel bin index (int16, -1 = ignore) of a dense per-pixel map.
 
     The map is height or z-depth.
 
@@ -166,4 +166,4 @@ def bin_targets(values: np.ndarray, centres: np.ndarray, stride: int, log: bool 
     a = np.log(np.maximum(v, 1e-3)) if log else v
     c = np.log(centres) if log else np.asarray(centres, dtype=np.float64)
     idx = np.abs(np.where(ok, a, 0)[..., None] - c).argmin(-1)
-    return np.where(ok, idx, -1).astype(np.int8)
+    return np.where(ok, idx, -1).astype(np.int16)    # up to 32767 bins (1 m depth bins)
