@@ -38,14 +38,19 @@ def small(tmp_path_factory):
     return d, cfg, path
 
 
-def test_a_few_steps_lower_the_loss(small):
+@pytest.mark.parametrize('lift', ['relative', 'absolute'])
+def test_a_few_steps_lower_the_loss(small, lift):
     d, cfg, _ = small
+    cfg = merge(cfg, {'model': {'lift': lift}})
     mcfg = cfg['model']
     [p] = build_cache(cfg['train']['cache_dir'], [SequenceSpec(11, 6)], mcfg)
     seq = Sequence(p)
     grid = region_grid(mcfg)
     batch = collate([seq], [(0, 3)], grid, mcfg, 'cpu')
     assert int(batch['count'][0]) > 0, 'the scene should hold visible vehicles'
+    if lift == 'absolute':      # 1 m depth bins: targets beyond an int8's 127 must survive
+        targets = batch['bins'][batch['bins'] >= 0]
+        assert int(targets.max()) > 127 and int(targets.min()) < 60
     net = build_model(cfg)
     net.train()
     tcfg = {**TRAIN_DEFAULTS, **cfg['train']}
