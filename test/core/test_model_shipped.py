@@ -26,8 +26,12 @@ def test_shipped_weights_are_small_and_load_by_default():
 @pytest.mark.skipif(not ABSDEPTH_WEIGHTS.exists(), reason='no shipped absolute-depth weights yet')
 def test_absolute_depth_weights_are_the_lss_variant():
     assert ABSDEPTH_WEIGHTS.stat().st_size <= 20 * 1024 * 1024
-    _, cfg, _ = load_checkpoint(ABSDEPTH_WEIGHTS)
+    net, cfg, _ = load_checkpoint(ABSDEPTH_WEIGHTS)
     assert cfg['model']['lift'] == 'absolute'
+    # the fair baseline: depth bins 1 m apart over the distances the cameras see the ground at
+    bins = net.bins.numpy()
+    assert bins.min() <= 33.0 and bins.max() >= 170.0
+    assert float(abs(bins[1:] - bins[:-1]).max()) <= 1.0 + 1e-4
 
 
 @shipped
