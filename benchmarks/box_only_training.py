@@ -16,23 +16,9 @@ import argparse
 import json
 from pathlib import Path
 import statistics
-import subprocess
 import sys
 
-from robustness import rsdfm, SEEDS, simulate
-
-HIGH_SEEDS = {5002: 60, 5006: 40, 5007: 40}    # TRAINING.md's 150-200 m set
-
-
-def simulate_high(root: Path, seed: int, frames: int) -> Path:
-    """Return the held-out bag of seed at 150-200 m (above the 40-120 m of training)."""
-    bag = root / 'bags' / f'seed{seed}_4drones_150-200m'
-    if not (bag / 'metadata.yaml').is_file():
-        print(f'box-only: simulating {bag.name}', file=sys.stderr, flush=True)
-        subprocess.run([rsdfm(), 'simulate', '--out', str(bag), '--seed', str(seed), '--frames',
-                        str(frames), '--altitude', '150:200', '--no-dense-gt'], check=True,
-                       stdout=subprocess.DEVNULL)
-    return bag
+from robustness import HIGH_ALTITUDE, HIGH_SEEDS, SEEDS, simulate
 
 
 def score(weights: str | None, bags: list[Path]) -> dict:
@@ -74,7 +60,8 @@ def main() -> int:
                         help='score names already in OUT.json again (default: reuse them)')
     args = parser.parse_args()
     if args.high:
-        bags = [simulate_high(Path(args.bags), seed, n) for seed, n in HIGH_SEEDS.items()]
+        bags = [simulate(Path(args.bags), seed, n, 4, HIGH_ALTITUDE)
+                for seed, n in HIGH_SEEDS.items()]
     else:
         bags = [simulate(Path(args.bags), seed, frames, 4) for seed, frames in SEEDS.items()]
     out = Path(args.out)

@@ -15,10 +15,9 @@ import argparse
 from concurrent.futures import ThreadPoolExecutor
 import json
 from pathlib import Path
-import statistics
 import sys
 
-from robustness import evaluate, SEEDS, simulate
+from robustness import evaluate, mean_spread, SEEDS, simulate
 
 SETTINGS = [
     ('no errors', 'collaborative', []),
@@ -76,9 +75,7 @@ def main() -> int:
     for row, cells in table.items():
         values = []
         for n in names:
-            for key in ('ap50', 'ap70'):
-                v = cells[n][key]
-                values.append(f'{statistics.mean(v):.3f} ± {statistics.pstdev(v):.3f}')
+            values += [mean_spread(cells[n][key]) for key in ('ap50', 'ap70')]
         lines.append(f'| {row} | ' + ' | '.join(values) + ' |')
     text = '\n'.join(lines) + '\n'
     out.mkdir(parents=True, exist_ok=True)

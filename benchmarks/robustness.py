@@ -21,7 +21,9 @@ import sys
 import time
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = {5001: 60, 5003: 40, 5004: 40, 5005: 40}
+SEEDS = {5001: 60, 5003: 40, 5004: 40, 5005: 40}       # held out, 40-120 m (training's range)
+HIGH_SEEDS = {5002: 60, 5006: 40, 5007: 40}            # held out, 150-200 m
+HIGH_ALTITUDE = '150:200'
 NOISE = [(0.0, 0.0), (0.5, 0.5), (1.0, 1.0), (2.0, 2.0)]
 DELAYS = [0, 100, 200, 400]
 FLEET = [1, 2, 4, 6, 8]
@@ -31,14 +33,26 @@ def rsdfm() -> str:
     return str(Path(sys.executable).with_name('rsdfm'))
 
 
-def simulate(out: Path, seed: int, frames: int, drones: int) -> Path:
-    bag = out / 'bags' / f'seed{seed}_{drones}drones'
+def simulate(out: Path, seed: int, frames: int, drones: int, altitude: str | None = None) -> Path:
+    """Return the held-out bag of seed (simulated on first use), at altitude MIN:MAX if given.
+
+    Every benchmark over the held-out set takes its bags from here, so that a folder of bags
+    (out/robustness/bags by default) serves them all and each bag is simulated once.
+    """
+    suffix = f'_{altitude.replace(":", "-")}m' if altitude else ''
+    bag = out / 'bags' / f'seed{seed}_{drones}drones{suffix}'
     if not (bag / 'metadata.yaml').is_file():
-        print(f'robustness: simulating {bag.name}', file=sys.stderr, flush=True)
+        print(f'simulating {bag.name}', file=sys.stderr, flush=True)
         subprocess.run([rsdfm(), 'simulate', '--out', str(bag), '--seed', str(seed), '--frames',
-                        str(frames), '--drones', str(drones), '--no-dense-gt'], check=True,
+                        str(frames), '--drones', str(drones), '--no-dense-gt',
+                        *(['--altitude', altitude] if altitude else [])], check=True,
                        stdout=subprocess.DEVNULL)
     return bag
+
+
+def mean_spread(values: list[float]) -> str:
+    """`mean ± spread` over sequences (population standard deviation), as every table shows it."""
+    return f'{statistics.fmean(values):.3f} ± {statistics.pstdev(values):.3f}'
 
 
 ALIGNED = 'collaborative + align'      # the fusion side's map alignment (--align keep)

@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 
+from robustness import rsdfm
+
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {'frozen': 'none', 'fusion': 'fusion', 'all': 'all'}
 JOINT_TASKS = ('road', 'building')   # the whole model from the images: 25-40 min per task
@@ -33,10 +35,6 @@ HISTORY_TASKS = ('stationary',)   # one map cannot show motion: these get the ea
 HISTORY_EVERY = 10
 BAG_SEED, BAG_FRAMES = 5001, 40
 TARGET = 0.90             # frozen head's IoU as a share of the unfrozen one's
-
-
-def rsdfm() -> str:
-    return str(Path(sys.executable).with_name('rsdfm'))
 
 
 def head_name(task: str, history: bool) -> str:
