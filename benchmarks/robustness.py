@@ -118,19 +118,30 @@ def evaluate(run: dict) -> dict:
 
 
 def summarise(todo: list[dict], results: list[dict]) -> dict:
-    """Return table -> setting -> mode -> {ap50, ap70, offset: (mean, spread)}."""
+    """Return table -> setting -> mode -> {ap50, ap70, offset, misplaced_m, misplaced_deg}.
+
+    Each as (mean, spread) over the sequences. misplaced: median distance and turn of the
+    erring drones' ground from its place (metrics/misplacement.py), after the alignment where
+    there is one; absent without pose noise.
+    """
     groups: dict = {}
     for run, res in zip(todo, results):
         cell = groups.setdefault(run['table'], {}).setdefault(run['setting'], {}).setdefault(
-            run['label'], {'ap50': [], 'ap70': [], 'offset': []})
+            run['label'], {'ap50': [], 'ap70': [], 'offset': [], 'misplaced_m': [],
+                           'misplaced_deg': []})
         cell['ap50'].append(res['ap50'])
         cell['ap70'].append(res['ap70'])
         cell['offset'].append(res.get('centre_offset_m') or 0.0)
+        moved = res.get('misplacement') or {}
+        where = moved.get('after') or moved.get('before')
+        if where and where.get('drone_frames'):
+            cell['misplaced_m'].append(where['median_m'])
+            cell['misplaced_deg'].append(where['median_deg'])
     for table in groups.values():
         for setting in table.values():
             for mode, cell in setting.items():
                 setting[mode] = {k: (statistics.mean(v), statistics.pstdev(v)) for k, v in
-                                 cell.items()}
+                                 cell.items() if v}
     return groups
 
 
@@ -141,16 +152,24 @@ def markdown(groups: dict, sequences: int) -> str:
     for table, settings in groups.items():
         modes = list(dict.fromkeys(m for s in settings.values() for m in s))
         offset = table == 'pose noise, every drone noisy'
+        misplaced = table.startswith('pose noise')
         head = ' | '.join(f'{m} AP@0.5 | {m} AP@0.7' for m in modes)
-        extra = ' map offset (collab.) |' if offset else ''
+        extra = (' ground misplaced, as sent / aligned |' if misplaced else '') + (
+            ' map offset (collab.) |' if offset else '')
         lines += [f'### {table}', '', f'| setting | {head} |{extra}',
-                  '|---|' + '---:|' * (2 * len(modes) + offset)]
+                  '|---|' + '---:|' * (2 * len(modes) + misplaced + offset)]
         for setting, by_mode in settings.items():
             cells = []
             for m in modes:
                 for key in ('ap50', 'ap70'):
                     cells.append(f'{by_mode[m][key][0]:.3f} ± {by_mode[m][key][1]:.3f}'
                                  if m in by_mode else '-')
+            if misplaced:
+                cells.append(' / '.join(
+                    f"{by_mode[m]['misplaced_m'][0]:.2f} m "
+                    f"{by_mode[m]['misplaced_deg'][0]:.2f} deg"
+                    if 'misplaced_m' in by_mode.get(m, {}) else '-'
+                    for m in ('collaborative', ALIGNED)))
             if offset:
                 o = by_mode['collaborative']['offset']
                 cells.append(f'{o[0]:.2f} ± {o[1]:.2f} m')

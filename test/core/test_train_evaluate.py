@@ -82,6 +82,23 @@ def test_zero_fleet_errors_give_the_same_figures_and_noise_is_reproducible(bag, 
     assert {k: noisy[0][k] for k in figures} == {k: noisy[1][k] for k in figures}
     one = evaluate_json(bag, tmp_path, 'one', '--drones', 'uav2')
     assert one['fleet_errors']['drones'] == ['uav2'] and one['fleet_errors']['reference'] == 'uav2'
+    assert plain['misplacement'] is None and zero['misplacement'] is None
+
+
+def test_pose_noise_reports_how_far_the_maps_put_the_ground(bag, tmp_path, capsys):
+    """Before: where the believed poses put it; after: what the alignment left of that."""
+    off = evaluate_json(bag, tmp_path, 'off', '--pose-noise', '2,2')
+    before = off['misplacement']['before']
+    assert off['misplacement']['after'] is None
+    assert before['drone_frames'] == 2                 # uav2 in 2 frames; uav1 is exact
+    assert before['median_m'] > 0.5 and before['median_deg'] > 0.0
+    for signal in ('decoded', 'maps'):
+        aligned = evaluate_json(bag, tmp_path, signal, '--pose-noise', '2,2', '--align', 'keep',
+                                '--align-signal', signal)
+        assert aligned['misplacement']['before'] == before
+        after = aligned['misplacement']['after']
+        assert after['drone_frames'] == 2 and after['median_m'] >= 0.0
+        assert sum(aligned['alignment'][s] for s in ('aligned', 'unchanged', 'no_overlap')) == 2
 
 
 @pytest.mark.parametrize('extra, words', [

@@ -95,6 +95,22 @@ def noisy_pose(cam_to_map: np.ndarray, error: np.ndarray) -> np.ndarray:
     return out
 
 
+def true_pose(believed: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Return the pose a drone had, from the one it believed and its error (undoes noisy_pose)."""
+    out = np.array(believed, dtype=np.float64, copy=True)
+    out[:3, :3] = error[:3, :3].T @ out[:3, :3]
+    out[:3, 3] = out[:3, 3] - error[:3, 3]
+    return out
+
+
+def view_error(errors: FleetErrors, stamp_ns: int, agent_id: str, reference: str | None
+               ) -> np.ndarray:
+    """Return the pose error apply_fleet_errors gave agent's view at stamp (identity if none)."""
+    if agent_id == reference or not (errors.position_sigma_m or errors.rotation_sigma_deg):
+        return np.eye(4)
+    return pose_error(errors, stamp_ns, agent_id)
+
+
 def frame_period_ns(frames: list[Frame]) -> int | None:
     """Median gap between consecutive frames of one sequence (None for fewer than 2 frames)."""
     gaps = [b.stamp_ns - a.stamp_ns for a, b in zip(frames, frames[1:])

@@ -17,7 +17,9 @@ import time
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from rsdfm_core.fleet_errors import FleetErrors, true_pose, view_error
 from rsdfm_core.metrics.detection import bev_ap, rotated_iou
+from rsdfm_core.metrics.misplacement import misplacement, summarise as summarise_misplacement
 from rsdfm_core.metrics.segmentation import SegmentationMeter
 from rsdfm_core.metrics.trajectory import TrajectoryMeter
 from rsdfm_core.model.align import corrections_summary
@@ -91,11 +93,14 @@ def evaluate_frames(
     bev_cache: dict | None = None,
     align=None,
     reference: str | None = None,
+    fleet_errors: FleetErrors | None = None,
 ) -> dict:
     """Metrics of one method over a list of frames (all drones' views in each).
 
     bev_cache: optional dict reused across calls with the same runtime and frames, holding each
     view's uncompressed BEV map so a sweep over budgets and methods runs the encoder once.
+    fleet_errors: the errors apply_fleet_errors gave the frames; with pose noise, how far each
+    drone's map puts the ground before and after alignment is measured ('misplacement').
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -105,6 +110,9 @@ def evaluate_frames(
     enc = DroneEncoder(rt, budget=budget, codec=codec)
     fus, heads = FusionDecoder(rt, align=align, reference=reference), TaskHeads(rt)
     corrections = []
+    noisy = fleet_errors is not None and bool(fleet_errors.position_sigma_m
+                                              or fleet_errors.rotation_sigma_deg)
+    misplaced: dict[str, list] = {'before': [], 'after': []}
     mcfg = rt.config['model']
     steps, dt = mcfg['future_steps'], mcfg['future_dt']
     tracker, learned, cv = trajectory_pieces(rt, mode, heads)
@@ -166,6 +174,9 @@ def evaluate_frames(
                 n_agent_frames += 1
             f = fus.fuse(maps)
             corrections += f.corrections
+            if noisy:
+                measure_misplacement(frame.stamp_ns, views, f, fleet_errors, reference,
+                                     misplaced)
             dets = heads.detect(f, threshold=AP_THRESHOLD)
             sem, inst = heads.segment(f)
         det_frames.append((dets, gts))
@@ -211,12 +222,34 @@ def evaluate_frames(
         'centre_offset_xy': [float(offset[0]), float(offset[1])],
         'centre_offset_matches': len(displacements),
         'alignment': corrections_summary(corrections) if align is not None else None,
+        # with pose noise: how far the drones' maps put the ground, median over drone-frames
+        'misplacement': ({'before': summarise_misplacement(misplaced['before']),
+                          'after': summarise_misplacement(misplaced['after'])
+                          if align is not None else None} if noisy else None),
         'per_class': {
             'ap50': ap50['per_class'],
             'ap70': ap70['per_class'],
             'gt_count': ap50['gt_count'],
         },
     }
+
+
+def measure_misplacement(stamp_ns: int, views: list, fused, errors: FleetErrors,
+                         reference: str | None, out: dict[str, list]) -> None:
+    """Add each erring drone's ground misplacement before and after its correction to out."""
+    moved = {c.agent: c.homography for c in fused.corrections}
+    for v in views:
+        if v.agent_id == reference:
+            continue                                # exact by definition
+        truth = true_pose(v.cam_to_map, view_error(errors, stamp_ns, v.agent_id, reference))
+        size = (v.image.shape[1], v.image.shape[0])
+        before = misplacement(v.K, truth, v.cam_to_map, size, fused.grid)
+        if before is None:
+            continue
+        out['before'].append(before)
+        if v.agent_id in moved:
+            out['after'].append(misplacement(v.K, truth, v.cam_to_map, size, fused.grid,
+                                             moved[v.agent_id]))
 
 
 def trajectory_pieces(rt: Runtime, mode: str, heads: TaskHeads
