@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rsdfm_core.model.align import (
-    _about, _translation, _warp, align_maps, AlignSettings, refine_locally)
+    _about, _translation, _warp, align_maps, AlignSettings, apply_corrections, refine_locally)
 
 torch.manual_seed(0)
 SIZE = 96
@@ -25,6 +25,14 @@ def window(r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
     v = torch.zeros(SIZE, SIZE, dtype=torch.bool)
     v[r0:r1, c0:c1] = True
     return v
+
+
+def moved_back(correction: np.ndarray, error: np.ndarray, span: tuple[int, int]) -> float:
+    """Median distance (cells) of points in span x span from where correction @ error puts them."""
+    cc, rr = np.meshgrid(np.arange(*span, 2.0), np.arange(*span, 2.0))
+    pts = np.stack([cc.ravel(), rr.ravel(), np.ones(cc.size)])
+    back = correction @ error @ pts
+    return float(np.median(np.hypot(back[0] / back[2] - pts[0], back[1] / back[2] - pts[1])))
 
 
 def displaced(x: torch.Tensor, dc: float, dr: float, yaw_deg: float, centre) -> torch.Tensor:
@@ -47,6 +55,9 @@ def test_a_displaced_map_is_put_back(dc, dr, yaw):
     # the correction undoes the error: turn back by -yaw, move back by about -(dc, dr)
     assert c.dyaw_deg == pytest.approx(-yaw, abs=0.51)
     assert math.hypot(c.dx + dc, c.dy + dr) < 1.2 + abs(yaw) * 0.5
+    # the whole move it reports takes displaced content back to where it was
+    assert moved_back(c.homography, _translation(dc, dr) @ _about(centre, math.radians(yaw)),
+                      (30, 66)) < 0.6
     both = out_v[1] & own_v & window(30, 66, 30, 66)
     err_before = (sent - world)[:, both].abs().mean()
     err_after = (out[1] - world)[:, both].abs().mean()
@@ -65,8 +76,9 @@ def test_a_tilted_map_is_unbent_by_a_homography():
                       dim=0) * acc_v
     out = refine_locally(acc, acc_v, sent * sent_v, sent_v.float())
     assert out is not None
-    warped, wv, gain = out
+    warped, wv, gain, found = out
     assert gain > AlignSettings().min_gain
+    assert moved_back(found, H, (24, 72)) < 0.6
     inner = wv & own_v & window(24, 72, 24, 72)
     err_before = (sent - world)[:, inner].abs().mean()
     err_after = (warped - world)[:, inner].abs().mean()
@@ -92,6 +104,27 @@ def test_a_map_without_overlap_is_kept_or_dropped(unaligned, status):
                                   AlignSettings(unaligned=unaligned))
     assert corr[1].status == status and corr[1].overlap == 0
     assert bool(out_v[1].any()) is (unaligned == 'keep')
+    # corrections found on another signal of these maps leave or drop them the same way
+    moved, moved_v = apply_corrections(maps, torch.stack([ref_v, own_v]), corr)
+    assert torch.equal(moved_v, out_v) and torch.equal(moved, out)
+
+
+def test_corrections_found_on_one_signal_move_another():
+    """Signal 'decoded': the match is made on other features of the same maps, then applied."""
+    world, other = scene(), scene(4)                 # two feature sets of one scene
+    ref_v, own_v = window(8, 72, 8, 72), window(24, 90, 24, 90)
+    centre, error = (57.0, 57.0), (3.0, -2.0, 2.0)
+    sent_v = displaced(own_v[None].float(), *error, centre)[0] > 0.5
+    signal = torch.stack([world * ref_v, displaced(world * own_v, *error, centre) * sent_v])
+    maps = torch.stack([other * ref_v, displaced(other * own_v, *error, centre) * sent_v])
+    valid = torch.stack([ref_v, sent_v])
+    _, _, corr = align_maps(signal, valid, ['uav1', 'uav2'], 1.0, AlignSettings(min_gain=0.0))
+    moved, moved_v = apply_corrections(maps, valid, corr)
+    inner = moved_v[1] & own_v & window(30, 66, 30, 66)
+    err_before = (maps[1] - other)[:, inner].abs().mean()
+    err_after = (moved[1] - other)[:, inner].abs().mean()
+    assert err_after < 0.3 * err_before
+    assert torch.equal(moved[0], maps[0])            # the reference stays
 
 
 def test_bad_settings_are_refused():
@@ -99,3 +132,5 @@ def test_bad_settings_are_refused():
         AlignSettings(unaligned='maybe')
     with pytest.raises(ValueError, match='yaw_step_deg > 0'):
         AlignSettings(yaw_step_deg=0.0)
+    with pytest.raises(ValueError, match='signal must be one of'):
+        AlignSettings(signal='images')

@@ -23,6 +23,8 @@ CASES = [
         'allowed_namespaces must hold namespaces',
     ),
     ('rsdfm_fusion.fusion_node', 'align:=maybe', 'align must be off, keep or drop'),
+    ('rsdfm_fusion.fusion_node', 'align_signal:=images',
+     'align_signal must be one of decoded, maps'),
     ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
     ('rsdfm_perception.perception_node', 'engine:=tensorrt',
      'engine must be one of torch, onnxruntime'),

@@ -34,7 +34,7 @@ from rclpy.parameter import Parameter
 from rsdfm_core.admission import Admission, AdmissionLimits, namespace_pattern
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
-from rsdfm_core.model.align import AlignSettings, UNALIGNED_CHOICES
+from rsdfm_core.model.align import AlignSettings, SIGNAL_CHOICES, UNALIGNED_CHOICES
 from rsdfm_core.regions import aim_point
 from rsdfm_core.validation import check_feature, FeatureLimits
 from rsdfm_msgs.msg import BevFeature, FusedBev
@@ -128,9 +128,16 @@ class FusionNode(Node):
                                 'drone the others are aligned to (one with an exact pose, e.g. '
                                 'RTK); empty = none: the maps meet where the drones agree on '
                                 'average'))
+        signal = str(declare(self, 'align_signal', 'decoded',
+                             "what the alignment matches: decoded (each drone's map through "
+                             'the fusion side alone, where the heads expect things) or maps '
+                             '(the maps as sent)'))
         check(mode in ('off', *UNALIGNED_CHOICES),
               f'align must be off, keep or drop, got {mode!r}')
-        return (None if mode == 'off' else AlignSettings(unaligned=mode)), (reference or None)
+        check(signal in SIGNAL_CHOICES,
+              f'align_signal must be one of {", ".join(SIGNAL_CHOICES)}, got {signal!r}')
+        return ((None if mode == 'off' else AlignSettings(unaligned=mode, signal=signal)),
+                reference or None)
 
     def declare_scheduler(self) -> FusionScheduler:
         """Return the frame scheduler of this node's window, max_wait, max_skew, drone_timeout."""

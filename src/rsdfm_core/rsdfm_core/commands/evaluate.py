@@ -155,6 +155,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "each map to the reference drone's (model/align.py); a map that "
                              'cannot be aligned is fused as it came (keep) or left out (drop); '
                              'default off')
+    errors.add_argument('--align-signal', choices=('decoded', 'maps'), default='decoded',
+                        help="what --align matches: each drone's map through the fusion side "
+                             'alone (decoded, default) or the maps as sent (maps)')
     parser.add_argument(
         '--skip-bad',
         action='store_true',
@@ -222,12 +225,12 @@ def run(args: argparse.Namespace) -> int:
     align = None
     if args.align != 'off':
         from rsdfm_core.model.align import AlignSettings
-        align = AlignSettings(unaligned=args.align)
+        align = AlignSettings(unaligned=args.align, signal=args.align_signal)
     if args.task:
         res = _task_scores(args, bag, frames, rt, budget, align, applied['reference'])
     else:
         res = evaluate_frames(frames, rt, args.mode, budget, align=align,
-                              reference=applied['reference'])
+                              reference=applied['reference'], fleet_errors=errors)
     res['bag'] = str(bag)
     res['region'] = region_info
     if res.get('gt_outside_region'):

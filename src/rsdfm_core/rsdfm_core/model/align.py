@@ -2,16 +2,24 @@
 
 A drone that believes a wrong pose (GNSS metres, IMU degrees) sends a map that is shifted and
 turned against the others'. Before fusing, each drone's map (already resampled into the fusion
-region) is compared with the reference drone's map and those already aligned: for a few yaw
-angles about the centre of the drone's map, the normalised cross-correlation of the two feature
-maps over every shift within `max_shift_m` is computed at once with FFTs, and the best
-(shift, yaw) is applied with one more bilinear resampling, then a scale about the map's centre (a
-wrong altitude). A wrong pitch or roll bends the map in a way a shift and a turn cannot undo,
-so windows of 16 cells are then matched one by one and a ground-plane homography is fitted to
-their matches (RANSAC). A correction is only applied when the maps overlap enough
-(`min_overlap` cells) and it beats no correction by `min_gain` in mean cosine similarity (0.01:
-0.005 already moved maps that were right, and cost noise-free AP); otherwise the map is fused as
-it came (`unaligned='keep'`) or left out (`'drop'`).
+region) is compared with the reference drone's map and those already aligned.
+
+What is compared (`signal`): by default each map as the fusion side decodes it alone (fusion
+and BEV decoder, one drone per batch entry), because the decoder puts vehicles and roads where
+the heads expect them from any view; the maps as sent hold view-dependent features that pull the
+match off (at 1 m / 1 deg of pose noise the ground was left 0.66-0.80 m median from its place
+with decoded maps, 1.71 m with the maps as sent; metrics/misplacement.py).
+
+How: for a few yaw angles about the centre of the drone's map, the normalised cross-correlation
+of the two feature maps over every shift within `max_shift_m` is computed at once with FFTs,
+and the best (shift, yaw) is applied with one more bilinear resampling, then a scale about the
+map's centre (a wrong altitude). A wrong pitch or roll bends the map in a way a shift and a turn
+cannot undo, so windows of 16 cells are then matched one by one and a ground-plane homography is
+fitted to their matches (least median of squares). A correction is only applied when the maps
+overlap enough (`min_overlap` cells) and it beats no correction by `min_gain` in mean cosine
+similarity (0.01: 0.005 already moved maps that were right, and cost noise-free AP); otherwise
+the map is fused as it came (`unaligned='keep'`) or left out (`'drop'`). Each correction carries
+the whole move as a homography of the region's cells, applied to the maps as sent.
 
 ROS-free; the corrections are returned so the node can report them on /diagnostics and the
 evaluation in its JSON.
@@ -26,6 +34,8 @@ import torch
 import torch.nn.functional as F
 
 UNALIGNED_CHOICES = ('keep', 'drop')
+SIGNAL_CHOICES = ('decoded', 'maps')
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 SCALES = (0.98, 1.02)    # a wrong altitude scales the ground-prior map about the drone
 
 
@@ -40,11 +50,17 @@ class AlignSettings:
     min_gain: float = 0.01          # correlation gain over no correction
     unaligned: str = 'keep'
     local: bool = True              # then a ground-plane homography from windows' matches
+    # what is matched: 'decoded', each drone's map through the fusion side alone (the BEV
+    # decoder's features put vehicles and roads where the heads expect them, from any view), or
+    # 'maps', the maps as sent (their features depend on the view and pull the match off)
+    signal: str = 'decoded'
 
     def __post_init__(self) -> None:
         if self.unaligned not in UNALIGNED_CHOICES:
             raise ValueError(f'unaligned must be one of {UNALIGNED_CHOICES}, got '
                              f'{self.unaligned!r}')
+        if self.signal not in SIGNAL_CHOICES:
+            raise ValueError(f'signal must be one of {SIGNAL_CHOICES}, got {self.signal!r}')
         if not (self.max_shift_m >= 0 and self.max_yaw_deg >= 0 and self.yaw_step_deg > 0
                 and self.min_overlap >= 1):
             raise ValueError('alignment needs max_shift_m, max_yaw_deg >= 0, yaw_step_deg > 0 '
@@ -53,7 +69,12 @@ class AlignSettings:
 
 @dataclass(frozen=True)
 class Correction:
-    """What was done to one drone's map: shift in metres (map x, y), yaw in degrees."""
+    """What was done to one drone's map: shift in metres (map x, y), yaw in degrees.
+
+    cells_h: the whole move (turn, shift, scale and local homography), row-major 3x3 from where
+    content was to where it went, in the region's continuous (col, row) cell coordinates; the
+    evaluation checks it against the true pose error.
+    """
 
     agent: str
     status: str                 # reference, consensus, aligned, unchanged, no_overlap, dropped
@@ -62,6 +83,16 @@ class Correction:
     dyaw_deg: float = 0.0
     gain: float = 0.0
     overlap: int = 0
+    cells_h: tuple[float, ...] = IDENTITY
+
+    @property
+    def homography(self) -> np.ndarray:
+        """Return cells_h as a 3x3 array."""
+        return np.asarray(self.cells_h, dtype=np.float64).reshape(3, 3)
+
+
+def _flat(H: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(h) for h in (H / H[2, 2]).reshape(-1))
 
 
 def _normalised(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -148,13 +179,15 @@ def _mean_cosine(acc: torch.Tensor, acc_v: torch.Tensor, d: torch.Tensor,
 
 
 def refine_locally(acc: torch.Tensor, acc_v: torch.Tensor, x: torch.Tensor, v: torch.Tensor,
-                   min_tiles: int = 6) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+                   min_tiles: int = 6
+                   ) -> tuple[torch.Tensor, torch.Tensor, float, np.ndarray] | None:
     """Undo what a shift and a turn cannot: the ground-plane homography of a tilted camera.
 
     A wrong pitch or roll moves far ground more than near ground; between two poses of one
     camera the ground maps differ by a homography. Windows of TILE cells are matched within
-    TILE_SHIFT cells, and a homography is fitted to the window matches (RANSAC). Returns the
-    warped map, its validity and the gain in mean cosine similarity, or None.
+    TILE_SHIFT cells, and a homography is fitted to the window matches (least median of
+    squares). Returns the
+    warped map, its validity, the gain in mean cosine similarity and the homography, or None.
     """
     import cv2
     d = _normalised(x, v)
@@ -191,13 +224,15 @@ def refine_locally(acc: torch.Tensor, acc_v: torch.Tensor, x: torch.Tensor, v: t
                         centre[1] + r - S + _peak(grid[:, c], r)))
     if len(src) < min_tiles:
         return None
-    H, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.RANSAC, 1.0)
+    # least median of squares: window matches scatter by about a cell, so RANSAC's fixed 1-cell
+    # threshold kept too few of them (median misplacement 0.80 m against 0.66 m with LMedS)
+    H, inliers = cv2.findHomography(np.float32(src), np.float32(dst), cv2.LMEDS)
     if H is None or int(inliers.sum()) < min_tiles:
         return None
     warped, wv = (t[0] for t in _move(x[None], v[None], H))
     gain = (_mean_cosine(acc, acc_v, _normalised(warped, wv.to(x.dtype)), wv.to(x.dtype))
             - _mean_cosine(acc, acc_v, d, v))
-    return warped, wv, gain
+    return warped, wv, gain, H
 
 
 def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resolution: float,
@@ -220,10 +255,12 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
         my = float(np.mean([c.dy for c in moved])) / resolution if moved else 0.0
         if abs(mx) < 0.05 and abs(my) < 0.05:
             return out_x, out_v, corrections
-        out_x, out_v = _move(out_x, out_v, _translation(-mx, -my))
+        back = _translation(-mx, -my)
+        out_x, out_v = _move(out_x, out_v, back)
         corrections = [Correction(c.agent, 'consensus' if c.status == 'reference' else c.status,
                                   c.dx - mx * resolution, c.dy - my * resolution, c.dyaw_deg,
-                                  c.gain, c.overlap) for c in corrections]
+                                  c.gain, c.overlap, _flat(back @ c.homography))
+                       for c in corrections]
         return out_x, out_v, corrections
     N = maps.shape[0]
     vf = valid.to(maps.dtype)
@@ -281,21 +318,40 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
             moved_x, moved = (t[0] for t in _move(turned_x, turned_v, _translation(dc, dr)))
             moved_v = moved.to(maps.dtype)
             out_x[i], out_v[i] = moved_x, moved
-            corrections[i] = Correction(agents[i], 'aligned', dc * resolution, dr * resolution,
-                                        math.degrees(yaw), gain, over)
+            corrections[i] = Correction(
+                agents[i], 'aligned', dc * resolution, dr * resolution, math.degrees(yaw), gain,
+                over, _flat(_translation(dc, dr) @ _about(centre, yaw, scale)))
         if settings.local:
             refined = refine_locally(acc, acc_v, moved_x, moved_v)
             if refined is not None and refined[2] >= settings.min_gain:
-                moved_x, wv, local_gain = refined
+                moved_x, wv, local_gain, local_h = refined
                 moved_v = wv.to(maps.dtype)
                 out_x[i], out_v[i] = moved_x, wv
                 c = corrections[i]
                 corrections[i] = Correction(c.agent, 'aligned', c.dx, c.dy, c.dyaw_deg,
-                                            c.gain + local_gain, c.overlap)
+                                            c.gain + local_gain, c.overlap,
+                                            _flat(local_h @ c.homography))
         acc = acc + _normalised(moved_x, moved_v)
         acc_v = torch.clamp(acc_v + moved_v, max=1.0)
         acc = F.normalize(acc, dim=0) * acc_v
     return out_x, out_v, corrections
+
+
+def apply_corrections(maps: torch.Tensor, valid: torch.Tensor, corrections: list[Correction]
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move maps (N, C, R, W) and validity (N, R, W) by the corrections align_maps found.
+
+    For corrections found on another signal of the same maps (signal 'decoded'); a dropped map
+    comes back all invalid.
+    """
+    out_x, out_v = maps.clone(), valid.clone()
+    for i, c in enumerate(corrections):
+        if c.status == 'dropped':
+            out_x[i], out_v[i] = 0, False
+        elif c.cells_h != IDENTITY:
+            moved_x, moved_v = _move(maps[i][None], valid[i][None].to(maps.dtype), c.homography)
+            out_x[i], out_v[i] = moved_x[0], moved_v[0]
+    return out_x, out_v
 
 
 def corrections_summary(corrections: list[Correction]) -> dict:

@@ -246,10 +246,7 @@ class FusionDecoder:
         x, valid = self.region_inputs(maps)
         corrections = []
         if self.align is not None and len(maps) > 1:
-            from rsdfm_core.model.align import align_maps
-            ref = agents.index(self.reference) if self.reference in agents else None
-            x, valid, corrections = align_maps(x, valid, list(agents), self.region.resolution,
-                                               self.align, ref)
+            x, valid, corrections = self.aligned(x, valid, list(agents))
         fused = self.rt.net.fuse(x[None], valid[None])
         coverage = (valid > 0.5).sum(0).cpu().numpy().astype(np.uint8)
         return FusedMap(
@@ -259,6 +256,23 @@ class FusionDecoder:
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
         return self.fuse_maps(self.decoded(maps), [a for _, a in maps])
+
+    @torch.no_grad()
+    def aligned(self, x: torch.Tensor, valid: torch.Tensor, agents: list[str]
+                ) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """Undo the pose errors between the drones' maps (align.py): maps, validity, corrections.
+
+        With signal 'decoded' each map is matched as the fusion side decodes it alone (one
+        batched pass of fusion and BEV decoder, a drone per group), then moved as found.
+        """
+        from rsdfm_core.model.align import align_maps, apply_corrections
+        ref = agents.index(self.reference) if self.reference in agents else None
+        if self.align.signal == 'maps':
+            return align_maps(x, valid, agents, self.region.resolution, self.align, ref)
+        signal = self.rt.net.fuse(x[:, None], valid[:, None]).float()
+        _, _, corrections = align_maps(signal, valid, agents, self.region.resolution,
+                                       self.align, ref)
+        return (*apply_corrections(x, valid, corrections), corrections)
 
 
 class TaskHeads:
