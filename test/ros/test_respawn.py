@@ -4,10 +4,10 @@ The runner (`rsdfm run`'s, with respawn on, like launch's respawn=True) restarts
 node and a killed perception node after its back-off, and fused maps come again, with the
 restarted drone in them, within 3 s of the restart. Forked from the runner's warm server, a node
 is up (model loaded) 0.6-0.7 s after its restart on an idle machine here (2.4-3.1 s as a fresh
-process). Before the restart a participant placeholder takes the killed process's DDS participant ID (checked here by
-its ports), so the new process gets another one: given the same ID, the surviving processes
-delivered to it only about 3 s after it started. A 2-drone graph fed by a looping replay, real
-processes over DDS.
+process). Before the restart a participant placeholder takes the killed process's DDS
+participant ID (checked here by its ports), so the new process gets another one: given the same
+ID, the surviving processes delivered to it only about 3 s after it started. A 2-drone graph
+fed by a looping replay, real processes over DDS.
 """
 from __future__ import annotations
 
