@@ -104,10 +104,10 @@ def true_pose(believed: np.ndarray, error: np.ndarray) -> np.ndarray:
 
 
 def view_error(errors: FleetErrors, stamp_ns: int, agent_id: str, reference: str | None
-               ) -> np.ndarray:
-    """Return the pose error apply_fleet_errors gave agent's view at stamp (identity if none)."""
+               ) -> np.ndarray | None:
+    """Return the pose error agent's view gets at stamp, None if it keeps its exact pose."""
     if agent_id == reference or not (errors.position_sigma_m or errors.rotation_sigma_deg):
-        return np.eye(4)
+        return None
     return pose_error(errors, stamp_ns, agent_id)
 
 
@@ -155,8 +155,8 @@ def apply_fleet_errors(frames: list[Frame], errors: FleetErrors) -> tuple[list[F
             view = past.get(agent) if erring else current
             if view is None:
                 continue
-            if erring and (errors.position_sigma_m or errors.rotation_sigma_deg):
-                error = pose_error(errors, frame.stamp_ns, agent)
+            error = view_error(errors, frame.stamp_ns, agent, reference)
+            if error is not None:
                 view = replace(view, cam_to_map=noisy_pose(view.cam_to_map, error))
             views.append(view)
         out.append(Frame(frame.index, frame.stamp_ns, views, frame.objects))

@@ -241,7 +241,8 @@ def measure_misplacement(stamp_ns: int, views: list, fused, errors: FleetErrors,
     for v in views:
         if v.agent_id == reference:
             continue                                # exact by definition
-        truth = true_pose(v.cam_to_map, view_error(errors, stamp_ns, v.agent_id, reference))
+        error = view_error(errors, stamp_ns, v.agent_id, reference)
+        truth = v.cam_to_map if error is None else true_pose(v.cam_to_map, error)
         size = (v.image.shape[1], v.image.shape[0])
         before = misplacement(v.K, truth, v.cam_to_map, size, fused.grid)
         if before is None:
