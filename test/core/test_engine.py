@@ -56,6 +56,27 @@ def test_a_part_that_cannot_be_exported_stays_eager_and_says_so(tmp_path):
     assert len(warnings) == 1 and 'odd' in warnings[0] and 'runs eager' in warnings[0], warnings
 
 
+class Noisy(nn.Module):
+
+    def forward(self, x):
+        return x + torch.rand_like(x)     # exports fine, never agrees with eager
+
+
+def test_a_part_that_disagrees_is_noted_once_and_not_exported_again(tmp_path):
+    x = torch.rand(1, 3, 8, 8)
+    first, again = [], []
+    ort = OrtModule(Noisy(), 'noisy', 'abc', directory=tmp_path, warn=first.append)
+    with torch.no_grad():
+        ort(x)
+    assert not ort.engaged() and len(first) == 1 and 'disagrees with eager' in first[0], first
+    assert [f.suffix for f in tmp_path.iterdir()] == ['.rejected'], list(tmp_path.iterdir())
+    later = OrtModule(Noisy(), 'noisy', 'abc', directory=tmp_path, warn=again.append)
+    with torch.no_grad():
+        later(x)
+    assert not later.engaged() and len(again) == 1 and 'checked earlier' in again[0], again
+    assert [f.suffix for f in tmp_path.iterdir()] == ['.rejected'], 'exported again'
+
+
 def test_use_engine_swaps_parts_and_torch_puts_them_back(tmp_path, monkeypatch):
     from rsdfm_core.model.runtime import Runtime
 

@@ -4,12 +4,15 @@ ONNX Runtime runs this model's convolutions faster than eager PyTorch on one CPU
 bench, "Drone side: ONNX Runtime vs PyTorch eager"). `use_engine` swaps chosen submodules of a
 loaded network (the image encoder on a drone, the heads at the ground station) for
 `OrtModule`s. One of them exports its module the first time it sees an input shape
-(torch.onnx dynamo exporter, opset 18) into a cache directory keyed by model id, part and
-shape, so a restarted node loads the file instead of exporting again. Before it is used, its
-outputs are checked against eager on that first input and on a second one (seeded noise
-added, so an export that baked its example in as a constant is caught), to the bench's
-tolerance. If onnxruntime is missing, the export fails or the outputs disagree, the part stays
-eager and the reason is reported once: eager is always the fallback, never a crash.
+(torch.onnx dynamo exporter, opset 18) and checks the exported file's outputs against eager on
+that first input and on a second one (seeded noise added, so an export that baked its example
+in as a constant is caught), to the bench's tolerance. Only a file that passed enters the cache
+directory, keyed by model id, part, shape and onnxruntime version; one that failed leaves a
+`.rejected` note with the reason there instead. So a restarted node loads a checked file in a
+few milliseconds (the check costs about 0.3 s of eager and ORT runs per part, which a
+respawned node should not pay again) and does not export a rejected part again. If
+onnxruntime is missing, the export fails or the outputs disagree, the part stays eager and the
+reason is reported once: eager is always the fallback, never a crash.
 """
 from __future__ import annotations
 
@@ -97,30 +100,42 @@ class OrtModule(nn.Module):
     def _session_for(self, key: tuple, inputs: tuple[torch.Tensor, ...]):
         """Export (or load) and check the ONNX file for these shapes; None = stay eager."""
         try:
-            import onnxruntime  # noqa: F401  (missing: say so once, stay eager)
+            import onnxruntime      # missing: say so once, stay eager
         except ImportError:
             self.warn(f'engine onnxruntime: onnxruntime is not installed; {self.name} runs eager')
             return None
-        shape = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
-        path = self.directory / f'{self.model_id}_{self.name}_{shape}.onnx'
+        path = self.cached_path(key, onnxruntime.__version__)
+        rejected = path.with_suffix('.rejected')
+        if rejected.is_file():
+            self.warn(f'engine onnxruntime: {self.name} runs eager: {rejected.read_text()} '
+                      f'(checked earlier, {rejected})')
+            return None
         try:
-            if not path.is_file():
-                self.directory.mkdir(parents=True, exist_ok=True)
-                part = path.with_suffix(f'.{os.getpid()}.part')
-                export_onnx(self.eager.eval(), inputs, part,
-                            [f'input{i}' for i in range(len(inputs))])
-                part.replace(path)    # whole files only: another process may read the cache
-            session = ort_session(path, self.threads)
+            if path.is_file():
+                return ort_session(path, self.threads)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(f'.{os.getpid()}.part')
+            export_onnx(self.eager.eval(), inputs, part,
+                        [f'input{i}' for i in range(len(inputs))])
+            session = ort_session(part, self.threads)
             agree = all(self._agrees(session, feed) for feed in (inputs, _other_input(inputs)))
         except Exception as exc:       # any failure of export or runtime: stay eager, say why
             self.warn(f'engine onnxruntime: {self.name} runs eager: {type(exc).__name__}: '
                       f'{str(exc).splitlines()[0][:200] if str(exc) else ""}')
             return None
         if not agree:
-            self.warn(f'engine onnxruntime: {self.name} disagrees with eager beyond '
-                      f'{ATOL:g} + {RTOL:g} x |eager|; it runs eager')
+            reason = f'it disagrees with eager beyond {ATOL:g} + {RTOL:g} x |eager|'
+            part.unlink(missing_ok=True)
+            rejected.write_text(reason)
+            self.warn(f'engine onnxruntime: {self.name} runs eager: {reason}')
             return None
+        part.replace(path)      # checked whole files only: another process may read the cache
         return session
+
+    def cached_path(self, key: tuple, ort_version: str) -> Path:
+        """Return the cache file of these input shapes (model id _ part _ hash of the rest)."""
+        shape = hashlib.sha1(repr((key, ort_version, 'checked')).encode()).hexdigest()[:10]
+        return self.directory / f'{self.model_id}_{self.name}_{shape}.onnx'
 
     def _agrees(self, session, inputs: tuple[torch.Tensor, ...]) -> bool:
         """Tell whether the session gives eager's outputs on these inputs (bench tolerance)."""
