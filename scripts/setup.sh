@@ -217,4 +217,21 @@ STEP="smoke check"
 # shellcheck disable=SC1091
 ( source "$ROOT/env.sh" && python -c 'import rclpy, rsdfm_msgs.msg, rsdfm_core' ) \
     || die "the workspace does not import (rclpy, rsdfm_msgs.msg, rsdfm_core); try RSDFM_FORCE=1 $0"
+
+# --- 7. ONNX Runtime parts --------------------------------------------------------------------
+# The parts nodes run in ONNX Runtime by default (the fusion node's BEV decoder), exported and
+# checked for the shipped weights once, so a node's first start does not spend seconds on it.
+STEP="onnx parts"
+ONNX_CACHE="${RSDFM_ONNX_CACHE:-$HOME/.cache/rsdfm/onnx}"
+if compgen -G "$ONNX_CACHE/*_decoder_*.onnx" >/dev/null; then
+    log "onnx: the default parts are in $ONNX_CACHE"
+else
+    log "onnx: exporting and checking the default parts into $ONNX_CACHE (once, about 10 s)"
+    mkdir -p log
+    # shellcheck disable=SC1091
+    ( source "$ROOT/env.sh" && python -c \
+        'from rsdfm_core.model.engine import prepare_default_parts; prepare_default_parts()' \
+        > log/onnx_parts.log 2>&1 ) \
+        || log "onnx: not prepared (log/onnx_parts.log); nodes will export at their first start"
+fi
 log "done in $((SECONDS - START)) s; enter the environment with: source env.sh"

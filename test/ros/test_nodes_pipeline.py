@@ -203,8 +203,8 @@ def test_graph_detects_every_frame_like_the_offline_model(tmp_path, rclpy_contex
         runner.stop(timeout=20)
 
     exported = sorted(f.name.split('_')[1] for f in onnx_cache.glob('*.onnx'))
-    if engine == 'onnxruntime':     # model id _ part _ shape: the encoder and the three heads
-        assert exported == ['det', 'encoder', 'seg', 'traj'], exported
+    if engine == 'onnxruntime':     # model id _ part _ shape: encoder, BEV decoder, three heads
+        assert exported == ['decoder', 'det', 'encoder', 'seg', 'traj'], exported
         logs = (tmp_path / 'logs' / 'uav1.perception_node.log').read_text()
         assert 'onnxruntime for encoder' in logs and 'runs eager' not in logs, logs[-2000:]
     else:

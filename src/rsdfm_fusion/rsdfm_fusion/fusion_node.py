@@ -35,6 +35,7 @@ from rsdfm_core.admission import Admission, AdmissionLimits, namespace_pattern
 from rsdfm_core.fusion_scheduler import FusionScheduler
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.align import AlignSettings, SIGNAL_CHOICES, UNALIGNED_CHOICES
+from rsdfm_core.model.engine import FUSION_PARTS
 from rsdfm_core.regions import aim_point
 from rsdfm_core.validation import check_feature, FeatureLimits
 from rsdfm_msgs.msg import BevFeature, FusedBev
@@ -61,7 +62,7 @@ class FusionNode(Node):
 
     def __init__(self, **options) -> None:
         super().__init__('fusion_node', **options)
-        self.rt = load_runtime(self)      # engine: the BEV decoder is no faster in onnxruntime
+        self.rt = load_runtime(self, FUSION_PARTS, default_engine='onnxruntime')
         self.region = self.declare_region()
         self.follow = declare(self, 'follow_agent', '',
                               'non-empty: centre the region where this drone looks')

@@ -62,8 +62,8 @@ def check(condition: bool, message: str) -> None:
         raise SettingError(message)
 
 
-def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = ()
-                               ) -> tuple[str, str, int, str]:
+def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = (),
+                               default_engine: str = 'torch') -> tuple[str, str, int, str]:
     """weights, device, threads (and engine, for a node with engine_parts): model parameters."""
     from rsdfm_core.model.config import ENGINES
 
@@ -79,9 +79,10 @@ def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = ()
     engine = 'torch'
     if engine_parts:
         engine = declare(
-            node, 'engine', 'torch', f'what runs {", ".join(engine_parts)}: torch (eager) or '
-            'onnxruntime (exported once per input size into ~/.cache/rsdfm/onnx, checked '
-            'against eager, eager where that fails)')
+            node, 'engine', default_engine,
+            f'what runs {", ".join(engine_parts)}: torch (eager) or onnxruntime (exported once '
+            'per input size into ~/.cache/rsdfm/onnx and checked against eager there; eager '
+            'where that fails)')
         check(engine in ENGINES, f'engine must be one of {", ".join(ENGINES)}, got {engine!r}')
     return weights, device, threads, engine
 
@@ -89,17 +90,19 @@ def declare_runtime_parameters(node: Node, engine_parts: tuple[str, ...] = ()
 _RUNTIMES: dict[tuple, object] = {}     # nodes of one process share one model per weights file
 
 
-def load_runtime(node: Node, engine_parts: tuple[str, ...] = ()):
+def load_runtime(node: Node, engine_parts: tuple[str, ...] = (), default_engine: str = 'torch'):
     """Return the model Runtime for this node's weights/device/threads/engine parameters.
 
-    engine_parts: the submodules this node runs that the engine may take (model/engine.py).
+    engine_parts: the submodules this node runs that the engine may take (model/engine.py);
+    default_engine: the engine parameter's default, the faster one for these parts.
     Nodes in one process (the one-process ground station) get the same Runtime for the same
     weights file and engine: one copy of the model in memory, read-only at inference.
     """
     from rsdfm_core.model.engine import use_engine
     from rsdfm_core.model.runtime import Runtime
 
-    weights, device, threads, engine = declare_runtime_parameters(node, engine_parts)
+    weights, device, threads, engine = declare_runtime_parameters(node, engine_parts,
+                                                                  default_engine)
     try:
         key = (weights, device, threads, engine,
                os.path.getmtime(weights) if weights and os.path.isfile(weights) else 0.0)

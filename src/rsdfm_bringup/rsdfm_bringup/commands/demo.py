@@ -45,9 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         '--weights', default=None, help='model checkpoint (default: shipped weights)'
     )
     add_ground_station_argument(parser)
-    parser.add_argument('--engine', choices=ENGINES, default='torch',
-                        help='what runs the image encoder and the heads in the nodes: torch '
-                             '(eager, default) or onnxruntime')
+    parser.add_argument('--engine', choices=ENGINES, default=None,
+                        help='what runs the image encoder, the BEV decoder and the heads in the '
+                             "nodes: torch (eager) or onnxruntime (default: each node's own in "
+                             'config/rsdfm.yaml)')
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -109,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
 
     _step(2, 'starting the graph (one process per node) and the recorder')
     # reliable camera QoS and a patient fusion: on 2 shared cores every frame should reach the end
-    settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 3.0, 'engine': args.engine}
+    settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 3.0}
+    if args.engine:
+        settings['engine'] = args.engine
     try:
         graph = fleet_graph(drones=args.drones, weights=args.weights, parameters=settings,
                             ground_station=args.ground_station)
