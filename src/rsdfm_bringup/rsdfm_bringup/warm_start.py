@@ -28,8 +28,12 @@ import sys
 import threading
 import traceback
 
-# imported once in the server: what every node spends its start-up on; nothing that loads DDS
-PRELOAD = ('torch', 'scipy.optimize', 'cv2', 'rsdfm_core.model.runtime')
+# imported once in the server: what every node spends its start-up on; nothing that loads DDS.
+# onnxruntime's import starts one thread, which a fork does not carry; forked children create
+# and run their sessions without it (checked).
+PRELOAD = ('torch', 'scipy.optimize', 'cv2', 'onnxruntime', 'rsdfm_core.model.runtime',
+           'rsdfm_core.model.engine', 'rsdfm_core.model.align', 'rsdfm_core.admission',
+           'rsdfm_core.validation', 'rsdfm_core.fusion_scheduler')
 START_TIMEOUT_S = 120.0       # the server answers once its imports are done (about 3 s here)
 
 
