@@ -249,9 +249,8 @@ class FusionDecoder:
             x, valid, corrections = self.aligned(x, valid, list(agents))
         fused = self.rt.net.fuse(x[None], valid[None])
         coverage = (valid > 0.5).sum(0).cpu().numpy().astype(np.uint8)
-        return FusedMap(
-            fused[0].cpu().numpy().astype(np.float16), self.region, list(agents), coverage,
-            corrections,
+        return FusedMap(     # torch casts to float16 in 0.1 ms, numpy in 3.5 ms here
+            fused[0].half().cpu().numpy(), self.region, list(agents), coverage, corrections,
         )
 
     def fuse(self, maps: list[tuple[EncodedMap, str]]) -> FusedMap:
@@ -285,7 +284,8 @@ class TaskHeads:
         Cf = self.rt.config['model']['fused_channels']
         if f.features.ndim != 3 or f.features.shape[0] != Cf:
             raise ValueError(f'fused map must be ({Cf}, rows, cols), got {f.features.shape}')
-        return torch.from_numpy(np.asarray(f.features, dtype=np.float32))[None].to(self.rt.device)
+        # numpy's float16 -> float32 takes 1 ms a map here, torch's 0.1 ms
+        return torch.from_numpy(np.ascontiguousarray(f.features)).float()[None].to(self.rt.device)
 
     @torch.no_grad()
     def detect(self, f: FusedMap, threshold: float | None = None) -> list[ObjectState]:

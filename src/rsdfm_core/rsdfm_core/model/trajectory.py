@@ -81,8 +81,9 @@ class TrajectoryPredictor:
 
         Offsets are in metres, in the grid frame.
         """
-        stack = np.concatenate([f.features] + self._past(t, f.features), 0).astype(np.float32)
-        x = torch.from_numpy(stack)[None].to(self.rt.device)
+        # numpy's float16 -> float32 takes 3 ms a map here, torch's 0.1 ms
+        stack = np.concatenate([f.features] + self._past(t, f.features), 0)
+        x = torch.from_numpy(stack).float()[None].to(self.rt.device)
         return self.rt.net.traj_head(x)[0].cpu() * TRAJ_SCALE
 
     def learned(self, t: float, f: FusedMap, objects: list[ObjectState]) -> list[np.ndarray]:
