@@ -219,14 +219,19 @@ STEP="smoke check"
     || die "the workspace does not import (rclpy, rsdfm_msgs.msg, rsdfm_core); try RSDFM_FORCE=1 $0"
 
 # --- 7. ONNX Runtime parts --------------------------------------------------------------------
-# The parts nodes run in ONNX Runtime by default (the fusion node's BEV decoder), exported and
-# checked for the shipped weights once, so a node's first start does not spend seconds on it.
+# The parts nodes run in ONNX Runtime by default (the ground station's BEV decoder and heads),
+# exported and checked for the shipped weights once, so a node's first start does not spend
+# seconds on it.
 STEP="onnx parts"
 ONNX_CACHE="${RSDFM_ONNX_CACHE:-$HOME/.cache/rsdfm/onnx}"
-if compgen -G "$ONNX_CACHE/*_decoder_*.onnx" >/dev/null; then
+onnx_missing=0
+for part in decoder det_head seg_head traj_head; do
+    compgen -G "$ONNX_CACHE/*_${part}_*.onnx" >/dev/null || onnx_missing=1
+done
+if [ "$onnx_missing" = 0 ]; then
     log "onnx: the default parts are in $ONNX_CACHE"
 else
-    log "onnx: exporting and checking the default parts into $ONNX_CACHE (once, about 10 s)"
+    log "onnx: exporting and checking the default parts into $ONNX_CACHE (once, about 15 s)"
     mkdir -p log
     # shellcheck disable=SC1091
     ( source "$ROOT/env.sh" && python -c \

@@ -30,13 +30,16 @@ from torch import nn
 from rsdfm_core.model.config import ENGINES, region_grid
 
 RTOL, ATOL = 1e-3, 1e-4          # as rsdfm bench: |onnx - eager| <= ATOL + RTOL * |eager|
-# The parts ONNX Runtime runs faster here (one thread): the image encoder (1.5-2.4x, the drone
-# side's), the heads (det_head, seg_head, traj_head: 1.1-1.6x, one per task node) and the BEV
-# decoder (about 1.9x: 34 against 65 ms per 128 x 128 region with torch 2.13, onnxruntime
-# 1.31). The attention fusion before it gains about 10 % and takes any number of drones, so it
-# stays eager.
+# The parts ONNX Runtime runs faster here (one thread, torch 2.13, onnxruntime 1.31; eager and
+# ORT alternating, 30 ms apart as frames come): the image encoder (1.5-2.4x, the drone side's),
+# the BEV decoder (48 -> 35 ms, 1.36x) and the heads (det_head 10.6 -> 6.4 ms, seg_head 5.1 ->
+# 4.2, traj_head 50 -> 32). The ground station's parts see one input size, the fusion region,
+# so they run in ONNX Runtime by default; the encoder's input grows with altitude above the
+# training range (an export of seconds per new size), so the drone side defaults to eager. The
+# attention fusion gains about 10 % and takes any number of drones: it stays eager.
 DRONE_PARTS = ('encoder',)
 FUSION_PARTS = ('decoder',)
+GROUND_PARTS = ('decoder', 'det_head', 'seg_head', 'traj_head')   # ONNX Runtime by default
 
 
 def export_onnx(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path,
@@ -196,12 +199,12 @@ def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: st
 
 
 def prepare_default_parts(weights: str | None = None) -> list[str]:
-    """Export and check the parts nodes run in ONNX Runtime by default; return them.
+    """Export and check the parts nodes run in ONNX Runtime by default (GROUND_PARTS).
 
     For these weights (None: the shipped ones), so that a node's first start finds them cached
-    (`make setup` calls it once).
+    (`make setup` calls it once). Return the parts now cached.
     """
     from rsdfm_core.model.runtime import Runtime
 
     rt = Runtime.load(weights, threads=1)
-    return use_engine(rt.net, 'onnxruntime', FUSION_PARTS, rt.model_id, rt.config)
+    return use_engine(rt.net, 'onnxruntime', GROUND_PARTS, rt.model_id, rt.config)
