@@ -51,27 +51,14 @@ def decode_boxes(
     cc, rr = (c.float() + off[0]).numpy(), (r.float() + off[1]).numpy()
     xs, ys = A[0, 0] * cc + A[0, 1] * rr + A[0, 2], A[1, 0] * cc + A[1, 1] * rr + A[1, 2]
     cy, sy = math.cos(grid.yaw), math.sin(grid.yaw)
-    out = []
-    for i in range(len(scores)):
-        vx, vy = float(vel[0, i]), float(vel[1, i])
-        y = float(yaw[i])
-        out.append(
-            ObjectState(
-                0,
-                LABELS[int(cls[i])],
-                float(xs[i]),
-                float(ys[i]),
-                float(z[i]),
-                float(size[0, i]),
-                float(size[1, i]),
-                float(size[2, i]),
-                math.atan2(math.sin(y), math.cos(y)),
-                cy * vx - sy * vy,
-                sy * vx + cy * vy,
-                float(scores[i]),
-            )
-        )
-    return out
+    # Python numbers first: indexing a tensor per box and field took a quarter of the detection
+    # node's time with a few hundred boxes
+    rows = zip(cls.tolist(), xs.tolist(), ys.tolist(), z.tolist(), *size.tolist(),
+               yaw.tolist(), *vel.tolist(), scores.tolist())
+    return [ObjectState(0, LABELS[k], x, y, zz, length, width, height,
+                        math.atan2(math.sin(a), math.cos(a)), cy * vx - sy * vy,
+                        sy * vx + cy * vy, score)
+            for k, x, y, zz, length, width, height, a, vx, vy, score in rows]
 
 
 def decode_instances(seg: torch.Tensor, mask_threshold: float = 0.5, centre_threshold: float = 0.3,
