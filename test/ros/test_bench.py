@@ -123,6 +123,10 @@ def test_quick_bench_writes_every_measurement(quick_run):
     onnx = res['onnx']
     assert onnx['ok'] and onnx['agree'], onnx
     assert onnx['threads_1']['speedup'] > 0 and _finite_ms(onnx['threads_1']['onnxruntime'])
+    parts = onnx['ground_parts']
+    assert set(parts) == {'decoder', 'det_head', 'seg_head', 'traj_head'}, parts
+    assert all(p['ok'] and _finite_ms(p['eager']) and _finite_ms(p['onnxruntime'])
+               for p in parts.values()), parts
     hlf, raw = res['transport']['hlf-v1'], res['transport']['raw-f32']
     assert hlf['received'] == hlf['sent'] > 0 and raw['received'] == raw['sent']
     assert hlf['payload_bytes'] < hlf['raw_bytes'] and 0 < hlf['ratio_to_raw'] < 1

@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         from rsdfm_bench.overhead import measure_overhead
 
         results['overhead'] = measure_overhead(
-            rt, inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights,
+            inputs.frames[: plan.overhead_frames + 1], inputs.bag, work, inputs.weights,
             plan.overhead_rate_hz,
         )
     if 'ground_station' in sections:

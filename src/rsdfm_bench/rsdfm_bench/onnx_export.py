@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from rsdfm_bench.timing import all_threads, paired, progress, repeat, torch_threads
+from rsdfm_bench.timing import all_threads, paired, progress, repeat, summary, torch_threads
 from rsdfm_core.model.engine import export_onnx, ort_session
 
 RTOL, ATOL = 1e-3, 1e-4  # outputs agree when |onnx - eager| <= ATOL + RTOL * |eager| everywhere
@@ -131,7 +131,49 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
             f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x'
         )
     res['encoder_only'] = encoder_only(rt, feeds, runs, out_dir)
+    res['ground_parts'] = ground_parts(rt, runs, out_dir)
     return res
+
+
+def ground_parts(rt, runs: int, out_dir: Path, gap_s: float = 0.03) -> dict:
+    """Time each ground-station part (engine.GROUND_PARTS) eager vs onnxruntime, one thread.
+
+    Input: seeded noise of the size the part sees over the model's region. The calls alternate
+    with `gap_s` of idle between them, as a node's calls come with every frame (back to back,
+    both run on warm caches and eager looks better than a node sees it).
+    """
+    from rsdfm_core.model.engine import example_inputs, GROUND_PARTS
+
+    out = {}
+    for name in GROUND_PARTS:
+        module = getattr(rt.net, name)
+        module = getattr(module, 'eager', module)          # an OrtModule's eager original
+        x = example_inputs(module, rt.config, name)
+        path = out_dir / f'{name}.onnx'
+        try:
+            export_onnx(module, x, path, ['input0'])
+            session = ort_session(path, 1)
+        except Exception as exc:
+            out[name] = {'ok': False,
+                         'error': f'{type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
+            continue
+        feed = {'input0': x[0].numpy()}
+        calls = {'eager': lambda: module(*x), 'onnxruntime': lambda: session.run(None, feed)}
+        times = {k: [] for k in calls}
+        with torch_threads(1), torch.no_grad():
+            for i in range(runs + 2):                  # the first two are warm-up
+                for key, call in calls.items():
+                    time.sleep(gap_s)
+                    t = time.perf_counter()
+                    call()
+                    if i >= 2:
+                        times[key].append((time.perf_counter() - t) * 1e3)
+        eager, onnx = summary(times['eager']), summary(times['onnxruntime'])
+        out[name] = {'ok': True, 'input': list(x[0].shape), 'eager': eager, 'onnxruntime': onnx,
+                     'speedup': eager['median_ms'] / onnx['median_ms']}
+        progress(f'onnx {name} (1 thread): eager {eager["median_ms"]:.1f} ms, onnxruntime '
+                 f'{onnx["median_ms"]:.1f} ms')
+    return out
 
 
 def encoder_only(rt, feeds: list[dict], runs: int, out_dir: Path) -> dict:

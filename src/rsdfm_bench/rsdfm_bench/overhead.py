@@ -7,8 +7,10 @@ processing_ms_median: callback start to publish) is its own work plus what the R
 In process, one thread, at the same pace, the calls each node makes on the same frames:
 perception_node the drone side (DroneEncoder.encode), fusion_node decoding and fusion
 (FusionDecoder.fuse), detection_node the detection head with the tracker, segmentation_node the
-segmentation head, trajectory_node the trajectory head over the tracked boxes. Ratio = node /
-in process; the target is at most OVERHEAD_TARGET.
+segmentation head, trajectory_node the trajectory head over the tracked boxes. The in-process
+model runs the parts the nodes run in ONNX Runtime by default (engine.GROUND_PARTS) there too,
+so both sides do the same work. Ratio = node / in process; the target is at most
+OVERHEAD_TARGET.
 """
 from __future__ import annotations
 
@@ -58,15 +60,20 @@ def in_process_times(rt, frames: list[Frame], period_s: float = 0.0) -> dict[str
     return clock.summaries()
 
 
-def measure_overhead(rt, frames: list[Frame], bag: Path, work: Path, weights: str | None,
+def measure_overhead(frames: list[Frame], bag: Path, work: Path, weights: str | None,
                      rate_hz: float = 2.0) -> dict:
     """Run the one-drone graph at rate_hz and compare each node with its stage."""
     from rsdfm_bringup.recorded import read_recorded
     from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.graph import fleet_graph
 
+    from rsdfm_core.model.engine import GROUND_PARTS, use_engine
+    from rsdfm_core.model.runtime import Runtime
+
     progress(f'overhead: in-process stages of the nodes on {len(frames) - 1} frames, 1 drone')
-    stages = in_process_times(rt, frames, 1.0 / rate_hz)
+    node_rt = Runtime.load(weights, threads=1)          # with the nodes' engines
+    use_engine(node_rt.net, 'onnxruntime', GROUND_PARTS, node_rt.model_id, node_rt.config)
+    stages = in_process_times(node_rt, frames, 1.0 / rate_hz)
     graph = fleet_graph(drones=1, weights=weights, parameters={'threads': 1})
     rate = rate_hz / 10.0      # the bag is recorded at 10 Hz
     progress(f'overhead: graph of {len(graph.nodes)} processes with 1 drone, '

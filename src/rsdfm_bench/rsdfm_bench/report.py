@@ -287,7 +287,26 @@ def _onnx_lines(ox: dict) -> list[str]:
             'Eager and onnxruntime calls alternate, so load from other processes hits both alike.',
             '',
         ]
+        + _ground_parts_lines(ox.get('ground_parts') or {})
     )
+
+
+def _ground_parts_lines(parts: dict) -> list[str]:
+    """Return the table of the ground station's parts, eager vs onnxruntime (nodes' default)."""
+    if not parts:
+        return []
+    rows = [[name, ' x '.join(str(d) for d in r['input']),
+             f"{_f(r['eager']['median_ms'])} / {_f(r['eager']['p90_ms'])}",
+             f"{_f(r['onnxruntime']['median_ms'])} / {_f(r['onnxruntime']['p90_ms'])}",
+             f"{r['speedup']:.2f}x"] if r.get('ok') else [name, '', r.get('error', ''), '', '']
+            for name, r in parts.items()]
+    return (['## Ground station parts: ONNX Runtime vs PyTorch eager', '',
+             'The parts the fusion and task nodes run in ONNX Runtime by default (their input is '
+             'the fusion region, one size), on one thread. Calls alternate, 30 ms apart, as a '
+             "node's calls come with its frames.", '']
+            + _table(['part', 'input', 'eager median / p90 ms', 'onnxruntime median / p90 ms',
+                      'speed-up'], rows)
+            + [''])
 
 
 def _transport_lines(tr: dict) -> list[str]:
@@ -480,8 +499,9 @@ def _overhead_lines(ov: dict) -> list[str]:
         f"One drone, the bag replayed at {ov['rate_hz']:g} Hz so that no node waits for a core. "
         'Node = processing median on /diagnostics (callback start to publish: the work plus '
         'message conversion, copies and publishing); in process = the same calls on the same '
-        f"{ov['frames']} frames, one thread, no ROS. Target: node at most "
-        f"{ov['target']:g}x in process.",
+        f"{ov['frames']} frames, one thread, no ROS, the same engines as the nodes' defaults "
+        "(the ground station's parts in ONNX Runtime, the drone side eager). Target: node at "
+        f"most {ov['target']:g}x in process.",
         '',
     ] + _table(
         ['node', 'its work in process', 'node median ms', 'in process median ms', 'ratio',
