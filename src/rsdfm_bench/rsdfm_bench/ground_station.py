@@ -80,8 +80,12 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: Path,
-                       weights: str | None, timeout: float = 120.0) -> dict:
-    """Run the central nodes in `layout` on the first `drones` drones' maps at 10 Hz."""
+                       weights: str | None, timeout: float = 120.0,
+                       engine: str | None = None) -> dict:
+    """Run the central nodes in `layout` on the first `drones` drones' maps at 10 Hz.
+
+    engine: every node's engine (None: each node's default).
+    """
     import rclpy
 
     from rsdfm_bringup.readiness import GraphReadiness
@@ -92,7 +96,8 @@ def ground_station_run(bag: Path, drones: int, frames: int, layout: str, work: P
     from rsdfm_msgs.msg import Detection3DArray
     from rsdfm_ros.qos import result_qos
 
-    graph = fleet_graph(drones=drones, weights=weights, parameters={'threads': 1},
+    graph = fleet_graph(drones=drones, weights=weights,
+                        parameters={'threads': 1, **({'engine': engine} if engine else {})},
                         ground_station=layout)
     graph = replace(graph, nodes=tuple(n for n in graph.nodes if not n.namespace))
     out_dir = work / f'ground_{layout}_{drones}'

@@ -131,34 +131,35 @@ def measure_onnx(rt, views: list, runs: int, out_dir: Path) -> dict:
             f'{onnx["median_ms"]:.1f} ms, {eager["median_ms"] / onnx["median_ms"]:.2f}x'
         )
     res['encoder_only'] = encoder_only(rt, feeds, runs, out_dir)
-    res['ground_parts'] = ground_parts(rt, runs, out_dir)
+    res['ground_parts'] = ground_parts(rt, runs)
     return res
 
 
-def ground_parts(rt, runs: int, out_dir: Path, gap_s: float = 0.03) -> dict:
+def ground_parts(rt, runs: int, gap_s: float = 0.03) -> dict:
     """Time each ground-station part (engine.GROUND_PARTS) eager vs onnxruntime, one thread.
 
-    Input: seeded noise of the size the part sees over the model's region. The calls alternate
-    with `gap_s` of idle between them, as a node's calls come with every frame (back to back,
-    both run on warm caches and eager looks better than a node sees it).
+    The onnxruntime side is the nodes' own: the engine's OrtModule with its cached, checked file
+    (make setup prepares them), numpy conversions included. Input: seeded noise of the size the
+    part sees over the model's region. The calls alternate with `gap_s` of idle before each, as
+    a node's calls come with its frames (back to back, both run on warm caches and eager looks
+    better than a node sees it).
     """
-    from rsdfm_core.model.engine import example_inputs, GROUND_PARTS
+    import copy
 
+    from rsdfm_core.model.engine import example_inputs, GROUND_PARTS, use_engine
+
+    net = copy.deepcopy(rt.net)                 # the engine swaps parts of the net it is given
+    with torch_threads(1):
+        engaged = use_engine(net, 'onnxruntime', GROUND_PARTS, rt.model_id, rt.config,
+                             warn=progress)
     out = {}
     for name in GROUND_PARTS:
-        module = getattr(rt.net, name)
-        module = getattr(module, 'eager', module)          # an OrtModule's eager original
-        x = example_inputs(module, rt.config, name)
-        path = out_dir / f'{name}.onnx'
-        try:
-            export_onnx(module, x, path, ['input0'])
-            session = ort_session(path, 1)
-        except Exception as exc:
-            out[name] = {'ok': False,
-                         'error': f'{type(exc).__name__}: {str(exc).splitlines()[0][:300]}'}
+        if name not in engaged:
+            out[name] = {'ok': False, 'error': 'it runs eager (see the warning above)'}
             continue
-        feed = {'input0': x[0].numpy()}
-        calls = {'eager': lambda: module(*x), 'onnxruntime': lambda: session.run(None, feed)}
+        ort_part = getattr(net, name)
+        x = example_inputs(ort_part.eager, rt.config, name)
+        calls = {'eager': lambda: ort_part.eager(*x), 'onnxruntime': lambda: ort_part(*x)}
         times = {k: [] for k in calls}
         with torch_threads(1), torch.no_grad():
             for i in range(runs + 2):                  # the first two are warm-up
