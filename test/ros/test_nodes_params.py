@@ -28,6 +28,7 @@ CASES = [
     ('rsdfm_fusion.detection_node', 'threads:=0', 'threads must be an integer >= 1'),
     ('rsdfm_perception.perception_node', 'engine:=tensorrt',
      'engine must be one of torch, onnxruntime'),
+    ('rsdfm_fusion.fusion_node', 'engine:=tensorrt', 'engine must be one of torch, onnxruntime'),
     ('rsdfm_fusion.trajectory_node', 'weights:=/nonexistent/w.pt', 'cannot load weights'),
     ('rsdfm_fusion.task_node', 'task:=parking', 'known tasks are road, building, stationary'),
     ('rsdfm_fusion.task_node', 'head:=/nonexistent/h.pt', 'no task head at /nonexistent/h.pt'),
