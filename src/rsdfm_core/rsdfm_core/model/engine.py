@@ -87,11 +87,20 @@ class OrtModule(nn.Module):
         self.threads, self.directory, self.warn = int(threads), directory or cache_dir(), warn
         self._sessions: dict[tuple, object] = {}    # input shapes -> session, or None (eager)
 
-    def forward(self, *inputs: torch.Tensor):
+    def prepare(self, *inputs: torch.Tensor) -> bool:
+        """Get these input shapes' session ready without running it; False: they run eager.
+
+        A node calls it at start-up: loading a cached file takes milliseconds, a first run of
+        the part as long again as the part itself.
+        """
         key = tuple(tuple(x.shape) for x in inputs)
         if key not in self._sessions:
             self._sessions[key] = self._session_for(key, inputs)
-        session = self._sessions[key]
+        return self._sessions[key] is not None
+
+    def forward(self, *inputs: torch.Tensor):
+        self.prepare(*inputs)
+        session = self._sessions[tuple(tuple(x.shape) for x in inputs)]
         if session is None or any(x.requires_grad for x in inputs):
             return self.eager(*inputs)
         outs = session.run(None, {f'input{i}': x.detach().cpu().numpy()
@@ -192,7 +201,7 @@ def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: st
             module = OrtModule(eager, name, model_id, threads, warn=warn)
             setattr(net, name, module)
             with torch.no_grad():
-                module(*example_inputs(eager, config, name))
+                module.prepare(*example_inputs(eager, config, name))
         if module.engaged():
             engaged.append(name)
     return engaged
