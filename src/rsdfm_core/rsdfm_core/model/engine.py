@@ -39,7 +39,7 @@ RTOL, ATOL = 1e-3, 1e-4          # as rsdfm bench: |onnx - eager| <= ATOL + RTOL
 # attention fusion gains about 10 % and takes any number of drones: it stays eager.
 DRONE_PARTS = ('encoder',)
 FUSION_PARTS = ('decoder',)
-GROUND_PARTS = ('decoder', 'det_head', 'seg_head', 'traj_head')   # ONNX Runtime by default
+GROUND_PARTS = FUSION_PARTS + ('det_head', 'seg_head', 'traj_head')   # onnxruntime by default
 
 
 def export_onnx(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path,
@@ -123,18 +123,19 @@ class OrtModule(nn.Module):
         rejected = path.with_suffix('.rejected')
         if rejected.is_file():
             self.warn(f'engine onnxruntime: {self.name} runs eager: {rejected.read_text()} '
-                      f'(checked earlier, {rejected})')
+                      f'(checked earlier; delete {rejected} to export and check it again)')
             return None
+        part = path.with_suffix(f'.{os.getpid()}.part')
         try:
             if path.is_file():
                 return ort_session(path, self.threads)
             self.directory.mkdir(parents=True, exist_ok=True)
-            part = path.with_suffix(f'.{os.getpid()}.part')
             export_onnx(self.eager.eval(), inputs, part,
                         [f'input{i}' for i in range(len(inputs))])
             session = ort_session(part, self.threads)
             agree = all(self._agrees(session, feed) for feed in (inputs, _other_input(inputs)))
         except Exception as exc:       # any failure of export or runtime: stay eager, say why
+            part.unlink(missing_ok=True)
             self.warn(f'engine onnxruntime: {self.name} runs eager: {type(exc).__name__}: '
                       f'{str(exc).splitlines()[0][:200] if str(exc) else ""}')
             return None
