@@ -39,11 +39,10 @@ def loaded_line(module: str, name: str, env: dict, args: list[str]) -> str:
     return line
 
 
-@pytest.mark.parametrize('with_file', [True, False], ids=['params-file', 'declared'])
-@pytest.mark.parametrize('module, name, parts', [
-    ('rsdfm_fusion.fusion_node', 'fusion_node', 'decoder'),
-    ('rsdfm_fusion.trajectory_node', 'trajectory_node', 'traj_head'),
-])
+@pytest.mark.parametrize('module, name, parts, with_file', [
+    ('rsdfm_fusion.fusion_node', 'fusion_node', 'decoder', False),           # declared default
+    ('rsdfm_fusion.trajectory_node', 'trajectory_node', 'traj_head', True),  # config/rsdfm.yaml
+], ids=['fusion-declared', 'trajectory-params-file'])
 def test_ground_station_nodes_default_to_onnxruntime(module, name, parts, with_file, ros_env):
     args = ['--params-file', str(config_dir() / 'rsdfm.yaml')] if with_file else []
     assert f'onnxruntime for {parts}' in loaded_line(module, name, ros_env, args)
