@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from rsdfm_core.model.engine import example_inputs, OrtModule, RTOL, use_engine
+from rsdfm_core.model.engine import (example_inputs, GROUND_PARTS, OrtModule, RTOL, use_engine,
+                                     with_ground_engines)
 
 
 class Convs(nn.Module):
@@ -99,3 +100,18 @@ def test_use_engine_swaps_parts_and_torch_puts_them_back(tmp_path, monkeypatch):
     assert set(after) == set(before) and all(torch.equal(after[k], before[k]) for k in before)
     with pytest.raises(ValueError, match='engine must be one of torch, onnxruntime'):
         use_engine(rt.net, 'tensorrt', ('encoder',), rt.model_id, rt.config)
+
+
+def test_with_ground_engines_runs_the_nodes_parts_in_ort_on_a_copy():
+    """The nodes' defaults, as bench and `make setup` build them; the given runtime unchanged.
+
+    Uses the cache `make setup` filled, as a node does (it exports there if it is empty).
+    """
+    from rsdfm_core.model.runtime import Runtime
+
+    rt = Runtime.load(None, threads=1)
+    ground, engaged = with_ground_engines(rt)
+    assert engaged == list(GROUND_PARTS)
+    assert all(isinstance(getattr(ground.net, p), OrtModule) for p in GROUND_PARTS)
+    assert not any(isinstance(getattr(rt.net, p), OrtModule) for p in GROUND_PARTS)
+    assert ground.model_id == rt.model_id and ground.region == rt.region

@@ -144,14 +144,11 @@ def ground_parts(rt, runs: int, gap_s: float = 0.03) -> dict:
     a node's calls come with its frames (back to back, both run on warm caches and eager looks
     better than a node sees it).
     """
-    import copy
+    from rsdfm_core.model.engine import example_inputs, GROUND_PARTS, with_ground_engines
 
-    from rsdfm_core.model.engine import example_inputs, GROUND_PARTS, use_engine
-
-    net = copy.deepcopy(rt.net)                 # the engine swaps parts of the net it is given
     with torch_threads(1):
-        engaged = use_engine(net, 'onnxruntime', GROUND_PARTS, rt.model_id, rt.config,
-                             warn=progress)
+        ground, engaged = with_ground_engines(rt, warn=progress)
+    net = ground.net
     out = {}
     for name in GROUND_PARTS:
         if name not in engaged:

@@ -67,12 +67,11 @@ def measure_overhead(frames: list[Frame], bag: Path, work: Path, weights: str | 
     from rsdfm_bringup.session import run_session, SessionError
     from rsdfm_core.graph import fleet_graph
 
-    from rsdfm_core.model.engine import GROUND_PARTS, use_engine
+    from rsdfm_core.model.engine import with_ground_engines
     from rsdfm_core.model.runtime import Runtime
 
     progress(f'overhead: in-process stages of the nodes on {len(frames) - 1} frames, 1 drone')
-    node_rt = Runtime.load(weights, threads=1)          # with the nodes' engines
-    use_engine(node_rt.net, 'onnxruntime', GROUND_PARTS, node_rt.model_id, node_rt.config)
+    node_rt, _ = with_ground_engines(Runtime.load(weights, threads=1))   # the nodes' engines
     stages = in_process_times(node_rt, frames, 1.0 / rate_hz)
     graph = fleet_graph(drones=1, weights=weights, parameters={'threads': 1})
     rate = rate_hz / 10.0      # the bag is recorded at 10 Hz

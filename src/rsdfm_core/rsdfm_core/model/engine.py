@@ -208,6 +208,21 @@ def use_engine(net: nn.Module, engine: str, parts: tuple[str, ...], model_id: st
     return engaged
 
 
+def with_ground_engines(rt, warn: Callable[[str], None] = print) -> tuple:
+    """Return a copy of `rt` whose ground-station parts run as the nodes run them by default.
+
+    GROUND_PARTS in ONNX Runtime, the rest eager; `rt` itself is left as it was (the engine
+    swaps parts of the net it is given). Also return the parts now in ONNX Runtime. The bench
+    compares nodes against this, and `make setup` uses it to fill the cache.
+    """
+    import copy
+
+    twin = copy.copy(rt)
+    twin.net = copy.deepcopy(rt.net)
+    return twin, use_engine(twin.net, 'onnxruntime', GROUND_PARTS, rt.model_id, rt.config,
+                            warn=warn)
+
+
 def prepare_default_parts(weights: str | None = None) -> list[str]:
     """Export and check the parts nodes run in ONNX Runtime by default (GROUND_PARTS).
 
@@ -216,5 +231,4 @@ def prepare_default_parts(weights: str | None = None) -> list[str]:
     """
     from rsdfm_core.model.runtime import Runtime
 
-    rt = Runtime.load(weights, threads=1)
-    return use_engine(rt.net, 'onnxruntime', GROUND_PARTS, rt.model_id, rt.config)
+    return with_ground_engines(Runtime.load(weights, threads=1))[1]
