@@ -75,11 +75,12 @@ class TrajectoryNode(FusedMapNode):
         paths = self.predictor.predict(stamp_ns, fused, objects)
         out = TrajectoryArray(header=header, trajectories=[trajectory_msg(state, pts, self.step)
                                                            for state, pts in paths])
-        self.pub.publish(out)
+        data = serialize_message(out)    # once: publishing the bytes converts no second time
+        self.pub.publish(data)
         if self.markers.get_subscription_count() > 0:      # for rviz: built only when shown
             self.markers.publish(trajectory_markers(header, paths))
         self.diag.extra['tracks_last'] = str(len(paths))
-        self.diag.output(stamp_ns, started, len(serialize_message(out)))
+        self.diag.output(stamp_ns, started, len(data))
 
 
 def eviction_text(e: Eviction) -> str:
