@@ -1,5 +1,5 @@
 """HLF codec: round trip within the quantization bound, size == budget formula, clear errors."""
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -132,6 +132,19 @@ def test_codec_content_survives_the_byte_layout_unchanged(rt):
         np.testing.assert_array_equal(getattr(back, f.name), getattr(c, f.name), err_msg=f.name)
     (a, va), (b, vb) = codec.decompress(c), codec.decompress(back)
     assert torch.equal(a, b) and torch.equal(va, vb) and torch.equal(va, valid[0])
+
+
+def test_repeated_or_unsorted_cell_indices_are_refused(rt):
+    """The codec sends each cell once, ascending: decoding adds each value once, where it says."""
+    x, valid = _map(rt, seed=2)
+    c = rt.net.codec.compress(x, valid, 64, 8)
+    assert (np.diff(c.hf_index) > 0).all()
+    repeated, swapped = c.hf_index.copy(), c.hf_index.copy()
+    repeated[1] = repeated[0]
+    swapped[[0, 1]] = swapped[[1, 0]]
+    for index in (repeated, swapped):
+        with pytest.raises(PayloadError, match='cell indices that repeat or are out of order'):
+            unpack_hlf(pack_hlf(replace(c, hf_index=index)))
 
 
 def test_decompress_refuses_content_of_another_codec_shape(rt):

@@ -139,18 +139,16 @@ class HlfCodec(nn.Module):
         gate = torch.sigmoid(s.flatten(1).gather(1, idx))[:, None, :]             # (B, 1, k)
         return r.gather(2, idx[:, None, :].expand(-1, r.shape[1], -1)) * gate
 
-    def high_decode(
-        self, vals: torch.Tensor, idx: torch.Tensor, size: tuple[int, int]
-    ) -> torch.Tensor:
-        """Scatter the expanded residual values (B, Ch, k) at idx (B, k) into a dense map.
+    def add_high(self, x_lf: torch.Tensor, vals: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Add the expanded residual values (B, Ch, k) at idx (B, k) to x_lf (B, C, R, W).
 
-        The dense map is (B, C, R, W).
+        The indices are distinct (top-k), so adding them in one scatter gives what adding a
+        dense residual map would, without building one (a third of the decoding's time).
         """
-        B = vals.shape[0]
+        B, C, R, W = x_lf.shape
         e = self.hf_expand(vals.transpose(1, 2)).transpose(1, 2)                  # (B, C, k)
-        out = e.new_zeros(B, self.channels, size[0] * size[1])
-        out = out.scatter(2, idx[:, None, :].expand(-1, self.channels, -1), e)
-        return out.view(B, self.channels, *size)
+        out = x_lf.flatten(2).scatter_add(2, idx[:, None, :].expand(-1, C, -1), e)
+        return out.view(B, C, R, W)
 
     # --- the steps, shared by training (forward) and deployment (compress / decompress) --------
     def encode(self, x: torch.Tensor, valid: torch.Tensor, topk: int, bits: int,
@@ -168,7 +166,7 @@ class HlfCodec(nn.Module):
     def reconstruct(self, lat: HlfLatents, x_lf: torch.Tensor,
                     valid: torch.Tensor) -> torch.Tensor:
         """Fusion-side steps: x_lf plus the scattered HF values, zero off the valid cells."""
-        x = x_lf + self.high_decode(lat.high.dequantize(), lat.index, x_lf.shape[-2:])
+        x = self.add_high(x_lf, lat.high.dequantize(), lat.index)
         return x * valid[:, None].to(x.dtype)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor, topk: int,

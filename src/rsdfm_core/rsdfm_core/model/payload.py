@@ -175,6 +175,8 @@ def unpack_hlf(payload: bytes) -> HlfContent:
     hf_codes = unpack_bits(take(-(-k * ch * bits // 8)), k * ch, bits).reshape(ch, k)
     if k and hf_index.max() >= R * W:
         raise PayloadError('hlf-v1 payload has a cell index outside the grid')
+    if k > 1 and (np.diff(hf_index) <= 0).any():        # the codec sends each cell once, sorted
+        raise PayloadError('hlf-v1 payload has cell indices that repeat or are out of order')
     if not (np.isfinite(lf_s).all() and np.isfinite(hf_s).all()):
         raise PayloadError('hlf-v1 payload has non-finite quantization scales')
     top = float(2 ** bits - 1)
