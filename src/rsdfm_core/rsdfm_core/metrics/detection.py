@@ -29,7 +29,8 @@ def rotated_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def _rows(objs: list[ObjectState]) -> np.ndarray:
+def footprint_rows(objs: list[ObjectState]) -> np.ndarray:
+    """Return the (N, 5) rows x, y, length, width, yaw that rotated_iou takes."""
     return np.array([[o.x, o.y, o.length, o.width, o.yaw] for o in objs]).reshape(-1, 5)
 
 
@@ -64,7 +65,7 @@ def match_frame(dets: list[ObjectState], gts: list[ObjectState], threshold: floa
     if not dets or not gts:
         return tp
     order = np.argsort([-d.score for d in dets], kind='stable')
-    iou = rotated_iou(_rows([dets[i] for i in order]), _rows(gts))
+    iou = rotated_iou(footprint_rows([dets[i] for i in order]), footprint_rows(gts))
     taken = np.zeros(len(gts), bool)
     for k, i in enumerate(order):
         cand = np.where(~taken, iou[k], -1.0)

@@ -94,6 +94,7 @@ def evaluate_frames(
     align=None,
     reference: str | None = None,
     fleet_errors: FleetErrors | None = None,
+    detections_out: list | None = None,
 ) -> dict:
     """Metrics of one method over a list of frames (all drones' views in each).
 
@@ -101,6 +102,7 @@ def evaluate_frames(
     view's uncompressed BEV map so a sweep over budgets and methods runs the encoder once.
     fleet_errors: the errors apply_fleet_errors gave the frames; with pose noise, how far each
     drone's map puts the ground before and after alignment is measured ('misplacement').
+    detections_out: if given, each frame's (detections, scored ground truths) is appended to it.
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -193,6 +195,8 @@ def evaluate_frames(
             el = time.time() - t0
             print(f'evaluate[{mode}]: {i + 1}/{len(frames)} frames, {el / (i + 1):.2f} s/frame, '
                   f'ETA {el / (i + 1) * (len(frames) - i - 1):.0f} s', file=sys.stderr, flush=True)
+    if detections_out is not None:
+        detections_out.extend(det_frames)
     ap50, ap70 = bev_ap(det_frames, 0.5), bev_ap(det_frames, 0.7)
     ade, fde = traj.result()
     ade_cv, fde_cv = traj_cv.result()
