@@ -114,3 +114,10 @@ def test_bad_fleet_errors_are_clear_errors(bag, extra, words, capsys):
     assert main(['evaluate', '--bag', str(bag), *extra]) == 2
     err = capsys.readouterr().err
     assert words in err and 'Traceback' not in err
+
+
+def test_centre_votes_are_an_option_of_the_evaluation(bag, tmp_path, capsys):
+    out = tmp_path / 'votes.json'
+    assert main(['evaluate', '--bag', str(bag), '--centre-votes', '--json', str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res['centre_votes'] is True and KEYS <= set(res) and res['frames'] == 2

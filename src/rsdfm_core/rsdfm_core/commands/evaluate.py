@@ -129,6 +129,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the fusion region scored: the bag's own (recorded by rsdfm import) "
                              "or else the model's (auto, default), the model's, or given in "
                              "metres (resolution default: the model's); said in the output")
+    parser.add_argument('--centre-votes', action='store_true',
+                        help="move each box's centre toward the centre votes of the vehicle "
+                             "cells inside it (the segmentation head's; README, Sharper boxes)")
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
@@ -230,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         res = _task_scores(args, bag, frames, rt, budget, align, applied['reference'])
     else:
         res = evaluate_frames(frames, rt, args.mode, budget, align=align,
-                              reference=applied['reference'], fleet_errors=errors)
+                              reference=applied['reference'], fleet_errors=errors,
+                              centre_votes=args.centre_votes)
     res['bag'] = str(bag)
     res['region'] = region_info
     if res.get('gt_outside_region'):

@@ -1,6 +1,7 @@
 """From head outputs to objects: CenterPoint peak decoding, instance grouping by centre offsets."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -59,6 +60,48 @@ def decode_boxes(
                         math.atan2(math.sin(a), math.cos(a)), cy * vx - sy * vy,
                         sy * vx + cy * vy, score)
             for k, x, y, zz, length, width, height, a, vx, vy, score in rows]
+
+
+def refine_centres(boxes: list[ObjectState], seg: torch.Tensor, grid: BevGrid,
+                   gate: float = 0.75, mask_threshold: float = 0.5) -> list[ObjectState]:
+    """Move each box's centre to the mean of its own and its vehicle cells' centre votes.
+
+    The detection head places a box from its one peak cell; the segmentation head regresses,
+    from every vehicle cell, the offset to that vehicle's centre (seg (4, R, W), as
+    decode_instances reads it). A box's votes are those of the vehicle cells inside its
+    footprint that point within `gate` cells of its centre (so a neighbour's cells do not pull
+    it); with fewer than two, the box stays where it is. On the held-out sequences the centres
+    got closer and AP@0.7 rose while AP@0.5 held (README, "Sharper boxes").
+    """
+    if not boxes:
+        return boxes
+    seg = seg.float()
+    rows, cols = torch.nonzero(torch.sigmoid(seg[SEG_CHANNELS['mask']][0]) > mask_threshold,
+                               as_tuple=True)
+    if not len(rows):
+        return boxes
+    cell = torch.stack([cols.double() + 0.5, rows.double() + 0.5], 1)              # (M, 2)
+    vote = cell + seg[SEG_CHANNELS['offset']][:, rows, cols].double().T
+    centre = torch.from_numpy(grid.map_to_cells(np.array([[b.x, b.y] for b in boxes])))
+    yaw = torch.tensor([b.yaw - grid.yaw for b in boxes], dtype=torch.float64)[:, None]
+    half = torch.tensor([[b.length, b.width] for b in boxes], dtype=torch.float64)
+    half = half / (2 * grid.resolution)
+    d = cell[None] - centre[:, None]                                              # (n, M, 2)
+    along = torch.cos(yaw) * d[..., 0] + torch.sin(yaw) * d[..., 1]
+    across = -torch.sin(yaw) * d[..., 0] + torch.cos(yaw) * d[..., 1]
+    use = ((along.abs() <= half[:, :1]) & (across.abs() <= half[:, 1:])
+           & (torch.cdist(centre, vote) <= gate)).double()
+    count = use.sum(1)
+    moved = ((use @ vote + centre) / (count[:, None] + 1)).numpy()
+    A = grid.grid_to_map()
+    out = []
+    for b, (c, r), n in zip(boxes, moved, count.tolist()):
+        if n < 2:
+            out.append(b)
+            continue
+        out.append(dataclasses.replace(b, x=float(A[0, 0] * c + A[0, 1] * r + A[0, 2]),
+                                       y=float(A[1, 0] * c + A[1, 1] * r + A[1, 2])))
+    return out
 
 
 def decode_instances(seg: torch.Tensor, mask_threshold: float = 0.5, centre_threshold: float = 0.3,

@@ -19,7 +19,7 @@ import torch
 from rsdfm_core.geometry import BevGrid
 from rsdfm_core.model.codec import check_budget
 from rsdfm_core.model.config import region_grid
-from rsdfm_core.model.decode import decode_boxes, decode_instances
+from rsdfm_core.model.decode import decode_boxes, decode_instances, refine_centres
 from rsdfm_core.model.network import prepare_image, RsdfmNet
 from rsdfm_core.model.payload import (
     CODECS,
@@ -277,8 +277,12 @@ class FusionDecoder:
 class TaskHeads:
     """Detection and segmentation from a FusedMap."""
 
-    def __init__(self, rt: Runtime, score_threshold: float = 0.3):
-        self.rt, self.score_threshold = rt, score_threshold
+    def __init__(self, rt: Runtime, score_threshold: float = 0.3, centre_votes: bool = False):
+        """Set up the heads; centre_votes refines box centres by the segmentation head.
+
+        decode.refine_centres; the segmentation head then runs with every detection.
+        """
+        self.rt, self.score_threshold, self.centre_votes = rt, score_threshold, centre_votes
 
     def _features(self, f: FusedMap) -> torch.Tensor:
         Cf = self.rt.config['model']['fused_channels']
@@ -289,8 +293,12 @@ class TaskHeads:
 
     @torch.no_grad()
     def detect(self, f: FusedMap, threshold: float | None = None) -> list[ObjectState]:
-        det = self.rt.net.det_head(self._features(f))[0].cpu()
-        return decode_boxes(det, f.grid, self.score_threshold if threshold is None else threshold)
+        x = self._features(f)
+        boxes = decode_boxes(self.rt.net.det_head(x)[0].cpu(), f.grid,
+                             self.score_threshold if threshold is None else threshold)
+        if self.centre_votes and boxes:
+            boxes = refine_centres(boxes, self.rt.net.seg_head(x)[0].cpu(), f.grid)
+        return boxes
 
     @torch.no_grad()
     def segment(self, f: FusedMap) -> tuple[np.ndarray, np.ndarray]:
