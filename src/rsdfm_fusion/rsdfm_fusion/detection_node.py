@@ -10,7 +10,6 @@ are the capture stamps of the source images.
 """
 from __future__ import annotations
 
-from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_core.model.trajectory import track_detections
@@ -58,8 +57,7 @@ class DetectionNode(FusedMapNode):
         out = Detection3DArray(
             header=msg.header, detections=[object_to_detection(o) for o in objects]
         )
-        data = serialize_message(out)    # once: publishing the bytes converts no second time
-        self.pub.publish(data)
+        sent = self.publish_counted(self.pub, out)
         # display outputs are built only while someone (rviz) subscribes: they cost more than
         # the detection head itself on a busy ground station
         if self.markers.get_subscription_count() > 0:
@@ -68,7 +66,7 @@ class DetectionNode(FusedMapNode):
         if self.vision is not None:
             self.vision.publish(msg.header, objects, out.detections)
         self.diag.extra['detections_last'] = str(len(objects))
-        self.diag.output(stamp_ns, started, len(data))
+        self.diag.output(stamp_ns, started, sent)
 
 
 def main(args=None) -> int:

@@ -11,7 +11,6 @@ import array
 
 from nav_msgs.msg import OccupancyGrid
 import numpy as np
-from rclpy.serialization import serialize_message
 from sensor_msgs.msg import Image
 
 from rsdfm_core.messages import OCCUPIED, UNKNOWN
@@ -48,8 +47,7 @@ class SegmentationNode(FusedMapNode):
             unseen = np.frombuffer(memoryview(msg.coverage), np.uint8).reshape(rows, cols) == 0
             cells[unseen] = UNKNOWN
         grid.data = array.array('b', cells.tobytes())
-        grid_data = serialize_message(grid)   # once: publishing the bytes converts no second time
-        self.grid_pub.publish(grid_data)
+        sent = self.publish_counted(self.grid_pub, grid)
         inst = Image(
             header=msg.header,
             height=rows,
@@ -59,10 +57,9 @@ class SegmentationNode(FusedMapNode):
             step=2 * cols,
         )
         inst.data = bytes_to_uint8_array(np.ascontiguousarray(instances, dtype='<u2').tobytes())
-        inst_data = serialize_message(inst)
-        self.inst_pub.publish(inst_data)
+        sent += self.publish_counted(self.inst_pub, inst)
         self.diag.extra['instances_last'] = str(int(instances.max()) if instances.size else 0)
-        self.diag.output(stamp_ns, started, len(grid_data) + len(inst_data))
+        self.diag.output(stamp_ns, started, sent)
 
 
 def main(args=None) -> int:

@@ -13,7 +13,6 @@ import array
 
 from nav_msgs.msg import OccupancyGrid
 import numpy as np
-from rclpy.serialization import serialize_message
 
 from rsdfm_core.messages import OCCUPIED, UNKNOWN
 from rsdfm_ros.conversions import grid_to_fields
@@ -68,10 +67,9 @@ class TaskNode(FusedMapNode):
             unseen = np.frombuffer(memoryview(msg.coverage), np.uint8).reshape(rows, cols) == 0
             cells[unseen] = UNKNOWN
         grid.data = array.array('b', cells.tobytes())
-        data = serialize_message(grid)   # once: publishing the bytes converts no second time
-        self.pub.publish(data)
+        sent = self.publish_counted(self.pub, grid)
         self.diag.extra['layer_share_last'] = f'{float(layer.mean()):.3f}'
-        self.diag.output(stamp_ns, started, len(data))
+        self.diag.output(stamp_ns, started, sent)
 
 
 def main(args=None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-from rclpy.serialization import serialize_message
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_core.model.trajectory import TrajectoryPredictor
@@ -75,12 +74,11 @@ class TrajectoryNode(FusedMapNode):
         paths = self.predictor.predict(stamp_ns, fused, objects)
         out = TrajectoryArray(header=header, trajectories=[trajectory_msg(state, pts, self.step)
                                                            for state, pts in paths])
-        data = serialize_message(out)    # once: publishing the bytes converts no second time
-        self.pub.publish(data)
+        sent = self.publish_counted(self.pub, out)
         if self.markers.get_subscription_count() > 0:      # for rviz: built only when shown
             self.markers.publish(trajectory_markers(header, paths))
         self.diag.extra['tracks_last'] = str(len(paths))
-        self.diag.output(stamp_ns, started, len(data))
+        self.diag.output(stamp_ns, started, sent)
 
 
 def eviction_text(e: Eviction) -> str:

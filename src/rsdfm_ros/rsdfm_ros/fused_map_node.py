@@ -11,6 +11,7 @@ import threading
 import time
 
 from rclpy.node import Node
+from rclpy.serialization import serialize_message
 
 from rsdfm_msgs.msg import FusedBev
 from rsdfm_ros.conversions import ConversionError, fields_to_grid, stamp_to_ns
@@ -93,3 +94,13 @@ class FusedMapNode(Node):
 
     def on_map(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def publish_counted(publisher, msg) -> int:
+        """Publish msg serialized once; return its bytes, which /diagnostics reports.
+
+        Publishing the bytes converts the message no second time, as counting them apart did.
+        """
+        data = serialize_message(msg)
+        publisher.publish(data)
+        return len(data)

@@ -62,6 +62,20 @@ def decode_boxes(
             for k, x, y, zz, length, width, height, a, vx, vy, score in rows]
 
 
+def vehicle_votes(seg: torch.Tensor, mask_threshold: float = 0.5) -> tuple[torch.Tensor, ...]:
+    """Return the vehicle cells of seg (4, R, W) and where each says its vehicle's centre is.
+
+    As (mask (R, W) bool, rows (M,), cols (M,), votes (M, 2)): a vote is the cell's centre plus
+    the offset the segmentation head regressed, (col, row) in cells.
+    """
+    seg = seg.float()
+    mask = torch.sigmoid(seg[SEG_CHANNELS['mask']][0]) > mask_threshold
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    off = seg[SEG_CHANNELS['offset']][:, rows, cols]      # (2, M) (d col, d row) to the centre
+    return mask, rows, cols, torch.stack([cols.float() + 0.5 + off[0],
+                                          rows.float() + 0.5 + off[1]], 1)
+
+
 def refine_centres(boxes: list[ObjectState], seg: torch.Tensor, grid: BevGrid,
                    gate: float = 0.75, mask_threshold: float = 0.5) -> list[ObjectState]:
     """Move each box's centre to the mean of its own and its vehicle cells' centre votes.
@@ -75,13 +89,11 @@ def refine_centres(boxes: list[ObjectState], seg: torch.Tensor, grid: BevGrid,
     """
     if not boxes:
         return boxes
-    seg = seg.float()
-    rows, cols = torch.nonzero(torch.sigmoid(seg[SEG_CHANNELS['mask']][0]) > mask_threshold,
-                               as_tuple=True)
+    _, rows, cols, vote = vehicle_votes(seg, mask_threshold)
     if not len(rows):
         return boxes
     cell = torch.stack([cols.double() + 0.5, rows.double() + 0.5], 1)              # (M, 2)
-    vote = cell + seg[SEG_CHANNELS['offset']][:, rows, cols].double().T
+    vote = vote.double()
     centre = torch.from_numpy(grid.map_to_cells(np.array([[b.x, b.y] for b in boxes])))
     yaw = torch.tensor([b.yaw - grid.yaw for b in boxes], dtype=torch.float64)[:, None]
     half = torch.tensor([[b.length, b.width] for b in boxes], dtype=torch.float64)
@@ -113,15 +125,12 @@ def decode_instances(seg: torch.Tensor, mask_threshold: float = 0.5, centre_thre
     Every vehicle cell votes for a centre with its predicted offset and joins the nearest centre
     peak within max_dist cells; instance ids are 1..n in order of centre score.
     """
-    seg = seg.float()
-    semantic = (torch.sigmoid(seg[SEG_CHANNELS['mask']][0]) > mask_threshold)
+    semantic, rows, cols, vote = vehicle_votes(seg, mask_threshold)
     R, W = semantic.shape
     inst = np.zeros((R, W), np.uint16)
-    _, _, pr, pc = peaks(torch.sigmoid(seg[SEG_CHANNELS['centre']]), centre_threshold, 65535)
-    rows, cols = torch.nonzero(semantic, as_tuple=True)
+    _, _, pr, pc = peaks(torch.sigmoid(seg.float()[SEG_CHANNELS['centre']]), centre_threshold,
+                         65535)
     if len(pr) and len(rows):
-        off = seg[SEG_CHANNELS['offset']][:, rows, cols]  # (2, M) (d col, d row) to the centre
-        vote = torch.stack([cols.float() + 0.5 + off[0], rows.float() + 0.5 + off[1]], 1)
         cen = torch.stack([pc.float() + 0.5, pr.float() + 0.5], 1)
         d = torch.cdist(vote, cen)
         best = d.argmin(1)
