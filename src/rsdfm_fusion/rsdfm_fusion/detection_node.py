@@ -25,7 +25,8 @@ from rsdfm_ros.qos import result_qos
 class DetectionNode(FusedMapNode):
 
     def __init__(self, **options) -> None:
-        super().__init__('detection_node', engine_parts=('det_head',), **options)
+        # the segmentation head too: with centre_votes it refines the boxes' centres
+        super().__init__('detection_node', engine_parts=('det_head', 'seg_head'), **options)
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
 
@@ -42,10 +43,17 @@ class DetectionNode(FusedMapNode):
             0.3,
             'boxes from this score on are tracked and drawn as markers',
         )
+        votes = declare(
+            self,
+            'centre_votes',
+            False,
+            "refine each box's centre by the segmentation head's votes (AP@0.7 0.468 -> 0.493 "
+            'on the held-out sequences, AP@0.5 kept; the segmentation head then runs here too)',
+        )
         check(0.0 <= threshold <= 1.0, f'score_threshold must be in [0, 1], got {threshold}')
         check(0.0 <= shown <= 1.0, f'track_threshold must be in [0, 1], got {shown}')
         self.threshold, self.shown = float(threshold), float(shown)
-        self.heads = TaskHeads(self.rt, score_threshold=self.threshold)
+        self.heads = TaskHeads(self.rt, score_threshold=self.threshold, centre_votes=bool(votes))
         self.tracker = Tracker(min_score=self.shown)
         self.pub = self.create_publisher(Detection3DArray, 'rsdfm/detections', result_qos())
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/detections/markers', result_qos())
