@@ -7,8 +7,9 @@ simulated on first use into out/robustness/bags), collaborative, default budget,
 evaluate` scores them (`training/evaluate.py`, the same detections). Each shown box
 (score >= 0.3, what the detection node tracks) is paired with the vehicle it overlaps most;
 for those found at IoU >= 0.5, `metrics/box_errors.py` measures the centre, size and heading
-errors and how many of the boxes below IoU 0.7 one exact part would lift to 0.7; once as
-shipped and once with the centres refined by the segmentation head's votes (--centre-votes).
+errors and how many of the boxes below IoU 0.7 one exact part would lift to 0.7; as shipped,
+with the centres refined by the segmentation head's votes (--centre-votes) and with them taken
+halfway to the heatmap peak's vertex (--heat-centres).
 Writes OUT (markdown) and OUT with .json.
 """
 from __future__ import annotations
@@ -21,7 +22,9 @@ import sys
 from robustness import SEEDS, simulate
 
 REPO = Path(__file__).resolve().parents[1]
-DECODINGS = {'shipped': False, 'centre votes': True}
+# decoding -> TaskHeads' centre refinements (as rsdfm evaluate's options)
+DECODINGS = {'shipped': {}, 'centre votes': {'centre_votes': True},
+             'heat centres': {'heat_centres': True}}
 
 
 def main() -> int:
@@ -41,12 +44,12 @@ def main() -> int:
             'exact centre / size / heading (of those below) | median error: along, across | '
             'length, width | heading |', '|---|---|---:|---:|---|---|---|---:|']
     results, pooled = {}, {}
-    for name, votes in DECODINGS.items():
+    for name, refine in DECODINGS.items():
         pairs: list = []
         scores = evaluate_frames(frames, rt, 'collaborative', detections_out=pairs,
-                                 centre_votes=votes)
+                                 **refine)
         pooled[name] = f'{scores["ap50"]:.3f} / {scores["ap70"]:.3f}'
-        results[name] = {'centre_votes': votes, 'ap50': scores['ap50'], 'ap70': scores['ap70'],
+        results[name] = {**refine, 'ap50': scores['ap50'], 'ap70': scores['ap70'],
                          'classes': summarise_box_errors(pairs)}
         for label, s in results[name]['classes'].items():
             lift, med, signed = s['lifted_by_exact'], s['median_abs'], s['median_signed']
@@ -66,7 +69,9 @@ def main() -> int:
         "0.3) paired with the vehicle they overlap most; errors in the vehicle's frame (along "
         'its length, across it), absolute medians over the pairs found at IoU 0.5. Centre '
         "votes: `rsdfm evaluate --centre-votes`, each box's centre moved toward the centre votes "
-        "of the vehicle cells inside it (the segmentation head's; model/decode.py).",
+        "of the vehicle cells inside it (the segmentation head's; model/decode.py). Heat "
+        "centres: `rsdfm evaluate --heat-centres`, each box's centre halfway between its "
+        'regressed offset and the vertex of its heatmap peak (decode.heat_peak_offsets).',
         '',
         *rows,
         '',

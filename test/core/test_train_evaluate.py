@@ -116,8 +116,13 @@ def test_bad_fleet_errors_are_clear_errors(bag, extra, words, capsys):
     assert words in err and 'Traceback' not in err
 
 
-def test_centre_votes_are_an_option_of_the_evaluation(bag, tmp_path, capsys):
-    out = tmp_path / 'votes.json'
-    assert main(['evaluate', '--bag', str(bag), '--centre-votes', '--json', str(out)]) == 0
+@pytest.mark.parametrize('option, key', [('--centre-votes', 'centre_votes'),
+                                         ('--heat-centres', 'heat_centres')])
+def test_box_centre_refinements_are_options_of_the_evaluation(bag, tmp_path, capsys, option,
+                                                              key):
+    out = tmp_path / 'refined.json'
+    assert main(['evaluate', '--bag', str(bag), option, '--json', str(out)]) == 0
     res = json.loads(out.read_text())
-    assert res['centre_votes'] is True and KEYS <= set(res) and res['frames'] == 2
+    assert res[key] is True and KEYS <= set(res) and res['frames'] == 2
+    other = ({'centre_votes', 'heat_centres'} - {key}).pop()
+    assert res[other] is False

@@ -1,9 +1,9 @@
-"""detection_node with centre_votes (its own process, real DDS) publishes the refined boxes.
+"""detection_node with centre_votes and heat_centres (own process, real DDS) refines its boxes.
 
 Fed a real fused map (one simulated frame of two drones through the shipped model), it publishes
-the boxes TaskHeads(centre_votes=True) gives in process, and these are not the plain boxes: the
-parameter switches the segmentation head's votes on in the node as in `rsdfm evaluate
---centre-votes`.
+the boxes TaskHeads(centre_votes=True, heat_centres=True) gives in process, and these are not
+the plain boxes: the parameters switch the refinements on in the node as `rsdfm evaluate
+--centre-votes --heat-centres` does.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _fused_frame(rt):
     return fused, msg
 
 
-def test_centre_votes_moves_the_published_boxes_as_in_process(tmp_path, rclpy_context, ros_env):
+def test_refined_centres_move_the_published_boxes_as_in_process(tmp_path, rclpy_context, ros_env):
     from rsdfm_bringup.runner import GraphRunner
     from rsdfm_core.graph import fleet_graph
     from rsdfm_core.model.runtime import fused_from_payload, Runtime, TaskHeads
@@ -51,12 +51,16 @@ def test_centre_votes_moves_the_published_boxes_as_in_process(tmp_path, rclpy_co
                                list(msg.agents))
     threshold = 0.3
     plain = TaskHeads(rt, score_threshold=threshold).detect(fused)
-    voted = TaskHeads(rt, score_threshold=threshold, centre_votes=True).detect(fused)
-    moved = [(a, b) for a, b in zip(plain, voted) if math.hypot(a.x - b.x, a.y - b.y) > 0.05]
-    assert len(voted) >= 5 and moved, 'the frame must have boxes that the votes move'
+    refined = {k: TaskHeads(rt, score_threshold=threshold, **{k: True}).detect(fused)
+               for k in ('centre_votes', 'heat_centres')}
+    for k, boxes in refined.items():
+        moved = [a for a, b in zip(plain, boxes) if math.hypot(a.x - b.x, a.y - b.y) > 0.05]
+        assert len(boxes) >= 5 and moved, f'the frame must have boxes that {k} moves'
+    voted = TaskHeads(rt, score_threshold=threshold, centre_votes=True,
+                      heat_centres=True).detect(fused)
 
     graph = fleet_graph(namespaces=['uav1'], parameters={
-        'threads': 1, 'centre_votes': True, 'score_threshold': threshold})
+        'threads': 1, 'centre_votes': True, 'heat_centres': True, 'score_threshold': threshold})
     runner = GraphRunner(graph, log_dir=tmp_path / 'logs', env=ros_env)
     runner.start(['/detection_node'])
     probe = Probe(rclpy_context, {'/rsdfm/detections': Detection3DArray})

@@ -132,6 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--centre-votes', action='store_true',
                         help="move each box's centre toward the centre votes of the vehicle "
                              "cells inside it (the segmentation head's; README, Sharper boxes)")
+    parser.add_argument('--heat-centres', action='store_true',
+                        help="place each box's centre halfway between its regressed offset and "
+                             "where its heatmap peak's neighbours put it (README, Sharper boxes)")
     parser.add_argument('--json', help='write the metrics to this JSON file')
     parser.add_argument('--max-frames', type=int, help='evaluate only the first N frames')
     parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
@@ -234,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         res = evaluate_frames(frames, rt, args.mode, budget, align=align,
                               reference=applied['reference'], fleet_errors=errors,
-                              centre_votes=args.centre_votes)
+                              centre_votes=args.centre_votes, heat_centres=args.heat_centres)
     res['bag'] = str(bag)
     res['region'] = region_info
     if res.get('gt_outside_region'):

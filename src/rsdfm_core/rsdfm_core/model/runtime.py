@@ -277,12 +277,15 @@ class FusionDecoder:
 class TaskHeads:
     """Detection and segmentation from a FusedMap."""
 
-    def __init__(self, rt: Runtime, score_threshold: float = 0.3, centre_votes: bool = False):
-        """Set up the heads; centre_votes refines box centres by the segmentation head.
+    def __init__(self, rt: Runtime, score_threshold: float = 0.3, centre_votes: bool = False,
+                 heat_centres: bool = False):
+        """Set up the heads; centre_votes and heat_centres refine the box centres.
 
-        decode.refine_centres; the segmentation head then runs with every detection.
+        centre_votes: by the segmentation head (decode.refine_centres), which then runs with
+        every detection; heat_centres: by the heatmap peak's shape (decode_boxes), at no cost.
         """
         self.rt, self.score_threshold, self.centre_votes = rt, score_threshold, centre_votes
+        self.heat_centres = heat_centres
 
     def _features(self, f: FusedMap) -> torch.Tensor:
         Cf = self.rt.config['model']['fused_channels']
@@ -295,7 +298,8 @@ class TaskHeads:
     def detect(self, f: FusedMap, threshold: float | None = None) -> list[ObjectState]:
         x = self._features(f)
         boxes = decode_boxes(self.rt.net.det_head(x)[0].cpu(), f.grid,
-                             self.score_threshold if threshold is None else threshold)
+                             self.score_threshold if threshold is None else threshold,
+                             heat_centres=self.heat_centres)
         if self.centre_votes and boxes:
             boxes = refine_centres(boxes, self.rt.net.seg_head(x)[0].cpu(), f.grid)
         return boxes

@@ -96,6 +96,7 @@ def evaluate_frames(
     fleet_errors: FleetErrors | None = None,
     detections_out: list | None = None,
     centre_votes: bool = False,
+    heat_centres: bool = False,
 ) -> dict:
     """Metrics of one method over a list of frames (all drones' views in each).
 
@@ -104,7 +105,8 @@ def evaluate_frames(
     fleet_errors: the errors apply_fleet_errors gave the frames; with pose noise, how far each
     drone's map puts the ground before and after alignment is measured ('misplacement').
     detections_out: if given, each frame's (detections, scored ground truths) is appended to it.
-    centre_votes: box centres refined by the segmentation head's votes (TaskHeads).
+    centre_votes, heat_centres: box centres refined by the segmentation head's votes, by the
+    heatmap peak's shape (TaskHeads).
     """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -113,7 +115,7 @@ def evaluate_frames(
     codec = 'raw-f32' if mode == 'raw' else 'hlf-v1'
     enc = DroneEncoder(rt, budget=budget, codec=codec)
     fus = FusionDecoder(rt, align=align, reference=reference)
-    heads = TaskHeads(rt, centre_votes=centre_votes)
+    heads = TaskHeads(rt, centre_votes=centre_votes, heat_centres=heat_centres)
     corrections = []
     noisy = fleet_errors is not None and bool(fleet_errors.position_sigma_m
                                               or fleet_errors.rotation_sigma_deg)
@@ -209,6 +211,7 @@ def evaluate_frames(
         'mode': mode,
         'model_id': rt.model_id,
         'centre_votes': centre_votes,
+        'heat_centres': heat_centres,
         'budget': enc.budget if codec == 'hlf-v1' and mode != 'late' else None,
         'frames': len(frames),
         # boxes some drone sees whose centre lies outside the region: not scored
