@@ -116,3 +116,24 @@ def test_one_reader_for_rclpy_and_rosbags_messages():
     assert np.array_equal(messages.image_to_array(ts.deserialize_cdr(
         ts.serialize_cdr(convert.image_to_msg(rgb, 5, 'cam'), 'sensor_msgs/msg/Image'),
         'sensor_msgs/msg/Image')), rgb)
+
+
+def test_detections_serialized_from_the_boxes_are_the_rclpy_message():
+    """What detection_node publishes: rclpy reads it back as the message built field by field."""
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from rsdfm_msgs.msg import Detection3DArray
+    from rsdfm_ros.conversions import detections_to_cdr, ns_to_stamp, object_to_detection
+
+    boxes = [ObjectState(k % 4, label, 1.5 * k, -2.0 * k, 0.8, 4.5 + k, 1.9, 1.5, 0.3 * k - 2.0,
+                         0.5 * k, -1.0, 0.9 - 0.01 * k)
+             for k, label in enumerate(['car', 'truck', 'bus', 'car', 'bus', 'truck', 'car'])]
+    for frame_id, objects in (('map', boxes), ('odom_x', boxes[:1]), ('map', [])):
+        built = Detection3DArray(detections=[object_to_detection(o) for o in objects])
+        built.header.stamp = ns_to_stamp(1_700_000_000_123_456_789)
+        built.header.frame_id = frame_id
+        data = detections_to_cdr(built.header, objects)
+        # as read back (the score is float32 on the wire)
+        assert (deserialize_message(data, Detection3DArray)
+                == deserialize_message(serialize_message(built), Detection3DArray))
+        assert len(data) == len(serialize_message(built))

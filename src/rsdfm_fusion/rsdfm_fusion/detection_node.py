@@ -16,7 +16,7 @@ from rsdfm_core.model.trajectory import track_detections
 from rsdfm_fusion.markers import detection_markers
 from rsdfm_fusion.vision import vision_publisher
 from rsdfm_msgs.msg import Detection3DArray
-from rsdfm_ros.conversions import object_to_detection
+from rsdfm_ros.conversions import detections_to_cdr
 from rsdfm_ros.fused_map_node import FusedMapNode
 from rsdfm_ros.node_support import check, declare, run_node
 from rsdfm_ros.qos import result_qos
@@ -71,19 +71,18 @@ class DetectionNode(FusedMapNode):
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         objects = track_detections(self.tracker, stamp_ns, self.heads.detect(fused))
-        out = Detection3DArray(
-            header=msg.header, detections=[object_to_detection(o) for o in objects]
-        )
-        sent = self.publish_counted(self.pub, out)
+        # serialized straight from the boxes: building rclpy messages cost more than the head
+        data = detections_to_cdr(msg.header, objects)
+        self.pub.publish(data)
         # display outputs are built only while someone (rviz) subscribes: they cost more than
         # the detection head itself on a busy ground station
         if self.markers.get_subscription_count() > 0:
             confident = [o for o in objects if o.score >= self.shown]
             self.markers.publish(detection_markers(msg.header, confident))
         if self.vision is not None:
-            self.vision.publish(msg.header, objects, out.detections)
+            self.vision.publish(msg.header, objects)
         self.diag.extra['detections_last'] = str(len(objects))
-        self.diag.output(stamp_ns, started, sent)
+        self.diag.output(stamp_ns, started, len(data))
 
 
 def main(args=None) -> int:

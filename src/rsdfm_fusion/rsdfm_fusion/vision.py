@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from rsdfm_ros.conversions import object_to_detection
 from rsdfm_ros.qos import result_qos
 
 
@@ -21,8 +22,8 @@ class VisionPublisher:
         self._types = importlib.import_module('vision_msgs.msg')
         self.pub = node.create_publisher(Detection3DArray, topic, result_qos())
 
-    def publish(self, header, objects, detections) -> None:
-        """Publish `objects`, given their rsdfm Detection3D messages (poses and sizes reused).
+    def publish(self, header, objects) -> None:
+        """Publish `objects` (poses and sizes as in rsdfm's Detection3D).
 
         Nothing is built while no one subscribes.
         """
@@ -30,7 +31,8 @@ class VisionPublisher:
             return
         T = self._types
         out = T.Detection3DArray(header=header)
-        for o, d in zip(objects, detections):
+        for o in objects:
+            d = object_to_detection(o)
             det = T.Detection3D(header=header, id=str(o.track_id) if o.track_id else '')
             det.bbox.center = d.pose
             det.bbox.size = d.size
