@@ -74,3 +74,31 @@ def test_messages_lost_in_a_full_queue_are_counted_per_topic(rclpy_context):
         executor.shutdown()
         node.destroy_node()
         sender.destroy_node()
+
+
+def test_processing_cpu_time_leaves_out_the_wait(rclpy_context):
+    """Wall time counts a wait for a core; the CPU figure holds only the thread's own work."""
+    import threading
+    import time
+
+    import rclpy
+
+    from rsdfm_ros.diagnostics import diagnostic_values, NodeDiagnostics
+
+    node = rclpy.create_node('diagnostics_cpu_test', context=rclpy_context)
+    try:
+        diag = NodeDiagnostics(node)
+        assert diagnostic_values(diag.status())['processing_cpu_ms_median'] == 'nan'
+        for _ in range(3):
+            started = diag.start()
+            work_until = time.thread_time() + 0.03
+            while time.thread_time() < work_until:       # 30 ms of this thread's CPU
+                pass
+            threading.Event().wait(0.2)                    # 200 ms of waiting, no CPU
+            diag.output(time.time_ns(), started)
+        values = diagnostic_values(diag.status())
+        wall = float(values['processing_ms_median'])
+        cpu = float(values['processing_cpu_ms_median'])
+        assert wall >= 230 and 30 <= cpu < 100, values
+    finally:
+        node.destroy_node()

@@ -24,7 +24,6 @@ the model's (stored with the weights) unless the region_* parameters override it
 """
 from __future__ import annotations
 
-import time
 
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
@@ -308,7 +307,7 @@ class FusionNode(Node):
             PayloadError,
         )
 
-        started = time.perf_counter()
+        started = self.diag.start()
         decoded, agents = [], []
         for agent, msg in sorted(members.items()):
             try:

@@ -9,7 +9,6 @@ find no partner, and detections that cannot be read, are counted on /diagnostics
 """
 from __future__ import annotations
 
-import time
 
 from visualization_msgs.msg import MarkerArray
 
@@ -51,7 +50,7 @@ class TrajectoryNode(FusedMapNode):
         self.start()
 
     def on_detections(self, msg: Detection3DArray) -> None:
-        started = time.perf_counter()
+        started = self.diag.start()
         self.diag.received_input()
         try:
             objects = [detection_to_object(d) for d in msg.detections]

@@ -297,7 +297,7 @@ class PerceptionNode(Node):
 
     def encode_and_publish(self, msg: Image | CompressedImage, stamp: int,
                            cam_to_map: np.ndarray) -> None:
-        started = time.perf_counter()
+        started = self.diag.start()
         refusal = check_camera_pose(cam_to_map)
         if refusal is not None:
             self.diag.refuse(refusal.reason, f'{refusal.detail} (image stamp {stamp / 1e9:.3f})')

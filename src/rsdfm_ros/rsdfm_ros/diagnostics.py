@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import statistics
+import threading
 import time
 from typing import Any, Callable
 
@@ -40,6 +41,8 @@ class NodeDiagnostics:
         self.extra: dict[str, str] = {}
         self.local_inputs = 0       # inputs handed on in this process: always connected
         self._processing = collections.deque(maxlen=window)
+        self._processing_cpu = collections.deque(maxlen=window)
+        self._cpu_started: dict[int, float] = {}      # thread -> its CPU time at start()
         self._e2e = collections.deque(maxlen=window)
         self._pub_times = collections.deque(maxlen=window)
         self._pub = node.create_publisher(DiagnosticArray, '/diagnostics', result_qos())
@@ -90,14 +93,27 @@ class NodeDiagnostics:
         self.lost[topic] += int(n)
         self._last_trouble = time.monotonic()
 
+    def start(self) -> float:
+        """Mark that this thread starts processing an input; return time.perf_counter().
+
+        output() then also records the thread's CPU time since (processing_cpu_ms_median). The
+        wall time beyond it is time the node waited for a core or a lock, not work: on a
+        ground station with fewer cores than busy nodes the two differ.
+        """
+        self._cpu_started[threading.get_ident()] = time.thread_time()
+        return time.perf_counter()
+
     def output(self, stamp_ns: int, started: float, nbytes: int = 0) -> None:
         """Record one published output.
 
-        Its source stamp, and when processing started (time.perf_counter).
+        Its source stamp, and when processing started (start(), or time.perf_counter).
         """
         self.published += 1
         self.bytes_out += int(nbytes)
         self._processing.append(time.perf_counter() - started)
+        cpu_started = self._cpu_started.pop(threading.get_ident(), None)
+        if cpu_started is not None:
+            self._processing_cpu.append(time.thread_time() - cpu_started)
         self._e2e.append(time.time_ns() - int(stamp_ns))
         self._pub_times.append(time.monotonic())
 
@@ -124,6 +140,9 @@ class NodeDiagnostics:
             'bytes_out': str(self.bytes_out),
             'bytes_out_per_output': str(self.bytes_out // max(1, self.published)),
             'processing_ms_median': _median_ms(self._processing, 1e3),
+            # CPU time of the processing thread (with threads > 1 the model's other threads
+            # are not counted)
+            'processing_cpu_ms_median': _median_ms(self._processing_cpu, 1e3),
             'e2e_latency_ms_median': _median_ms(self._e2e, 1e-6),
             'e2e_latency_ms_last': f'{self._e2e[-1] * 1e-6:.1f}' if self._e2e else 'nan',
             'refused_total': str(sum(self.refused.values())),

@@ -8,7 +8,6 @@ had to skip on /diagnostics (lost.rsdfm/fused_bev).
 from __future__ import annotations
 
 import threading
-import time
 
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
@@ -54,7 +53,7 @@ class FusedMapNode(Node):
     def on_fused(self, msg: FusedBev) -> None:
         from rsdfm_core.model.runtime import fused_from_payload, PayloadError
 
-        started = time.perf_counter()
+        started = self.diag.start()
         self.diag.received_input(len(msg.payload))
         if msg.model_id != self.rt.model_id:
             self.diag.refuse(
@@ -90,7 +89,7 @@ class FusedMapNode(Node):
             return
         msg, fused = handed
         self.diag.received_input(fused.features.nbytes)
-        self.on_map(msg, fused, stamp_to_ns(msg.header.stamp), time.perf_counter())
+        self.on_map(msg, fused, stamp_to_ns(msg.header.stamp), self.diag.start())
 
     def on_map(self, msg: FusedBev, fused, stamp_ns: int, started: float) -> None:
         raise NotImplementedError
