@@ -24,7 +24,6 @@ the model's (stored with the weights) unless the region_* parameters override it
 """
 from __future__ import annotations
 
-
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.exceptions import InvalidParameterTypeException, ParameterUninitializedException
 from rclpy.node import Node

@@ -9,7 +9,6 @@ find no partner, and detections that cannot be read, are counted on /diagnostics
 """
 from __future__ import annotations
 
-
 from visualization_msgs.msg import MarkerArray
 
 from rsdfm_core.model.trajectory import TrajectoryPredictor
