@@ -509,15 +509,11 @@ def _overhead_lines(ov: dict) -> list[str]:
     ] + _table(
         ['node', 'its work in process', 'node median ms', 'node CPU median ms',
          'in process median ms', 'ratio', 'CPU ratio', 'holds'],
-        [[r['node'], r['stage'], _f(r['node_ms']), _f(r.get('node_cpu_ms', float('nan'))),
-          _f(r['in_process_ms']), _ratio(r['ratio']), _ratio(r.get('cpu_ratio', float('nan'))),
+        [[r['node'], r['stage'], _f(r['node_ms']), _f(r.get('node_cpu_ms')),
+          _f(r['in_process_ms']), _f(r['ratio'], 2, 'x'), _f(r.get('cpu_ratio'), 2, 'x'),
           _holds(r['ratio'] <= ov['target'] if r['ratio'] == r['ratio'] else None)]
          for r in ov['rows']],
     ) + ['']
-
-
-def _ratio(x: float) -> str:
-    return f'{x:.2f}x' if x == x else 'n/a'
 
 
 def _ground_station_lines(gs: dict) -> list[str]:

@@ -25,10 +25,12 @@ from rsdfm_ros.qos import result_qos
 class DetectionNode(FusedMapNode):
 
     def __init__(self, **options) -> None:
-        # the segmentation head too: with centre_votes it refines the boxes' centres
-        super().__init__('detection_node', engine_parts=('det_head', 'seg_head'), **options)
+        super().__init__('detection_node', engine_parts=DetectionNode._heads, **options)
+        from rsdfm_core.bag.typestore import make_typestore
         from rsdfm_core.model.runtime import TaskHeads
         from rsdfm_core.model.tracker import Tracker
+
+        make_typestore()    # detections_to_cdr's types: 0.85 s once, at start, not at a first map
 
         threshold = declare(
             self,
@@ -43,13 +45,6 @@ class DetectionNode(FusedMapNode):
             0.3,
             'boxes from this score on are tracked and drawn as markers',
         )
-        votes = declare(
-            self,
-            'centre_votes',
-            False,
-            "refine each box's centre by the segmentation head's votes (AP@0.7 0.468 -> 0.493 "
-            'on the held-out sequences, AP@0.5 kept; the segmentation head then runs here too)',
-        )
         heat = declare(
             self,
             'heat_centres',
@@ -61,13 +56,24 @@ class DetectionNode(FusedMapNode):
         check(0.0 <= threshold <= 1.0, f'score_threshold must be in [0, 1], got {threshold}')
         check(0.0 <= shown <= 1.0, f'track_threshold must be in [0, 1], got {shown}')
         self.threshold, self.shown = float(threshold), float(shown)
-        self.heads = TaskHeads(self.rt, score_threshold=self.threshold, centre_votes=bool(votes),
-                               heat_centres=bool(heat))
+        self.heads = TaskHeads(self.rt, score_threshold=self.threshold,
+                               centre_votes=self.centre_votes, heat_centres=bool(heat))
         self.tracker = Tracker(min_score=self.shown)
         self.pub = self.create_publisher(Detection3DArray, 'rsdfm/detections', result_qos())
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/detections/markers', result_qos())
         self.vision = vision_publisher(self, 'rsdfm/detections/vision')
         self.start()
+
+    def _heads(self) -> tuple[str, ...]:
+        """Return the heads this node runs: the segmentation head too only with centre_votes."""
+        self.centre_votes = bool(declare(
+            self,
+            'centre_votes',
+            False,
+            "refine each box's centre by the segmentation head's votes (AP@0.7 0.468 -> 0.493 "
+            'on the held-out sequences, AP@0.5 kept; the segmentation head then runs here too)',
+        ))
+        return ('det_head', 'seg_head') if self.centre_votes else ('det_head',)
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         objects = track_detections(self.tracker, stamp_ns, self.heads.detect(fused))

@@ -8,6 +8,7 @@ had to skip on /diagnostics (lost.rsdfm/fused_bev).
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from rclpy.node import Node
 from rclpy.serialization import serialize_message
@@ -25,12 +26,15 @@ class FusedMapNode(Node):
     It calls handle() with each usable fused map.
     """
 
-    def __init__(self, name: str, fused_source=None, engine_parts: tuple[str, ...] = (),
+    def __init__(self, name: str, fused_source=None,
+                 engine_parts: tuple[str, ...] | Callable[[Node], tuple[str, ...]] = (),
                  **options) -> None:
         super().__init__(name, **options)
         # engine_parts: the head(s) it runs; a head's input is the fusion region, one size,
-        # and runs 1.15-1.4x faster in onnxruntime here (rsdfm bench, "Ground station parts")
-        self.rt = load_runtime(self, engine_parts, default_engine='onnxruntime')
+        # and runs 1.15-1.4x faster in onnxruntime here (rsdfm bench, "Ground station parts").
+        # A callable gets the node first, to choose them by its own parameters.
+        parts = engine_parts(self) if callable(engine_parts) else engine_parts
+        self.rt = load_runtime(self, parts, default_engine='onnxruntime')
         self.diag = NodeDiagnostics(self)
         self.fused_source = fused_source      # a FusionNode in this process, or None: the topic
         self._handed: tuple | None = None     # (FusedBev, FusedMap) delivered, not yet taken

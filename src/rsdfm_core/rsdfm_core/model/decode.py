@@ -47,10 +47,9 @@ def heat_peak_offsets(heat: torch.Tensor, cls: torch.Tensor, rows: torch.Tensor,
     centre = heat[cls, rows, cols]
 
     def vertex(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
-        den = before - 2 * centre + after
-        safe = torch.where(den < 0, den, -torch.ones_like(den))
-        return 0.5 + torch.where(den < 0, (0.5 * (before - after) / safe).clamp(-0.5, 0.5),
-                                 torch.zeros_like(den))
+        den = before - 2 * centre + after            # < 0 at a peak; else no vertex: centre
+        shift = (0.5 * (before - after) / den.clamp(max=-1e-12)).clamp(-0.5, 0.5)
+        return 0.5 + torch.where(den < 0, shift, torch.zeros_like(den))
     return vertex(heat[cls, rows, cm], heat[cls, rows, cp]), \
         vertex(heat[cls, rm, cols], heat[cls, rp, cols]), inside
 
