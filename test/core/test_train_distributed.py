@@ -19,7 +19,7 @@ from helpers import workspace_env
 from rsdfm_core.model.config import load_config, merge, region_grid
 from rsdfm_core.model.weights import build_model, load_checkpoint
 from rsdfm_core.training.dataset import build_cache, Sequence, SequenceSpec
-from rsdfm_core.training.distributed import shard
+from rsdfm_core.training.distributed import backend, from_rank0, shard
 from rsdfm_core.training.loop import _batches, collate, lr_at, model_loss, TRAIN_DEFAULTS
 
 ITERATIONS = 3
@@ -35,6 +35,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+RESUME_WORKER = """
+import sys
+import torch
+import torch.distributed as dist
+from rsdfm_core.training.distributed import from_rank0, setup
+rank, world = setup()
+# rank 1 stands for a machine that cannot see the resume file rank 0 read
+state = {'iteration': 7, 'weights': torch.arange(4.0)} if rank == 0 else None
+torch.save(from_rank0(state, world), f'{sys.argv[1]}/rank{rank}.pt')
+dist.destroy_process_group()
+"""
+
+
+def test_every_rank_resumes_from_the_state_rank_0_read(tmp_path):
+    script = tmp_path / 'worker.py'
+    script.write_text(RESUME_WORKER)
+    torchrun = str(Path(sys.executable).with_name('torchrun'))
+    proc = subprocess.run(
+        [torchrun, '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port',
+         str(free_port()), str(script), str(tmp_path)],
+        env=workspace_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f'rank{rank}.pt', weights_only=False)
+        assert got['iteration'] == 7
+        assert torch.equal(got['weights'], torch.arange(4.0))
+    assert from_rank0('alone', 1) == 'alone'
+
+
+def test_the_backend_follows_the_device_the_loop_trains_on():
+    assert backend(torch.device('cpu')) == 'gloo'
+    assert backend(torch.device('cuda', 0)) == 'nccl'
 
 
 def test_sequences_are_shared_round_robin_and_every_rank_needs_one():

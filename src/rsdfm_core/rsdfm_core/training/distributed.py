@@ -3,8 +3,9 @@
 `torchrun --nproc_per_node N -m rsdfm_core.cli train ...` (or `torchrun ... $(which rsdfm)
 train ...`) starts N ranks; each trains on its own shard of the simulated sequences and
 DistributedDataParallel averages the gradients, so every rank holds the same weights after every
-step. gloo on CPU (this training loop runs on the CPU), nccl where CUDA is available. Without
-torchrun's variables nothing changes: one process, rank 0 of 1.
+step. The backend follows the device the loop trains on: gloo, since this loop trains on the CPU
+even where CUDA is available (nccl would need the tensors on the GPU). Without torchrun's
+variables nothing changes: one process, rank 0 of 1.
 """
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ import torch.distributed as dist
 T = TypeVar('T')
 
 
-def setup() -> tuple[int, int]:
+def backend(device: torch.device) -> str:
+    """Return the process group backend for tensors on device: nccl for CUDA, else gloo."""
+    return 'nccl' if device.type == 'cuda' else 'gloo'
+
+
+def setup(device: torch.device = torch.device('cpu')) -> tuple[int, int]:
     """Join torchrun's process group if started by it; return (rank, world size)."""
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world <= 1:
         return 0, 1
     if not dist.is_initialized():
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+        dist.init_process_group(backend(device))
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -42,6 +48,19 @@ def gather(value, world: int) -> list:
     out = [None] * world
     dist.all_gather_object(out, value)
     return out
+
+
+def from_rank0(value, world: int):
+    """Return rank 0's value (a picklable object) on every rank.
+
+    The resume state is read where rank 0 wrote it; ranks on other machines may not see that
+    file, and must still start from the same iteration, weights and optimiser state.
+    """
+    if world == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, 0)
+    return box[0]
 
 
 def wrap(module: torch.nn.Module, world: int) -> torch.nn.Module:

@@ -332,8 +332,11 @@ def train(
         net.traj_head.parameters(), lr=cfg['lr'], weight_decay=cfg['weight_decay']
     )
     it0, history = 0, []
-    if resume and state_path.exists():
-        st = torch.load(state_path, map_location='cpu', weights_only=False)
+    # rank 0's resume state for every rank: another machine may not see the file rank 0 wrote
+    st = (torch.load(state_path, map_location='cpu', weights_only=False)
+          if resume and main and state_path.exists() else None)
+    st = distributed.from_rank0(st, world) if resume else None
+    if st is not None:
         net.load_state_dict(st['state_dict'])
         opt.load_state_dict(st['opt'])
         opt_traj.load_state_dict(st['opt_traj'])
