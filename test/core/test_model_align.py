@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from rsdfm_core.model.align import (
-    _about, _translation, _warp, align_maps, AlignSettings, apply_corrections, refine_locally)
+    _about, _translation, _warp, align_maps, AlignSettings, apply_corrections, corrections_summary,
+    refine_locally)
 
 torch.manual_seed(0)
 SIZE = 96
@@ -107,6 +108,33 @@ def test_a_map_without_overlap_is_kept_or_dropped(unaligned, status):
     # corrections found on another signal of these maps leave or drop them the same way
     moved, moved_v = apply_corrections(maps, torch.stack([ref_v, own_v]), corr)
     assert torch.equal(moved_v, out_v) and torch.equal(moved, out)
+
+
+@pytest.mark.parametrize('unaligned', ['keep', 'drop'])
+@pytest.mark.parametrize('error, status', [
+    ((30.0, -25.0, 0.0), 'beyond_search'),     # shifted beyond max_shift_m (8)
+    ((0.0, 0.0, 20.0), 'beyond_search'),       # turned beyond max_yaw_deg (4)
+    (None, 'mismatch'),                        # in place, but mostly other content
+])
+def test_a_map_that_cannot_be_aligned_is_left_out_as_if_never_sent(unaligned, error, status):
+    """Fused as it came, such a map would blur the others' vehicles: worse than not sending it."""
+    world = scene()
+    ref_v, own_v = window(8, 72, 8, 72), window(24, 90, 24, 90)
+    good = torch.stack([world * ref_v, world * own_v])
+    wrong = (displaced(world * own_v, *error, (57.0, 57.0)) if error
+             else (world + 4 * torch.randn_like(world)) * own_v)
+    maps = torch.cat([good, wrong[None]])
+    valid = torch.stack([ref_v, own_v, own_v])
+    settings = AlignSettings(unaligned=unaligned)
+    out, out_v, corr = align_maps(maps, valid, ['a', 'b', 'c'], 1.0, settings)
+    assert corr[2].status == status and corr[2].agreement < settings.min_agreement
+    assert corr[1].status == 'unchanged' and corr[1].agreement > 0.9
+    assert not out_v[2].any() and not out[2].any()
+    without, without_v, _ = align_maps(good, valid[:2], ['a', 'b'], 1.0, settings)
+    assert torch.equal(out[:2], without) and torch.equal(out_v[:2], without_v)
+    moved, moved_v = apply_corrections(maps, valid, corr)
+    assert not moved_v[2].any() and torch.equal(moved_v[:2], valid[:2])
+    assert corrections_summary(corr)[status] == 1
 
 
 def test_corrections_found_on_one_signal_move_another():

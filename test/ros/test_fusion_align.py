@@ -23,7 +23,7 @@ PARAMS = """/**/fusion_node:
     discovery_period: 0.2
 """
 CORRECTION = re.compile(r'^(aligned|unchanged|no_overlap) dx=-?\d+\.\d\d m dy=-?\d+\.\d\d m '
-                        r'yaw=-?\d+\.\d\d deg$')
+                        r'yaw=-?\d+\.\d\d deg agreement=(nan|-?\d\.\d\d)$')
 
 
 def test_fusion_node_reports_the_alignment_of_every_drone(tmp_path):

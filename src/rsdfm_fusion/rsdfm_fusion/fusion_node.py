@@ -352,7 +352,8 @@ class FusionNode(Node):
             del self.diag.extra[key]
         for c in corrections:
             self.diag.extra[f'align.{c.agent}'] = (
-                f'{c.status} dx={c.dx:.2f} m dy={c.dy:.2f} m yaw={c.dyaw_deg:.2f} deg')
+                f'{c.status} dx={c.dx:.2f} m dy={c.dy:.2f} m yaw={c.dyaw_deg:.2f} deg '
+                f'agreement={c.agreement:.2f}')
             self.align_counts[c.status] = self.align_counts.get(c.status, 0) + 1
         for status, n in self.align_counts.items():
             self.diag.extra[f'alignments.{status}'] = str(n)
