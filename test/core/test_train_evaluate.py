@@ -80,6 +80,10 @@ def test_zero_fleet_errors_give_the_same_figures_and_noise_is_reproducible(bag, 
         'position_sigma_m': 3.0, 'rotation_sigma_deg': 3.0, 'delay_ms': 0.0, 'reference': None,
         'drones': ['uav1', 'uav2'], 'seed': 4, 'delay_frames': 0, 'frames_left_out': 0}
     assert {k: noisy[0][k] for k in figures} == {k: noisy[1][k] for k in figures}
+    # every drone errs: the whole map sits off the world in each frame, a different way each time
+    assert zero['frame_offset_m'] == plain['frame_offset_m'] < 0.5
+    assert noisy[0]['frame_offset_frames'] >= 1
+    assert noisy[0]['frame_offset_m'] == noisy[1]['frame_offset_m'] > plain['frame_offset_m'] + 0.5
     one = evaluate_json(bag, tmp_path, 'one', '--drones', 'uav2')
     assert one['fleet_errors']['drones'] == ['uav2'] and one['fleet_errors']['reference'] == 'uav2'
     assert plain['misplacement'] is None and zero['misplacement'] is None

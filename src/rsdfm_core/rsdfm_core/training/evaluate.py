@@ -40,6 +40,7 @@ LATE_BOX_BYTES = 40        # 9 float32 (x y z l w h yaw vx vy) + float16 score +
 AP_THRESHOLD = 0.05        # keep low-score boxes for the precision-recall curve
 MATCH_RADIUS = 2.0         # metres, predicted track <-> ground truth for ADE / FDE
 OFFSET_RADIUS = 5.0        # metres, detection <-> ground truth for the map's displacement
+FRAME_OFFSET_MIN_MATCHES = 3  # a frame's own offset needs this many matched vehicles
 
 
 def nms(boxes: list[ObjectState], iou_threshold: float = 0.1) -> list[ObjectState]:
@@ -131,6 +132,7 @@ def evaluate_frames(
     )
     bytes_sent, n_agent_frames, raw_bytes, outside = 0, 0, 0, 0
     displacements: list[np.ndarray] = []
+    frame_offsets: list[float] = []       # per frame: how far the whole map sits off
     t0 = time.time()
     cache = bev_cache if bev_cache is not None else {}
 
@@ -187,8 +189,10 @@ def evaluate_frames(
             dets = heads.detect(f, threshold=AP_THRESHOLD)
             sem, inst = heads.segment(f)
         det_frames.append((dets, gts))
-        displacements += matched_displacements(
-            [d for d in dets if d.score >= heads.score_threshold], gts)
+        moved = matched_displacements([d for d in dets if d.score >= heads.score_threshold], gts)
+        displacements += moved
+        if len(moved) >= FRAME_OFFSET_MIN_MATCHES:
+            frame_offsets.append(float(np.hypot(*np.median(moved, axis=0))))
         seg.add(sem, inst, box_masks(gts, rt.region) > 0, box_masks(gts, rt.region))
         tracked = track_detections(tracker, frame.stamp_ns, dets)
         out_l = learned.predict(frame.stamp_ns, f, tracked)
@@ -232,6 +236,11 @@ def evaluate_frames(
         'centre_offset_m': float(np.hypot(*offset)),
         'centre_offset_xy': [float(offset[0]), float(offset[1])],
         'centre_offset_matches': len(displacements),
+        # per frame: the map's own offset (median detection - truth of that frame), its size's
+        # median over frames. Pose errors drawn anew every frame move the map a different way
+        # each time, which the pooled median above averages away
+        'frame_offset_m': float(np.median(frame_offsets)) if frame_offsets else float('nan'),
+        'frame_offset_frames': len(frame_offsets),
         'alignment': corrections_summary(corrections) if align is not None else None,
         # with pose noise: how far the drones' maps put the ground, median over drone-frames
         'misplacement': ({'before': summarise_misplacement(misplaced['before']),
