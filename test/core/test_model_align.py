@@ -122,7 +122,7 @@ def test_a_map_that_cannot_be_aligned_is_left_out_as_if_never_sent(unaligned, er
     ref_v, own_v = window(8, 72, 8, 72), window(24, 90, 24, 90)
     good = torch.stack([world * ref_v, world * own_v])
     wrong = (displaced(world * own_v, *error, (57.0, 57.0)) if error
-             else (world + 4 * torch.randn_like(world)) * own_v)
+             else (world + 10 * torch.randn_like(world)) * own_v)
     maps = torch.cat([good, wrong[None]])
     valid = torch.stack([ref_v, own_v, own_v])
     settings = AlignSettings(unaligned=unaligned)
