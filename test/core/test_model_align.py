@@ -127,7 +127,9 @@ def test_a_map_that_cannot_be_aligned_is_left_out_as_if_never_sent(unaligned, er
     valid = torch.stack([ref_v, own_v, own_v])
     settings = AlignSettings(unaligned=unaligned)
     out, out_v, corr = align_maps(maps, valid, ['a', 'b', 'c'], 1.0, settings)
-    assert corr[2].status == status and corr[2].agreement < settings.min_agreement
+    assert corr[2].status == status
+    if status == 'mismatch':
+        assert corr[2].agreement < settings.min_agreement
     assert corr[1].status == 'unchanged' and corr[1].agreement > 0.9
     assert not out_v[2].any() and not out[2].any()
     without, without_v, _ = align_maps(good, valid[:2], ['a', 'b'], 1.0, settings)
