@@ -89,6 +89,18 @@ def test_zero_fleet_errors_give_the_same_figures_and_noise_is_reproducible(bag, 
     assert plain['misplacement'] is None and zero['misplacement'] is None
 
 
+def test_delay_and_every_drone_named_from_the_command_line(bag, tmp_path, capsys):
+    """A delay of one frame period leaves out the first frame; naming every drone changes nothing."""
+    plain = evaluate_json(bag, tmp_path, 'plain')
+    late = evaluate_json(bag, tmp_path, 'late', '--delay', '100')
+    assert late['fleet_errors']['delay_frames'] == 1
+    assert late['fleet_errors']['frames_left_out'] == 1
+    assert late['frames'] == plain['frames'] - 1
+    named = evaluate_json(bag, tmp_path, 'named', '--drones', 'uav1,uav2')
+    figures = ('ap50', 'ap70', 'iou', 'pq', 'bytes_per_agent_frame', 'frames')
+    assert {k: named[k] for k in figures} == {k: plain[k] for k in figures}
+
+
 def test_pose_noise_reports_how_far_the_maps_put_the_ground(bag, tmp_path, capsys):
     """Before: where the believed poses put it; after: what the alignment left of that."""
     off = evaluate_json(bag, tmp_path, 'off', '--pose-noise', '2,2')
