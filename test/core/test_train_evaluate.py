@@ -90,7 +90,7 @@ def test_zero_fleet_errors_give_the_same_figures_and_noise_is_reproducible(bag, 
 
 
 def test_delay_and_every_drone_named_from_the_command_line(bag, tmp_path, capsys):
-    """A delay of one frame period leaves out the first frame; naming every drone changes nothing."""
+    """One frame period of delay leaves out the first frame; naming every drone changes nothing."""
     plain = evaluate_json(bag, tmp_path, 'plain')
     late = evaluate_json(bag, tmp_path, 'late', '--delay', '100')
     assert late['fleet_errors']['delay_frames'] == 1
