@@ -56,8 +56,9 @@ class DetectionNode(FusedMapNode):
         check(0.0 <= threshold <= 1.0, f'score_threshold must be in [0, 1], got {threshold}')
         check(0.0 <= shown <= 1.0, f'track_threshold must be in [0, 1], got {shown}')
         self.threshold, self.shown = float(threshold), float(shown)
-        self.heads = TaskHeads(self.rt, score_threshold=self.threshold,
-                               centre_votes=self.centre_votes, heat_centres=bool(heat))
+        votes = bool(self.get_parameter('centre_votes').value)     # declared by _heads
+        self.heads = TaskHeads(self.rt, score_threshold=self.threshold, centre_votes=votes,
+                               heat_centres=bool(heat))
         self.tracker = Tracker(min_score=self.shown)
         self.pub = self.create_publisher(Detection3DArray, 'rsdfm/detections', result_qos())
         self.markers = self.create_publisher(MarkerArray, 'rsdfm/detections/markers', result_qos())
@@ -66,14 +67,14 @@ class DetectionNode(FusedMapNode):
 
     def _heads(self) -> tuple[str, ...]:
         """Return the heads this node runs: the segmentation head too only with centre_votes."""
-        self.centre_votes = bool(declare(
+        votes = declare(
             self,
             'centre_votes',
             False,
             "refine each box's centre by the segmentation head's votes (AP@0.7 0.468 -> 0.493 "
             'on the held-out sequences, AP@0.5 kept; the segmentation head then runs here too)',
-        ))
-        return ('det_head', 'seg_head') if self.centre_votes else ('det_head',)
+        )
+        return ('det_head', 'seg_head') if votes else ('det_head',)
 
     def on_map(self, msg, fused, stamp_ns: int, started: float) -> None:
         objects = track_detections(self.tracker, stamp_ns, self.heads.detect(fused))

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 
 UNALIGNED_CHOICES = ('keep', 'drop')
+STATUSES = ('reference', 'consensus', 'aligned', 'unchanged', 'no_overlap', 'dropped',
+            'mismatch', 'beyond_search')
 LEFT_OUT = ('dropped', 'mismatch', 'beyond_search')     # statuses of maps that are not fused
 SIGNAL_CHOICES = ('decoded', 'maps')
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
@@ -88,8 +90,7 @@ class Correction:
     """
 
     agent: str
-    # reference, consensus, aligned, unchanged, no_overlap, dropped, mismatch, beyond_search
-    status: str
+    status: str                         # one of STATUSES
     dx: float = 0.0
     dy: float = 0.0
     dyaw_deg: float = 0.0
@@ -287,15 +288,19 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
     corrections[reference] = Correction(agents[reference], 'reference')
     order = sorted((i for i in range(N) if i != reference),
                    key=lambda i: -float((vf[i] * vf[reference]).sum()))
+
+    def leave_out(i: int, correction: Correction) -> None:
+        out_x[i], out_v[i] = 0, False
+        corrections[i] = correction
+
     for i in order:
         d0 = _normalised(maps[i], vf[i])
         base_over = float((acc_v * vf[i]).sum())
         if base_over < settings.min_overlap:
             if settings.unaligned == 'drop':
-                out_v[i] = False
-                out_x[i] = 0
-            corrections[i] = Correction(agents[i], 'no_overlap' if settings.unaligned == 'keep'
-                                        else 'dropped', overlap=int(base_over))
+                leave_out(i, Correction(agents[i], 'dropped', overlap=int(base_over)))
+            else:
+                corrections[i] = Correction(agents[i], 'no_overlap', overlap=int(base_over))
             continue
         rows, cols = torch.nonzero(vf[i] > 0.5, as_tuple=True)
         centre = (float(cols.float().mean()) + 0.5, float(rows.float().mean()) + 0.5)
@@ -326,9 +331,8 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
         edge = max(abs(best[2]), abs(best[3])) > S - 1 or (
             steps > 0 and abs(math.degrees(best[1])) >= settings.max_yaw_deg - 1e-6)
         if gain >= settings.min_gain and edge:
-            out_x[i], out_v[i] = 0, False
-            corrections[i] = Correction(agents[i], 'beyond_search', gain=gain,
-                                        overlap=int(base_over), agreement=best[0])
+            leave_out(i, Correction(agents[i], 'beyond_search', gain=gain,
+                                    overlap=int(base_over), agreement=best[0]))
             continue
         if gain < settings.min_gain or best[1:4] == (0.0, 0, 0) and best[5] == 1.0:
             corrections[i] = Correction(agents[i], 'unchanged', gain=gain, overlap=int(base_over),
@@ -355,11 +359,10 @@ def align_maps(maps: torch.Tensor, valid: torch.Tensor, agents: list[str], resol
                                             c.gain + local_gain, c.overlap,
                                             _flat(local_h @ c.homography),
                                             c.agreement + local_gain)
-        if corrections[i].agreement < settings.min_agreement:
-            out_x[i], out_v[i] = 0, False
-            corrections[i] = Correction(agents[i], 'mismatch', gain=corrections[i].gain,
-                                        overlap=corrections[i].overlap,
-                                        agreement=corrections[i].agreement)
+        c = corrections[i]
+        if c.agreement < settings.min_agreement:
+            leave_out(i, Correction(c.agent, 'mismatch', gain=c.gain, overlap=c.overlap,
+                                    agreement=c.agreement))
             continue
         acc = acc + _normalised(moved_x, moved_v)
         acc_v = torch.clamp(acc_v + moved_v, max=1.0)
@@ -387,9 +390,7 @@ def apply_corrections(maps: torch.Tensor, valid: torch.Tensor, corrections: list
 def corrections_summary(corrections: list[Correction]) -> dict:
     """Count per status and the mean size of the applied corrections."""
     applied = [c for c in corrections if c.status == 'aligned']
-    out = {s: sum(1 for c in corrections if c.status == s) for s in
-           ('reference', 'consensus', 'aligned', 'unchanged', 'no_overlap', 'dropped',
-            'mismatch', 'beyond_search')}
+    out = {s: sum(1 for c in corrections if c.status == s) for s in STATUSES}
     out['mean_shift_m'] = float(np.mean([math.hypot(c.dx, c.dy) for c in applied])) if applied \
         else 0.0
     out['mean_abs_yaw_deg'] = float(np.mean([abs(c.dyaw_deg) for c in applied])) if applied \
