@@ -48,7 +48,7 @@ os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
 
 from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
 from rsdfm_bringup.participant_placeholder import placeholder_argv  # noqa: E402
-from rsdfm_core.graph import config_dir, fleet_graph  # noqa: E402
+from rsdfm_core.graph import config_dir, fleet_graph, GraphError  # noqa: E402
 
 RESPAWN_DELAY_S = 1.0
 
@@ -69,13 +69,26 @@ def _placeholder_after_crash(dds: dict):
     return on_exit
 
 
+def _map_rate(text: str) -> float:
+    """Return the map_rate launch argument in Hz; raise a GraphError naming a bad one."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate < float('inf'):
+        raise GraphError(f'map_rate must be a number of maps per second >= 0, got {text!r}')
+    return rate
+
+
 def _nodes(context, *args, **kwargs):
     """Expand the fleet description with the launch arguments into launch_ros Node actions."""
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
+    map_rate = {'map_rate': _map_rate(arg('map_rate'))} if arg('map_rate') else None
     graph = fleet_graph(drones=int(arg('drones')), namespaces=arg('namespaces') or None,
                         weights=arg('weights') or None, params_file=arg('params_file') or None,
+                        parameters=map_rate,
                         tasks=arg('tasks') or None,
                         ground_station=arg('ground_station') or None)
     # A recorded bag carries its capture stamps: with use_sim_time the nodes' clocks follow the
@@ -133,6 +146,12 @@ def generate_launch_description() -> LaunchDescription:
                 default_value='',
                 description='new BEV tasks, one task_node each, e.g. [road,building] or '
                 '[parking=heads/parking.pt] (a head trained with rsdfm train-head)',
+            ),
+            DeclareLaunchArgument(
+                'map_rate',
+                default_value='',
+                description="maps per second each drone sends (perception nodes' map_rate; "
+                            '0 = one per image; empty = the parameters file)',
             ),
             DeclareLaunchArgument(
                 'ground_station',

@@ -64,7 +64,7 @@ def expand(module: ModuleType, **arguments: str) -> tuple[list, object]:
     context = LaunchContext()
     context.launch_configurations.update({'drones': '4', 'namespaces': '', 'weights': '',
                                           'params_file': '', 'rviz': 'false', 'tasks': '',
-                                          'ground_station': '',
+                                          'ground_station': '', 'map_rate': '',
                                           'use_sim_time': 'false', 'respawn': 'true', **arguments})
     return module.generate_launch_description().entities[-1].execute(context), context
 
@@ -103,6 +103,25 @@ def test_launch_argument_tasks_starts_a_task_node_per_task(clean_environ) -> Non
               for n in actions if isinstance(n, Node) and n.node_executable == 'task_node']
     tasks = {p['task']: p['head'] for p in params}
     assert tasks == {'road': '', 'stationary': '/h/s.pt'}
+
+
+def test_launch_argument_map_rate_reaches_every_perception_node(clean_environ) -> None:
+    from launch_ros.actions import Node
+
+    from rsdfm_core.graph import GraphError
+
+    module = load(LAUNCH)
+    actions, context = expand(module, drones='3', map_rate='2.5')
+    perception = [n for n in actions if isinstance(n, Node)
+                  and n.node_executable == 'perception_node']
+    assert len(perception) == 3
+    assert all(node_parameters(n, context)['map_rate'] == 2.5 for n in perception)
+    actions, context = expand(module, drones='1')
+    assert all('map_rate' not in node_parameters(n, context)
+               for n in actions if isinstance(n, Node) and n.condition is None)
+    for bad in ('fast', '-1', 'inf'):
+        with pytest.raises(GraphError, match=f"map_rate must be .* got '{bad}'"):
+            expand(module, drones='1', map_rate=bad)
 
 
 def test_launch_argument_ground_station_one_process_hosts_the_central_nodes(clean_environ):

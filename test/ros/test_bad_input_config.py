@@ -49,6 +49,12 @@ CASES = [
         '1.5',
     ),
     (
+        'rsdfm_perception.perception_node',
+        ['map_rate:=-2.5'],
+        'map_rate must be >= 0 Hz',
+        '-2.5',
+    ),
+    (
         'rsdfm_fusion.detection_node',
         ['score_threshold:=true'],
         'parameter score_threshold must be of type float',

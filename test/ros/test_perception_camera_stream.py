@@ -3,7 +3,8 @@
 JPEG images on camera/image_raw/compressed through a distorting lens described in CameraInfo; a
 corrupt JPEG is refused and counted while good frames keep coming; the link's bit rate set at run
 time (max_bitrate, the way `ros2 param set` sets it) makes the next maps fit the link, and a bad
-value is refused by the parameter service.
+value is refused by the parameter service; with map_rate set (at run time too), the node maps
+only the first image of each slot of capture time.
 """
 from __future__ import annotations
 
@@ -181,3 +182,40 @@ def test_max_bitrate_set_at_run_time_fits_the_next_maps(drone):
         lambda: drone.features_at(last), timeout=30, interval=0.05, message='map after lifting it'
     )
     assert len(drone.features_at(last)[0].payload) == unconstrained
+
+
+def test_map_rate_maps_the_first_image_of_each_slot_and_counts_the_rest(drone):
+    """10 Hz images at map_rate 2.5 (set at run time): the first of each 400 ms slot is mapped.
+
+    Each slot's first image is sent alone and its map awaited, then the slot's other three, so
+    the node's reader (keep-last 10) never holds more than a few images at once.
+    """
+    from rsdfm_ros.conversions import stamp_to_ns
+
+    slot = 4 * PERIOD_NS
+    assert not drone.set_parameter('map_rate', -2.5)
+    assert drone.set_parameter('map_rate', 2.5)
+    first = (time.time_ns() // slot + 1) * slot
+    before = int(drone.probe.diagnostics(NODE).get('skipped_for_map_rate', 0))
+    for k in range(4):
+        start = first + k * slot
+        drone.send(start)
+        wait_for(lambda: drone.features_at(start), timeout=60, interval=0.05,
+                 message=f'map of the first image of slot {k}')
+        for i in range(1, 4):
+            drone.send(start + i * PERIOD_NS)
+    last = first + 4 * slot                           # its map comes after the skipped ones
+    drone.send(last)
+    wait_for(lambda: drone.features_at(last), timeout=60, interval=0.05,
+             message='map of the first image of slot 4')
+    mapped = sorted(stamp_to_ns(m.header.stamp) for m in drone.probe.get('/uav1/rsdfm/bev_feature')
+                    if stamp_to_ns(m.header.stamp) >= first)
+    assert mapped == [first + k * slot for k in range(5)]
+    wait_for(lambda: drone.probe.diagnostics(NODE).get('skipped_for_map_rate') == str(before + 12),
+             timeout=30, interval=0.1, message='12 images skipped, on /diagnostics')
+    assert drone.set_parameter('map_rate', 0.0)      # every image again
+    nxt = last + PERIOD_NS
+    drone.send(nxt)
+    wait_for(lambda: drone.features_at(nxt), timeout=30, interval=0.05,
+             message='map of the next image of the slot with map_rate 0')
+    assert not drone.runner.exited()

@@ -15,6 +15,7 @@ Anything else is refused with its reason code, and the node keeps running.
 from __future__ import annotations
 
 import collections
+import math
 import time
 
 from geometry_msgs.msg import PoseStamped
@@ -26,7 +27,8 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from rsdfm_core.camera import CameraModel
-from rsdfm_core.link_budget import bytes_per_map, StampRate
+from rsdfm_core.link_budget import bytes_per_map, DEFAULT_RATE_HZ, StampRate
+from rsdfm_core.map_rate import MapRateGate
 from rsdfm_core.model.engine import DRONE_PARTS
 from rsdfm_core.model.runtime import DroneEncoder
 from rsdfm_core.regions import grid_around_aim
@@ -97,6 +99,12 @@ class PerceptionNode(Node):
                 '(ros2 param set), taking effect on the next frame',
             )
         )
+        map_rate = float(declare(
+            self, 'map_rate', 0.0,
+            'maps per second this drone sends; 0 = one per image. For a computer that cannot '
+            'encode every image: the first image of each 1/map_rate s slot of capture time is '
+            'mapped, slots counted from stamp 0, so every drone maps the same instants and the '
+            'latency stays that of one image; settable at run time'))
         self.link_overhead = float(declare(
             self, 'link_overhead', 0.05,
             "share of the link's bits taken by RTPS/UDP/IP headers, 0 <= value < 1"))
@@ -127,6 +135,8 @@ class PerceptionNode(Node):
             f'codec_bits must be 0 (default) or 1..8, got {bits!r}',
         )
         check(self.bev_range >= 0, f'bev_range must be >= 0, got {self.bev_range}')
+        check(math.isfinite(map_rate) and map_rate >= 0,
+              f'map_rate must be >= 0 Hz, got {map_rate:g}')
         check(self.max_bitrate >= 0, f'max_bitrate must be >= 0 bit/s, got {self.max_bitrate}')
         check(0 <= self.link_overhead < 1,
               f'link_overhead must be in [0, 1), got {self.link_overhead:g}')
@@ -143,7 +153,8 @@ class PerceptionNode(Node):
         budget = {k: v for k, v in (('topk', topk), ('bits', bits)) if v}
         self.encoder = DroneEncoder(self.rt, budget=budget)
         self.budget = self.encoder.budget              # the budget when the link sets no limit
-        self.frame_rate = StampRate()
+        self.map_gate = MapRateGate(map_rate)
+        self.frame_rate = StampRate(default_hz=map_rate or DEFAULT_RATE_HZ)
         self.camera: CameraModel | None = None            # intrinsics, lens, size of camera_info
         self.poses = PoseBuffer()                          # 'topic': camera, 'odometry': body
         self.body_frame = ''                               # child frame of the odometry
@@ -179,8 +190,15 @@ class PerceptionNode(Node):
         )
 
     def on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Run-time changes: max_bitrate and link_overhead are read on the next frame."""
+        """Run-time changes: max_bitrate, link_overhead and map_rate hold from the next image."""
         for p in params:
+            if p.name == 'map_rate':
+                if not isinstance(p.value, (int, float)) or not 0 <= p.value < math.inf:
+                    return SetParametersResult(
+                        successful=False, reason=f'map_rate must be >= 0 Hz, got {p.value!r}')
+                skipped, self.map_gate = self.map_gate.skipped, MapRateGate(float(p.value))
+                self.map_gate.skipped = skipped                  # counted since start
+                self.frame_rate = StampRate(default_hz=float(p.value) or DEFAULT_RATE_HZ)
             if p.name == 'max_bitrate':
                 if not isinstance(p.value, int) or p.value < 0:
                     return SetParametersResult(
@@ -269,6 +287,9 @@ class PerceptionNode(Node):
             if refusal is not None:
                 self.diag.refuse(refusal.reason, refusal.detail)
                 return
+        if not self.map_gate.admit(stamp_to_ns(msg.header.stamp)):
+            self.diag.extra['skipped_for_map_rate'] = str(self.map_gate.skipped)
+            return
         self.pending.append((msg, time.monotonic()))
         self.process_pending()
 

@@ -1,0 +1,53 @@
+"""The map rate gate: every drone maps the same instants, one per slot of capture time."""
+import math
+
+import pytest
+
+from rsdfm_core.map_rate import map_period_ns, mapped_stamps, MapRateGate
+
+MS = 1_000_000
+
+
+def test_rate_zero_maps_every_image():
+    gate = MapRateGate(0.0)
+    assert all(gate.admit(s * 100 * MS) for s in range(20))
+    assert gate.skipped == 0
+
+
+def test_quarter_of_a_10hz_camera_maps_every_fourth_image():
+    stamps = [1_700_000_000_000 * MS + k * 100 * MS for k in range(40)]
+    kept = mapped_stamps(stamps, 2.5)
+    assert len(kept) == 10
+    assert all(b - a == 400 * MS for a, b in zip(kept, kept[1:]))
+
+
+def test_drones_with_the_same_stamps_map_the_same_instants_whatever_they_lose():
+    stamps = [5_000 * MS + k * 100 * MS for k in range(30)]
+    lossy = [s for i, s in enumerate(stamps) if i % 7 != 3]   # this drone lost some images
+    full, partial = mapped_stamps(stamps, 2.5), mapped_stamps(lossy, 2.5)
+    # where the lossy drone still has the slot's first image, both map that same instant
+    assert set(partial) & set(full) == {s for s in full if s in lossy}
+    assert len(partial) == len(full)      # a lost first image is replaced by the next of its slot
+
+
+def test_unsynchronised_cameras_map_instants_less_than_a_camera_period_apart():
+    a = [k * 100 * MS for k in range(50)]
+    b = [s + 37 * MS for s in a]
+    ka, kb = mapped_stamps(a, 2.5), mapped_stamps(b, 2.5)
+    pairs = list(zip(ka, kb))
+    assert len(pairs) >= 12
+    assert max(abs(x - y) for x, y in pairs) < 100 * MS
+
+
+def test_a_bag_played_again_from_its_start_is_mapped_again():
+    gate = MapRateGate(2.5)
+    first = [gate.admit(k * 100 * MS) for k in range(8)]
+    again = [gate.admit(k * 100 * MS) for k in range(8)]
+    assert first == again == [True, False, False, False, True, False, False, False]
+    assert gate.skipped == 12
+
+
+@pytest.mark.parametrize('bad', [-1.0, math.nan, math.inf, '2.5'])
+def test_a_map_rate_that_is_not_a_rate_is_refused(bad):
+    with pytest.raises(ValueError, match='map rate must be'):
+        map_period_ns(bad)
