@@ -1,7 +1,8 @@
 """BagReplay with clock_hz publishes the playback time on /clock as `ros2 bag play --clock` does.
 
 It publishes the bag's times (moved like the stamps with restamp), never backwards, from the
-first message's time to the last's; and a node with use_sim_time takes it as its now.
+first message's time to the last's; and a node with use_sim_time takes it as its now. With
+align_ns the replay starts late enough that its stamp shift is a multiple of align_ns.
 """
 from __future__ import annotations
 
@@ -80,5 +81,29 @@ def test_replay_refuses_a_negative_clock_rate(tmp_path, rclpy_context):
     try:
         with pytest.raises(ValueError, match='clock_hz'):
             BagReplay(node, bag, clock_hz=-1.0)
+    finally:
+        node.destroy_node()
+
+
+def test_restamped_replay_aligned_shifts_stamps_by_a_multiple_and_keeps_them_wall_times(
+        tmp_path, rclpy_context):
+    import rclpy
+
+    from rsdfm_bringup.replay import BagReplay
+
+    bag = make_bag(tmp_path / 'bag', drones=1, frames=3, width=64, height=48)
+    node = rclpy.create_node('test_aligned_player', context=rclpy_context)
+    align = 400_000_000
+    try:
+        with pytest.raises(ValueError, match='align_ns'):
+            BagReplay(node, bag, align_ns=-1)
+        for _ in range(2):
+            replay = BagReplay(node, bag, rate=4.0, topics=play_topics(['/uav1']), restamp=True,
+                               align_ns=align)
+            replay.play(progress=False)
+            assert replay.offset_ns % align == 0
+            # published at its new stamp, not up to align_ns before or after it
+            late_ns = replay.sent_at[replay.start_ns] - (replay.start_ns + replay.offset_ns)
+            assert 0 <= late_ns < 50_000_000, late_ns
     finally:
         node.destroy_node()

@@ -62,13 +62,19 @@ class BagReplay:
     def __init__(self, node, bag: str | Path, rate: float = 1.0, loop: bool = False,
                  topics: list[str] | None = None, restamp: bool = False,
                  skew: dict[str, float] | None = None, camera_qos_kind: str = 'sensor_data',
-                 skip_bad: bool = False, warn=warn_stderr, clock_hz: float = 0.0) -> None:
+                 skip_bad: bool = False, warn=warn_stderr, clock_hz: float = 0.0,
+                 align_ns: int = 0) -> None:
         if rate <= 0:
             raise ValueError(f'rate must be > 0, got {rate}')
         if clock_hz < 0:
             raise ValueError(f'clock_hz must be >= 0 (0 = no /clock), got {clock_hz}')
+        if align_ns < 0:
+            raise ValueError(f'align_ns must be >= 0 (0 = no alignment), got {align_ns}')
         self.node, self.bag, self.rate, self.loop = node, Path(bag), rate, loop
         self.restamp = restamp
+        # restamp: start up to align_ns later so that the stamp shift is a multiple of it, and
+        # the stamps fall in the same map_rate slots on every run (0 = start at once)
+        self.align_ns = int(align_ns)
         self.skew_ns = {
             ('/' + ns.strip('/') + '/'): int(round(s * 1e9)) for ns, s in (skew or {}).items()
         }
@@ -148,6 +154,8 @@ class BagReplay:
     def _play_once(self, stop: threading.Event, progress: bool,
                    start_wall_ns: int | None = None) -> None:
         wall0 = start_wall_ns or time.time_ns()
+        if self.restamp and self.align_ns > 0:
+            wall0 = self.start_ns - (self.start_ns - wall0) // self.align_ns * self.align_ns
         self.sent_at = {}
         self.offset_ns = wall0 - self.start_ns if self.restamp else 0
         span = max(1, self.end_ns - self.start_ns)

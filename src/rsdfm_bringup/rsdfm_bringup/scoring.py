@@ -34,15 +34,20 @@ def score(
     offset_ns: int = 0,
     step_s: float = 0.5,
     sent_at: dict[int, int] | None = None,
+    mapped: set[int] | None = None,
 ) -> dict:
     """Figures of the graph's outputs over the bag's frames.
 
-    Recorded stamps are moved back by the replay offset first.
+    Recorded stamps are moved back by the replay offset first. mapped: the bag stamps the
+    drones map (perception map_rate); None = every frame. Detection and segmentation are scored
+    on those frames, each of them without outputs counting as a frame with nothing found.
     """
     dets = shift_stamps(rec.detections, offset_ns)
-    gts = {f.stamp_ns: evaluated_objects(f, grid) for f in frames}
+    gts = {f.stamp_ns: evaluated_objects(f, grid) for f in frames
+           if mapped is None or f.stamp_ns in mapped}
     pairs = [(dets.get(s, []), gts[s]) for s in sorted(gts)]
-    out = {'frames': len(frames), 'frames_with_detections': sum(s in dets for s in gts),
+    out = {'frames': len(gts), 'camera_frames': len(frames),
+           'frames_with_detections': sum(s in dets for s in gts),
            'ap50': bev_ap(pairs, 0.5)['mean'], 'ap70': bev_ap(pairs, 0.7)['mean'],
            'gt_objects': sum(len(g) for g in gts.values())}
     seg = SegmentationMeter()
@@ -55,7 +60,7 @@ def score(
     trajectories = shift_stamps(rec.trajectories, offset_ns)
     meter = TrajectoryMeter(dt=step_s)
     for i, frame in enumerate(frames):
-        if i < WARMUP_FRAMES or frame.stamp_ns not in trajectories:
+        if i < WARMUP_FRAMES or frame.stamp_ns not in trajectories or frame.stamp_ns not in gts:
             continue
         states = {d.track_id: d for d in dets.get(frame.stamp_ns, []) if d.track_id}
         outs = [

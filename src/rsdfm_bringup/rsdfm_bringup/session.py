@@ -21,6 +21,7 @@ from rsdfm_bringup.readiness import GraphReadiness
 from rsdfm_bringup.replay import BagReplay
 from rsdfm_bringup.runner import GraphRunner
 from rsdfm_core.graph import FleetGraph
+from rsdfm_core.map_rate import map_period_ns, mapped_stamps
 
 OUTPUT_TOPICS = [
     '/rsdfm/detections',
@@ -75,8 +76,12 @@ def _log(msg: str) -> None:
 
 
 def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: float,
-                ready_timeout: float = 180.0, idle_timeout: float = 20.0) -> SessionResult:
-    """Replay `bag` through `graph`, recording into out/record; node logs go to out/logs."""
+                ready_timeout: float = 180.0, idle_timeout: float = 20.0,
+                map_rate: float = 0.0) -> SessionResult:
+    """Replay `bag` through `graph`, recording into out/record; node logs go to out/logs.
+
+    map_rate: the perception nodes' (0 = every image): the frames awaited are those mapped.
+    """
     import rclpy
 
     from rsdfm_bringup.recorder import ALL_MATCHED
@@ -118,8 +123,8 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
             stderr=subprocess.STDOUT,
         )
         replay = BagReplay(
-            node, bag, rate=rate, topics=play, restamp=True, camera_qos_kind='reliable'
-        )
+            node, bag, rate=rate, topics=play, restamp=True, camera_qos_kind='reliable',
+            align_ns=map_period_ns(map_rate))
         _log(f'waiting for {len(graph.nodes)} nodes and the recorder to connect')
 
         def connected() -> bool:
@@ -137,10 +142,12 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
             time.sleep(0.2)
         _log(
             f'graph up after {time.monotonic() - started:.1f} s; replaying {frames} frames '
-            f'at rate {rate:g}'
+            f'at rate {rate:g}' + (f', mapped at {map_rate:g} Hz' if map_rate else '')
         )
         replay.play()
         replay.flush()
+        if map_rate:
+            frames = len(mapped_stamps((s + replay.offset_ns for s in replay.sent_at), map_rate))
         last, last_change = count[0], time.monotonic()
         while count[0] < frames and time.monotonic() - last_change < idle_timeout:
             time.sleep(0.2)
