@@ -51,3 +51,27 @@ def test_a_bag_played_again_from_its_start_is_mapped_again():
 def test_a_map_rate_that_is_not_a_rate_is_refused(bad):
     with pytest.raises(ValueError, match='map rate must be'):
         map_period_ns(bad)
+
+
+def test_carried_map_rate_halves_the_camera_rate_until_the_model_fits_half_the_cores():
+    from rsdfm_core.model.frame_cost import carried_map_rate
+
+    # 150 ms a frame of 4 drones on 2 cores: 10 Hz would take 75 %, 5 Hz 37.5 %
+    assert carried_map_rate(150.0, 2, 10.0) == 5.0
+    assert carried_map_rate(400.0, 2, 10.0) == 2.5          # 50 %, just fits
+    assert carried_map_rate(150.0, 2, 10.0, speed=0.25) == 10.0   # a quarter of real time
+    assert carried_map_rate(150.0, 8, 10.0) == 10.0
+    assert carried_map_rate(1e6, 1, 10.0) == 0.625          # never below half a map a second
+    with pytest.raises(ValueError, match='cost_ms > 0'):
+        carried_map_rate(0.0, 2, 10.0)
+
+
+def test_fleet_frame_cost_is_the_model_work_of_one_frame(tmp_path):
+    from rsdfm_core.model.frame_cost import fleet_frame_cost_ms
+    from rsdfm_core.model.runtime import Runtime
+    from rsdfm_core.world import Simulator, WorldConfig
+
+    frame = next(iter(Simulator(WorldConfig(seed=3, drones=2, dense_gt=False, width=160,
+                                            height=120)).frames(1)))
+    cost = fleet_frame_cost_ms(Runtime.load(None, threads=1), frame, repeats=2)
+    assert 1.0 < cost < 5000.0

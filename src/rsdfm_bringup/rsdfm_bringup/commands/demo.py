@@ -5,8 +5,9 @@ speed it was recorded (--rate), records the outputs, evaluates the recorded dete
 segmentation and trajectories against the ground truth, prints a one-screen summary and writes
 out/demo/demo.png (the middle mapped frame) and out/demo/demo.gif (every camera frame, at the
 speed it was recorded). Where the machine cannot map every image of every drone in real time,
-the drones map the same instants at a lower rate (perception map_rate, --map-rate); the demo
-scores those frames.
+the drones map the same instants at a lower rate (perception map_rate): by default the camera
+rate halved until one frame's model work, measured here first, fits half of the cores
+(rsdfm_core/model/frame_cost.py); --map-rate sets it. The demo scores the frames mapped.
 """
 from __future__ import annotations
 
@@ -21,11 +22,6 @@ import time
 from rsdfm_bringup.commands.run import add_ground_station_argument
 from rsdfm_core.cli import UserError
 from rsdfm_core.model.config import ENGINES
-
-# Fused frames per second of wall time that one 2-core machine carries with 4 drones: the
-# model alone needs ~400 ms of a core per frame of 4 drones (benchmarks/RESULTS.md), and the
-# replay, the recorder and the nodes' own work share the same cores.
-WALL_FRAMES_HZ = 2.5
 
 HELP = 'simulate a scene, run it through the whole ROS graph, score the outputs and draw one frame'
 
@@ -48,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--map-rate', type=float, default=None,
         help='maps per second each drone sends, the same instants on every drone (default: '
-        f'{WALL_FRAMES_HZ:g} / rate, at most the camera rate: what 2 cores carry with 4 drones; '
-        'the camera rate maps every image)')
+        'the camera rate, halved until the model work of a frame, measured here first, takes at '
+        'most half of the cores at this replay rate; the camera rate maps every image)')
     parser.add_argument(
         '--weights', default=None, help='model checkpoint (default: shipped weights)'
     )
@@ -79,6 +75,28 @@ def _step(i: int, text: str) -> None:
 
 def _fmt(x: float, digits: int = 3) -> str:
     return 'n/a' if x is None or (isinstance(x, float) and math.isnan(x)) else f'{x:.{digits}f}'
+
+
+def _carried_map_rate(bag: Path, args: argparse.Namespace, camera_hz: float) -> float:
+    """Measure one frame's model work here and return the map rate these cores carry."""
+    import os
+
+    from rsdfm_core.bag import read_frames
+    from rsdfm_core.model.frame_cost import carried_map_rate, fleet_frame_cost_ms, MODEL_LOAD
+    from rsdfm_core.model.runtime import Runtime
+
+    frame = next(iter(read_frames(bag)))
+    try:
+        rt = Runtime.load(args.weights, threads=1)
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise UserError(f'weights {args.weights or "(shipped)"} cannot be loaded: {exc}') from None
+    cost = fleet_frame_cost_ms(rt, frame)
+    cores = len(os.sched_getaffinity(0))
+    rate = carried_map_rate(cost, cores, camera_hz, args.rate)
+    print(f'demo: one frame of {len(frame.views)} drones takes the model {cost:.0f} ms here; at '
+          f'rate {args.rate:g} the drones map at {rate:g} Hz, at most {MODEL_LOAD:.0%} of '
+          f'{cores} cores (--map-rate sets it)', file=sys.stderr, flush=True)
+    return rate
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
     _step(2, 'starting the graph (one process per node) and the recorder')
     camera_hz = sim.config.rate_hz
-    map_rate = min(args.map_rate or WALL_FRAMES_HZ / args.rate, camera_hz)
+    map_rate = min(args.map_rate or _carried_map_rate(bag, args, camera_hz), camera_hz)
     # reliable camera QoS and a fusion that waits 0.75 s of stamp time for a drone's map: on 2
     # shared cores every frame of the map rate should reach the end; map_rate 0 = every image
     settings = {'threads': 1, 'image_qos': 'reliable', 'max_wait': 0.75 / args.rate,
