@@ -45,6 +45,23 @@ def check_targets(results: dict) -> list[dict]:
                 else '',
             }
         )
+    rt = sc.get('real_time')
+    if rt and _finite(rt.get('median_ms')):
+        share = rt['delivered'] / max(1, rt['frames'])
+        out.append(
+            {
+                'target': f"4 drones at 10 Hz mapping at {rt['map_rate_hz']:g} Hz (map_rate, "
+                "rsdfm demo's real time on 2 cores): >= 95 % of the mapped frames delivered, "
+                f'median < {LATENCY_TARGET_MS:.0f} ms',
+                'measured': f"{rt['median_ms']:.0f} ms median, {rt['p90_ms']:.0f} ms p90, "
+                f"{rt['delivered']}/{rt['frames']} mapped frames delivered",
+                'holds': rt['median_ms'] < LATENCY_TARGET_MS and share >= 0.95,
+                'note': f"every drone maps the first image of each {1e3 / rt['map_rate_hz']:.0f} "
+                'ms slot of capture time, the same instants: fused output at '
+                f"{rt['map_rate_hz']:g} Hz, not 10 Hz (row above); nodes' processing "
+                f"{rt.get('cpu_ms_per_frame', float('nan')):.0f} ms per mapped frame",
+            }
+        )
     if _finite(m4):
         out.append(
             {
