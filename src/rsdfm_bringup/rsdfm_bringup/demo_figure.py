@@ -102,7 +102,9 @@ def write_demo_video(path: str | Path, panels: Iterable[DemoPanels], frame_s: fl
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())
         plt.close(fig)
-        pictures.append(Image.fromarray(rgba[..., :3]).quantize(colors=128))
+        # octree keeps the few saturated colours of boxes and paths that median cut merges
+        pictures.append(Image.fromarray(rgba[..., :3]).quantize(
+            colors=256, method=Image.Quantize.FASTOCTREE))
     if not pictures:
         raise ValueError('no frame to put in the video')
     path = Path(path)
