@@ -49,6 +49,7 @@ os.environ.setdefault('RSDFM_CONFIG_DIR', str(launch_config_dir()))
 from rsdfm_bringup.dds import rsdfm_dds_variables  # noqa: E402
 from rsdfm_bringup.participant_placeholder import placeholder_argv  # noqa: E402
 from rsdfm_core.graph import config_dir, fleet_graph, GraphError  # noqa: E402
+from rsdfm_core.map_rate import map_period_ns  # noqa: E402
 
 RESPAWN_DELAY_S = 1.0
 
@@ -73,10 +74,10 @@ def _map_rate(text: str) -> float:
     """Return the map_rate launch argument in Hz; raise a GraphError naming a bad one."""
     try:
         rate = float(text)
+        map_period_ns(rate)
     except ValueError:
-        rate = -1.0
-    if not 0 <= rate < float('inf'):
-        raise GraphError(f'map_rate must be a number of maps per second >= 0, got {text!r}')
+        raise GraphError(
+            f'map_rate must be a number of maps per second >= 0, got {text!r}') from None
     return rate
 
 

@@ -67,11 +67,19 @@ def test_carried_map_rate_halves_the_camera_rate_until_the_model_fits_half_the_c
 
 
 def test_fleet_frame_cost_is_the_model_work_of_one_frame(tmp_path):
+    import time
+
     from rsdfm_core.model.frame_cost import fleet_frame_cost_ms
     from rsdfm_core.model.runtime import Runtime
     from rsdfm_core.world import Simulator, WorldConfig
 
     frame = next(iter(Simulator(WorldConfig(seed=3, drones=2, dense_gt=False, width=160,
                                             height=120)).frames(1)))
-    cost = fleet_frame_cost_ms(Runtime.load(None, threads=1), frame, repeats=2)
-    assert 1.0 < cost < 5000.0
+    rt = Runtime.load(None, threads=1)
+    started = time.perf_counter()
+    cost = fleet_frame_cost_ms(rt, frame, repeats=2)
+    elapsed_ms = (time.perf_counter() - started) * 1e3
+    # milliseconds of one pass: two drone sides, the BEV decoder and three heads take more than
+    # 1 ms on a CPU, and the two timed passes (median = their mean) fit in the call's wall time
+    assert cost > 1.0
+    assert 2 * cost <= elapsed_ms

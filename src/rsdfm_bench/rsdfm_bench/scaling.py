@@ -17,7 +17,6 @@ import numpy as np
 
 from rsdfm_bench.stages import SCORE_THRESHOLD
 from rsdfm_bench.timing import all_threads, progress, StageClock, summary, torch_threads
-from rsdfm_core.map_rate import mapped_stamps
 from rsdfm_core.model.frame_cost import carried_map_rate, fusion_side
 from rsdfm_core.types import Frame
 
@@ -104,7 +103,7 @@ def graph_latency(bag: Path, drones: int, frames: int, work: Path, weights: str 
     except SessionError as exc:
         return {'drones': drones, 'error': str(exc)}
     if map_rate:
-        frames = len(mapped_stamps((s + res.offset_ns for s in res.sent_at), map_rate))
+        frames = len(res.mapped)
     rec = read_recorded(res.record_dir)
     lat = [
         (rec.receive_ns[s] - res.sent_at[s - res.offset_ns]) / 1e6

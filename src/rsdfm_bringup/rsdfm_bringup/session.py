@@ -47,6 +47,7 @@ class SessionResult:
     detections: int           # detection messages seen
     sent_at: dict             # bag stamp (ns) -> wall time (ns) its frame was published
     seconds: float
+    mapped: list              # bag stamps (ns) of the frames the drones map (map_rate)
 
 
 class BackgroundSpin:
@@ -146,8 +147,10 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         )
         replay.play()
         replay.flush()
+        mapped = [s - replay.offset_ns for s in mapped_stamps(
+            (s + replay.offset_ns for s in replay.sent_at), map_rate)]
         if map_rate:
-            frames = len(mapped_stamps((s + replay.offset_ns for s in replay.sent_at), map_rate))
+            frames = len(mapped)
         last, last_change = count[0], time.monotonic()
         while count[0] < frames and time.monotonic() - last_change < idle_timeout:
             time.sleep(0.2)
@@ -173,5 +176,5 @@ def run_session(graph: FleetGraph, bag: Path, frames: int, out: Path, rate: floa
         node.destroy_node()
         rclpy.try_shutdown()
     return SessionResult(
-        rec_dir, replay.offset_ns, count[0], dict(replay.sent_at), time.monotonic() - started
-    )
+        rec_dir, replay.offset_ns, count[0], dict(replay.sent_at), time.monotonic() - started,
+        mapped)

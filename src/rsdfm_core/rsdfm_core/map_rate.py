@@ -25,9 +25,13 @@ class MapRateGate:
     """Says per capture stamp whether the drone maps that image (the first of its slot)."""
 
     def __init__(self, rate_hz: float) -> None:
+        self.skipped = 0                             # images skipped since the gate was made
+        self.set_rate(rate_hz)
+
+    def set_rate(self, rate_hz: float) -> None:
+        """Map at `rate_hz` from the next image on (ValueError if it is not a rate)."""
         self.period_ns = map_period_ns(rate_hz)
         self.last_slot: int | None = None
-        self.skipped = 0
 
     def admit(self, stamp_ns: int) -> bool:
         """Return True for the first image of a slot, False for a later one of the slot mapped.

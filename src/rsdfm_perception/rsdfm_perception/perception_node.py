@@ -193,11 +193,11 @@ class PerceptionNode(Node):
         """Run-time changes: max_bitrate, link_overhead and map_rate hold from the next image."""
         for p in params:
             if p.name == 'map_rate':
-                if not isinstance(p.value, (int, float)) or not 0 <= p.value < math.inf:
+                try:
+                    self.map_gate.set_rate(p.value)
+                except ValueError:
                     return SetParametersResult(
                         successful=False, reason=f'map_rate must be >= 0 Hz, got {p.value!r}')
-                skipped, self.map_gate = self.map_gate.skipped, MapRateGate(float(p.value))
-                self.map_gate.skipped = skipped                  # counted since start
                 self.frame_rate = StampRate(default_hz=float(p.value) or DEFAULT_RATE_HZ)
             if p.name == 'max_bitrate':
                 if not isinstance(p.value, int) or p.value < 0:

@@ -112,7 +112,6 @@ def run(args: argparse.Namespace) -> int:
     from rsdfm_core.bag import read_frames, write_bag
     from rsdfm_core.commands.evaluate import json_safe
     from rsdfm_core.graph import fleet_graph, GraphError
-    from rsdfm_core.map_rate import mapped_stamps
     from rsdfm_core.world.config import WorldConfig
     from rsdfm_core.world.simulator import Simulator
 
@@ -169,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if rec.fused_grid is None:
         raise UserError(f'the graph published no fused map; see the node logs in {out / "logs"}')
     grid = rec.fused_grid
-    mapped = {s - result.offset_ns for s in mapped_stamps(
-        (f.stamp_ns + result.offset_ns for f in frames), settings['map_rate'])}
+    mapped = set(result.mapped)
     figures = score(rec, frames, grid, result.offset_ns, sent_at=result.sent_at, mapped=mapped)
     figures['map_rate_hz'] = map_rate
     diag = rec.diagnostics

@@ -19,7 +19,6 @@ from rsdfm_core.types import Frame
 # share of the cores' time the model may take: measured on 2 cores with 4 drones, the graph kept
 # a 170-200 ms latency at 37 % (maps at 5 Hz) and queued for seconds at 75 % (10 Hz)
 MODEL_LOAD = 0.5
-SCORE_THRESHOLD = 0.3
 
 
 def fusion_side(fus: FusionDecoder, heads: TaskHeads, tracker: Tracker,
@@ -37,7 +36,7 @@ def fleet_frame_cost_ms(rt: Runtime, frame: Frame, repeats: int = 3) -> float:
     One untimed pass first (lazy initialisation); in the caller's torch threads.
     """
     enc, fus = DroneEncoder(rt), FusionDecoder(rt)
-    heads = TaskHeads(rt, score_threshold=SCORE_THRESHOLD)
+    heads = TaskHeads(rt)                # the detection node's default threshold
     tracker, pred = Tracker(), TrajectoryPredictor(rt)
     times = []
     for i in range(repeats + 1):
